@@ -1,0 +1,25 @@
+//! The model that crosses Strait's control→data boundary, and the pure translation from
+//! Kubernetes objects to it.
+//!
+//! - [`model`]: object identities and [`model::Diagnostic`]s.
+//! - [`host`] and [`paths`]: the Ingress host and path semantics (see `DESIGN.md`).
+//! - [`table`]: the immutable [`table::RouteTable`] the proxy reads, and its builder.
+//! - [`objects`], [`index`], [`config`]: decoded Kubernetes objects, the pure index that holds
+//!   them, and the translation settings; [`index::Index::compile`] builds a table.
+//!
+//! This crate knows nothing of Kubernetes clients, files or servers.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod host;
+pub mod index;
+pub mod model;
+pub mod objects;
+pub mod paths;
+pub mod table;
+
+pub use config::CompileConfig;
+pub use index::{Compiled, Index};
+pub use model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason, Severity};
+pub use objects::{Object, ObjectError};
+pub use table::{Backend, BackendId, BackendMode, Endpoint, Endpoints, RouteTable};

@@ -1,0 +1,177 @@
+//! Object identities and diagnostics: the vocabulary shared by the translation, the controller
+//! (logs, and later Events and status) and the proxy (metric labels).
+
+use std::fmt;
+
+/// Namespace and name of a Kubernetes object. Cluster-scoped objects (IngressClass, Node) have
+/// an empty namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+
+    /// Key of a cluster-scoped object.
+    pub fn cluster(name: impl Into<String>) -> Self {
+        Self::new("", name)
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace.is_empty() {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{}/{}", self.namespace, self.name)
+        }
+    }
+}
+
+/// The kinds Strait reads. Anything else in a manifest is ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    IngressClass,
+    Ingress,
+    Service,
+    EndpointSlice,
+    Secret,
+    Node,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::IngressClass => "IngressClass",
+            Kind::Ingress => "Ingress",
+            Kind::Service => "Service",
+            Kind::EndpointSlice => "EndpointSlice",
+            Kind::Secret => "Secret",
+            Kind::Node => "Node",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A kind plus a key: names one object in a diagnostic.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectRef {
+    pub kind: Kind,
+    pub key: ObjectKey,
+}
+
+impl ObjectRef {
+    pub fn new(kind: Kind, key: ObjectKey) -> Self {
+        Self { kind, key }
+    }
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind, self.key)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    /// The object (or part of it) was accepted, but something deserves attention.
+    Warning,
+    /// Part of the object was rejected: its routes are not in the table.
+    Error,
+}
+
+/// Why a diagnostic was raised. Bounded, so it can be a metric label and an Event reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// A rule or default backend names a Service that does not exist.
+    ServiceMissing,
+    /// The Service exists but has no port matching the backend's number or name.
+    ServicePortMissing,
+    /// The path is not valid for its pathType.
+    InvalidPath,
+    /// The pathType is missing or unknown.
+    InvalidPathType,
+    /// The host is not a valid host name or one-label wildcard.
+    InvalidHost,
+    /// A backend is neither a Service nor supported (e.g. a `resource` backend).
+    UnsupportedBackend,
+    /// Another Ingress owns the same host + path + pathType (or default backend).
+    Conflict,
+    /// An annotation value could not be parsed; the annotation's default applies.
+    InvalidAnnotation,
+    /// The object itself could not be read (bad shape, missing fields).
+    InvalidObject,
+    /// The same object appears twice in the source; the later copy was ignored.
+    DuplicateObject,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::ServiceMissing => "ServiceMissing",
+            Reason::ServicePortMissing => "ServicePortMissing",
+            Reason::InvalidPath => "InvalidPath",
+            Reason::InvalidPathType => "InvalidPathType",
+            Reason::InvalidHost => "InvalidHost",
+            Reason::UnsupportedBackend => "UnsupportedBackend",
+            Reason::Conflict => "Conflict",
+            Reason::InvalidAnnotation => "InvalidAnnotation",
+            Reason::InvalidObject => "InvalidObject",
+            Reason::DuplicateObject => "DuplicateObject",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finding about one object, produced while building a table.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Diagnostic {
+    pub object: ObjectRef,
+    pub severity: Severity,
+    pub reason: Reason,
+    /// Human-readable detail for logs and Events; never used as a metric label.
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn error(object: ObjectRef, reason: Reason, message: impl Into<String>) -> Self {
+        Self {
+            object,
+            severity: Severity::Error,
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn warning(object: ObjectRef, reason: Reason, message: impl Into<String>) -> Self {
+        Self {
+            object,
+            severity: Severity::Warning,
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}: {}", self.object, self.reason, self.message)
+    }
+}

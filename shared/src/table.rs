@@ -1,0 +1,398 @@
+//! The routing table: one immutable value that the proxy reads per request.
+//!
+//! Everything expensive (parsing, validation, weighting, indexing) happens when the table is
+//! built; a lookup is a few hash probes. Routes, backends and endpoints that must agree live in
+//! this one snapshot, published with one atomic pointer swap.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::host::{HostPattern, normalise_request_host, wildcard_suffix};
+use crate::model::ObjectKey;
+use crate::paths::{MatchRank, PathKind, PathRouter};
+
+/// Index of a [`Backend`] in its table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BackendId(pub u32);
+
+/// How the proxy reaches a Service's pods.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BackendMode {
+    /// Straight to ready pod IPs from EndpointSlices (one hop).
+    #[default]
+    Pod,
+    /// Node InternalIP × nodePort (two hops), `externalTrafficPolicy`-aware.
+    NodePort,
+    /// The Service's ClusterIP and port; kube-proxy balances.
+    Service,
+}
+
+impl BackendMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "pod" => Some(Self::Pod),
+            "nodeport" => Some(Self::NodePort),
+            "service" => Some(Self::Service),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pod => "pod",
+            Self::NodePort => "nodeport",
+            Self::Service => "service",
+        }
+    }
+}
+
+/// How a backend names its Service port.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PortRef {
+    Number(u16),
+    Name(String),
+}
+
+impl std::fmt::Display for PortRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Number(n) => write!(f, "{n}"),
+            Self::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// A Service port as an Ingress backend names it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServiceRef {
+    pub service: ObjectKey,
+    pub port: PortRef,
+}
+
+impl std::fmt::Display for ServiceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.service, self.port)
+    }
+}
+
+/// One upstream address with its balancing weight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    /// Relative share of requests; 1 unless the mode weights endpoints (nodeport + Local).
+    pub weight: u32,
+}
+
+/// Why a backend cannot serve; the proxy answers 503 with [`Unavailable::reason`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Unavailable {
+    ServiceMissing,
+    PortMissing,
+    NoReadyEndpoints,
+    /// nodeport mode on a Service without a nodePort (e.g. ClusterIP type).
+    NoNodePort,
+    /// service mode on a headless Service.
+    NoClusterIp,
+}
+
+impl Unavailable {
+    /// Short plain-text reason for the 503 body.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::ServiceMissing => "service not found",
+            Self::PortMissing => "service port not found",
+            Self::NoReadyEndpoints => "no ready endpoints",
+            Self::NoNodePort => "service has no node port",
+            Self::NoClusterIp => "service has no cluster IP",
+        }
+    }
+}
+
+/// The addresses of a backend plus a precomputed, interleaved weighted schedule: round-robin
+/// over `schedule` gives each endpoint its weight's share without any lock.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Endpoints {
+    list: Vec<Endpoint>,
+    /// Indices into `list`; each endpoint appears `weight` times, smoothly interleaved.
+    schedule: Vec<u32>,
+    cursor: Cursor,
+}
+
+impl Endpoints {
+    /// Builds the set; endpoints are sorted and deduplicated (weights of duplicates add up) so
+    /// equal inputs give equal tables.
+    pub fn new(mut list: Vec<Endpoint>) -> Self {
+        list.sort();
+        let mut merged: Vec<Endpoint> = Vec::with_capacity(list.len());
+        for ep in list {
+            if ep.weight == 0 {
+                continue;
+            }
+            match merged.last_mut() {
+                Some(last) if last.addr == ep.addr => {
+                    last.weight = last.weight.saturating_add(ep.weight)
+                }
+                _ => merged.push(ep),
+            }
+        }
+        let schedule = smooth_weighted_schedule(&merged);
+        Self {
+            list: merged,
+            schedule,
+            cursor: Cursor::default(),
+        }
+    }
+
+    pub fn list(&self) -> &[Endpoint] {
+        &self.list
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// The weighted schedule as indices into [`Endpoints::list`].
+    pub fn schedule(&self) -> &[u32] {
+        &self.schedule
+    }
+
+    /// Advances the shared round-robin cursor and returns its previous value. Relaxed: the
+    /// cursor only spreads load; no other memory depends on it.
+    pub fn next_ticket(&self) -> usize {
+        self.cursor.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Smooth weighted round-robin (as in nginx) unrolled once over the total weight, so the
+/// schedule interleaves (A B B A B B …) instead of bunching (A A B B B B).
+fn smooth_weighted_schedule(list: &[Endpoint]) -> Vec<u32> {
+    let total: i64 = list.iter().map(|e| i64::from(e.weight)).sum();
+    let mut current = vec![0i64; list.len()];
+    let mut schedule = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    for _ in 0..total {
+        let mut best = 0;
+        for (i, ep) in list.iter().enumerate() {
+            current[i] += i64::from(ep.weight);
+            if current[i] > current[best] {
+                best = i;
+            }
+        }
+        current[best] -= total;
+        // `list` comes from an EndpointSlice set, far below u32::MAX entries.
+        schedule.push(u32::try_from(best).expect("endpoint index fits u32"));
+    }
+    schedule
+}
+
+/// Round-robin position. Not part of a table's identity: equal tables compare equal whatever
+/// their cursors, and a clone starts at zero.
+#[derive(Debug, Default)]
+struct Cursor(AtomicUsize);
+
+impl Clone for Cursor {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for Cursor {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// Where a route's traffic goes: a Service port resolved to endpoints, or the reason it can't.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backend {
+    pub service: ServiceRef,
+    pub mode: BackendMode,
+    pub state: Result<Endpoints, Unavailable>,
+}
+
+/// Per-route settings that come from the owning Ingress (annotations and TLS later).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RouteOptions {}
+
+/// The target of a matched rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Route {
+    /// The Ingress that owns the rule.
+    pub ingress: ObjectKey,
+    pub backend: BackendId,
+    pub options: RouteOptions,
+}
+
+/// Paths of one host.
+pub type HostRoutes = PathRouter<Route>;
+
+/// What a request matched.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RouteMatch<'t> {
+    pub route: &'t Route,
+    pub backend: &'t Backend,
+    /// `None` when the match is the default backend.
+    pub rank: Option<MatchRank>,
+}
+
+/// The compiled, immutable routing table.
+///
+/// Equality compares content only (not round-robin cursors and not `generation`), so the
+/// publisher can skip publishing a table equal to the current one.
+#[derive(Clone, Debug, Default)]
+pub struct RouteTable {
+    /// Set by the publisher: 0 for the empty startup table, then 1, 2, … per published table.
+    pub generation: u64,
+    exact: HashMap<Box<str>, HostRoutes>,
+    wildcard: HashMap<Box<str>, HostRoutes>,
+    any_host: HostRoutes,
+    default_backend: Option<Route>,
+    backends: Vec<Backend>,
+}
+
+impl PartialEq for RouteTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.exact == other.exact
+            && self.wildcard == other.wildcard
+            && self.any_host == other.any_host
+            && self.default_backend == other.default_backend
+            && self.backends == other.backends
+    }
+}
+
+impl RouteTable {
+    /// Finds the route for a request's host (raw `Host`/`:authority`, port and case ignored) and
+    /// path (undecoded). A host that matches a rule is matched only against that host's paths;
+    /// with no path match there, or no host match at all, the default backend answers, if any.
+    pub fn lookup(&self, raw_host: &str, path: &str) -> Option<RouteMatch<'_>> {
+        let host = normalise_request_host(raw_host);
+        let paths = self
+            .exact
+            .get(host.as_ref())
+            .or_else(|| wildcard_suffix(&host).and_then(|s| self.wildcard.get(s)))
+            .unwrap_or(&self.any_host);
+        match paths.lookup(path) {
+            Some((route, rank)) => Some(self.resolve(route, Some(rank))),
+            None => self
+                .default_backend
+                .as_ref()
+                .map(|route| self.resolve(route, None)),
+        }
+    }
+
+    fn resolve<'t>(&'t self, route: &'t Route, rank: Option<MatchRank>) -> RouteMatch<'t> {
+        RouteMatch {
+            route,
+            backend: self.backend(route.backend),
+            rank,
+        }
+    }
+
+    /// The backend behind an id handed out by this table's builder.
+    pub fn backend(&self, id: BackendId) -> &Backend {
+        // Ids are only created by `TableBuilder::backend`, which pushes the backend first.
+        &self.backends[id.0 as usize]
+    }
+
+    pub fn backends(&self) -> &[Backend] {
+        &self.backends
+    }
+
+    pub fn default_backend(&self) -> Option<&Route> {
+        self.default_backend.as_ref()
+    }
+
+    /// Number of host entries (exact, wildcard, and the no-host rules when present).
+    pub fn host_count(&self) -> usize {
+        self.exact.len() + self.wildcard.len() + usize::from(!self.any_host.is_empty())
+    }
+
+    /// Number of host + path routes.
+    pub fn route_count(&self) -> usize {
+        self.exact.values().map(PathRouter::len).sum::<usize>()
+            + self.wildcard.values().map(PathRouter::len).sum::<usize>()
+            + self.any_host.len()
+    }
+
+    /// The paths of one host pattern, if the table has any.
+    pub fn host_routes(&self, host: &HostPattern) -> Option<&HostRoutes> {
+        match host {
+            HostPattern::Exact(h) => self.exact.get(h.as_str()),
+            HostPattern::Wildcard(s) => self.wildcard.get(s.as_str()),
+            HostPattern::Any => (!self.any_host.is_empty()).then_some(&self.any_host),
+        }
+    }
+}
+
+/// Builds a [`RouteTable`]. Callers insert in precedence order (older Ingress first): the first
+/// claim on a host + path + pathType, or on the default backend, wins; later claims get the
+/// winner back to report the conflict.
+#[derive(Debug, Default)]
+pub struct TableBuilder {
+    table: RouteTable,
+    backend_ids: HashMap<(ServiceRef, BackendMode), BackendId>,
+}
+
+impl TableBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The id for a Service port in a mode, computing its endpoints with `resolve` the first
+    /// time it is seen. Routes to the same Service port and mode share one backend (and so one
+    /// round-robin cursor).
+    pub fn backend(
+        &mut self,
+        service: ServiceRef,
+        mode: BackendMode,
+        resolve: impl FnOnce(&ServiceRef, BackendMode) -> Result<Endpoints, Unavailable>,
+    ) -> BackendId {
+        if let Some(id) = self.backend_ids.get(&(service.clone(), mode)) {
+            return *id;
+        }
+        let state = resolve(&service, mode);
+        let id = BackendId(u32::try_from(self.table.backends.len()).expect("fewer than 2^32 backends"));
+        self.table.backends.push(Backend {
+            service: service.clone(),
+            mode,
+            state,
+        });
+        self.backend_ids.insert((service, mode), id);
+        id
+    }
+
+    /// Adds a rule. `Err` carries the route that already owns the same host + kind + path.
+    pub fn insert(
+        &mut self,
+        host: &HostPattern,
+        kind: PathKind,
+        path: &str,
+        route: Route,
+    ) -> Result<(), &Route> {
+        let paths = match host {
+            HostPattern::Exact(h) => self.table.exact.entry(h.as_str().into()).or_default(),
+            HostPattern::Wildcard(s) => self.table.wildcard.entry(s.as_str().into()).or_default(),
+            HostPattern::Any => &mut self.table.any_host,
+        };
+        paths.insert(kind, path, route)
+    }
+
+    /// Sets the default backend unless one is set already (then `Err` carries the winner).
+    pub fn default_backend(&mut self, route: Route) -> Result<(), &Route> {
+        match self.table.default_backend {
+            Some(ref existing) => Err(existing),
+            None => {
+                self.table.default_backend = Some(route);
+                Ok(())
+            }
+        }
+    }
+
+    pub fn build(self) -> RouteTable {
+        self.table
+    }
+}
