@@ -1,1 +1,430 @@
-//! cli (in progress)
+//! The `strait` command line: `serve`, `demo` and `echo`.
+//!
+//! Every flag has an environment fallback named `STRAIT_<FLAG>` (for `demo` and `echo`:
+//! `STRAIT_DEMO_<FLAG>` and `STRAIT_ECHO_<FLAG>`). Values are parsed into typed data once,
+//! here; [`ServeArgs::into_config`] turns the `serve` flags into a [`ServeConfig`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
+use strait_proxy::ProxyConfig;
+use strait_shared::{BackendMode, CompileConfig};
+
+use crate::serve::ServeConfig;
+
+/// Strait: a Kubernetes ingress controller and L7 proxy.
+#[derive(Debug, Parser)]
+#[command(name = "strait", version, about)]
+pub struct Cli {
+    /// Log filter in `RUST_LOG` syntax (e.g. `info`, `strait_proxy=debug`). When absent,
+    /// `RUST_LOG` is used, else `info`.
+    #[arg(long, global = true, env = "STRAIT_LOG")]
+    pub log: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to run.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve Ingresses from a folder of manifests.
+    Serve(ServeArgs),
+    /// Run a self-contained demo: two echo backends, example manifests, the proxy.
+    Demo(DemoArgs),
+    /// Run an HTTP/WebSocket echo backend that answers every request with JSON.
+    Echo(EchoArgs),
+}
+
+/// Flags of `strait serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Folder of Ingress, IngressClass, Service, EndpointSlice, Secret and Node manifests.
+    #[arg(long, env = "STRAIT_MANIFESTS", value_name = "DIR")]
+    pub manifests: PathBuf,
+    /// Address of the plain-HTTP listener (port 0 picks a free port).
+    #[arg(long, env = "STRAIT_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    pub http_addr: SocketAddr,
+    /// Address of the admin listener serving /healthz and /readyz.
+    #[arg(long, env = "STRAIT_ADMIN_ADDR", default_value = "127.0.0.1:10254")]
+    pub admin_addr: SocketAddr,
+    /// IngressClass name this controller answers to.
+    #[arg(long, env = "STRAIT_INGRESS_CLASS", default_value = "strait")]
+    pub ingress_class: String,
+    /// `spec.controller` value that marks an IngressClass as ours.
+    #[arg(
+        long,
+        env = "STRAIT_CONTROLLER_NAME",
+        default_value = "strait.dev/ingress-controller"
+    )]
+    pub controller_name: String,
+    /// How upstreams are reached unless an Ingress overrides it.
+    #[arg(long, env = "STRAIT_BACKEND_MODE", value_enum, default_value_t = BackendModeArg::Pod)]
+    pub backend_mode: BackendModeArg,
+    /// Also serve Ingresses that name no IngressClass.
+    #[arg(long, env = "STRAIT_WATCH_INGRESS_WITHOUT_CLASS")]
+    pub watch_ingress_without_class: bool,
+    /// Comma-separated CIDRs whose X-Forwarded-* headers are believed; a bare IP is one host.
+    #[arg(
+        long,
+        env = "STRAIT_TRUSTED_PROXIES",
+        value_name = "CIDR,...",
+        value_delimiter = ',',
+        value_parser = parse_cidr
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Upstream TCP connect timeout (e.g. `5s`, `250ms`).
+    #[arg(long, env = "STRAIT_UPSTREAM_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub upstream_connect_timeout: Duration,
+    /// Time an upstream has to send response headers before the client gets 504.
+    #[arg(long, env = "STRAIT_UPSTREAM_RESPONSE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub upstream_response_timeout: Duration,
+    /// An idle client keep-alive connection is closed after this.
+    #[arg(long, env = "STRAIT_CLIENT_IDLE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    pub client_idle_timeout: Duration,
+    /// Largest request header block in bytes; larger requests get 431.
+    #[arg(long, env = "STRAIT_MAX_HEADER_BYTES", default_value_t = 65536)]
+    pub max_header_bytes: usize,
+    /// Largest number of request headers; more get 431.
+    #[arg(long, env = "STRAIT_MAX_HEADERS", default_value_t = 200)]
+    pub max_headers: usize,
+    /// Quiet time after a manifest change before recompiling.
+    #[arg(long, env = "STRAIT_DEBOUNCE", default_value = "100ms", value_parser = parse_duration)]
+    pub debounce: Duration,
+}
+
+/// `--backend-mode` values; see `DESIGN.md`, "Backends".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendModeArg {
+    /// Straight to ready pod IPs from EndpointSlices (one hop).
+    Pod,
+    /// Each node's InternalIP and the Service's nodePort (two hops).
+    #[value(name = "nodeport")]
+    NodePort,
+    /// The Service's ClusterIP; kube-proxy balances.
+    Service,
+}
+
+impl From<BackendModeArg> for BackendMode {
+    fn from(arg: BackendModeArg) -> Self {
+        match arg {
+            BackendModeArg::Pod => Self::Pod,
+            BackendModeArg::NodePort => Self::NodePort,
+            BackendModeArg::Service => Self::Service,
+        }
+    }
+}
+
+/// Flags of `strait demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Address of the demo proxy; when the port is taken a free one is used instead.
+    #[arg(long, env = "STRAIT_DEMO_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+}
+
+/// Flags of `strait echo`.
+#[derive(Debug, Clone, Args)]
+pub struct EchoArgs {
+    /// Address to listen on.
+    #[arg(long, env = "STRAIT_ECHO_ADDR", default_value = "127.0.0.1:9090")]
+    pub addr: SocketAddr,
+    /// Name reported in every response, to tell backends apart.
+    #[arg(long, env = "STRAIT_ECHO_NAME", default_value = "echo")]
+    pub name: String,
+}
+
+impl ServeArgs {
+    /// The typed configuration `serve::start` takes.
+    pub fn into_config(self) -> ServeConfig {
+        ServeConfig {
+            manifests: self.manifests,
+            http_addr: self.http_addr,
+            admin_addr: self.admin_addr,
+            compile: CompileConfig {
+                ingress_class: self.ingress_class,
+                controller_name: self.controller_name,
+                watch_ingress_without_class: self.watch_ingress_without_class,
+                backend_mode: self.backend_mode.into(),
+            },
+            proxy: ProxyConfig {
+                trusted_proxies: self.trusted_proxies,
+                connect_timeout: self.upstream_connect_timeout,
+                response_header_timeout: self.upstream_response_timeout,
+                idle_timeout: self.client_idle_timeout,
+                max_header_bytes: self.max_header_bytes,
+                max_headers: self.max_headers,
+                ..ProxyConfig::default()
+            },
+            debounce: self.debounce,
+        }
+    }
+}
+
+/// Parses a CIDR (`10.0.0.0/8`, `fd00::/8`) or a bare IP address (one host: /32 or /128).
+pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    if let Ok(net) = s.parse::<IpNet>() {
+        return Ok(net);
+    }
+    s.parse::<IpAddr>().map(IpNet::from).map_err(|_| {
+        format!("`{s}` is neither a CIDR (like 10.0.0.0/8) nor an IP address (like 192.0.2.1)")
+    })
+}
+
+/// Parses a duration written as one or more `<integer><unit>` parts, units `ms`, `s`, `m`,
+/// `h`: `250ms`, `5s`, `2m`, `1m30s`. A bare `0` is accepted; other bare numbers are not,
+/// because their unit would be a guess.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let text = s.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let bad = |why: &str| {
+        format!("invalid duration `{text}`: {why} (expected e.g. 250ms, 5s, 2m, 1m30s)")
+    };
+    if text.is_empty() {
+        return Err(bad("empty"));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(bad("expected a number"));
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| bad("number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            "" => return Err(bad("missing unit")),
+            _ => return Err(bad("unknown unit")),
+        };
+        rest = &rest[unit_len..];
+        let part = u32::try_from(number)
+            .ok()
+            .and_then(|n| unit.checked_mul(n))
+            .ok_or_else(|| bad("too large"))?;
+        total = total.checked_add(part).ok_or_else(|| bad("too large"))?;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let argv = ["strait", "serve"].iter().chain(args);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Serve(serve) => Ok(serve),
+            other => panic!("expected serve, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_defaults_match_the_library_defaults() {
+        let config = serve(&["--manifests", "/m"]).unwrap().into_config();
+        assert_eq!(config.manifests, PathBuf::from("/m"));
+        assert_eq!(config.http_addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(config.admin_addr, "127.0.0.1:10254".parse().unwrap());
+        assert_eq!(config.compile, CompileConfig::default());
+        assert_eq!(config.debounce, Duration::from_millis(100));
+        let defaults = ProxyConfig::default();
+        assert!(config.proxy.trusted_proxies.is_empty());
+        assert_eq!(config.proxy.connect_timeout, defaults.connect_timeout);
+        assert_eq!(
+            config.proxy.response_header_timeout,
+            defaults.response_header_timeout
+        );
+        assert_eq!(config.proxy.idle_timeout, defaults.idle_timeout);
+        assert_eq!(config.proxy.max_header_bytes, defaults.max_header_bytes);
+        assert_eq!(config.proxy.max_headers, defaults.max_headers);
+    }
+
+    #[test]
+    fn serve_flags_reach_the_config() {
+        let args = serve(&[
+            "--manifests=/m",
+            "--http-addr=127.0.0.1:0",
+            "--backend-mode=nodeport",
+            "--watch-ingress-without-class",
+            "--ingress-class=edge",
+            "--trusted-proxies=10.0.0.0/8, 192.0.2.1,fd00::/8",
+            "--upstream-connect-timeout=250ms",
+            "--client-idle-timeout=2m",
+            "--max-headers=10",
+        ]);
+        let config = args.unwrap().into_config();
+        assert_eq!(config.http_addr.port(), 0);
+        assert_eq!(config.compile.backend_mode, BackendMode::NodePort);
+        assert!(config.compile.watch_ingress_without_class);
+        assert_eq!(config.compile.ingress_class, "edge");
+        let cidrs: Vec<String> = config
+            .proxy
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(cidrs, ["10.0.0.0/8", "192.0.2.1/32", "fd00::/8"]);
+        assert_eq!(config.proxy.connect_timeout, Duration::from_millis(250));
+        assert_eq!(config.proxy.idle_timeout, Duration::from_secs(120));
+        assert_eq!(config.proxy.max_headers, 10);
+    }
+
+    #[test]
+    fn manifests_is_required() {
+        let err = serve(&[]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_a_clear_message() {
+        let cases = [
+            (&["--trusted-proxies=10.0.0.0/33"][..], "neither a CIDR"),
+            (&["--upstream-connect-timeout=5"][..], "missing unit"),
+            (&["--client-idle-timeout=5 parsecs"][..], "unknown unit"),
+            (&["--backend-mode=cluster"][..], "nodeport"),
+            (&["--http-addr=localhost"][..], "invalid socket address"),
+        ];
+        for (args, expected) in cases {
+            let mut argv = vec!["--manifests=/m"];
+            argv.extend_from_slice(args);
+            let message = serve(&argv).unwrap_err().to_string();
+            assert!(message.contains(expected), "{args:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn every_flag_has_a_strait_env_fallback() {
+        let cli = Cli::command();
+        let subcommands = cli.get_subcommands().flat_map(|c| c.get_arguments());
+        for arg in cli.get_arguments().chain(subcommands) {
+            if matches!(arg.get_id().as_str(), "help" | "version") {
+                continue;
+            }
+            let env = arg
+                .get_env()
+                .unwrap_or_else(|| panic!("{} has no env", arg.get_id()));
+            assert!(env.to_string_lossy().starts_with("STRAIT_"), "{env:?}");
+        }
+    }
+
+    /// Runs [`env_fallback_child`] in a child process whose environment carries the flags;
+    /// tests cannot set variables in their own process (`set_var` is unsafe).
+    #[test]
+    fn env_fallback_is_read() {
+        let exe = std::env::current_exe().unwrap();
+        let status = std::process::Command::new(exe)
+            .args([
+                "cli::tests::env_fallback_child",
+                "--exact",
+                "--include-ignored",
+                "--quiet",
+            ])
+            .env("STRAIT_TEST_ENV_CHILD", "1")
+            .env("STRAIT_MANIFESTS", "/from-env")
+            .env("STRAIT_HTTP_ADDR", "127.0.0.1:9999")
+            .env("STRAIT_TRUSTED_PROXIES", "10.1.0.0/16,10.2.0.1")
+            .env("STRAIT_UPSTREAM_RESPONSE_TIMEOUT", "1m30s")
+            .env("STRAIT_BACKEND_MODE", "service")
+            .env("STRAIT_INGRESS_CLASS", "from-env")
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    #[test]
+    #[ignore = "run by env_fallback_is_read with the environment set"]
+    fn env_fallback_child() {
+        if std::env::var_os("STRAIT_TEST_ENV_CHILD").is_none() {
+            return;
+        }
+        let config = serve(&["--ingress-class=from-flag"]).unwrap().into_config();
+        assert_eq!(config.manifests, PathBuf::from("/from-env"));
+        assert_eq!(config.http_addr, "127.0.0.1:9999".parse().unwrap());
+        assert_eq!(config.proxy.trusted_proxies.len(), 2);
+        assert_eq!(
+            config.proxy.response_header_timeout,
+            Duration::from_secs(90)
+        );
+        assert_eq!(config.compile.backend_mode, BackendMode::Service);
+        assert_eq!(
+            config.compile.ingress_class, "from-flag",
+            "a flag beats the env"
+        );
+    }
+
+    #[test]
+    fn cidrs_and_bare_addresses_parse() {
+        assert_eq!(parse_cidr("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(
+            parse_cidr(" 192.0.2.7 ").unwrap().to_string(),
+            "192.0.2.7/32"
+        );
+        assert_eq!(
+            parse_cidr("2001:db8::1").unwrap().to_string(),
+            "2001:db8::1/128"
+        );
+        assert_eq!(
+            parse_cidr("2001:db8::/32").unwrap().to_string(),
+            "2001:db8::/32"
+        );
+        for bad in ["", "10.0.0.0/33", "10.0.0", "example.com", "10.0.0.0/8/8"] {
+            assert!(parse_cidr(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn durations_parse() {
+        let ok = [
+            ("0", Duration::ZERO),
+            ("250ms", Duration::from_millis(250)),
+            ("5s", Duration::from_secs(5)),
+            ("2m", Duration::from_secs(120)),
+            ("1h", Duration::from_secs(3600)),
+            ("1m30s", Duration::from_secs(90)),
+            (" 75s ", Duration::from_secs(75)),
+        ];
+        for (text, expected) in ok {
+            assert_eq!(parse_duration(text), Ok(expected), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn bad_durations_are_rejected() {
+        for bad in [
+            "",
+            "5",
+            "s",
+            "5x",
+            "-5s",
+            "1.5s",
+            "5 s",
+            "99999999999999999999s",
+            "5s3",
+        ] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.starts_with("invalid duration"), "{bad:?}: {err}");
+        }
+    }
+}

@@ -107,7 +107,8 @@ pub fn normalise_request_host(raw: &str) -> Cow<'_, str> {
         }
     } else {
         match raw.rsplit_once(':') {
-            Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+            // A colon inside `h` means an unbracketed IPv6 literal, which has no port.
+            Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
             _ => raw,
         }
     };
@@ -118,3 +119,6 @@ pub fn normalise_request_host(raw: &str) -> Cow<'_, str> {
         Cow::Borrowed(host)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,18 +1,41 @@
 //! The object store as a pure index: `apply` and `delete` objects, then `compile` a table.
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
 use crate::config::CompileConfig;
 use crate::model::{Diagnostic, Kind, ObjectKey};
 use crate::objects::Object;
 use crate::table::RouteTable;
 
+/// The label that ties an EndpointSlice to its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// `kubectl apply` keeps a full copy of the object here; Strait never reads it.
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// Every object Strait has seen, by kind and key.
-#[derive(Clone, Debug, Default)]
-pub struct Index {}
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Index {
+    ingress_classes: BTreeMap<ObjectKey, IngressClass>,
+    ingresses: BTreeMap<ObjectKey, Ingress>,
+    services: BTreeMap<ObjectKey, Service>,
+    endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
+    /// Service key → keys of the EndpointSlices labelled with it.
+    slices_by_service: BTreeMap<ObjectKey, BTreeSet<ObjectKey>>,
+    secrets: BTreeMap<ObjectKey, Secret>,
+    nodes: BTreeMap<ObjectKey, Node>,
+}
 
 /// A table plus what was found while building it.
 #[derive(Clone, Debug, Default)]
 pub struct Compiled {
     pub table: RouteTable,
+    /// Sorted, without duplicates: equal indexes give equal diagnostics.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -21,21 +44,51 @@ impl Index {
         Self::default()
     }
 
-    /// Inserts or replaces an object.
-    pub fn apply(&mut self, object: Object) {
-        let _ = object;
-        todo!("helper A")
+    /// Inserts or replaces an object. `metadata.managedFields` and the `kubectl apply`
+    /// last-applied annotation are dropped first: they are large and never read.
+    pub fn apply(&mut self, mut object: Object) {
+        trim(object.metadata_mut());
+        let key = object.key();
+        match object {
+            Object::IngressClass(o) => {
+                self.ingress_classes.insert(key, *o);
+            }
+            Object::Ingress(o) => {
+                self.ingresses.insert(key, *o);
+            }
+            Object::Service(o) => {
+                self.services.insert(key, *o);
+            }
+            Object::EndpointSlice(o) => self.apply_slice(key, *o),
+            Object::Secret(o) => {
+                self.secrets.insert(key, *o);
+            }
+            Object::Node(o) => {
+                self.nodes.insert(key, *o);
+            }
+        }
     }
 
     /// Removes an object; `false` when it was not there.
     pub fn delete(&mut self, kind: Kind, key: &ObjectKey) -> bool {
-        let _ = (kind, key);
-        todo!("helper A")
+        match kind {
+            Kind::IngressClass => self.ingress_classes.remove(key).is_some(),
+            Kind::Ingress => self.ingresses.remove(key).is_some(),
+            Kind::Service => self.services.remove(key).is_some(),
+            Kind::EndpointSlice => self.delete_slice(key),
+            Kind::Secret => self.secrets.remove(key).is_some(),
+            Kind::Node => self.nodes.remove(key).is_some(),
+        }
     }
 
     /// Number of objects held.
     pub fn len(&self) -> usize {
-        todo!("helper A")
+        self.ingress_classes.len()
+            + self.ingresses.len()
+            + self.services.len()
+            + self.endpoint_slices.len()
+            + self.secrets.len()
+            + self.nodes.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -44,7 +97,103 @@ impl Index {
 
     /// Builds the routing table (pure; never fails: bad parts become diagnostics).
     pub fn compile(&self, config: &CompileConfig) -> Compiled {
-        let _ = config;
-        todo!("helper A")
+        crate::compile::compile(self, config)
+    }
+
+    /// Whether an object of `kind` with `key` is held.
+    pub fn contains(&self, kind: Kind, key: &ObjectKey) -> bool {
+        match kind {
+            Kind::IngressClass => self.ingress_classes.contains_key(key),
+            Kind::Ingress => self.ingresses.contains_key(key),
+            Kind::Service => self.services.contains_key(key),
+            Kind::EndpointSlice => self.endpoint_slices.contains_key(key),
+            Kind::Secret => self.secrets.contains_key(key),
+            Kind::Node => self.nodes.contains_key(key),
+        }
+    }
+
+    /// IngressClasses by name.
+    pub fn ingress_classes(&self) -> &BTreeMap<ObjectKey, IngressClass> {
+        &self.ingress_classes
+    }
+
+    pub fn ingresses(&self) -> &BTreeMap<ObjectKey, Ingress> {
+        &self.ingresses
+    }
+
+    pub fn services(&self) -> &BTreeMap<ObjectKey, Service> {
+        &self.services
+    }
+
+    pub fn secrets(&self) -> &BTreeMap<ObjectKey, Secret> {
+        &self.secrets
+    }
+
+    /// Nodes by name.
+    pub fn nodes(&self) -> &BTreeMap<ObjectKey, Node> {
+        &self.nodes
+    }
+
+    /// The EndpointSlices labelled with a Service (in the Service's namespace), in key order.
+    pub fn endpoint_slices_of<'a>(
+        &'a self,
+        service: &ObjectKey,
+    ) -> impl Iterator<Item = &'a EndpointSlice> + 'a {
+        self.slices_by_service
+            .get(service)
+            .into_iter()
+            .flatten()
+            .filter_map(|key| self.endpoint_slices.get(key))
+    }
+
+    fn apply_slice(&mut self, key: ObjectKey, slice: EndpointSlice) {
+        let service = owning_service(&key, &slice);
+        if let Some(old) = self.endpoint_slices.insert(key.clone(), slice) {
+            self.unlink_slice(&key, &old);
+        }
+        if let Some(service) = service {
+            self.slices_by_service
+                .entry(service)
+                .or_default()
+                .insert(key);
+        }
+    }
+
+    fn delete_slice(&mut self, key: &ObjectKey) -> bool {
+        match self.endpoint_slices.remove(key) {
+            Some(old) => {
+                self.unlink_slice(key, &old);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn unlink_slice(&mut self, key: &ObjectKey, slice: &EndpointSlice) {
+        let Some(service) = owning_service(key, slice) else {
+            return;
+        };
+        if let Some(keys) = self.slices_by_service.get_mut(&service) {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.slices_by_service.remove(&service);
+            }
+        }
+    }
+}
+
+/// The Service an EndpointSlice belongs to, by its `kubernetes.io/service-name` label.
+fn owning_service(key: &ObjectKey, slice: &EndpointSlice) -> Option<ObjectKey> {
+    let name = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?;
+    (!name.is_empty()).then(|| ObjectKey::new(key.namespace.clone(), name.clone()))
+}
+
+fn trim(meta: &mut ObjectMeta) {
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
+        if annotations.is_empty() {
+            meta.annotations = None;
+        }
     }
 }

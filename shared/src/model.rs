@@ -57,6 +57,24 @@ impl Kind {
             Kind::Node => "Node",
         }
     }
+
+    /// The kind for an `apiVersion` + `kind` pair Strait reads.
+    pub fn from_type_meta(api_version: &str, kind: &str) -> Option<Self> {
+        match (api_version, kind) {
+            ("networking.k8s.io/v1", "IngressClass") => Some(Self::IngressClass),
+            ("networking.k8s.io/v1", "Ingress") => Some(Self::Ingress),
+            ("v1", "Service") => Some(Self::Service),
+            ("v1", "Secret") => Some(Self::Secret),
+            ("v1", "Node") => Some(Self::Node),
+            ("discovery.k8s.io/v1", "EndpointSlice") => Some(Self::EndpointSlice),
+            _ => None,
+        }
+    }
+
+    /// Whether objects of this kind live in a namespace.
+    pub fn is_namespaced(self) -> bool {
+        !matches!(self, Self::IngressClass | Self::Node)
+    }
 }
 
 impl fmt::Display for Kind {
@@ -115,6 +133,9 @@ pub enum Reason {
     InvalidObject,
     /// The same object appears twice in the source; the later copy was ignored.
     DuplicateObject,
+    /// The backend mode needs something the Service lacks: a `nodePort` (nodeport mode) or a
+    /// ClusterIP (service mode).
+    BackendModeUnsupported,
 }
 
 impl Reason {
@@ -130,6 +151,7 @@ impl Reason {
             Reason::InvalidAnnotation => "InvalidAnnotation",
             Reason::InvalidObject => "InvalidObject",
             Reason::DuplicateObject => "DuplicateObject",
+            Reason::BackendModeUnsupported => "BackendModeUnsupported",
         }
     }
 }

@@ -4,6 +4,8 @@
 use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::de::DeserializeOwned;
 
 use crate::model::{Kind, ObjectKey};
 
@@ -34,19 +36,117 @@ pub enum ObjectError {
     },
 }
 
+/// Namespace given to namespaced objects whose manifest names none, as `kubectl apply` does.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
 impl Object {
     /// Decodes one manifest document. `Ok(None)` for kinds Strait does not read (the caller
     /// logs them at debug); `kind: List` is the caller's to unpack.
+    ///
+    /// Namespaced kinds without `metadata.namespace` get [`DEFAULT_NAMESPACE`]; cluster-scoped
+    /// kinds (IngressClass, Node) have any namespace removed. Required fields that are absent
+    /// decode to their defaults (k8s-openapi's behaviour), so e.g. a path without `pathType`
+    /// reaches the translation and is reported there rather than rejecting the whole object.
     pub fn from_value(value: serde_json::Value) -> Result<Option<Self>, ObjectError> {
-        let _ = value;
-        todo!("helper A")
+        let api_version = value.get("apiVersion").and_then(serde_json::Value::as_str);
+        let kind = value.get("kind").and_then(serde_json::Value::as_str);
+        let (Some(api_version), Some(kind)) = (api_version, kind) else {
+            return Err(ObjectError::MissingTypeMeta);
+        };
+        let Some(kind) = Kind::from_type_meta(api_version, kind) else {
+            return Ok(None);
+        };
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(serde_json::Value::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or(ObjectError::MissingName { kind })?
+            .to_owned();
+        let mut object = match kind {
+            Kind::IngressClass => Self::IngressClass(decode(kind, &name, value)?),
+            Kind::Ingress => Self::Ingress(decode(kind, &name, value)?),
+            Kind::Service => Self::Service(decode(kind, &name, value)?),
+            Kind::EndpointSlice => Self::EndpointSlice(decode(kind, &name, value)?),
+            Kind::Secret => Self::Secret(decode(kind, &name, value)?),
+            Kind::Node => Self::Node(decode(kind, &name, value)?),
+        };
+        let namespaced = kind.is_namespaced();
+        let meta = object.metadata_mut();
+        if !namespaced {
+            meta.namespace = None;
+        } else if meta.namespace.as_deref().is_none_or(str::is_empty) {
+            meta.namespace = Some(DEFAULT_NAMESPACE.to_owned());
+        }
+        Ok(Some(object))
     }
 
     pub fn kind(&self) -> Kind {
-        todo!("helper A")
+        match self {
+            Self::IngressClass(_) => Kind::IngressClass,
+            Self::Ingress(_) => Kind::Ingress,
+            Self::Service(_) => Kind::Service,
+            Self::EndpointSlice(_) => Kind::EndpointSlice,
+            Self::Secret(_) => Kind::Secret,
+            Self::Node(_) => Kind::Node,
+        }
     }
 
+    /// Namespace and name; cluster-scoped kinds always get an empty namespace.
     pub fn key(&self) -> ObjectKey {
-        todo!("helper A")
+        let meta = self.metadata();
+        let name = meta.name.clone().unwrap_or_default();
+        if self.kind().is_namespaced() {
+            ObjectKey::new(meta.namespace.clone().unwrap_or_default(), name)
+        } else {
+            ObjectKey::cluster(name)
+        }
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Self::IngressClass(o) => &o.metadata,
+            Self::Ingress(o) => &o.metadata,
+            Self::Service(o) => &o.metadata,
+            Self::EndpointSlice(o) => &o.metadata,
+            Self::Secret(o) => &o.metadata,
+            Self::Node(o) => &o.metadata,
+        }
+    }
+
+    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Self::IngressClass(o) => &mut o.metadata,
+            Self::Ingress(o) => &mut o.metadata,
+            Self::Service(o) => &mut o.metadata,
+            Self::EndpointSlice(o) => &mut o.metadata,
+            Self::Secret(o) => &mut o.metadata,
+            Self::Node(o) => &mut o.metadata,
+        }
     }
 }
+
+fn decode<T: DeserializeOwned>(
+    kind: Kind,
+    name: &str,
+    value: serde_json::Value,
+) -> Result<Box<T>, ObjectError> {
+    serde_json::from_value(value)
+        .map(Box::new)
+        .map_err(|source| ObjectError::Decode {
+            kind,
+            name: name.to_owned(),
+            source,
+        })
+}
+
+macro_rules! from_k8s {
+    ($($variant:ident),*) => {$(
+        impl From<$variant> for Object {
+            fn from(object: $variant) -> Self {
+                Self::$variant(Box::new(object))
+            }
+        }
+    )*};
+}
+
+from_k8s!(IngressClass, Ingress, Service, EndpointSlice, Secret, Node);

@@ -207,3 +207,6 @@ impl<T> LengthIndexed<T> {
             })
     }
 }
+
+#[cfg(test)]
+mod tests;

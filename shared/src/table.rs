@@ -94,6 +94,8 @@ pub enum Unavailable {
     NoNodePort,
     /// service mode on a headless Service.
     NoClusterIp,
+    /// The Service is of type ExternalName, which Strait does not proxy to.
+    ExternalNameUnsupported,
 }
 
 impl Unavailable {
@@ -105,6 +107,7 @@ impl Unavailable {
             Self::NoReadyEndpoints => "no ready endpoints",
             Self::NoNodePort => "service has no node port",
             Self::NoClusterIp => "service has no cluster IP",
+            Self::ExternalNameUnsupported => "ExternalName services are not supported",
         }
     }
 }
@@ -169,24 +172,42 @@ impl Endpoints {
 }
 
 /// Smooth weighted round-robin (as in nginx) unrolled once over the total weight, so the
-/// schedule interleaves (A B B A B B …) instead of bunching (A A B B B B).
+/// schedule interleaves (A B B A B B …) instead of bunching (A A B B B B). Weights are first
+/// divided by their greatest common divisor, so the schedule is as short as it can be; equal
+/// weights (the pod and service modes) give `0, 1, …, n-1` without the quadratic loop.
 fn smooth_weighted_schedule(list: &[Endpoint]) -> Vec<u32> {
-    let total: i64 = list.iter().map(|e| i64::from(e.weight)).sum();
+    let divisor = list.iter().map(|e| e.weight).fold(0, gcd);
+    if divisor == 0 {
+        return Vec::new();
+    }
+    let weights: Vec<i64> = list
+        .iter()
+        .map(|e| i64::from(e.weight / divisor))
+        .collect();
+    // `list` comes from EndpointSlices or Nodes, far below u32::MAX entries.
+    let index = |i: usize| u32::try_from(i).expect("endpoint index fits u32");
+    if weights.iter().all(|&w| w == 1) {
+        return (0..list.len()).map(index).collect();
+    }
+    let total: i64 = weights.iter().sum();
     let mut current = vec![0i64; list.len()];
     let mut schedule = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
     for _ in 0..total {
         let mut best = 0;
-        for (i, ep) in list.iter().enumerate() {
-            current[i] += i64::from(ep.weight);
+        for (i, weight) in weights.iter().enumerate() {
+            current[i] += weight;
             if current[i] > current[best] {
                 best = i;
             }
         }
         current[best] -= total;
-        // `list` comes from an EndpointSlice set, far below u32::MAX entries.
-        schedule.push(u32::try_from(best).expect("endpoint index fits u32"));
+        schedule.push(index(best));
     }
     schedule
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// Round-robin position. Not part of a table's identity: equal tables compare equal whatever
@@ -381,6 +402,22 @@ impl TableBuilder {
         paths.insert(kind, path, route)
     }
 
+    /// The route that already owns host + kind + path, if any: lets the caller report a conflict
+    /// before resolving a backend it would not use.
+    pub fn claim(&self, host: &HostPattern, kind: PathKind, path: &str) -> Option<&Route> {
+        let paths = match host {
+            HostPattern::Exact(h) => self.table.exact.get(h.as_str())?,
+            HostPattern::Wildcard(s) => self.table.wildcard.get(s.as_str())?,
+            HostPattern::Any => &self.table.any_host,
+        };
+        paths.get(kind, path)
+    }
+
+    /// The default backend set so far, if any.
+    pub fn current_default_backend(&self) -> Option<&Route> {
+        self.table.default_backend.as_ref()
+    }
+
     /// Sets the default backend unless one is set already (then `Err` carries the winner).
     pub fn default_backend(&mut self, route: Route) -> Result<(), &Route> {
         match self.table.default_backend {
@@ -396,3 +433,6 @@ impl TableBuilder {
         self.table
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,0 @@
-//! manifests (in progress)

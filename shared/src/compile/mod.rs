@@ -1,0 +1,73 @@
+//! The pure translation from an [`Index`] to a [`RouteTable`](crate::table::RouteTable) plus
+//! diagnostics (DESIGN.md, "Ingress semantics" and "Backends").
+//!
+//! - [`class`]: which Ingresses are ours.
+//! - [`rules`]: one Ingress's rules, paths and default backend, in precedence order.
+//! - [`annotations`]: per-Ingress settings read from annotations.
+//! - [`backend`]: an Ingress backend to a Service port, checked, then resolved by mode:
+//!   [`pod`], [`nodeport`], [`cluster_ip`].
+//!
+//! Nothing here panics on user input: each bad part becomes a [`Diagnostic`] naming its
+//! object, and everything else still builds.
+
+mod annotations;
+mod backend;
+mod class;
+mod cluster_ip;
+mod nodeport;
+mod pod;
+mod rules;
+
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::config::CompileConfig;
+use crate::index::{Compiled, Index};
+use crate::model::{Diagnostic, ObjectKey};
+use crate::table::TableBuilder;
+
+/// Builds the table from everything in `index`.
+pub(crate) fn compile(index: &Index, config: &CompileConfig) -> Compiled {
+    let classes = class::ClassFilter::new(index, config);
+    let mut ingresses: Vec<(&ObjectKey, &Ingress)> = index
+        .ingresses()
+        .iter()
+        .filter(|(_, ingress)| classes.is_ours(ingress))
+        .collect();
+    ingresses.sort_by_key(|(key, ingress)| precedence(key, ingress));
+
+    let mut compiler = Compiler {
+        index,
+        config,
+        builder: TableBuilder::new(),
+        diagnostics: Vec::new(),
+    };
+    for (key, ingress) in ingresses {
+        rules::compile_ingress(&mut compiler, key, ingress);
+    }
+    let mut diagnostics = compiler.diagnostics;
+    diagnostics.sort();
+    diagnostics.dedup();
+    Compiled {
+        table: compiler.builder.build(),
+        diagnostics,
+    }
+}
+
+/// The order in which Ingresses claim routes: older `creationTimestamp` first (a missing one
+/// sorts last), then namespace, then name.
+fn precedence<'a>(
+    key: &'a ObjectKey,
+    ingress: &Ingress,
+) -> (bool, Option<Timestamp>, &'a ObjectKey) {
+    let created = ingress.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    (created.is_none(), created, key)
+}
+
+/// State threaded through one compilation.
+struct Compiler<'a> {
+    index: &'a Index,
+    config: &'a CompileConfig,
+    builder: TableBuilder,
+    diagnostics: Vec<Diagnostic>,
+}
