@@ -1,1 +1,139 @@
-//! placeholder
+//! Shared generators for Strait's benchmarks: synthetic clusters built through the same path as
+//! production (`Object::from_value` → `Index::apply` → `Index::compile`).
+#![forbid(unsafe_code)]
+
+use k8s_openapi::serde_json::{Value, json};
+use strait_shared::{CompileConfig, Index, Object, RouteTable};
+
+/// Paths per generated Ingress.
+pub const PATHS_PER_INGRESS: usize = 10;
+/// Namespaces the generated Ingresses and Services are spread over.
+pub const NAMESPACES: usize = 10;
+
+/// One request to look up: raw `Host` header and path.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub host: String,
+    pub path: String,
+}
+
+/// A cluster with `routes` host + path routes: one Ingress per [`PATHS_PER_INGRESS`] routes,
+/// every fourth host a wildcard, paths a mix of Exact, short Prefix and deep Prefix.
+pub fn index_with_routes(routes: usize) -> Index {
+    let mut index = Index::new();
+    for ns in 0..NAMESPACES {
+        for value in web_service(&format!("ns{ns}")) {
+            index.apply(decode(value));
+        }
+    }
+    let ingresses = routes.div_ceil(PATHS_PER_INGRESS);
+    for i in 0..ingresses {
+        let paths = PATHS_PER_INGRESS.min(routes - i * PATHS_PER_INGRESS);
+        index.apply(decode(ingress(i, paths)));
+    }
+    index
+}
+
+/// The compiled table for [`index_with_routes`].
+pub fn table_with_routes(routes: usize) -> RouteTable {
+    index_with_routes(routes)
+        .compile(&CompileConfig::default())
+        .table
+}
+
+/// Host of generated Ingress `i` as a request would carry it (wildcards get a first label).
+pub fn request_host(i: usize) -> String {
+    if is_wildcard(i) {
+        format!("client.w{i}.example.com")
+    } else {
+        format!("h{i}.example.com")
+    }
+}
+
+/// The path of route `j` of an Ingress, with its pathType.
+pub fn route_path(j: usize) -> (&'static str, String) {
+    match j % 3 {
+        0 => ("Exact", format!("/api/v{j}/items")),
+        1 => ("Prefix", format!("/svc{j}")),
+        _ => ("Prefix", format!("/a/b/c/d/e{j}/f/g")),
+    }
+}
+
+/// A request that hits route `j` of Ingress `i` (below a prefix, where the route is one).
+pub fn hit(i: usize, j: usize) -> Request {
+    let (kind, path) = route_path(j);
+    let path = if kind == "Exact" {
+        path
+    } else {
+        format!("{path}/deeper/still/index.html")
+    };
+    Request {
+        host: format!("{}:443", request_host(i)),
+        path,
+    }
+}
+
+/// Whether generated Ingress `i` has a wildcard host.
+pub fn is_wildcard(i: usize) -> bool {
+    i % 4 == 3
+}
+
+fn ingress(i: usize, paths: usize) -> Value {
+    let host = if is_wildcard(i) {
+        format!("*.w{i}.example.com")
+    } else {
+        format!("h{i}.example.com")
+    };
+    let paths: Vec<Value> = (0..paths)
+        .map(|j| {
+            let (kind, path) = route_path(j);
+            json!({
+                "path": path,
+                "pathType": kind,
+                "backend": {"service": {"name": "web", "port": {"number": 80}}},
+            })
+        })
+        .collect();
+    json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"namespace": format!("ns{}", i % NAMESPACES), "name": format!("ing{i}")},
+        "spec": {
+            "ingressClassName": "strait",
+            "rules": [{"host": host, "http": {"paths": paths}}],
+        },
+    })
+}
+
+fn web_service(namespace: &str) -> [Value; 2] {
+    let endpoints: Vec<Value> = (1..=3)
+        .map(|n| json!({"addresses": [format!("10.0.0.{n}")], "conditions": {"ready": true}}))
+        .collect();
+    [
+        json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"namespace": namespace, "name": "web"},
+            "spec": {"clusterIP": "10.96.0.10", "ports": [{"name": "http", "port": 80}]},
+        }),
+        json!({
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "namespace": namespace,
+                "name": "web-1",
+                "labels": {"kubernetes.io/service-name": "web"},
+            },
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080}],
+            "endpoints": endpoints,
+        }),
+    ]
+}
+
+fn decode(value: Value) -> Object {
+    // Generated above from fixed templates: always a known kind with a name.
+    Object::from_value(value)
+        .expect("generated manifest decodes")
+        .expect("generated manifest is a kind Strait reads")
+}

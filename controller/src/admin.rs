@@ -53,14 +53,20 @@ pub async fn serve_admin(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let builder = http1::Builder::new();
-    accept_until(listener, shutdown, ADMIN_GRACE, "admin", move |stream, _peer| {
-        let readiness = readiness.clone();
-        let service = service_fn(move |request| {
-            let response = admin_response(&request, &readiness);
-            async move { Ok::<_, Infallible>(response) }
-        });
-        builder.serve_connection(TokioIo::new(stream), service)
-    })
+    accept_until(
+        listener,
+        shutdown,
+        ADMIN_GRACE,
+        "admin",
+        move |stream, _peer| {
+            let readiness = readiness.clone();
+            let service = service_fn(move |request| {
+                let response = admin_response(&request, &readiness);
+                async move { Ok::<_, Infallible>(response) }
+            });
+            builder.serve_connection(TokioIo::new(stream), service)
+        },
+    )
     .await
 }
 
@@ -124,8 +130,14 @@ where
         });
     }
     drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::debug!(listener = what, "grace period over; abandoning open connections");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!(
+            listener = what,
+            "grace period over; abandoning open connections"
+        );
     }
     Ok(())
 }
@@ -165,14 +177,29 @@ mod tests {
             let _ = stopped.await;
         }));
 
-        assert_eq!(get(addr, Method::GET, "/healthz").await, (StatusCode::OK, "ok\n".into()));
+        assert_eq!(
+            get(addr, Method::GET, "/healthz").await,
+            (StatusCode::OK, "ok\n".into())
+        );
         let not_ready = (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_owned());
         assert_eq!(get(addr, Method::GET, "/readyz").await, not_ready);
         readiness.set_ready(true);
-        assert_eq!(get(addr, Method::GET, "/readyz").await, (StatusCode::OK, "ready\n".into()));
-        assert_eq!(get(addr, Method::GET, "/metrics").await.0, StatusCode::NOT_FOUND);
-        assert_eq!(get(addr, Method::GET, "/healthz/x").await.0, StatusCode::NOT_FOUND);
-        assert_eq!(get(addr, Method::POST, "/healthz").await.0, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            get(addr, Method::GET, "/readyz").await,
+            (StatusCode::OK, "ready\n".into())
+        );
+        assert_eq!(
+            get(addr, Method::GET, "/metrics").await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            get(addr, Method::GET, "/healthz/x").await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            get(addr, Method::POST, "/healthz").await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
 
         stop.send(()).unwrap();
         let finished = tokio::time::timeout(Duration::from_secs(5), server).await;
@@ -193,14 +220,19 @@ mod tests {
             .await
             .unwrap();
         let client = tokio::spawn(connection);
-        let request = Request::get("/healthz").body(Empty::<Bytes>::new()).unwrap();
+        let request = Request::get("/healthz")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
         let response = sender.send_request(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         response.into_body().collect().await.unwrap();
 
         stop.send(()).unwrap();
         let finished = tokio::time::timeout(Duration::from_secs(2), server).await;
-        finished.expect("idle connections do not hold shutdown").unwrap().unwrap();
+        finished
+            .expect("idle connections do not hold shutdown")
+            .unwrap()
+            .unwrap();
         let closed = tokio::time::timeout(Duration::from_secs(2), client).await;
         assert!(closed.is_ok(), "the server closed the idle connection");
     }

@@ -17,7 +17,7 @@ use crate::serve::ServeConfig;
 
 /// Strait: a Kubernetes ingress controller and L7 proxy.
 #[derive(Debug, Parser)]
-#[command(name = "strait", version, about)]
+#[command(name = "strait", version)]
 pub struct Cli {
     /// Log filter in `RUST_LOG` syntax (e.g. `info`, `strait_proxy=debug`). When absent,
     /// `RUST_LOG` is used, else `info`.
@@ -29,6 +29,10 @@ pub struct Cli {
 
 /// What to run.
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at startup; size does not matter"
+)]
 pub enum Command {
     /// Serve Ingresses from a folder of manifests.
     Serve(ServeArgs),
@@ -90,6 +94,20 @@ pub struct ServeArgs {
     /// Largest number of request headers; more get 431.
     #[arg(long, env = "STRAIT_MAX_HEADERS", default_value_t = 200)]
     pub max_headers: usize,
+    /// On SIGTERM/SIGINT: time to keep serving with /readyz failing, so load balancers stop
+    /// sending new connections, before the listener closes.
+    #[arg(long, env = "STRAIT_DRAIN_DELAY", default_value = "5s", value_parser = parse_duration)]
+    pub drain_delay: Duration,
+    /// After the drain delay: time open connections get to finish their requests before they
+    /// are dropped.
+    #[arg(long, env = "STRAIT_GRACE_PERIOD", default_value = "30s", value_parser = parse_duration)]
+    pub grace_period: Duration,
+    /// An idle pooled upstream connection is not reused after this long.
+    #[arg(long, env = "STRAIT_UPSTREAM_POOL_IDLE_TIMEOUT", default_value = "90s", value_parser = parse_duration)]
+    pub upstream_pool_idle_timeout: Duration,
+    /// Most idle pooled connections kept per upstream address; 0 disables pooling.
+    #[arg(long, env = "STRAIT_UPSTREAM_POOL_MAX_IDLE", default_value_t = 64)]
+    pub upstream_pool_max_idle: usize,
     /// Quiet time after a manifest change before recompiling.
     #[arg(long, env = "STRAIT_DEBOUNCE", default_value = "100ms", value_parser = parse_duration)]
     pub debounce: Duration,
@@ -137,7 +155,8 @@ pub struct EchoArgs {
 }
 
 impl ServeArgs {
-    /// The typed configuration `serve::start` takes.
+    /// The typed configuration `serve::start` takes (the drain delay is passed to
+    /// `Running::run_until` separately).
     pub fn into_config(self) -> ServeConfig {
         ServeConfig {
             manifests: self.manifests,
@@ -156,7 +175,9 @@ impl ServeArgs {
                 idle_timeout: self.client_idle_timeout,
                 max_header_bytes: self.max_header_bytes,
                 max_headers: self.max_headers,
-                ..ProxyConfig::default()
+                drain_timeout: self.grace_period,
+                pool_idle_timeout: self.upstream_pool_idle_timeout,
+                pool_max_idle_per_host: self.upstream_pool_max_idle,
             },
             debounce: self.debounce,
         }
@@ -259,6 +280,12 @@ mod tests {
         assert_eq!(config.proxy.idle_timeout, defaults.idle_timeout);
         assert_eq!(config.proxy.max_header_bytes, defaults.max_header_bytes);
         assert_eq!(config.proxy.max_headers, defaults.max_headers);
+        assert_eq!(config.proxy.drain_timeout, defaults.drain_timeout);
+        assert_eq!(config.proxy.pool_idle_timeout, defaults.pool_idle_timeout);
+        assert_eq!(
+            config.proxy.pool_max_idle_per_host,
+            defaults.pool_max_idle_per_host
+        );
     }
 
     #[test]
@@ -334,12 +361,11 @@ mod tests {
     #[test]
     fn env_fallback_is_read() {
         let exe = std::env::current_exe().unwrap();
-        let status = std::process::Command::new(exe)
+        let output = std::process::Command::new(exe)
             .args([
                 "cli::tests::env_fallback_child",
                 "--exact",
                 "--include-ignored",
-                "--quiet",
             ])
             .env("STRAIT_TEST_ENV_CHILD", "1")
             .env("STRAIT_MANIFESTS", "/from-env")
@@ -348,9 +374,14 @@ mod tests {
             .env("STRAIT_UPSTREAM_RESPONSE_TIMEOUT", "1m30s")
             .env("STRAIT_BACKEND_MODE", "service")
             .env("STRAIT_INGRESS_CLASS", "from-env")
-            .status()
+            .env("STRAIT_WATCH_INGRESS_WITHOUT_CLASS", "true")
+            .output()
             .unwrap();
-        assert!(status.success());
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "{stdout}"
+        );
     }
 
     #[test]
@@ -368,6 +399,7 @@ mod tests {
             Duration::from_secs(90)
         );
         assert_eq!(config.compile.backend_mode, BackendMode::Service);
+        assert!(config.compile.watch_ingress_without_class);
         assert_eq!(
             config.compile.ingress_class, "from-flag",
             "a flag beats the env"

@@ -1,1 +1,90 @@
-fn main() {}
+//! The `strait` binary: parse the command line, install tracing, run one command, map errors
+//! to an exit code. Everything else lives in the library.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use strait_controller::cli::{Cli, Command};
+use strait_controller::{demo, echo, serve};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(error) = install_tracing(cli.log.as_deref()) {
+        eprintln!("strait: {error:#}");
+        return ExitCode::FAILURE;
+    }
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")
+        .and_then(|runtime| runtime.block_on(run(cli.command)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the whole chain, `outer: cause: root cause`, without a backtrace.
+            eprintln!("strait: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--log`, else `RUST_LOG`, else `info`.
+fn install_tracing(log: Option<&str>) -> anyhow::Result<()> {
+    let filter = match log {
+        Some(directives) => EnvFilter::try_new(directives).context("invalid --log filter")?,
+        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info"))?,
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    Ok(())
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => {
+            let drain = args.drain_delay;
+            let running = serve::start(args.into_config()).await?;
+            running.run_until(shutdown_signal(), drain).await
+        }
+        Command::Demo(args) => demo::run(args, shutdown_signal()).await,
+        Command::Echo(args) => {
+            let listener = tokio::net::TcpListener::bind(args.addr)
+                .await
+                .with_context(|| format!("binding {}", args.addr))?;
+            tracing::info!(addr = %listener.local_addr()?, name = %args.name, "echo listening");
+            echo::serve_echo(listener, args.name, shutdown_signal()).await?;
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received; shutting down"),
+        () = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+}

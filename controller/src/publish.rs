@@ -1,1 +1,230 @@
-//! publish (in progress)
+//! Compile-and-publish: build a table from an [`Index`] and swap it into the proxy's
+//! [`SharedTable`] — only when it differs from the table being served (STYLE item 9), so a
+//! rescan that changes nothing costs no swap, no generation and no log noise.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strait_proxy::SharedTable;
+use strait_shared::{CompileConfig, Compiled, Diagnostic, Index, Severity};
+
+/// Owns the write side of the shared table.
+#[derive(Debug)]
+pub struct Publisher {
+    table: SharedTable,
+    config: CompileConfig,
+    /// Generation of the table currently in `table`.
+    generation: u64,
+    /// Diagnostics of the last compile, to log only what is new or resolved.
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// What one [`Publisher::publish`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishOutcome {
+    /// Generation being served after this call.
+    pub generation: u64,
+    /// A new table was stored (the compiled table differed from the served one).
+    pub changed: bool,
+    /// Size of the table being served.
+    pub hosts: usize,
+    pub routes: usize,
+    pub backends: usize,
+    /// Diagnostics of this compile, by severity.
+    pub errors: usize,
+    pub warnings: usize,
+    /// Time spent in [`Index::compile`].
+    pub compile_time: Duration,
+}
+
+impl Publisher {
+    /// A publisher writing to `table`; the generation continues from the table's.
+    pub fn new(table: SharedTable, config: CompileConfig) -> Self {
+        let generation = table.load().generation;
+        Self {
+            table,
+            config,
+            generation,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// The table handle this publisher writes.
+    pub fn table(&self) -> &SharedTable {
+        &self.table
+    }
+
+    /// Generation of the table being served.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Diagnostics of the last compile.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// Compiles `index` and publishes the result if it differs from the served table.
+    /// Runs on the control path (the caller keeps it off the async workers).
+    pub fn publish(&mut self, index: &Index) -> PublishOutcome {
+        let started = Instant::now();
+        let Compiled {
+            mut table,
+            diagnostics,
+        } = index.compile(&self.config);
+        let compile_time = started.elapsed();
+        self.log_diagnostics(diagnostics);
+
+        let current = self.table.load();
+        let changed = **current != table;
+        let generation = if changed {
+            self.generation = current.generation.max(self.generation) + 1;
+            table.generation = self.generation;
+            self.generation
+        } else {
+            current.generation
+        };
+        let served = if changed { &table } else { &**current };
+        let outcome = PublishOutcome {
+            generation,
+            changed,
+            hosts: served.host_count(),
+            routes: served.route_count(),
+            backends: served.backends().len(),
+            errors: self.count(Severity::Error),
+            warnings: self.count(Severity::Warning),
+            compile_time,
+        };
+        if changed {
+            self.table.store(Arc::new(table));
+            tracing::info!(
+                generation,
+                hosts = outcome.hosts,
+                routes = outcome.routes,
+                backends = outcome.backends,
+                errors = outcome.errors,
+                warnings = outcome.warnings,
+                compile_time = ?compile_time,
+                "published routing table"
+            );
+        } else {
+            tracing::debug!(generation, "compiled table unchanged; not republished");
+        }
+        outcome
+    }
+
+    fn count(&self, severity: Severity) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == severity)
+            .count()
+    }
+
+    /// Logs diagnostics that are new since the last compile (errors at warn, warnings at info)
+    /// and those that went away (at info), then remembers the new set.
+    fn log_diagnostics(&mut self, diagnostics: Vec<Diagnostic>) {
+        let before: HashSet<&Diagnostic> = self.diagnostics.iter().collect();
+        let after: HashSet<&Diagnostic> = diagnostics.iter().collect();
+        for diagnostic in diagnostics.iter().filter(|d| !before.contains(d)) {
+            match diagnostic.severity {
+                Severity::Error => tracing::warn!(
+                    object = %diagnostic.object,
+                    reason = %diagnostic.reason,
+                    "rejected: {}",
+                    diagnostic.message
+                ),
+                Severity::Warning => tracing::info!(
+                    object = %diagnostic.object,
+                    reason = %diagnostic.reason,
+                    "{}",
+                    diagnostic.message
+                ),
+            }
+        }
+        for diagnostic in self.diagnostics.iter().filter(|d| !after.contains(d)) {
+            tracing::info!(object = %diagnostic.object, reason = %diagnostic.reason, "resolved: {}", diagnostic.message);
+        }
+        self.diagnostics = diagnostics;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arc_swap::ArcSwap;
+    use serde_json::json;
+    use strait_shared::{Object, RouteTable};
+
+    use super::*;
+
+    fn object(value: serde_json::Value) -> Object {
+        Object::from_value(value)
+            .expect("decodes")
+            .expect("a kind we read")
+    }
+
+    fn ingress(host: &str) -> Object {
+        object(json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"ingressClassName": "strait", "rules": [{"host": host, "http": {"paths": [
+                {"path": "/", "pathType": "Prefix",
+                 "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}
+        }))
+    }
+
+    fn publisher() -> Publisher {
+        let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
+        Publisher::new(table, CompileConfig::default())
+    }
+
+    #[test]
+    fn an_unchanged_table_is_not_republished() {
+        let mut publisher = publisher();
+        let before = publisher.table().load_full();
+        let outcome = publisher.publish(&Index::new());
+        assert!(!outcome.changed);
+        assert_eq!(outcome.generation, 0);
+        assert!(Arc::ptr_eq(&before, &publisher.table().load_full()));
+    }
+
+    #[test]
+    fn a_change_bumps_the_generation_once() {
+        let mut publisher = publisher();
+        let mut index = Index::new();
+        index.apply(ingress("a.example.com"));
+        let first = publisher.publish(&index);
+        assert!(first.changed);
+        assert_eq!((first.generation, first.hosts, first.routes), (1, 1, 1));
+        assert_eq!(publisher.table().load().generation, 1);
+
+        let stored = publisher.table().load_full();
+        let again = publisher.publish(&index);
+        assert!(!again.changed);
+        assert_eq!(again.generation, 1);
+        assert!(Arc::ptr_eq(&stored, &publisher.table().load_full()));
+
+        index.apply(ingress("b.example.com"));
+        let second = publisher.publish(&index);
+        assert!(second.changed);
+        assert_eq!(second.generation, 2);
+        assert_eq!(publisher.table().load().generation, 2);
+    }
+
+    #[test]
+    fn diagnostics_are_remembered_between_compiles() {
+        let mut publisher = publisher();
+        let mut index = Index::new();
+        index.apply(ingress("a.example.com")); // Its Service is missing: a diagnostic.
+        let outcome = publisher.publish(&index);
+        assert_eq!(
+            publisher.diagnostics().len(),
+            outcome.errors + outcome.warnings
+        );
+        assert!(!publisher.diagnostics().is_empty());
+        publisher.publish(&Index::new());
+        assert!(publisher.diagnostics().is_empty());
+    }
+}

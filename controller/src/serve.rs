@@ -1,12 +1,28 @@
 //! `strait serve`: wire a manifests folder, the compile-and-publish loop, the proxy listener and
 //! the admin listener together.
+//!
+//! [`start`] binds both listeners, loads the folder and publishes the first table before it
+//! returns, then runs three tasks — proxy, admin, folder watch — that share one shutdown
+//! signal. [`Running::shutdown`] fails readiness, fires the signal and waits for all three.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use strait_proxy::{ProxyConfig, SharedTable};
-use strait_shared::CompileConfig;
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use strait_proxy::{Proxy, ProxyConfig, SharedTable};
+use strait_shared::{CompileConfig, RouteTable};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::admin::{Readiness, serve_admin};
+use crate::manifests::ManifestDir;
+use crate::publish::Publisher;
+use crate::watch::{Reloader, WatchConfig};
 
 /// Everything `strait serve` needs, parsed once from flags.
 #[derive(Clone, Debug)]
@@ -33,18 +49,202 @@ pub struct Running {
     pub admin_addr: SocketAddr,
     /// The table handle the proxy reads (tests look at it).
     pub table: SharedTable,
+    readiness: Arc<Readiness>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
 }
 
 impl Running {
-    /// Stops accepting, lets in-flight requests finish, and waits for every task.
-    pub async fn shutdown(self) -> anyhow::Result<()> {
-        todo!("serve")
+    /// What `/readyz` reports.
+    pub fn readiness(&self) -> &Arc<Readiness> {
+        &self.readiness
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for every task. Returns the
+    /// first task error (the others are logged).
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.readiness.set_ready(false);
+        self.shutdown.send_replace(true);
+        let mut first_error = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            if let Err(err) = task_result(joined) {
+                tracing::error!("{err:#}");
+                first_error.get_or_insert(err);
+            }
+        }
+        tracing::info!("stopped");
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Fails readiness, keeps serving for `drain` (so load balancers stop sending new
+    /// connections), then shuts down.
+    pub async fn shutdown_after(self, drain: Duration) -> anyhow::Result<()> {
+        self.readiness.set_ready(false);
+        if !drain.is_zero() {
+            tracing::info!(?drain, "not ready; draining before shutdown");
+            tokio::time::sleep(drain).await;
+        }
+        self.shutdown().await
+    }
+
+    /// Runs until `signal` resolves, then shuts down after `drain`. If a task stops on its own
+    /// first (an error, or a panic in a reload), everything is shut down and that is the error.
+    pub async fn run_until(
+        mut self,
+        signal: impl Future<Output = ()>,
+        drain: Duration,
+    ) -> anyhow::Result<()> {
+        let early = tokio::select! {
+            () = signal => None,
+            Some(joined) = self.tasks.join_next() => Some(joined),
+        };
+        let Some(joined) = early else {
+            return self.shutdown_after(drain).await;
+        };
+        let err = match task_result(joined) {
+            Ok(name) => anyhow::anyhow!("the {name} task stopped unexpectedly"),
+            Err(err) => err,
+        };
+        tracing::error!("{err:#}; shutting down");
+        if let Err(other) = self.shutdown().await {
+            tracing::debug!("{other:#}");
+        }
+        Err(err)
+    }
+}
+
+impl Drop for Running {
+    /// Leaves the tasks running (a `JoinSet` would abort them); after [`Running::shutdown`]
+    /// there are none left.
+    fn drop(&mut self) {
+        self.tasks.detach_all();
     }
 }
 
 /// Binds the listeners, loads the folder once (publishing the first table before returning),
 /// then keeps watching it.
 pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
-    let _ = config;
-    todo!("serve")
+    let (http, http_addr) = bind(config.http_addr, "HTTP").await?;
+    let (admin, admin_addr) = bind(config.admin_addr, "admin").await?;
+    tracing::info!(%http_addr, %admin_addr, manifests = %config.manifests.display(), "listening");
+
+    let table: SharedTable = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
+    let dir = ManifestDir::open(&config.manifests)
+        .context("cannot serve: the manifests folder must exist and be readable")?;
+    let publisher = Publisher::new(table.clone(), config.compile.clone());
+    let (reloader, _) = Reloader::new(dir, publisher).reload_blocking(true).await?;
+    let readiness = Readiness::new();
+    readiness.set_ready(true);
+
+    let (shutdown, signal) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let proxy = Proxy::new(config.proxy.clone(), table.clone());
+    let http_done = stopped(signal.clone());
+    tasks.spawn(async move {
+        let served = strait_proxy::serve_http(http, proxy, http_done).await;
+        ("HTTP listener", served.context("HTTP listener failed"))
+    });
+    let admin_done = stopped(signal.clone());
+    let admin_readiness = readiness.clone();
+    tasks.spawn(async move {
+        let served = serve_admin(admin, admin_readiness, admin_done).await;
+        ("admin listener", served.context("admin listener failed"))
+    });
+    let watch_config = WatchConfig::new(config.debounce);
+    tasks.spawn(async move {
+        let watched = crate::watch::watch(reloader, watch_config, stopped(signal)).await;
+        ("manifests watch", watched)
+    });
+    Ok(Running {
+        http_addr,
+        admin_addr,
+        table,
+        readiness,
+        shutdown,
+        tasks,
+    })
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the {what} listener on {addr}"))?;
+    let bound = listener
+        .local_addr()
+        .with_context(|| format!("reading the address of the {what} listener"))?;
+    Ok((listener, bound))
+}
+
+/// Resolves once shutdown is asked for. Never, if the [`Running`] handle is dropped instead:
+/// dropping it does not stop the server.
+async fn stopped(mut signal: watch::Receiver<bool>) {
+    if signal.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A finished task's name on success, else its error (a panic included) with context.
+fn task_result(
+    joined: Result<(&'static str, anyhow::Result<()>), tokio::task::JoinError>,
+) -> anyhow::Result<&'static str> {
+    match joined {
+        Ok((name, Ok(()))) => Ok(name),
+        Ok((_, Err(err))) => Err(err),
+        Err(err) => Err(anyhow::Error::new(err).context("a server task panicked")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    fn config(manifests: PathBuf) -> ServeConfig {
+        let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        ServeConfig {
+            manifests,
+            http_addr: local,
+            admin_addr: local,
+            compile: CompileConfig::default(),
+            proxy: ProxyConfig::default(),
+            debounce: Duration::from_millis(100),
+        }
+    }
+
+    #[tokio::test]
+    async fn start_fails_with_a_clear_message_when_the_folder_is_missing() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let missing = tmp.path().join("missing");
+        let err = start(config(missing.clone())).await.expect_err("no folder");
+        let message = format!("{err:#}");
+        assert!(message.contains("manifests folder"), "{message}");
+        assert!(
+            message.contains(&missing.display().to_string()),
+            "{message}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn start_publishes_before_returning_and_shutdown_stops_every_task() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\n\
+                       metadata: {name: web, namespace: default}\n\
+                       spec:\n  ingressClassName: strait\n  rules:\n  - host: a.example.com\n    \
+                       http: {paths: [{path: /, pathType: Prefix, \
+                       backend: {service: {name: web, port: {number: 80}}}}]}\n";
+        std::fs::write(tmp.path().join("web.yaml"), ingress).expect("write");
+        let running = start(config(tmp.path().to_owned())).await.expect("start");
+        assert_eq!(running.table.load().generation, 1);
+        assert!(running.readiness().is_ready());
+        assert_ne!(running.http_addr.port(), 0);
+        let http_addr = running.http_addr;
+        let readiness = running.readiness().clone();
+        tokio::time::timeout(Duration::from_secs(5), running.shutdown())
+            .await
+            .expect("shutdown within 5 s")
+            .expect("clean shutdown");
+        assert!(!readiness.is_ready());
+        assert!(tokio::net::TcpStream::connect(http_addr).await.is_err());
+    }
 }

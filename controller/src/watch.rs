@@ -1,1 +1,349 @@
-//! watch (in progress)
+//! Watching the manifests folder: inotify events (through `notify`), debounced, trigger a
+//! rescan and a publish. A slow periodic rescan backs it up in case events are lost; without
+//! a watcher the folder is polled.
+//!
+//! Any event in the folder triggers a rescan, whatever its file name: in a Kubernetes
+//! ConfigMap mount the only event is the `..data` symlink being swapped. Rescans are cheap
+//! when nothing changed (files are fingerprinted), so spurious events cost little.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::manifests::ManifestDir;
+use crate::publish::{PublishOutcome, Publisher};
+
+/// Timing of the watch loop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchConfig {
+    /// Quiet time after the last event before reloading (about 100 ms).
+    pub debounce: Duration,
+    /// Longest a change waits under a steady stream of events, leaving room for the reload
+    /// itself within the 1 s promise.
+    pub max_delay: Duration,
+    /// Period of the safety-net full rescan, in case the kernel dropped events.
+    pub resync: Duration,
+    /// Rescan period when no watcher could be created.
+    pub poll: Duration,
+}
+
+impl WatchConfig {
+    /// The defaults around a given debounce.
+    pub fn new(debounce: Duration) -> Self {
+        Self {
+            debounce,
+            max_delay: Duration::from_millis(500),
+            resync: Duration::from_secs(10),
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The folder and the publisher, reloaded together.
+#[derive(Debug)]
+pub struct Reloader {
+    dir: ManifestDir,
+    publisher: Publisher,
+}
+
+impl Reloader {
+    pub fn new(dir: ManifestDir, publisher: Publisher) -> Self {
+        Self { dir, publisher }
+    }
+
+    pub fn dir(&self) -> &ManifestDir {
+        &self.dir
+    }
+
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
+    /// Rescans the folder, then compiles and publishes when its objects changed (or when
+    /// `force`d, for the first load). Blocking: file I/O and compilation.
+    pub fn reload(&mut self, force: bool) -> Option<PublishOutcome> {
+        let report = self.dir.rescan();
+        (report.changed || force).then(|| self.publisher.publish(&self.dir.index()))
+    }
+
+    /// [`reload`](Self::reload) on the blocking pool, so file reads and compilation never hold
+    /// an async worker.
+    pub async fn reload_blocking(
+        mut self,
+        force: bool,
+    ) -> anyhow::Result<(Self, Option<PublishOutcome>)> {
+        tokio::task::spawn_blocking(move || {
+            let outcome = self.reload(force);
+            (self, outcome)
+        })
+        .await
+        .context("reloading the manifests folder panicked")
+    }
+}
+
+/// Watches `reloader`'s folder and reloads on change until `shutdown` resolves.
+///
+/// Errors only if a reload panics (a bug): the table being served stays in place.
+pub async fn watch(
+    mut reloader: Reloader,
+    config: WatchConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let (tx, mut events) = mpsc::channel(64);
+    let watcher = start_watcher(reloader.dir().root(), tx.clone());
+    let period = if watcher.is_some() {
+        config.resync
+    } else {
+        config.poll
+    };
+    let mut resync = tokio::time::interval_at(Instant::now() + period, period);
+    resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = resync.tick() => tracing::trace!("periodic rescan"),
+            Some(()) = events.recv() => {
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = settle(&mut events, &config) => {}
+                }
+            }
+        }
+        (reloader, _) = reloader.reload_blocking(false).await?;
+    }
+    drop((watcher, tx));
+    tracing::debug!("manifests watch stopped");
+    Ok(())
+}
+
+/// Waits until events have been quiet for `debounce`, or `max_delay` after the first one.
+async fn settle(events: &mut mpsc::Receiver<()>, config: &WatchConfig) {
+    let first = Instant::now();
+    loop {
+        let deadline = settle_deadline(first, Instant::now(), config);
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(())) => continue,
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+/// When to stop waiting, given the first and the latest event of a burst.
+fn settle_deadline(first: Instant, last: Instant, config: &WatchConfig) -> Instant {
+    (last + config.debounce).min(first + config.max_delay)
+}
+
+/// Starts a non-recursive watcher on `root` that wakes the loop through `tx`; `None` (after a
+/// warning) when the platform refuses, in which case the loop polls.
+fn start_watcher(root: &Path, tx: mpsc::Sender<()>) -> Option<RecommendedWatcher> {
+    let handler = move |event: notify::Result<notify::Event>| {
+        let wake = match event {
+            Ok(event) => is_change(&event.kind),
+            Err(err) => {
+                // E.g. the kernel queue overflowed: events were lost, so rescan.
+                tracing::warn!(%err, "manifests folder watcher error; rescanning");
+                true
+            }
+        };
+        // A full channel already holds a wake-up; a closed one means the loop is gone.
+        if wake {
+            let _ = tx.try_send(());
+        }
+    };
+    let started = notify::recommended_watcher(handler).and_then(|mut watcher| {
+        watcher
+            .watch(root, RecursiveMode::NonRecursive)
+            .map(|()| watcher)
+    });
+    match started {
+        Ok(watcher) => Some(watcher),
+        Err(err) => {
+            tracing::warn!(%err, folder = %root.display(), "cannot watch the manifests folder; polling it every second instead");
+            None
+        }
+    }
+}
+
+/// Whether an event may mean changed contents. Opening and reading are not (our own rescans
+/// open every file); closing after a write is.
+fn is_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arc_swap::ArcSwap;
+    use notify::event::{CreateKind, ModifyKind};
+    use strait_shared::{CompileConfig, RouteTable};
+
+    use super::*;
+
+    fn config() -> WatchConfig {
+        WatchConfig {
+            debounce: Duration::from_millis(20),
+            max_delay: Duration::from_millis(100),
+            resync: Duration::from_secs(3600),
+            poll: Duration::from_secs(3600),
+        }
+    }
+
+    #[test]
+    fn settle_waits_for_quiet_time_but_never_past_max_delay() {
+        let config = config();
+        let first = Instant::now();
+        assert_eq!(
+            settle_deadline(first, first, &config),
+            first + config.debounce
+        );
+        let later = first + Duration::from_millis(50);
+        assert_eq!(
+            settle_deadline(first, later, &config),
+            later + config.debounce
+        );
+        let much_later = first + Duration::from_millis(95);
+        assert_eq!(
+            settle_deadline(first, much_later, &config),
+            first + config.max_delay
+        );
+    }
+
+    #[test]
+    fn opening_a_file_is_not_a_change_but_writing_one_is() {
+        assert!(!is_change(&EventKind::Access(AccessKind::Open(
+            AccessMode::Any
+        ))));
+        assert!(!is_change(&EventKind::Access(AccessKind::Close(
+            AccessMode::Read
+        ))));
+        assert!(is_change(&EventKind::Access(AccessKind::Close(
+            AccessMode::Write
+        ))));
+        assert!(is_change(&EventKind::Create(CreateKind::File)));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Any)));
+    }
+
+    #[tokio::test]
+    async fn settle_ends_under_a_steady_stream_of_events() {
+        let config = config();
+        let (tx, mut rx) = mpsc::channel(64);
+        let feeder = tokio::spawn(async move {
+            while tx.send(()).await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        let started = std::time::Instant::now();
+        settle(&mut rx, &config).await;
+        let waited = started.elapsed();
+        assert!(waited >= config.max_delay, "{waited:?}");
+        assert!(waited < Duration::from_millis(600), "{waited:?}");
+        drop(rx);
+        feeder.await.expect("feeder");
+    }
+
+    fn service(port: u16) -> String {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: default}}\n\
+             spec: {{ports: [{{port: {port}}}]}}\n---\n\
+             apiVersion: networking.k8s.io/v1\nkind: Ingress\n\
+             metadata: {{name: web, namespace: default}}\n\
+             spec:\n  ingressClassName: strait\n  rules:\n  - host: h{port}.example.com\n    \
+             http: {{paths: [{{path: /, pathType: Prefix, \
+             backend: {{service: {{name: web, port: {{number: {port}}}}}}}}}]}}\n"
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_file_change_is_published_within_a_second() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::write(tmp.path().join("a.yaml"), service(80)).expect("write");
+        let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
+        let dir = ManifestDir::open(tmp.path()).expect("open");
+        let publisher = Publisher::new(table.clone(), CompileConfig::default());
+        let (reloader, first) = Reloader::new(dir, publisher)
+            .reload_blocking(true)
+            .await
+            .expect("first load");
+        assert_eq!(first.map(|o| o.generation), Some(1));
+
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(watch(
+            reloader,
+            WatchConfig::new(Duration::from_millis(100)),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        tokio::time::sleep(Duration::from_millis(50)).await; // Let the watcher start.
+        std::fs::write(tmp.path().join("a.yaml"), service(81)).expect("rewrite");
+        let changed_at = std::time::Instant::now();
+        while table.load().generation < 2 {
+            assert!(
+                changed_at.elapsed() < Duration::from_secs(1),
+                "change not live within 1 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(table.load().lookup("h81.example.com", "/").is_some());
+        stop.send(()).expect("watch still running");
+        task.await.expect("join").expect("watch ends cleanly");
+    }
+
+    /// A ConfigMap volume: `a.yaml -> ..data/a.yaml`, `..data -> ..<timestamp>`; an update
+    /// writes a new timestamped folder and renames a new `..data` symlink over the old one.
+    #[cfg(unix)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_configmap_style_symlink_swap_is_published_within_a_second() {
+        use std::os::unix::fs::symlink;
+
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = tmp.path();
+        let version = |name: &str, port: u16| {
+            std::fs::create_dir(root.join(name)).expect("mkdir");
+            std::fs::write(root.join(name).join("a.yaml"), service(port)).expect("write");
+        };
+        version("..v1", 80);
+        symlink("..v1", root.join("..data")).expect("symlink");
+        symlink("..data/a.yaml", root.join("a.yaml")).expect("symlink");
+        let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
+        let dir = ManifestDir::open(root).expect("open");
+        let publisher = Publisher::new(table.clone(), CompileConfig::default());
+        let (reloader, _) = Reloader::new(dir, publisher)
+            .reload_blocking(true)
+            .await
+            .expect("first load");
+        assert!(table.load().lookup("h80.example.com", "/").is_some());
+
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = WatchConfig::new(Duration::from_millis(100));
+        let task = tokio::spawn(watch(reloader, config, async {
+            let _ = stopped.await;
+        }));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        version("..v2", 81);
+        symlink("..v2", root.join("..data_tmp")).expect("symlink");
+        std::fs::rename(root.join("..data_tmp"), root.join("..data")).expect("swap");
+        let changed_at = std::time::Instant::now();
+        while table.load().lookup("h81.example.com", "/").is_none() {
+            assert!(
+                changed_at.elapsed() < Duration::from_secs(1),
+                "swap not live within 1 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.send(()).expect("watch still running");
+        task.await.expect("join").expect("watch ends cleanly");
+    }
+}

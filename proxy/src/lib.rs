@@ -1,71 +1,40 @@
 //! Strait's data path: accept connections, route each request through the current
-//! [`RouteTable`], pick an endpoint, forward over a pooled upstream connection, stream the
-//! response back.
+//! [`RouteTable`](strait_shared::RouteTable), pick an endpoint, forward over a pooled upstream
+//! connection, stream the response back.
 //!
 //! The table is read with one `ArcSwap` load per request and never built here.
+//!
+//! - [`serve_http`] runs a listener: accept loop, per-connection hyper server (HTTP/1.1 and
+//!   h2c), idle keep-alive timeout, graceful drain on shutdown.
+//! - [`Proxy`] is what connections share: [`ProxyConfig`], the [`SharedTable`], a
+//!   [`Balancer`] and the upstream connection pool.
+//! - A request: host from `:authority`/absolute-form or `Host`, table lookup, backend state
+//!   (503 with the reason when unavailable), hop-by-hop headers stripped, forwarding headers
+//!   rebuilt (DESIGN "Client IP"), upstream HTTP/1.1 over a keep-alive pool with one retry on
+//!   connect failure, the response streamed back; `Upgrade` handshakes become tunnels.
+//! - Failures are [`ProxyError`]s, each with a [`Fault`] and a status, turned into a short
+//!   plain-text response in one place.
 #![forbid(unsafe_code)]
 
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+mod activity;
+mod balancer;
+mod body;
+mod config;
+mod connection;
+mod drain;
+mod error;
+mod forwarding;
+mod headers;
+mod listener;
+mod pool;
+mod proxy;
+mod request_id;
+mod service;
+mod upgrade;
+mod upstream;
 
-use arc_swap::ArcSwap;
-use strait_shared::RouteTable;
-use tokio::net::TcpListener;
-
-/// The table handle shared by the publisher (writes) and every connection (reads).
-pub type SharedTable = Arc<ArcSwap<RouteTable>>;
-
-/// Data-path settings, parsed once from flags.
-#[derive(Clone, Debug)]
-pub struct ProxyConfig {
-    /// Peers whose `X-Forwarded-*` headers are believed (`--trusted-proxies`).
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Upstream TCP connect timeout (default 5 s).
-    pub connect_timeout: Duration,
-    /// Time allowed for the upstream to send response headers (default 60 s); then 504.
-    pub response_header_timeout: Duration,
-    /// An idle client keep-alive connection is closed after this (default 75 s).
-    pub idle_timeout: Duration,
-    /// Largest total size of a request's header block (default 64 KiB); over it: 431.
-    pub max_header_bytes: usize,
-    /// Largest number of request headers (default 200); over it: 431.
-    pub max_headers: usize,
-}
-
-impl Default for ProxyConfig {
-    fn default() -> Self {
-        Self {
-            trusted_proxies: Vec::new(),
-            connect_timeout: Duration::from_secs(5),
-            response_header_timeout: Duration::from_secs(60),
-            idle_timeout: Duration::from_secs(75),
-            max_header_bytes: 64 * 1024,
-            max_headers: 200,
-        }
-    }
-}
-
-/// The proxy: configuration, the table handle and the upstream pool, shared by connections.
-#[derive(Debug)]
-pub struct Proxy {}
-
-impl Proxy {
-    pub fn new(config: ProxyConfig, table: SharedTable) -> Arc<Self> {
-        let _ = (config, table);
-        todo!("helper B")
-    }
-}
-
-/// Serves plain HTTP (HTTP/1.1 and h2c prior knowledge) on `listener` until `shutdown`
-/// resolves; then stops accepting, lets in-flight requests finish, and returns.
-pub async fn serve_http(
-    listener: TcpListener,
-    proxy: Arc<Proxy>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let _ = (listener, proxy, shutdown);
-    let _: Option<SocketAddr> = None;
-    todo!("helper B")
-}
+pub use balancer::{Balancer, RoundRobin};
+pub use config::{ListenerInfo, ProxyConfig, Scheme};
+pub use error::{Fault, ProxyError};
+pub use listener::serve_http;
+pub use proxy::{Proxy, SharedTable};

@@ -7,11 +7,15 @@ use crate::table::BackendMode;
 pub struct CompileConfig {
     /// Our IngressClass name (`--ingress-class`, default `strait`). Matched by the legacy
     /// `kubernetes.io/ingress.class` annotation, and by `spec.ingressClassName` when no
-    /// IngressClass object of that name exists (standalone folders often omit one).
+    /// IngressClass object of that name exists: a standalone convenience, since manifest
+    /// folders often omit the IngressClass. When an IngressClass of that name does exist, its
+    /// `spec.controller` decides, as for any other class.
     pub ingress_class: String,
     /// `spec.controller` value that marks an IngressClass as ours (`--controller-name`).
     pub controller_name: String,
-    /// Also take Ingresses that name no class at all (`--watch-ingress-without-class`).
+    /// Also take Ingresses that name no class at all, neither by field nor by the legacy
+    /// annotation (`--watch-ingress-without-class`). Without it such Ingresses are ours only
+    /// when one of our IngressClasses is the cluster default.
     pub watch_ingress_without_class: bool,
     /// Backend mode when an Ingress does not override it (`--backend-mode`).
     pub backend_mode: BackendMode,

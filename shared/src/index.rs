@@ -32,7 +32,7 @@ pub struct Index {
 }
 
 /// A table plus what was found while building it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Compiled {
     pub table: RouteTable,
     /// Sorted, without duplicates: equal indexes give equal diagnostics.

@@ -5,11 +5,13 @@
 //! - [`host`] and [`paths`]: the Ingress host and path semantics (see `DESIGN.md`).
 //! - [`table`]: the immutable [`table::RouteTable`] the proxy reads, and its builder.
 //! - [`objects`], [`index`], [`config`]: decoded Kubernetes objects, the pure index that holds
-//!   them, and the translation settings; [`index::Index::compile`] builds a table.
+//!   them, and the translation settings; [`index::Index::compile`] builds a table (the
+//!   private `compile` module: class selection, rules, backends per mode).
 //!
 //! This crate knows nothing of Kubernetes clients, files or servers.
 #![forbid(unsafe_code)]
 
+mod compile;
 pub mod config;
 pub mod host;
 pub mod index;

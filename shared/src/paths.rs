@@ -192,11 +192,7 @@ impl<T> LengthIndexed<T> {
     }
 
     /// The entry whose key is the longest prefix of `s` at a length that `boundary` accepts.
-    fn longest<'a>(
-        &self,
-        s: &'a str,
-        boundary: impl Fn(usize) -> bool,
-    ) -> Option<(&T, &'a str)> {
+    fn longest<'a>(&self, s: &'a str, boundary: impl Fn(usize) -> bool) -> Option<(&T, &'a str)> {
         self.lens
             .iter()
             .copied()

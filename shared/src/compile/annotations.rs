@@ -25,9 +25,7 @@ pub(super) fn backend_mode(
             None => diagnostics.push(Diagnostic::warning(
                 object.clone(),
                 Reason::InvalidAnnotation,
-                format!(
-                    "{BACKEND_MODE}: {value:?} is not one of pod, nodeport, service; ignored"
-                ),
+                format!("{BACKEND_MODE}: {value:?} is not one of pod, nodeport, service; ignored"),
             )),
         }
     }

@@ -1,0 +1,265 @@
+//! [`ManifestDir`]: the folder's files, each with its last good objects.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{DefaultHasher, Hasher};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use strait_shared::{Index, Object, ObjectRef};
+
+use super::{Format, ManifestError, parse_file};
+
+/// The state of a manifests folder across rescans.
+///
+/// Each file keeps its last good objects: a file that stops parsing keeps contributing what it
+/// held before (its error is reported, and logged once per distinct error); a deleted file
+/// drops its objects. Unchanged files (same content fingerprint) are not reparsed.
+#[derive(Debug)]
+pub struct ManifestDir {
+    root: PathBuf,
+    /// By full path; a `BTreeMap` so iteration is in lexical file order.
+    files: BTreeMap<PathBuf, FileState>,
+    /// The folder could not be listed at the last rescan.
+    dir_error: Option<ManifestError>,
+    /// Objects found in more than one place: (object, the ignored file). Kept to log each once.
+    duplicates: BTreeSet<(ObjectRef, PathBuf)>,
+}
+
+/// What one [`ManifestDir::rescan`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    /// The set of objects differs from the previous scan: rebuild the index.
+    pub changed: bool,
+    /// Every error current after this scan (files that do not parse, or the folder itself).
+    pub errors: Vec<ManifestError>,
+}
+
+#[derive(Debug, Default)]
+struct FileState {
+    /// Fingerprint of the contents last read (good or bad); `None` when reading failed.
+    fingerprint: Option<u64>,
+    /// The objects of the last version that parsed.
+    objects: Vec<Object>,
+    /// Why the current version does not parse (or cannot be read).
+    error: Option<ManifestError>,
+}
+
+impl ManifestDir {
+    /// Opens a folder, checking that it can be listed. Nothing is read until
+    /// [`rescan`](Self::rescan).
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, ManifestError> {
+        let root = root.into();
+        list_files(&root).map_err(|err| dir_error(&root, &err))?;
+        Ok(Self {
+            root,
+            files: BTreeMap::new(),
+            dir_error: None,
+            duplicates: BTreeSet::new(),
+        })
+    }
+
+    /// The folder being read.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Lists the folder again and rereads every new or modified file.
+    pub fn rescan(&mut self) -> ScanReport {
+        let listed = match list_files(&self.root) {
+            Ok(listed) => listed,
+            Err(err) => {
+                // Keep every file's objects: a folder that vanishes for a moment (or a
+                // permission glitch) must not empty the routing table.
+                let err = dir_error(&self.root, &err);
+                if self.dir_error.as_ref() != Some(&err) {
+                    tracing::warn!(%err, "keeping the objects read before");
+                }
+                self.dir_error = Some(err);
+                return self.report(false);
+            }
+        };
+        if let Some(err) = self.dir_error.take() {
+            tracing::info!(folder = %self.root.display(), "manifests folder readable again (was: {err})");
+        }
+        let mut changed = self.drop_missing(&listed);
+        for path in listed {
+            changed |= self.refresh_file(path);
+        }
+        if changed {
+            self.note_duplicates();
+        }
+        self.report(changed)
+    }
+
+    /// Every error current after the last rescan.
+    pub fn errors(&self) -> Vec<ManifestError> {
+        let files = self.files.values().filter_map(|f| f.error.clone());
+        self.dir_error.clone().into_iter().chain(files).collect()
+    }
+
+    /// Number of objects currently held (duplicates included).
+    pub fn object_count(&self) -> usize {
+        self.files.values().map(|f| f.objects.len()).sum()
+    }
+
+    /// Builds an index from every file's last good objects. When the same object (kind,
+    /// namespace, name) appears more than once, the first in lexical file order wins.
+    pub fn index(&self) -> Index {
+        let mut index = Index::new();
+        for object in self.objects() {
+            index.apply(object.clone());
+        }
+        index
+    }
+
+    /// The objects [`index`](Self::index) is built from: every file's last good objects in
+    /// lexical file order, later copies of an object already seen left out.
+    pub fn objects(&self) -> Vec<&Object> {
+        let mut seen = HashSet::new();
+        self.files
+            .values()
+            .flat_map(|f| &f.objects)
+            .filter(|object| seen.insert(ObjectRef::new(object.kind(), object.key())))
+            .collect()
+    }
+
+    fn report(&self, changed: bool) -> ScanReport {
+        ScanReport {
+            changed,
+            errors: self.errors(),
+        }
+    }
+
+    /// Forgets files that are gone; `true` when any of them held objects.
+    fn drop_missing(&mut self, listed: &[PathBuf]) -> bool {
+        let listed: HashSet<&PathBuf> = listed.iter().collect();
+        let mut changed = false;
+        self.files.retain(|path, state| {
+            let keep = listed.contains(path);
+            if !keep {
+                tracing::info!(file = %path.display(), objects = state.objects.len(), "manifest file removed");
+                changed |= !state.objects.is_empty();
+            }
+            keep
+        });
+        changed
+    }
+
+    /// Rereads one file if its contents changed; `true` when its objects changed.
+    fn refresh_file(&mut self, path: PathBuf) -> bool {
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            // Deleted between listing and reading: the next rescan drops it.
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return false,
+            Err(err) => {
+                let message = err.to_string();
+                let state = self.files.entry(path.clone()).or_default();
+                state.fingerprint = None;
+                set_error(state, ManifestError::Read { path, message });
+                return false;
+            }
+        };
+        let fingerprint = fingerprint(&bytes);
+        let state = self.files.entry(path.clone()).or_default();
+        if state.fingerprint == Some(fingerprint) {
+            return false;
+        }
+        state.fingerprint = Some(fingerprint);
+        let parsed = match std::str::from_utf8(&bytes) {
+            Ok(contents) => parse_file(&path, contents),
+            Err(err) => Err(ManifestError::Parse {
+                path: path.clone(),
+                line: None,
+                message: format!("not valid UTF-8: {err}"),
+            }),
+        };
+        match parsed {
+            Ok(objects) => {
+                if let Some(err) = state.error.take() {
+                    tracing::info!(file = %path.display(), "manifest file parses again (was: {err})");
+                }
+                tracing::debug!(file = %path.display(), objects = objects.len(), "manifest file read");
+                let changed = state.objects != objects;
+                state.objects = objects;
+                changed
+            }
+            Err(err) => {
+                set_error(state, err);
+                false
+            }
+        }
+    }
+
+    /// Logs each object found in more than one place, once.
+    fn note_duplicates(&mut self) {
+        let mut first: HashMap<ObjectRef, &Path> = HashMap::new();
+        let mut found = BTreeSet::new();
+        for (path, state) in &self.files {
+            for object in &state.objects {
+                let id = ObjectRef::new(object.kind(), object.key());
+                match first.get(&id) {
+                    None => {
+                        first.insert(id, path);
+                    }
+                    Some(winner) => {
+                        if !self.duplicates.contains(&(id.clone(), path.clone())) {
+                            tracing::warn!(
+                                object = %id,
+                                used = %winner.display(),
+                                ignored = %path.display(),
+                                "object defined more than once; the first file in lexical order wins"
+                            );
+                        }
+                        found.insert((id, path.clone()));
+                    }
+                }
+            }
+        }
+        self.duplicates = found;
+    }
+}
+
+/// Records a file's current error, logging it only when it differs from the previous one.
+fn set_error(state: &mut FileState, err: ManifestError) {
+    if state.error.as_ref() != Some(&err) {
+        tracing::warn!(%err, objects_kept = state.objects.len(), "manifest file rejected; keeping its last good version");
+    }
+    state.error = Some(err);
+}
+
+fn dir_error(root: &Path, err: &io::Error) -> ManifestError {
+    ManifestError::Dir {
+        path: root.to_owned(),
+        message: err.to_string(),
+    }
+}
+
+/// A content fingerprint: equal contents give equal values within one process.
+fn fingerprint(bytes: &[u8]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    hasher.write(bytes);
+    hasher.finish()
+}
+
+/// The manifest files of a folder, sorted: regular files (symlinks followed, as in a ConfigMap
+/// mount) with a known extension, not hidden and not editor leftovers. Not recursive.
+fn list_files(root: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(root)? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            tracing::debug!(file = %path.display(), "skipping a file whose name is not UTF-8");
+            continue;
+        };
+        let leftover = name.starts_with('.') || name.starts_with('#') || name.ends_with('~');
+        if leftover || Format::of(&path).is_none() {
+            continue;
+        }
+        // `metadata` follows symlinks; a dangling one is skipped like any non-file.
+        if std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}

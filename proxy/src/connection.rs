@@ -1,0 +1,104 @@
+//! One client connection: HTTP/1.1 or h2c (prior knowledge) via hyper-util's auto builder,
+//! with upgrades, header limits, an idle watchdog and the listener's drain signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulConnection;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::activity::{Activity, TrackedIo};
+use crate::config::{ListenerInfo, ProxyConfig};
+use crate::drain::{self, Phase, Signal};
+use crate::proxy::Proxy;
+use crate::service;
+
+/// hyper's smallest HTTP/1 read buffer; `max_buf_size` panics below it.
+const MIN_H1_BUF: usize = 8 * 1024;
+
+/// What every request of one client connection shares.
+#[derive(Debug)]
+pub(crate) struct ConnCtx {
+    pub proxy: Arc<Proxy>,
+    pub peer: SocketAddr,
+    pub listener: ListenerInfo,
+    pub activity: Arc<Activity>,
+    pub drain: Signal,
+}
+
+/// The connection builder of a listener, with the configured limits. Oversized HTTP/1 header
+/// blocks (bytes or count) get 431 from hyper; oversized HTTP/2 header lists get 431 from h2.
+pub(crate) fn builder(config: &ProxyConfig) -> Builder<TokioExecutor> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        // The timer enables hyper's header read timeout (30 s) against slow header senders.
+        .timer(TokioTimer::new())
+        .max_buf_size(config.max_header_bytes.max(MIN_H1_BUF))
+        .max_headers(config.max_headers);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX));
+    builder
+}
+
+/// Serves one accepted connection until it closes, goes idle, or the drain ends it.
+pub(crate) async fn serve<I>(
+    io: I,
+    peer: SocketAddr,
+    listener: ListenerInfo,
+    proxy: Arc<Proxy>,
+    builder: &Builder<TokioExecutor>,
+    drain: Signal,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let idle_timeout = proxy.config.idle_timeout;
+    let activity = Activity::new();
+    let io = TokioIo::new(TrackedIo::new(io, Arc::clone(&activity)));
+    let ctx = Arc::new(ConnCtx {
+        proxy,
+        peer,
+        listener,
+        activity: Arc::clone(&activity),
+        drain: drain.clone(),
+    });
+    let service = service_fn(move |request| service::handle(Arc::clone(&ctx), request));
+    let conn = builder.serve_connection_with_upgrades(io, service);
+    drive(conn, &activity, idle_timeout, drain).await;
+}
+
+/// Polls the connection; on drain or idleness shuts it down gracefully and keeps polling until
+/// it finishes, or until the drain's grace period is over.
+async fn drive<C>(conn: C, activity: &Activity, idle_timeout: Duration, mut drain: Signal)
+where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    tokio::pin!(conn);
+    let reason = tokio::select! {
+        ended = conn.as_mut() => return log_end(ended),
+        () = drain::reached(&mut drain, Phase::Draining) => "draining",
+        () = activity.idle(idle_timeout) => "idle",
+    };
+    tracing::debug!(reason, "closing connection gracefully");
+    conn.as_mut().graceful_shutdown();
+    tokio::select! {
+        ended = conn.as_mut() => log_end(ended),
+        () = drain::reached(&mut drain, Phase::Closing) => {
+            tracing::debug!("drain grace period over; dropping connection");
+        }
+    }
+}
+
+fn log_end<E: std::fmt::Display>(ended: Result<(), E>) {
+    match ended {
+        Ok(()) => tracing::trace!("connection closed"),
+        Err(error) => tracing::debug!(%error, "connection ended with an error"),
+    }
+}

@@ -1,0 +1,192 @@
+//! Every way a request can fail, whose fault it is, and the one function that turns a failure
+//! into the client's response (STYLE item 13).
+
+use std::io;
+use std::net::SocketAddr;
+
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{Response, StatusCode};
+
+use crate::body::ResponseBody;
+
+/// Whose fault a failed request was; a bounded label for logs and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// The client sent something we cannot serve.
+    Client,
+    /// The backend is missing, unreachable, slow or broken.
+    Upstream,
+    /// Strait itself failed.
+    Proxy,
+}
+
+impl Fault {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Client => "client",
+            Self::Upstream => "upstream",
+            Self::Proxy => "proxy",
+        }
+    }
+}
+
+/// Why the proxy answered a request itself instead of relaying the upstream's response.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// 400: the request cannot be routed as sent (no `Host`, several `Host`s, …).
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// 400: the client's request body failed while it was relayed (the client went away or
+    /// broke the framing); the client will rarely see this answer.
+    #[error("client request body failed: {source}")]
+    ClientBody {
+        #[source]
+        source: hyper::Error,
+    },
+    /// 404: no rule and no default backend matches the host and path.
+    #[error("no route for the request's host and path")]
+    NoRoute,
+    /// 503: the matched backend cannot serve; the reason is the response body.
+    #[error("backend unavailable: {0}")]
+    BackendUnavailable(&'static str),
+    /// 502: no connection to the upstream (after the one retry).
+    #[error("connecting to upstream {addr} failed: {source}")]
+    UpstreamConnect {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    /// 504: the upstream sent no response headers within the response-header timeout.
+    #[error("upstream {addr} sent no response headers in time")]
+    UpstreamTimeout { addr: SocketAddr },
+    /// 502: the upstream connection failed once the request may have been sent.
+    #[error("upstream {addr} failed: {source}")]
+    Upstream {
+        addr: SocketAddr,
+        #[source]
+        source: hyper::Error,
+    },
+    /// 502: the upstream answered something a proxy cannot relay.
+    #[error("upstream {addr} sent an invalid response: {detail}")]
+    UpstreamProtocol {
+        addr: SocketAddr,
+        detail: &'static str,
+    },
+}
+
+impl ProxyError {
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::BadRequest(_) | Self::ClientBody { .. } | Self::NoRoute => Fault::Client,
+            Self::BackendUnavailable(_)
+            | Self::UpstreamConnect { .. }
+            | Self::UpstreamTimeout { .. }
+            | Self::Upstream { .. }
+            | Self::UpstreamProtocol { .. } => Fault::Upstream,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) | Self::ClientBody { .. } => StatusCode::BAD_REQUEST,
+            Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::BackendUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::UpstreamConnect { .. }
+            | Self::Upstream { .. }
+            | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The short plain-text body of the response.
+    fn body(&self) -> &'static str {
+        match self {
+            Self::BadRequest(detail) => detail,
+            Self::ClientBody { .. } => "request body failed",
+            Self::NoRoute => "no route for this host and path",
+            Self::BackendUnavailable(reason) => reason,
+            Self::UpstreamConnect { .. } => "upstream connect failed",
+            Self::UpstreamTimeout { .. } => "upstream timed out",
+            Self::Upstream { .. } | Self::UpstreamProtocol { .. } => "bad gateway",
+        }
+    }
+}
+
+/// The response for a failed request, logged once: client faults and unavailable backends (a
+/// state the controller already reports) at debug, upstream failures at warn.
+pub(crate) fn respond(error: &ProxyError, peer: SocketAddr) -> Response<ResponseBody> {
+    let status = error.status();
+    match error {
+        ProxyError::BadRequest(_)
+        | ProxyError::ClientBody { .. }
+        | ProxyError::NoRoute
+        | ProxyError::BackendUnavailable(_) => {
+            tracing::debug!(%peer, status = status.as_u16(), fault = error.fault().as_str(), %error, "request failed");
+        }
+        _ => {
+            tracing::warn!(%peer, status = status.as_u16(), fault = error.fault().as_str(), %error, "request failed");
+        }
+    }
+    let mut response = Response::new(ResponseBody::text(error.body()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::body::Body;
+
+    fn addr() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 1))
+    }
+
+    #[test]
+    fn each_error_maps_to_its_status_and_fault() {
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let cases = [
+            (ProxyError::BadRequest("x"), 400, Fault::Client),
+            (ProxyError::NoRoute, 404, Fault::Client),
+            (ProxyError::BackendUnavailable("r"), 503, Fault::Upstream),
+            (
+                ProxyError::UpstreamConnect {
+                    addr: addr(),
+                    source: refused,
+                },
+                502,
+                Fault::Upstream,
+            ),
+            (
+                ProxyError::UpstreamTimeout { addr: addr() },
+                504,
+                Fault::Upstream,
+            ),
+        ];
+        for (error, status, fault) in cases {
+            assert_eq!(error.status().as_u16(), status, "{error}");
+            assert_eq!(error.fault(), fault, "{error}");
+        }
+    }
+
+    #[test]
+    fn unavailable_backend_answers_503_with_the_reason_as_plain_text() {
+        let response = respond(
+            &ProxyError::BackendUnavailable("no ready endpoints"),
+            addr(),
+        );
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(response.headers().len(), 1, "no server or other headers");
+        assert_eq!(
+            response.body().size_hint().exact(),
+            Some("no ready endpoints".len() as u64)
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! The hyper service: route one request through the current table, forward it upstream, relay
+//! the response.
+//!
+//! The table is loaded once per request; the request finishes on that table whatever is
+//! published meanwhile. The request target goes upstream byte for byte as received.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use http::header::{HOST, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Extensions, Method, Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+
+use crate::body::{RequestBody, ResponseBody};
+use crate::connection::ConnCtx;
+use crate::error::{self, ProxyError};
+use crate::forwarding::{self, Forwarding};
+use crate::pool::Sent;
+use crate::upstream::{self, NO_ENDPOINTS};
+use crate::{headers, request_id, upgrade};
+
+/// Serves one request of a client connection. Never fails: errors become responses.
+pub(crate) async fn handle(
+    ctx: Arc<ConnCtx>,
+    request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, Infallible> {
+    let in_flight = ctx.activity.request_started();
+    let response = match forward(&ctx, request).await {
+        Ok(response) => response,
+        Err(error) => error::respond(&error, ctx.peer),
+    };
+    Ok(response.map(|body| body.hold(in_flight)))
+}
+
+async fn forward(
+    ctx: &ConnCtx,
+    mut request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    if request.method() == Method::CONNECT {
+        return Err(ProxyError::BadRequest("CONNECT is not supported"));
+    }
+    let table = ctx.proxy.table.load_full();
+    let host = request_host(&request)?;
+    let raw_host = host
+        .to_str()
+        .map_err(|_| ProxyError::BadRequest("invalid Host header"))?;
+    let route = table
+        .lookup(raw_host, request.uri().path())
+        .ok_or(ProxyError::NoRoute)?;
+    let endpoints = match &route.backend.state {
+        Ok(endpoints) if !endpoints.is_empty() => endpoints,
+        Ok(_) => return Err(ProxyError::BackendUnavailable(NO_ENDPOINTS)),
+        Err(unavailable) => return Err(ProxyError::BackendUnavailable(unavailable.reason())),
+    };
+    let client_upgrade = prepare_upstream(&mut request, host, ctx);
+    let sent = upstream::send(&ctx.proxy, endpoints, request.map(RequestBody::new)).await?;
+    relay_response(ctx, sent, client_upgrade)
+}
+
+/// The host a request is for, as received: the URI's authority (HTTP/2, absolute-form) or the
+/// one `Host` header. HTTP/1.0 may omit it (routes as an empty host); later versions may not.
+fn request_host(request: &Request<Incoming>) -> Result<HeaderValue, ProxyError> {
+    if let Some(authority) = request.uri().authority() {
+        // Userinfo never routes and never goes upstream.
+        let host = authority.as_str().rsplit('@').next().unwrap_or_default();
+        return HeaderValue::from_str(host)
+            .map_err(|_| ProxyError::BadRequest("invalid authority"));
+    }
+    let mut hosts = request.headers().get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(host), None) => Ok(host.clone()),
+        (Some(_), Some(_)) => Err(ProxyError::BadRequest("more than one Host header")),
+        (None, _)
+            if request.version() == Version::HTTP_10 || request.version() == Version::HTTP_09 =>
+        {
+            Ok(HeaderValue::from_static(""))
+        }
+        (None, _) => Err(ProxyError::BadRequest("missing Host header")),
+    }
+}
+
+/// Turns the client's request into the upstream's, in place: origin-form target as received,
+/// HTTP/1.1, hop-by-hop headers stripped, forwarding headers set, `Host` preserved (from
+/// `:authority` for HTTP/2). Returns the client side of an upgrade the request asks for.
+fn prepare_upstream(
+    request: &mut Request<Incoming>,
+    host: HeaderValue,
+    ctx: &ConnCtx,
+) -> Option<OnUpgrade> {
+    let upgrade = headers::is_upgrade_request(request.version(), request.headers());
+    let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut *request));
+    *request.extensions_mut() = Extensions::new();
+    *request.uri_mut() = Uri::from(origin_form(request.uri()));
+    *request.version_mut() = Version::HTTP_11;
+    let headers = request.headers_mut();
+    headers::strip_hop_by_hop(headers, upgrade);
+    let fwd = Forwarding {
+        peer: ctx.peer.ip(),
+        trusted: &ctx.proxy.config.trusted_proxies,
+        listener: ctx.listener,
+        host: &host,
+    };
+    forwarding::apply(headers, &fwd, request_id::generate);
+    headers.insert(HOST, host);
+    on_upgrade
+}
+
+/// The request target in origin form, as received. (hyper writes an empty path as `/`, so an
+/// absolute-form `http://host?q` goes upstream as `/?q`.)
+fn origin_form(uri: &Uri) -> PathAndQuery {
+    uri.path_and_query()
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"))
+}
+
+/// The upstream's response for the client: hop-by-hop headers stripped, body streamed. A 101
+/// to an upgrade request starts the tunnel; any other response returns the connection to the
+/// pool once its body has been read.
+fn relay_response(
+    ctx: &ConnCtx,
+    sent: Sent,
+    client_upgrade: Option<OnUpgrade>,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let Sent {
+        mut response,
+        sender,
+        addr,
+    } = sent;
+    let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+    if switching {
+        let Some(client) = client_upgrade else {
+            return Err(ProxyError::UpstreamProtocol {
+                addr,
+                detail: "101 Switching Protocols to a request that asked for no upgrade",
+            });
+        };
+        let upstream = hyper::upgrade::on(&mut response);
+        upgrade::spawn_tunnel(client, upstream, sender, ctx.drain.clone(), addr);
+    } else {
+        ctx.proxy.pool.checkin(addr, sender);
+    }
+    headers::strip_hop_by_hop(response.headers_mut(), switching);
+    *response.version_mut() = Version::HTTP_11;
+    Ok(response.map(ResponseBody::upstream))
+}

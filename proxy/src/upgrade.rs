@@ -1,0 +1,44 @@
+//! Protocol upgrades (WebSocket and friends, HTTP/1.1): once the upstream answered 101, both
+//! connections are handed over by hyper and bytes are copied both ways until either side
+//! closes. The upstream connection is never pooled again.
+
+use std::net::SocketAddr;
+
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+
+use crate::drain::{self, Phase, Signal};
+use crate::pool::Sender;
+
+/// Spawns the tunnel between the client and upstream sides of an accepted upgrade. The
+/// upstream `sender` is kept until the upgrade completes and then dropped. The tunnel holds a
+/// drain signal, so shutdown waits for it through the grace period and then closes it.
+pub(crate) fn spawn_tunnel(
+    client: OnUpgrade,
+    upstream: OnUpgrade,
+    sender: Sender,
+    mut drain: Signal,
+    addr: SocketAddr,
+) {
+    tokio::spawn(async move {
+        let (client, upstream) = match tokio::try_join!(client, upstream) {
+            Ok(pair) => pair,
+            Err(error) => {
+                tracing::debug!(%addr, %error, "upgrade did not complete");
+                return;
+            }
+        };
+        drop(sender);
+        let mut client = TokioIo::new(client);
+        let mut upstream = TokioIo::new(upstream);
+        tokio::select! {
+            copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => match copied {
+                Ok((up, down)) => tracing::debug!(%addr, up, down, "tunnel closed"),
+                Err(error) => tracing::debug!(%addr, %error, "tunnel failed"),
+            },
+            () = drain::reached(&mut drain, Phase::Closing) => {
+                tracing::debug!(%addr, "tunnel closed at the end of the drain");
+            }
+        }
+    });
+}

@@ -1,0 +1,44 @@
+//! One request to a backend: pick an endpoint, send, and when the connection failed before any
+//! byte was sent, retry once on another endpoint (DESIGN "Failure behaviour").
+
+use http::Request;
+use strait_shared::Endpoints;
+
+use crate::body::RequestBody;
+use crate::error::ProxyError;
+use crate::pool::{SendError, Sent};
+use crate::proxy::Proxy;
+
+/// Sends `request` to one of `endpoints`. A connect failure is retried once, on another
+/// endpoint when there is one (on the same one otherwise: behind a Service's ClusterIP the
+/// next connection may reach another pod).
+pub(crate) async fn send(
+    proxy: &Proxy,
+    endpoints: &Endpoints,
+    request: Request<RequestBody>,
+) -> Result<Sent, ProxyError> {
+    let first = proxy
+        .balancer
+        .pick(endpoints, None)
+        .ok_or(ProxyError::BackendUnavailable(NO_ENDPOINTS))?;
+    let request = match proxy.pool.send(first, request).await {
+        Ok(sent) => return Ok(sent),
+        Err(SendError::Failed(error)) => return Err(error),
+        Err(SendError::NotSent { request, error }) => {
+            tracing::debug!(addr = %first, %error, "upstream connect failed; retrying once");
+            request
+        }
+    };
+    let second = proxy.balancer.pick(endpoints, Some(first)).unwrap_or(first);
+    match proxy.pool.send(second, *request).await {
+        Ok(sent) => Ok(sent),
+        Err(SendError::Failed(error)) => Err(error),
+        Err(SendError::NotSent { error, .. }) => Err(ProxyError::UpstreamConnect {
+            addr: second,
+            source: error,
+        }),
+    }
+}
+
+/// The 503 reason when a backend resolved to an empty endpoint list.
+pub(crate) const NO_ENDPOINTS: &str = "no ready endpoints";

@@ -1,0 +1,204 @@
+//! Ingress backends: from `IngressBackend` to a [`ServiceRef`], then to a backend of the table.
+//!
+//! The Service and its port are located on every reference (cheap map reads), so each Ingress
+//! that names a missing Service or port gets its own diagnostic; the endpoints are resolved
+//! once per Service port and mode by the mode's module. A backend that cannot serve is still
+//! a backend: its route stays in the table and answers 503 rather than falling through.
+
+use std::net::IpAddr;
+
+use k8s_openapi::api::core::v1::{Service, ServicePort};
+use k8s_openapi::api::networking::v1::IngressBackend;
+
+use super::{Compiler, cluster_ip, nodeport, pod};
+use crate::index::Index;
+use crate::model::{Diagnostic, ObjectKey, ObjectRef, Reason};
+use crate::table::{BackendId, BackendMode, Endpoints, PortRef, ServiceRef, Unavailable};
+
+/// A Service port that exists and suits the backend mode.
+#[derive(Clone, Copy)]
+pub(super) struct Located<'a> {
+    pub(super) key: &'a ObjectKey,
+    pub(super) service: &'a Service,
+    pub(super) port: &'a ServicePort,
+}
+
+impl Compiler<'_> {
+    /// The table's backend for `service` in `mode`, reporting on `object` why it cannot serve
+    /// when that is the user's to fix.
+    pub(super) fn backend(
+        &mut self,
+        object: &ObjectRef,
+        service: ServiceRef,
+        mode: BackendMode,
+    ) -> BackendId {
+        let index = self.index;
+        let located = locate(index, &service, mode);
+        if let Err(unavailable) = &located
+            && let Some(diagnostic) = diagnostic(object, &service, mode, unavailable)
+        {
+            self.diagnostics.push(diagnostic);
+        }
+        self.builder.backend(service, mode, move |_, mode| {
+            located.and_then(|located| resolve(index, located, mode))
+        })
+    }
+}
+
+/// The Service a backend names, in the Ingress's namespace. `Err` is the reason and detail of
+/// an Error diagnostic: the path is skipped.
+pub(super) fn service_ref(
+    namespace: &str,
+    backend: &IngressBackend,
+) -> Result<ServiceRef, (Reason, String)> {
+    let Some(service) = backend.service.as_ref() else {
+        return Err(match &backend.resource {
+            Some(resource) => (
+                Reason::UnsupportedBackend,
+                format!(
+                    "resource backend {} {} is not supported; use a service backend",
+                    resource.kind, resource.name
+                ),
+            ),
+            None => (
+                Reason::InvalidObject,
+                "backend names neither a service nor a resource".to_owned(),
+            ),
+        });
+    };
+    if service.name.is_empty() {
+        return Err((
+            Reason::InvalidObject,
+            "backend service has no name".to_owned(),
+        ));
+    }
+    let port = service.port.as_ref();
+    let number = port.and_then(|p| p.number);
+    let name = port
+        .and_then(|p| p.name.as_deref())
+        .filter(|n| !n.is_empty());
+    let port = match (number, name) {
+        (Some(n), _) => match u16::try_from(n) {
+            Ok(n) if n > 0 => PortRef::Number(n),
+            _ => {
+                let msg = format!("backend service {}: port {n} is out of range", service.name);
+                return Err((Reason::InvalidObject, msg));
+            }
+        },
+        (None, Some(name)) => PortRef::Name(name.to_owned()),
+        (None, None) => {
+            let msg = format!("backend service {} names no port", service.name);
+            return Err((Reason::InvalidObject, msg));
+        }
+    };
+    Ok(ServiceRef {
+        service: ObjectKey::new(namespace, service.name.clone()),
+        port,
+    })
+}
+
+/// Finds the Service and port, and checks that the Service has what `mode` needs.
+fn locate<'a>(
+    index: &'a Index,
+    service: &ServiceRef,
+    mode: BackendMode,
+) -> Result<Located<'a>, Unavailable> {
+    let (key, svc) = index
+        .services()
+        .get_key_value(&service.service)
+        .ok_or(Unavailable::ServiceMissing)?;
+    let spec = svc.spec.as_ref();
+    if spec.and_then(|s| s.type_.as_deref()) == Some("ExternalName") {
+        return Err(Unavailable::ExternalNameUnsupported);
+    }
+    let port = spec
+        .and_then(|s| s.ports.as_ref())
+        .into_iter()
+        .flatten()
+        .find(|p| is_tcp(p) && port_matches(p, &service.port))
+        .ok_or(Unavailable::PortMissing)?;
+    match mode {
+        BackendMode::Pod => {}
+        BackendMode::NodePort if nodeport::node_port(port).is_none() => {
+            return Err(Unavailable::NoNodePort);
+        }
+        BackendMode::NodePort => {}
+        BackendMode::Service if cluster_ip::cluster_ip(svc).is_none() => {
+            return Err(Unavailable::NoClusterIp);
+        }
+        BackendMode::Service => {}
+    }
+    Ok(Located {
+        key,
+        service: svc,
+        port,
+    })
+}
+
+fn resolve(index: &Index, at: Located<'_>, mode: BackendMode) -> Result<Endpoints, Unavailable> {
+    let endpoints = match mode {
+        BackendMode::Pod => pod::resolve(index, at),
+        BackendMode::NodePort => nodeport::resolve(index, at),
+        BackendMode::Service => cluster_ip::resolve(at),
+    };
+    if endpoints.is_empty() {
+        Err(Unavailable::NoReadyEndpoints)
+    } else {
+        Ok(endpoints)
+    }
+}
+
+/// Ingress backends are HTTP: only TCP Service ports (no protocol means TCP) qualify.
+fn is_tcp(port: &ServicePort) -> bool {
+    port.protocol.as_deref().is_none_or(|p| p == "TCP")
+}
+
+fn port_matches(port: &ServicePort, by: &PortRef) -> bool {
+    match by {
+        PortRef::Number(n) => port.port == i32::from(*n),
+        PortRef::Name(name) => port.name.as_deref() == Some(name.as_str()),
+    }
+}
+
+/// The service port as a number, when it is a valid one.
+pub(super) fn port_number(port: &ServicePort) -> Option<u16> {
+    u16::try_from(port.port).ok().filter(|&p| p > 0)
+}
+
+/// A diagnostic for reasons the user can fix. A lack of ready endpoints is state, not a
+/// mistake (pods start and stop), so it is not reported here.
+fn diagnostic(
+    object: &ObjectRef,
+    service: &ServiceRef,
+    mode: BackendMode,
+    unavailable: &Unavailable,
+) -> Option<Diagnostic> {
+    let key = &service.service;
+    let (reason, detail) = match unavailable {
+        Unavailable::ServiceMissing => (Reason::ServiceMissing, format!("Service {key} not found")),
+        Unavailable::PortMissing => (
+            Reason::ServicePortMissing,
+            format!("Service {key} has no TCP port {}", service.port),
+        ),
+        Unavailable::ExternalNameUnsupported => (
+            Reason::UnsupportedBackend,
+            format!("Service {key} is of type ExternalName, which is not supported"),
+        ),
+        Unavailable::NoNodePort => (
+            Reason::BackendModeUnsupported,
+            format!("nodeport mode needs a nodePort, and Service {key} has none on this port"),
+        ),
+        Unavailable::NoClusterIp => (
+            Reason::BackendModeUnsupported,
+            format!("service mode needs a ClusterIP, and Service {key} has none"),
+        ),
+        Unavailable::NoReadyEndpoints => return None,
+    };
+    let message = format!("backend {service} ({} mode): {detail}", mode.as_str());
+    Some(Diagnostic::error(object.clone(), reason, message))
+}
+
+/// Parses an address string from an object; `None` for anything that is not an IP.
+pub(super) fn parse_ip(address: &str) -> Option<IpAddr> {
+    address.parse().ok()
+}

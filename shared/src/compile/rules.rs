@@ -1,0 +1,188 @@
+//! One Ingress's rules, paths and default backend, claimed in the table in precedence order.
+//!
+//! - Hosts: [`HostPattern::parse`]; an invalid host skips its rule (`InvalidHost`).
+//! - Paths: `pathType` is required (`InvalidPathType` otherwise). An empty path means `/` for
+//!   `Prefix` and `ImplementationSpecific` (the Kubernetes default); every path must start
+//!   with `/` (`InvalidPath`).
+//! - A rule with a host and no paths serves `/` of that host from the Ingress's
+//!   `spec.defaultBackend`, as ingress-nginx does; without one it adds nothing.
+//! - Claims: the first Ingress to claim host + pathType + path (or the default backend) wins;
+//!   a later claim is skipped with a `Conflict` diagnostic naming the winner, and the rest of
+//!   that Ingress still goes in.
+
+use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend, IngressRule};
+
+use super::backend::service_ref;
+use super::{Compiler, annotations};
+use crate::host::HostPattern;
+use crate::model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason};
+use crate::paths::PathKind;
+use crate::table::{BackendMode, Route, RouteOptions};
+
+/// What every claim of one Ingress shares.
+struct IngressCtx<'a> {
+    key: &'a ObjectKey,
+    object: ObjectRef,
+    mode: BackendMode,
+}
+
+pub(super) fn compile_ingress(c: &mut Compiler<'_>, key: &ObjectKey, ingress: &Ingress) {
+    let object = ObjectRef::new(Kind::Ingress, key.clone());
+    let mode =
+        annotations::backend_mode(ingress, &object, c.config.backend_mode, &mut c.diagnostics);
+    let ctx = IngressCtx { key, object, mode };
+    let Some(spec) = ingress.spec.as_ref() else {
+        return;
+    };
+    for rule in spec.rules.iter().flatten() {
+        compile_rule(c, &ctx, rule, spec.default_backend.as_ref());
+    }
+    if let Some(backend) = &spec.default_backend {
+        compile_default_backend(c, &ctx, backend);
+    }
+}
+
+fn compile_rule(
+    c: &mut Compiler<'_>,
+    ctx: &IngressCtx<'_>,
+    rule: &IngressRule,
+    default_backend: Option<&IngressBackend>,
+) {
+    let raw_host = rule.host.as_deref().unwrap_or("");
+    let host = match HostPattern::parse(raw_host) {
+        Ok(host) => host,
+        Err(e) => {
+            let d = Diagnostic::error(ctx.object.clone(), Reason::InvalidHost, e.to_string());
+            c.diagnostics.push(d);
+            return;
+        }
+    };
+    let paths = rule.http.as_ref().map_or(&[][..], |h| h.paths.as_slice());
+    if paths.is_empty() {
+        if let (Some(backend), false) = (default_backend, host == HostPattern::Any) {
+            claim(c, ctx, &host, PathKind::Prefix, "/", backend);
+        }
+        return;
+    }
+    for path in paths {
+        compile_path(c, ctx, &host, path);
+    }
+}
+
+fn compile_path(
+    c: &mut Compiler<'_>,
+    ctx: &IngressCtx<'_>,
+    host: &HostPattern,
+    p: &HTTPIngressPath,
+) {
+    let Some(kind) = PathKind::parse(&p.path_type) else {
+        let message = format!(
+            "host {}: pathType {:?} is not Exact, Prefix or ImplementationSpecific",
+            describe(host),
+            p.path_type
+        );
+        let d = Diagnostic::error(ctx.object.clone(), Reason::InvalidPathType, message);
+        c.diagnostics.push(d);
+        return;
+    };
+    let raw = p.path.as_deref().unwrap_or("");
+    let path = if raw.is_empty() && kind != PathKind::Exact {
+        "/"
+    } else {
+        raw
+    };
+    if !path.starts_with('/') {
+        let message = format!(
+            "host {}: {} path {path:?} must start with /",
+            describe(host),
+            kind.as_str()
+        );
+        let d = Diagnostic::error(ctx.object.clone(), Reason::InvalidPath, message);
+        c.diagnostics.push(d);
+        return;
+    }
+    claim(c, ctx, host, kind, path, &p.backend);
+}
+
+/// Claims host + kind + path for `backend`, unless an earlier Ingress holds it.
+fn claim(
+    c: &mut Compiler<'_>,
+    ctx: &IngressCtx<'_>,
+    host: &HostPattern,
+    kind: PathKind,
+    path: &str,
+    backend: &IngressBackend,
+) {
+    let what = || format!("{} path {path} on host {}", kind.as_str(), describe(host));
+    if let Some(winner) = c.builder.claim(host, kind, path) {
+        let d = conflict(ctx, &what(), &winner.ingress);
+        c.diagnostics.push(d);
+        return;
+    }
+    let Some(route) = route(c, ctx, backend, &what) else {
+        return;
+    };
+    if let Err(winner) = c.builder.insert(host, kind, path, route) {
+        // Not reached: `claim` above found the slot free. Reported rather than assumed.
+        let d = conflict(ctx, &what(), &winner.ingress);
+        c.diagnostics.push(d);
+    }
+}
+
+fn compile_default_backend(c: &mut Compiler<'_>, ctx: &IngressCtx<'_>, backend: &IngressBackend) {
+    let what = || "default backend".to_owned();
+    if let Some(winner) = c.builder.current_default_backend() {
+        let d = conflict(ctx, &what(), &winner.ingress);
+        c.diagnostics.push(d);
+        return;
+    }
+    let Some(route) = route(c, ctx, backend, &what) else {
+        return;
+    };
+    if let Err(winner) = c.builder.default_backend(route) {
+        // Not reached: checked just above. Reported rather than assumed.
+        let d = conflict(ctx, &what(), &winner.ingress);
+        c.diagnostics.push(d);
+    }
+}
+
+/// The route for a backend, or `None` (with a diagnostic) when it names no usable Service.
+fn route(
+    c: &mut Compiler<'_>,
+    ctx: &IngressCtx<'_>,
+    backend: &IngressBackend,
+    what: &dyn Fn() -> String,
+) -> Option<Route> {
+    let service = match service_ref(&ctx.key.namespace, backend) {
+        Ok(service) => service,
+        Err((reason, detail)) => {
+            let message = format!("{}: {detail}", what());
+            c.diagnostics
+                .push(Diagnostic::error(ctx.object.clone(), reason, message));
+            return None;
+        }
+    };
+    let backend = c.backend(&ctx.object, service, ctx.mode);
+    Some(Route {
+        ingress: ctx.key.clone(),
+        backend,
+        options: RouteOptions::default(),
+    })
+}
+
+fn conflict(ctx: &IngressCtx<'_>, what: &str, winner: &ObjectKey) -> Diagnostic {
+    let message = if winner == ctx.key {
+        format!("{what}: duplicate of an earlier entry in this Ingress; ignored")
+    } else {
+        format!("{what}: conflict lost to {winner}")
+    };
+    Diagnostic::error(ctx.object.clone(), Reason::Conflict, message)
+}
+
+/// A host for messages: the no-host rules read as "(any host)" rather than `*`.
+fn describe(host: &HostPattern) -> String {
+    match host {
+        HostPattern::Any => "(any host)".to_owned(),
+        other => other.to_string(),
+    }
+}
