@@ -59,10 +59,14 @@ impl Activity {
             let now = Instant::now();
             // Acquire pairs with the Release in `InFlight::drop`: a finished request's touch is
             // seen together with the lower count.
-            let deadline = if self.in_flight.load(Ordering::Acquire) > 0 {
-                now + timeout
+            let from = if self.in_flight.load(Ordering::Acquire) > 0 {
+                now
             } else {
-                self.last() + timeout
+                self.last()
+            };
+            // A timeout too long to add to the clock never fires.
+            let Some(deadline) = from.checked_add(timeout) else {
+                return std::future::pending().await;
             };
             if deadline <= now {
                 return;

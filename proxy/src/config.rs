@@ -14,7 +14,9 @@ pub struct ProxyConfig {
     /// (default 60 s); then 504.
     pub response_header_timeout: Duration,
     /// A client connection with no request in flight and no byte moved for this long is closed
-    /// gracefully (default 75 s). Zero disables the check.
+    /// gracefully (default 75 s). Zero disables the check. For HTTP/1 it also bounds the time
+    /// from the end of one response to the end of the next request's header block, which cuts
+    /// off clients that send headers too slowly (hyper's header read timeout).
     pub idle_timeout: Duration,
     /// Largest total size of a request's header block (default 64 KiB); over it: 431. HTTP/1
     /// cannot go below 8 KiB (hyper's smallest read buffer), so smaller values act as 8 KiB there.

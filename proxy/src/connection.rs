@@ -34,10 +34,17 @@ pub(crate) struct ConnCtx {
 /// blocks (bytes or count) get 431 from hyper; oversized HTTP/2 header lists get 431 from h2.
 pub(crate) fn builder(config: &ProxyConfig) -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
+    // hyper's HTTP/1 header read timeout runs from the end of one response (or the start of
+    // the connection) until the next request's header block is complete: it is an idle
+    // keep-alive timeout and a slow-header (slowloris) bound in one. Left at hyper's default it
+    // would close idle keep-alive connections after 30 s whatever `idle_timeout` says.
+    // (hyper adds it to the clock unchecked: absurdly long values mean "none".)
+    let header_read_timeout = Some(config.idle_timeout)
+        .filter(|t| !t.is_zero() && *t < Duration::from_secs(100 * 365 * 24 * 3600));
     builder
         .http1()
-        // The timer enables hyper's header read timeout (30 s) against slow header senders.
         .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
         .max_buf_size(config.max_header_bytes.max(MIN_H1_BUF))
         .max_headers(config.max_headers);
     builder

@@ -27,6 +27,7 @@ impl Proxy {
         Self::with_balancer(config, table, Box::new(RoundRobin))
     }
 
+    /// A proxy choosing endpoints with `balancer`.
     pub fn with_balancer(
         config: ProxyConfig,
         table: SharedTable,
@@ -41,10 +42,12 @@ impl Proxy {
         })
     }
 
+    /// The configuration the proxy was built with.
     pub fn config(&self) -> &ProxyConfig {
         &self.config
     }
 
+    /// The table handle the proxy reads (the publisher stores new tables into it).
     pub fn table(&self) -> &SharedTable {
         &self.table
     }

@@ -1,0 +1,214 @@
+use clap::{CommandFactory, Parser};
+
+use super::*;
+
+fn serve(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+    let argv = ["strait", "serve"].iter().chain(args);
+    match Cli::try_parse_from(argv)?.command {
+        Command::Serve(serve) => Ok(serve),
+        other => panic!("expected serve, got {other:?}"),
+    }
+}
+
+#[test]
+fn cli_definition_is_consistent() {
+    Cli::command().debug_assert();
+}
+
+#[test]
+fn serve_defaults_match_the_library_defaults() {
+    let config = serve(&["--manifests", "/m"]).unwrap().into_config();
+    assert_eq!(config.manifests, PathBuf::from("/m"));
+    assert_eq!(config.http_addr, "0.0.0.0:8080".parse().unwrap());
+    assert_eq!(config.admin_addr, "127.0.0.1:10254".parse().unwrap());
+    assert_eq!(config.compile, CompileConfig::default());
+    assert_eq!(config.debounce, Duration::from_millis(100));
+    let defaults = ProxyConfig::default();
+    assert!(config.proxy.trusted_proxies.is_empty());
+    assert_eq!(config.proxy.connect_timeout, defaults.connect_timeout);
+    assert_eq!(
+        config.proxy.response_header_timeout,
+        defaults.response_header_timeout
+    );
+    assert_eq!(config.proxy.idle_timeout, defaults.idle_timeout);
+    assert_eq!(config.proxy.max_header_bytes, defaults.max_header_bytes);
+    assert_eq!(config.proxy.max_headers, defaults.max_headers);
+    assert_eq!(config.proxy.drain_timeout, defaults.drain_timeout);
+    assert_eq!(config.proxy.pool_idle_timeout, defaults.pool_idle_timeout);
+    assert_eq!(
+        config.proxy.pool_max_idle_per_host,
+        defaults.pool_max_idle_per_host
+    );
+}
+
+#[test]
+fn serve_flags_reach_the_config() {
+    let args = serve(&[
+        "--manifests=/m",
+        "--http-addr=127.0.0.1:0",
+        "--backend-mode=nodeport",
+        "--watch-ingress-without-class",
+        "--ingress-class=edge",
+        "--trusted-proxies=10.0.0.0/8, 192.0.2.1,fd00::/8",
+        "--upstream-connect-timeout=250ms",
+        "--client-idle-timeout=2m",
+        "--max-headers=10",
+    ]);
+    let config = args.unwrap().into_config();
+    assert_eq!(config.http_addr.port(), 0);
+    assert_eq!(config.compile.backend_mode, BackendMode::NodePort);
+    assert!(config.compile.watch_ingress_without_class);
+    assert_eq!(config.compile.ingress_class, "edge");
+    let cidrs: Vec<String> = config
+        .proxy
+        .trusted_proxies
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(cidrs, ["10.0.0.0/8", "192.0.2.1/32", "fd00::/8"]);
+    assert_eq!(config.proxy.connect_timeout, Duration::from_millis(250));
+    assert_eq!(config.proxy.idle_timeout, Duration::from_secs(120));
+    assert_eq!(config.proxy.max_headers, 10);
+}
+
+#[test]
+fn manifests_is_required() {
+    let err = serve(&[]).unwrap_err();
+    assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+}
+
+#[test]
+fn bad_values_are_rejected_with_a_clear_message() {
+    let cases = [
+        (&["--trusted-proxies=10.0.0.0/33"][..], "neither a CIDR"),
+        (&["--upstream-connect-timeout=5"][..], "missing unit"),
+        (&["--client-idle-timeout=5 parsecs"][..], "unknown unit"),
+        (&["--backend-mode=cluster"][..], "nodeport"),
+        (&["--http-addr=localhost"][..], "invalid socket address"),
+    ];
+    for (args, expected) in cases {
+        let mut argv = vec!["--manifests=/m"];
+        argv.extend_from_slice(args);
+        let message = serve(&argv).unwrap_err().to_string();
+        assert!(message.contains(expected), "{args:?}: {message}");
+    }
+}
+
+#[test]
+fn every_flag_has_a_strait_env_fallback() {
+    let cli = Cli::command();
+    let subcommands = cli.get_subcommands().flat_map(|c| c.get_arguments());
+    for arg in cli.get_arguments().chain(subcommands) {
+        if matches!(arg.get_id().as_str(), "help" | "version") {
+            continue;
+        }
+        let env = arg
+            .get_env()
+            .unwrap_or_else(|| panic!("{} has no env", arg.get_id()));
+        assert!(env.to_string_lossy().starts_with("STRAIT_"), "{env:?}");
+    }
+}
+
+/// Runs [`env_fallback_child`] in a child process whose environment carries the flags;
+/// tests cannot set variables in their own process (`set_var` is unsafe).
+#[test]
+fn env_fallback_is_read() {
+    let exe = std::env::current_exe().unwrap();
+    let output = std::process::Command::new(exe)
+        .args([
+            "cli::tests::env_fallback_child",
+            "--exact",
+            "--include-ignored",
+        ])
+        .env("STRAIT_TEST_ENV_CHILD", "1")
+        .env("STRAIT_MANIFESTS", "/from-env")
+        .env("STRAIT_HTTP_ADDR", "127.0.0.1:9999")
+        .env("STRAIT_TRUSTED_PROXIES", "10.1.0.0/16,10.2.0.1")
+        .env("STRAIT_UPSTREAM_RESPONSE_TIMEOUT", "1m30s")
+        .env("STRAIT_BACKEND_MODE", "service")
+        .env("STRAIT_INGRESS_CLASS", "from-env")
+        .env("STRAIT_WATCH_INGRESS_WITHOUT_CLASS", "true")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+#[ignore = "run by env_fallback_is_read with the environment set"]
+fn env_fallback_child() {
+    if std::env::var_os("STRAIT_TEST_ENV_CHILD").is_none() {
+        return;
+    }
+    let config = serve(&["--ingress-class=from-flag"]).unwrap().into_config();
+    assert_eq!(config.manifests, PathBuf::from("/from-env"));
+    assert_eq!(config.http_addr, "127.0.0.1:9999".parse().unwrap());
+    assert_eq!(config.proxy.trusted_proxies.len(), 2);
+    assert_eq!(
+        config.proxy.response_header_timeout,
+        Duration::from_secs(90)
+    );
+    assert_eq!(config.compile.backend_mode, BackendMode::Service);
+    assert!(config.compile.watch_ingress_without_class);
+    assert_eq!(
+        config.compile.ingress_class, "from-flag",
+        "a flag beats the env"
+    );
+}
+
+#[test]
+fn cidrs_and_bare_addresses_parse() {
+    assert_eq!(parse_cidr("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+    assert_eq!(
+        parse_cidr(" 192.0.2.7 ").unwrap().to_string(),
+        "192.0.2.7/32"
+    );
+    assert_eq!(
+        parse_cidr("2001:db8::1").unwrap().to_string(),
+        "2001:db8::1/128"
+    );
+    assert_eq!(
+        parse_cidr("2001:db8::/32").unwrap().to_string(),
+        "2001:db8::/32"
+    );
+    for bad in ["", "10.0.0.0/33", "10.0.0", "example.com", "10.0.0.0/8/8"] {
+        assert!(parse_cidr(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn durations_parse() {
+    let ok = [
+        ("0", Duration::ZERO),
+        ("250ms", Duration::from_millis(250)),
+        ("5s", Duration::from_secs(5)),
+        ("2m", Duration::from_secs(120)),
+        ("1h", Duration::from_secs(3600)),
+        ("1m30s", Duration::from_secs(90)),
+        (" 75s ", Duration::from_secs(75)),
+    ];
+    for (text, expected) in ok {
+        assert_eq!(parse_duration(text), Ok(expected), "{text:?}");
+    }
+}
+
+#[test]
+fn bad_durations_are_rejected() {
+    for bad in [
+        "",
+        "5",
+        "s",
+        "5x",
+        "-5s",
+        "1.5s",
+        "5 s",
+        "99999999999999999999s",
+        "5s3",
+    ] {
+        let err = parse_duration(bad).unwrap_err();
+        assert!(err.starts_with("invalid duration"), "{bad:?}: {err}");
+    }
+}
