@@ -37,7 +37,14 @@ fn install_tracing(log: Option<&str>) -> anyhow::Result<()> {
         Some(directives) => EnvFilter::try_new(directives).context("invalid --log filter")?,
         None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info"))?,
     };
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Logs go to stderr (stdout is kept for data such as the access log); colours only on a
+    // terminal, so captured logs stay greppable.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
     Ok(())
 }
 

@@ -116,12 +116,7 @@ pub async fn get(addr: SocketAddr, host: &str, path: &str) -> Reply {
 }
 
 /// GET on a fresh connection with extra headers.
-pub async fn get_with(
-    addr: SocketAddr,
-    host: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> Reply {
+pub async fn get_with(addr: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
     let mut conn = Conn::open(addr).await.expect("connect to strait");
     conn.get(host, path, headers).await.expect("request")
 }

@@ -235,7 +235,8 @@ impl IngressB {
     }
 
     pub fn default_backend(mut self, svc: &str, port: u16) -> Self {
-        self.v["spec"]["defaultBackend"] = json!({"service": {"name": svc, "port": {"number": port}}});
+        self.v["spec"]["defaultBackend"] =
+            json!({"service": {"name": svc, "port": {"number": port}}});
         self
     }
 

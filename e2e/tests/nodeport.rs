@@ -11,7 +11,9 @@ use tokio::net::TcpListener;
 /// Echo backends named after nodes, all on one port (the nodePort).
 async fn nodes(ips: &[[u8; 4]]) -> (u16, Vec<Echo>) {
     'retry: for _ in 0..20 {
-        let first = TcpListener::bind((std::net::Ipv4Addr::from(ips[0]), 0)).await.unwrap();
+        let first = TcpListener::bind((std::net::Ipv4Addr::from(ips[0]), 0))
+            .await
+            .unwrap();
         let port = first.local_addr().unwrap().port();
         let mut listeners = vec![first];
         for ip in &ips[1..] {
@@ -86,7 +88,10 @@ async fn local_policy_weights_nodes_by_ready_endpoint_count() {
     let a = seen.get("node-0").copied().unwrap_or(0);
     let b = seen.get("node-1").copied().unwrap_or(0);
     let c = seen.get("node-2").copied().unwrap_or(0);
-    assert_eq!(c, 0, "node-c hosts no ready endpoint and must get nothing: {seen:?}");
+    assert_eq!(
+        c, 0,
+        "node-c hosts no ready endpoint and must get nothing: {seen:?}"
+    );
     assert!((80..=120).contains(&a), "node-a should get ~25%: {seen:?}");
     assert!((280..=320).contains(&b), "node-b should get ~75%: {seen:?}");
     s.shutdown().await.unwrap();
@@ -108,7 +113,9 @@ async fn cluster_policy_spreads_over_every_ready_node() {
             node("node-c", "127.0.0.4"),
             nodeport_service(port, "Cluster"),
             endpoint_slice("default", "web-1", "web", "http", 8080, &eps),
-            IngressB::new("default", "np").rule("np.test", "/", "Prefix", "web", 80).build(),
+            IngressB::new("default", "np")
+                .rule("np.test", "/", "Prefix", "web", 80)
+                .build(),
         ],
     );
     let s = strait_controller::serve::start(cfg).await.unwrap();

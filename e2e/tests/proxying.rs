@@ -19,7 +19,11 @@ async fn folder() -> (Manifests, Echo) {
     let a = Echo::start("a", [127, 0, 0, 2], 0).await;
     let dead = dead_addr([127, 0, 0, 4]).await;
     let m = Manifests::new();
-    let mut items = vec![ingress_class("strait", "strait.dev/ingress-controller", false)];
+    let mut items = vec![ingress_class(
+        "strait",
+        "strait.dev/ingress-controller",
+        false,
+    )];
     items.extend(backend("default", "a", &[a.addr]));
     items.extend(backend("default", "dead", &[dead]));
     items.push(
@@ -61,19 +65,36 @@ async fn untrusted_peer_gets_forwarding_headers_rebuilt() {
     ];
     let r = c.get("P.test:1234", "/h", &spoof).await.unwrap();
     assert_eq!(r.status, 200);
-    assert_eq!(r.echoed_header("x-forwarded-for").as_deref(), Some("127.0.0.9"));
+    assert_eq!(
+        r.echoed_header("x-forwarded-for").as_deref(),
+        Some("127.0.0.9")
+    );
     assert_eq!(r.echoed_header("x-real-ip").as_deref(), Some("127.0.0.9"));
-    assert_eq!(r.echoed_header("x-forwarded-proto").as_deref(), Some("http"));
-    assert_eq!(r.echoed_header("x-forwarded-host").as_deref(), Some("P.test:1234"));
+    assert_eq!(
+        r.echoed_header("x-forwarded-proto").as_deref(),
+        Some("http")
+    );
+    assert_eq!(
+        r.echoed_header("x-forwarded-host").as_deref(),
+        Some("P.test:1234")
+    );
     assert_eq!(
         r.echoed_header("x-forwarded-port"),
         Some(s.http_addr.port().to_string())
     );
-    assert_eq!(r.echoed_header("host").as_deref(), Some("P.test:1234"), "Host kept");
+    assert_eq!(
+        r.echoed_header("host").as_deref(),
+        Some("P.test:1234"),
+        "Host kept"
+    );
     let id = r.echoed_header("x-request-id").expect("request id");
     assert_ne!(id, "spoofed");
     assert_eq!(id.len(), 32);
-    assert_eq!(r.echoed_header("x-hop"), None, "Connection-listed header removed");
+    assert_eq!(
+        r.echoed_header("x-hop"),
+        None,
+        "Connection-listed header removed"
+    );
     s.shutdown().await.unwrap();
 }
 
@@ -81,7 +102,10 @@ async fn untrusted_peer_gets_forwarding_headers_rebuilt() {
 async fn trusted_peer_keeps_chain_and_client_is_rightmost_untrusted() {
     let (m, _a) = folder().await;
     let s = start_with(&m, |c| {
-        c.proxy.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        c.proxy.trusted_proxies = vec![
+            "127.0.0.0/8".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ];
     })
     .await;
     let mut c = Conn::open_from(ip("127.0.0.9"), s.http_addr).await.unwrap();
@@ -96,7 +120,10 @@ async fn trusted_peer_keeps_chain_and_client_is_rightmost_untrusted() {
         Some("6.6.6.6, 203.0.113.7, 10.1.2.3, 127.0.0.9")
     );
     assert_eq!(r.echoed_header("x-real-ip").as_deref(), Some("203.0.113.7"));
-    assert_eq!(r.echoed_header("x-forwarded-proto").as_deref(), Some("https"));
+    assert_eq!(
+        r.echoed_header("x-forwarded-proto").as_deref(),
+        Some("https")
+    );
     assert_eq!(r.echoed_header("x-request-id").as_deref(), Some("abc123"));
     s.shutdown().await.unwrap();
 }
@@ -104,7 +131,10 @@ async fn trusted_peer_keeps_chain_and_client_is_rightmost_untrusted() {
 #[tokio::test]
 async fn dead_upstream_is_502_and_slow_upstream_is_504() {
     let (m, _a) = folder().await;
-    let s = start_with(&m, |c| c.proxy.response_header_timeout = Duration::from_millis(300)).await;
+    let s = start_with(&m, |c| {
+        c.proxy.response_header_timeout = Duration::from_millis(300)
+    })
+    .await;
     let r = get(s.http_addr, "p.test", "/dead").await;
     assert_eq!(r.status, 502);
     let r = get(s.http_addr, "p.test", "/slow?delay_ms=3000").await;
@@ -121,22 +151,43 @@ async fn connect_failure_is_retried_once_on_another_endpoint() {
     // Same port on both addresses is not needed: each endpoint carries its own port through
     // its own slice.
     let m = Manifests::new();
-    let mut items = vec![ingress_class("strait", "strait.dev/ingress-controller", false)];
-    items.push(strait_e2e::manifests::service("default", "mixed", 80, "http"));
+    let mut items = vec![ingress_class(
+        "strait",
+        "strait.dev/ingress-controller",
+        false,
+    )];
+    items.push(strait_e2e::manifests::service(
+        "default", "mixed", 80, "http",
+    ));
     items.push(strait_e2e::manifests::endpoint_slice(
-        "default", "mixed-live", "mixed", "http", a.addr.port(),
+        "default",
+        "mixed-live",
+        "mixed",
+        "http",
+        a.addr.port(),
         &[strait_e2e::manifests::Ep::ready(a.addr)],
     ));
     items.push(strait_e2e::manifests::endpoint_slice(
-        "default", "mixed-dead", "mixed", "http", dead.port(),
+        "default",
+        "mixed-dead",
+        "mixed",
+        "http",
+        dead.port(),
         &[strait_e2e::manifests::Ep::ready(dead)],
     ));
-    items.push(IngressB::new("default", "m").rule("m.test", "/", "Prefix", "mixed", 80).build());
+    items.push(
+        IngressB::new("default", "m")
+            .rule("m.test", "/", "Prefix", "mixed", 80)
+            .build(),
+    );
     m.write_list("all.json", &items);
     let s = start_with(&m, |_| {}).await;
     for i in 0..20 {
         let r = get(s.http_addr, "m.test", "/").await;
-        assert_eq!(r.status, 200, "request {i} was not retried on the live endpoint");
+        assert_eq!(
+            r.status, 200,
+            "request {i} was not retried on the live endpoint"
+        );
     }
     s.shutdown().await.unwrap();
 }
@@ -160,6 +211,13 @@ async fn websocket_upgrade_is_tunnelled() {
         assert_eq!(back.into_text().unwrap().as_str(), msg);
     }
     ws.close(None).await.unwrap();
+    // The server answers the close handshake; then the tunnel ends.
+    let end = tokio::time::timeout(DEADLINE, async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+    assert!(end.is_ok(), "close handshake did not complete through the tunnel");
+    drop(ws);
     s.shutdown().await.unwrap();
 }
 
@@ -220,7 +278,8 @@ async fn malformed_requests_get_4xx_and_the_server_keeps_serving() {
     assert!(raw_status(addr, bad_byte).await.starts_with("HTTP/1.1 400"));
     let bad_name = b"GET / HTTP/1.1\r\nHost: p.test\r\nBad Header: v\r\n\r\n";
     assert!(raw_status(addr, bad_name).await.starts_with("HTTP/1.1 400"));
-    let cl = b"POST / HTTP/1.1\r\nHost: p.test\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!";
+    let cl =
+        b"POST / HTTP/1.1\r\nHost: p.test\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!";
     assert!(raw_status(addr, cl).await.starts_with("HTTP/1.1 400"));
     let mut big = b"GET / HTTP/1.1\r\nHost: p.test\r\n".to_vec();
     for i in 0..80 {
@@ -228,6 +287,13 @@ async fn malformed_requests_get_4xx_and_the_server_keeps_serving() {
     }
     big.extend_from_slice(b"\r\n");
     assert!(raw_status(addr, &big).await.starts_with("HTTP/1.1 431"));
+    // Just under the 64 KiB limit is fine.
+    let mut fits = b"GET / HTTP/1.1\r\nHost: p.test\r\n".to_vec();
+    for i in 0..60 {
+        fits.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "v".repeat(1000)).as_bytes());
+    }
+    fits.extend_from_slice(b"\r\n");
+    assert!(raw_status(addr, &fits).await.starts_with("HTTP/1.1 200"));
     let no_host = b"GET / HTTP/1.1\r\n\r\n";
     assert!(raw_status(addr, no_host).await.starts_with("HTTP/1.1 400"));
     // Still serving.

@@ -7,7 +7,11 @@ use strait_e2e::manifests::{IngressB, backend, ingress_class};
 use strait_e2e::{Conn, Echo, Manifests, eventually, get, start};
 
 fn base(a: &Echo, b: &Echo) -> Vec<serde_json::Value> {
-    let mut items = vec![ingress_class("strait", "strait.dev/ingress-controller", false)];
+    let mut items = vec![ingress_class(
+        "strait",
+        "strait.dev/ingress-controller",
+        false,
+    )];
     items.extend(backend("default", "a", &[a.addr]));
     items.extend(backend("default", "b", &[b.addr]));
     items
@@ -21,7 +25,9 @@ async fn hot_reload_keeps_open_keepalive_connection_working() {
     m.write_list("backends.json", &base(&a, &b));
     m.write_list(
         "ingress.json",
-        &[IngressB::new("default", "i").rule("r.test", "/", "Prefix", "a", 80).build()],
+        &[IngressB::new("default", "i")
+            .rule("r.test", "/", "Prefix", "a", 80)
+            .build()],
     );
     let s = start(m.path()).await;
     let mut conn = Conn::open(s.http_addr).await.unwrap();
@@ -32,16 +38,24 @@ async fn hot_reload_keeps_open_keepalive_connection_working() {
     let written = Instant::now();
     m.write_list(
         "ingress.json",
-        &[IngressB::new("default", "i").rule("r.test", "/", "Prefix", "b", 80).build()],
+        &[IngressB::new("default", "i")
+            .rule("r.test", "/", "Prefix", "b", 80)
+            .build()],
     );
     let mut requests = 0;
     loop {
-        let r = conn.get("r.test", "/", &[]).await.expect("keep-alive request");
+        let r = conn
+            .get("r.test", "/", &[])
+            .await
+            .expect("keep-alive request");
         requests += 1;
         if r.echo_name().as_deref() == Some("b") {
             break;
         }
-        assert!(written.elapsed() < Duration::from_secs(5), "change not live");
+        assert!(
+            written.elapsed() < Duration::from_secs(5),
+            "change not live"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let live_after = written.elapsed();
@@ -54,7 +68,9 @@ async fn hot_reload_keeps_open_keepalive_connection_working() {
     // New routes appear, removed ones disappear.
     m.write_list(
         "extra.json",
-        &[IngressB::new("default", "extra").rule("new.test", "/", "Prefix", "a", 80).build()],
+        &[IngressB::new("default", "extra")
+            .rule("new.test", "/", "Prefix", "a", 80)
+            .build()],
     );
     eventually("new route answers", || async {
         (get(s.http_addr, "new.test", "/").await.status == 200).then_some(())
@@ -77,28 +93,52 @@ async fn bad_yaml_keeps_last_good_version_of_that_file_and_other_files_still_app
     let good = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: y\n  namespace: default\nspec:\n  ingressClassName: strait\n  rules:\n  - host: yaml.test\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend:\n          service:\n            name: a\n            port:\n              number: 80\n";
     m.write("yaml-ingress.yaml", good);
     let s = start(m.path()).await;
-    assert_eq!(get(s.http_addr, "yaml.test", "/").await.echo_name().as_deref(), Some("a"));
+    assert_eq!(
+        get(s.http_addr, "yaml.test", "/")
+            .await
+            .echo_name()
+            .as_deref(),
+        Some("a")
+    );
 
     // Break the YAML: the file's last good objects stay.
-    m.write("yaml-ingress.yaml", "kind: Ingress\nmetadata: [unclosed\n  name: y\n");
+    m.write(
+        "yaml-ingress.yaml",
+        "kind: Ingress\nmetadata: [unclosed\n  name: y\n",
+    );
     // Another file changes meanwhile and must apply.
     m.write_list(
         "other.json",
-        &[IngressB::new("default", "o").rule("other.test", "/", "Prefix", "b", 80).build()],
+        &[IngressB::new("default", "o")
+            .rule("other.test", "/", "Prefix", "b", 80)
+            .build()],
     );
     eventually("other file applies", || async {
-        (get(s.http_addr, "other.test", "/").await.echo_name().as_deref() == Some("b")).then_some(())
+        (get(s.http_addr, "other.test", "/")
+            .await
+            .echo_name()
+            .as_deref()
+            == Some("b"))
+        .then_some(())
     })
     .await;
     assert_eq!(
-        get(s.http_addr, "yaml.test", "/").await.echo_name().as_deref(),
+        get(s.http_addr, "yaml.test", "/")
+            .await
+            .echo_name()
+            .as_deref(),
         Some("a"),
         "broken file lost its last good version"
     );
     // Fixing the file applies it again.
     m.write("yaml-ingress.yaml", &good.replace("name: a", "name: b"));
     eventually("fixed file applies", || async {
-        (get(s.http_addr, "yaml.test", "/").await.echo_name().as_deref() == Some("b")).then_some(())
+        (get(s.http_addr, "yaml.test", "/")
+            .await
+            .echo_name()
+            .as_deref()
+            == Some("b"))
+        .then_some(())
     })
     .await;
     s.shutdown().await.unwrap();
@@ -115,7 +155,9 @@ async fn broken_objects_leave_every_other_route_working() {
         .build();
     bad_type["spec"]["rules"][0]["http"]["paths"][0]["pathType"] = "Regexish".into();
     let items = vec![
-        IngressB::new("default", "good").rule("good.test", "/", "Prefix", "a", 80).build(),
+        IngressB::new("default", "good")
+            .rule("good.test", "/", "Prefix", "a", 80)
+            .build(),
         IngressB::new("default", "missing-svc")
             .rule("missing.test", "/", "Prefix", "ghost", 80)
             .build(),
@@ -133,10 +175,22 @@ async fn broken_objects_leave_every_other_route_working() {
     m.write_list("ingresses.json", &items);
     let s = start(m.path()).await;
     let addr = s.http_addr;
-    assert_eq!(get(addr, "good.test", "/").await.echo_name().as_deref(), Some("a"));
+    assert_eq!(
+        get(addr, "good.test", "/").await.echo_name().as_deref(),
+        Some("a")
+    );
     assert_eq!(get(addr, "missing.test", "/").await.status, 503);
     assert_eq!(get(addr, "bad.test", "/x").await.status, 404);
-    assert_eq!(get(addr, "dup.test", "/").await.echo_name().as_deref(), Some("a"));
-    assert_eq!(get(addr, "loser-own.test", "/").await.echo_name().as_deref(), Some("b"));
+    assert_eq!(
+        get(addr, "dup.test", "/").await.echo_name().as_deref(),
+        Some("a")
+    );
+    assert_eq!(
+        get(addr, "loser-own.test", "/")
+            .await
+            .echo_name()
+            .as_deref(),
+        Some("b")
+    );
     s.shutdown().await.unwrap();
 }

@@ -10,7 +10,11 @@ async fn scenario(ingresses: Vec<serde_json::Value>) -> (Manifests, [Echo; 2]) {
     let a = Echo::start("a", [127, 0, 0, 2], 0).await;
     let b = Echo::start("b", [127, 0, 0, 3], 0).await;
     let m = Manifests::new();
-    let mut items = vec![ingress_class("strait", "strait.dev/ingress-controller", false)];
+    let mut items = vec![ingress_class(
+        "strait",
+        "strait.dev/ingress-controller",
+        false,
+    )];
     items.extend(backend("default", "a", &[a.addr]));
     items.extend(backend("default", "b", &[b.addr]));
     items.extend(ingresses);
@@ -36,9 +40,13 @@ async fn class_selection_field_legacy_annotation_and_foreign_class() {
     let foreign = IngressB::new("default", "foreign")
         .class(Some("nginx"))
         .rule("foreign.test", "/", "Prefix", "a", 80);
-    let classless = IngressB::new("default", "classless")
-        .class(None)
-        .rule("classless.test", "/", "Prefix", "a", 80);
+    let classless = IngressB::new("default", "classless").class(None).rule(
+        "classless.test",
+        "/",
+        "Prefix",
+        "a",
+        80,
+    );
     let (m, _e) = scenario(vec![
         ours.build(),
         legacy.build(),
@@ -58,7 +66,11 @@ async fn class_selection_field_legacy_annotation_and_foreign_class() {
 async fn default_ingress_class_takes_classless_ingresses() {
     let a = Echo::start("a", [127, 0, 0, 2], 0).await;
     let m = Manifests::new();
-    let mut items = vec![ingress_class("strait", "strait.dev/ingress-controller", true)];
+    let mut items = vec![ingress_class(
+        "strait",
+        "strait.dev/ingress-controller",
+        true,
+    )];
     items.extend(backend("default", "a", &[a.addr]));
     items.push(
         IngressB::new("default", "classless")
@@ -81,11 +93,23 @@ async fn hosts_ignore_port_and_case_and_wildcards_match_one_label() {
     let s = start(m.path()).await;
     let addr = s.http_addr;
     assert_eq!(who(addr, "EXACT.Example.COM:8080", "/").await, "a");
-    assert_eq!(who(addr, "exact.example.com", "/").await, "a", "exact beats wildcard");
+    assert_eq!(
+        who(addr, "exact.example.com", "/").await,
+        "a",
+        "exact beats wildcard"
+    );
     assert_eq!(who(addr, "x.example.com", "/").await, "b");
     assert_eq!(who(addr, "X.EXAMPLE.com:443", "/").await, "b");
-    assert_eq!(who(addr, "example.com", "/").await, "404", "wildcard needs a label");
-    assert_eq!(who(addr, "a.b.example.com", "/").await, "404", "only one label");
+    assert_eq!(
+        who(addr, "example.com", "/").await,
+        "404",
+        "wildcard needs a label"
+    );
+    assert_eq!(
+        who(addr, "a.b.example.com", "/").await,
+        "404",
+        "only one label"
+    );
     s.shutdown().await.unwrap();
 }
 
@@ -120,7 +144,11 @@ async fn path_types_exact_prefix_and_implementation_specific() {
         assert_eq!(who(addr, "p.test", ok).await, "b", "{ok}");
     }
     assert_eq!(who(addr, "p.test", "/foobar").await, "404");
-    assert_eq!(who(addr, "p.test", "/slash").await, "a", "trailing slash ignored");
+    assert_eq!(
+        who(addr, "p.test", "/slash").await,
+        "a",
+        "trailing slash ignored"
+    );
     assert_eq!(who(addr, "p.test", "/string").await, "b", "string prefix");
     s.shutdown().await.unwrap();
 }
@@ -139,7 +167,11 @@ async fn longest_path_wins_and_exact_beats_prefix_on_tie() {
     assert_eq!(who(addr, "p.test", "/").await, "a");
     assert_eq!(who(addr, "p.test", "/api/v2").await, "b");
     assert_eq!(who(addr, "p.test", "/api/v1/y").await, "a");
-    assert_eq!(who(addr, "p.test", "/api/v1/x").await, "b", "Exact wins the tie");
+    assert_eq!(
+        who(addr, "p.test", "/api/v1/x").await,
+        "b",
+        "Exact wins the tie"
+    );
     assert_eq!(who(addr, "p.test", "/api/v1/x/z").await, "a");
     s.shutdown().await.unwrap();
 }
@@ -149,11 +181,23 @@ async fn rules_merge_across_ingresses_and_namespaces() {
     let a = Echo::start("a", [127, 0, 0, 2], 0).await;
     let b = Echo::start("b", [127, 0, 0, 3], 0).await;
     let m = Manifests::new();
-    let mut items = vec![ingress_class("strait", "strait.dev/ingress-controller", false)];
+    let mut items = vec![ingress_class(
+        "strait",
+        "strait.dev/ingress-controller",
+        false,
+    )];
     items.extend(backend("team-a", "svc", &[a.addr]));
     items.extend(backend("team-b", "svc", &[b.addr]));
-    items.push(IngressB::new("team-a", "one").rule("shared.test", "/a", "Prefix", "svc", 80).build());
-    items.push(IngressB::new("team-b", "two").rule("shared.test", "/b", "Prefix", "svc", 80).build());
+    items.push(
+        IngressB::new("team-a", "one")
+            .rule("shared.test", "/a", "Prefix", "svc", 80)
+            .build(),
+    );
+    items.push(
+        IngressB::new("team-b", "two")
+            .rule("shared.test", "/b", "Prefix", "svc", 80)
+            .build(),
+    );
     m.write_list("all.json", &items);
     let s = start(m.path()).await;
     assert_eq!(who(s.http_addr, "shared.test", "/a").await, "a");
@@ -176,12 +220,22 @@ async fn conflict_older_ingress_wins_then_namespace_name() {
     let tie_y = IngressB::new("default", "tie-y")
         .created("2026-02-01T00:00:00Z")
         .rule("t.test", "/", "Prefix", "b", 80);
-    let (m, _e) = scenario(vec![newer.build(), older.build(), tie_y.build(), tie_x.build()]).await;
+    let (m, _e) = scenario(vec![
+        newer.build(),
+        older.build(),
+        tie_y.build(),
+        tie_x.build(),
+    ])
+    .await;
     let s = start(m.path()).await;
     assert_eq!(who(s.http_addr, "c.test", "/").await, "b", "older wins");
     // The loser's other rules still apply.
     assert_eq!(who(s.http_addr, "c.test", "/newer-only").await, "a");
-    assert_eq!(who(s.http_addr, "t.test", "/").await, "a", "tie: lexical name");
+    assert_eq!(
+        who(s.http_addr, "t.test", "/").await,
+        "a",
+        "tie: lexical name"
+    );
     s.shutdown().await.unwrap();
 }
 
@@ -227,14 +281,27 @@ async fn missing_service_or_no_ready_endpoint_is_503_never_fallthrough() {
         &[
             ingress_class("strait", "strait.dev/ingress-controller", false),
             strait_e2e::manifests::service("default", "a", 80, "http"),
-            strait_e2e::manifests::endpoint_slice("default", "a-1", "a", "http", a.addr.port(), &[ep]),
-            IngressB::new("default", "i").rule("s.test", "/", "Prefix", "a", 80).build(),
+            strait_e2e::manifests::endpoint_slice(
+                "default",
+                "a-1",
+                "a",
+                "http",
+                a.addr.port(),
+                &[ep],
+            ),
+            IngressB::new("default", "i")
+                .rule("s.test", "/", "Prefix", "a", 80)
+                .build(),
         ],
     );
     let s = start(m.path()).await;
     let r = get(s.http_addr, "s.test", "/").await;
     assert_eq!(r.status, 503);
-    assert!(r.text().contains("endpoint"), "reason in body: {}", r.text());
+    assert!(
+        r.text().contains("endpoint"),
+        "reason in body: {}",
+        r.text()
+    );
     s.shutdown().await.unwrap();
 }
 
@@ -243,7 +310,11 @@ async fn request_target_goes_upstream_byte_for_byte() {
     let ing = IngressB::new("default", "raw").rule("raw.test", "/", "Prefix", "a", 80);
     let (m, _e) = scenario(vec![ing.build()]).await;
     let s = start(m.path()).await;
-    for target in ["/a%2Fb/../c/./d?x=%20y&z=%2F", "/%7Euser//double", "/caf%C3%A9?q=a+b"] {
+    for target in [
+        "/a%2Fb/../c/./d?x=%20y&z=%2F",
+        "/%7Euser//double",
+        "/caf%C3%A9?q=a+b",
+    ] {
         let r = get(s.http_addr, "raw.test", target).await;
         assert_eq!(r.status, 200);
         assert_eq!(r.json()["path"], target, "target changed on the way");

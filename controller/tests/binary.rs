@@ -1,0 +1,129 @@
+//! The real `strait` binary: flags, the bound address in the start-up log, serving, readiness,
+//! SIGTERM → exit 0, and a clear error with exit 1 for a missing folder.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn strait() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_strait"))
+}
+
+/// A raw HTTP/1.1 GET with `Connection: close`; returns the whole answer.
+fn http_get(addr: SocketAddr, host: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read answer");
+    out
+}
+
+/// Reads stderr lines on a thread; returns the receiver of lines.
+fn log_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// The value of `key=` in a log line.
+fn field(line: &str, key: &str) -> Option<SocketAddr> {
+    let start = line.find(&format!("{key}="))? + key.len() + 1;
+    let rest = &line[start..];
+    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("strait did not exit in time");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const MANIFEST: &str = "
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: bin, namespace: default}
+spec:
+  ingressClassName: strait
+  rules:
+  - host: bin.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: ghost, port: {number: 80}}}}
+";
+
+#[test]
+fn serve_logs_bound_addresses_serves_and_exits_zero_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("ingress.yaml"), MANIFEST).expect("write");
+    let mut child = strait()
+        .args(["serve", "--manifests"])
+        .arg(dir.path())
+        .args(["--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+        .args(["--drain-delay", "0s"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn strait");
+    let lines = log_lines(&mut child);
+    let listening = loop {
+        let line = lines.recv_timeout(DEADLINE).expect("a 'listening' log line");
+        if line.contains("listening") {
+            break line;
+        }
+    };
+    let http = field(&listening, "http_addr").expect("http_addr in the log");
+    let admin = field(&listening, "admin_addr").expect("admin_addr in the log");
+    assert_ne!(http.port(), 0);
+
+    // The Service is missing: the route exists and answers 503 with a reason.
+    let answer = http_get(http, "bin.test", "/");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("service not found"), "{answer}");
+    let answer = http_get(http, "other.test", "/");
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    let ready = http_get(admin, "localhost", "/readyz");
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+}
+
+#[test]
+fn missing_manifests_folder_is_a_clear_error_and_exit_1() {
+    let out = strait()
+        .args(["serve", "--manifests", "/nonexistent/strait-manifests"])
+        .args(["--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+        .output()
+        .expect("run strait");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/strait-manifests"), "{stderr}");
+    assert!(stderr.contains("manifests folder"), "{stderr}");
+}
