@@ -96,12 +96,12 @@ pub struct ServeArgs {
     pub max_headers: usize,
     /// On SIGTERM/SIGINT: time to keep serving with /readyz failing, so load balancers stop
     /// sending new connections, before the listener closes.
-    #[arg(long, env = "STRAIT_DRAIN_DELAY", default_value = "5s", value_parser = parse_duration)]
-    pub drain_delay: Duration,
+    #[arg(long, env = "STRAIT_SHUTDOWN_DELAY", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_delay: Duration,
     /// After the drain delay: time open connections get to finish their requests before they
     /// are dropped.
-    #[arg(long, env = "STRAIT_GRACE_PERIOD", default_value = "30s", value_parser = parse_duration)]
-    pub grace_period: Duration,
+    #[arg(long, env = "STRAIT_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
     /// An idle pooled upstream connection is not reused after this long.
     #[arg(long, env = "STRAIT_UPSTREAM_POOL_IDLE_TIMEOUT", default_value = "90s", value_parser = parse_duration)]
     pub upstream_pool_idle_timeout: Duration,
@@ -175,7 +175,7 @@ impl ServeArgs {
                 idle_timeout: self.client_idle_timeout,
                 max_header_bytes: self.max_header_bytes,
                 max_headers: self.max_headers,
-                drain_timeout: self.grace_period,
+                drain_timeout: self.shutdown_grace,
                 pool_idle_timeout: self.upstream_pool_idle_timeout,
                 pool_max_idle_per_host: self.upstream_pool_max_idle,
             },

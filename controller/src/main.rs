@@ -51,7 +51,7 @@ fn install_tracing(log: Option<&str>) -> anyhow::Result<()> {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
-            let drain = args.drain_delay;
+            let drain = args.shutdown_delay;
             let running = serve::start(args.into_config()).await?;
             running.run_until(shutdown_signal(), drain).await
         }

@@ -17,7 +17,11 @@ fn strait() -> Command {
 fn http_get(addr: SocketAddr, host: &str, path: &str) -> String {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(DEADLINE)).expect("timeout");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("write");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
     let mut out = String::new();
     s.read_to_string(&mut out).expect("read answer");
     out
@@ -80,7 +84,7 @@ fn serve_logs_bound_addresses_serves_and_exits_zero_on_sigterm() {
         .args(["serve", "--manifests"])
         .arg(dir.path())
         .args(["--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
-        .args(["--drain-delay", "0s"])
+        .args(["--shutdown-delay", "0s"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -88,7 +92,9 @@ fn serve_logs_bound_addresses_serves_and_exits_zero_on_sigterm() {
         .expect("spawn strait");
     let lines = log_lines(&mut child);
     let listening = loop {
-        let line = lines.recv_timeout(DEADLINE).expect("a 'listening' log line");
+        let line = lines
+            .recv_timeout(DEADLINE)
+            .expect("a 'listening' log line");
         if line.contains("listening") {
             break line;
         }

@@ -216,7 +216,10 @@ async fn websocket_upgrade_is_tunnelled() {
         while let Some(Ok(_)) = ws.next().await {}
     })
     .await;
-    assert!(end.is_ok(), "close handshake did not complete through the tunnel");
+    assert!(
+        end.is_ok(),
+        "close handshake did not complete through the tunnel"
+    );
     drop(ws);
     s.shutdown().await.unwrap();
 }
