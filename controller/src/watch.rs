@@ -102,6 +102,9 @@ pub async fn watch(
     } else {
         config.poll
     };
+    // The first scan ran before the watcher existed: a change written in between raised no
+    // event, so look once more now that events are being delivered.
+    (reloader, _) = reloader.reload_blocking(false).await?;
     let mut resync = tokio::time::interval_at(Instant::now() + period, period);
     resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
     tokio::pin!(shutdown);

@@ -194,3 +194,90 @@ async fn broken_objects_leave_every_other_route_working() {
     );
     s.shutdown().await.unwrap();
 }
+
+/// A one-shot upstream that reports when a request has arrived and answers only when told.
+async fn gated_upstream() -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Receiver<()>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.5:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (arrived_tx, arrived) = tokio::sync::oneshot::channel();
+    let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "request cut short");
+            head.extend_from_slice(&buf[..n]);
+        }
+        let _ = arrived_tx.send(());
+        let _ = release_rx.await;
+        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ngate";
+        stream.write_all(answer).await.unwrap();
+    });
+    (addr, arrived, release)
+}
+
+#[tokio::test]
+async fn a_request_in_flight_during_a_reload_completes() {
+    let (gate, arrived, release) = gated_upstream().await;
+    let b = Echo::start("b", [127, 0, 0, 3], 0).await;
+    let m = Manifests::new();
+    let mut items = vec![ingress_class(
+        "strait",
+        "strait.dev/ingress-controller",
+        false,
+    )];
+    items.extend(backend("default", "gate", &[gate]));
+    items.extend(backend("default", "b", &[b.addr]));
+    m.write_list("backends.json", &items);
+    m.write_list(
+        "ingress.json",
+        &[IngressB::new("default", "i")
+            .rule("r.test", "/", "Prefix", "gate", 80)
+            .build()],
+    );
+    let s = start(m.path()).await;
+    let addr = s.http_addr;
+    // A request is in flight at the upstream...
+    let slow = tokio::spawn(async move { get(addr, "r.test", "/slow").await });
+    tokio::time::timeout(strait_e2e::DEADLINE, arrived)
+        .await
+        .expect("request reached the upstream")
+        .unwrap();
+    // ...the route is replaced by another one and the change goes live (probed on the new
+    // host: a probe of the old one could land on the gated upstream)...
+    let written = Instant::now();
+    m.write_list(
+        "ingress.json",
+        &[IngressB::new("default", "i")
+            .rule("probe.test", "/", "Prefix", "b", 80)
+            .build()],
+    );
+    eventually("new table live", || async {
+        let st = get(addr, "probe.test", "/").await.status;
+        (st == 200).then_some(())
+    })
+    .await;
+    let live = written.elapsed();
+    assert!(live < Duration::from_secs(1), "change took {live:?}");
+    assert_eq!(
+        get(addr, "r.test", "/").await.status,
+        404,
+        "old route still served"
+    );
+    // ...and the request in flight still completes.
+    release.send(()).unwrap();
+    let r = tokio::time::timeout(strait_e2e::DEADLINE, slow)
+        .await
+        .expect("in-flight request finished in time")
+        .expect("task");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "gate");
+    s.shutdown().await.unwrap();
+}
