@@ -289,7 +289,6 @@ mod tests {
                 let _ = stopped.await;
             },
         ));
-        tokio::time::sleep(Duration::from_millis(50)).await; // Let the watcher start.
         std::fs::write(tmp.path().join("a.yaml"), service(81)).expect("rewrite");
         let changed_at = std::time::Instant::now();
         while table.load().generation < 2 {
@@ -300,6 +299,35 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(table.load().lookup("h81.example.com", "/").is_some());
+        stop.send(()).expect("watch still running");
+        task.await.expect("join").expect("watch ends cleanly");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_made_before_the_watcher_starts_is_published() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::write(tmp.path().join("a.yaml"), service(80)).expect("write");
+        let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
+        let dir = ManifestDir::open(tmp.path()).expect("open");
+        let publisher = Publisher::new(table.clone(), CompileConfig::default());
+        let (reloader, _) = Reloader::new(dir, publisher)
+            .reload_blocking(true)
+            .await
+            .expect("first load");
+        // Written after the first scan and before any watcher exists: no event will come.
+        std::fs::write(tmp.path().join("a.yaml"), service(81)).expect("rewrite");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(watch(reloader, config(), async {
+            let _ = stopped.await;
+        }));
+        let started = std::time::Instant::now();
+        while table.load().lookup("h81.example.com", "/").is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "change from before the watch was lost"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         stop.send(()).expect("watch still running");
         task.await.expect("join").expect("watch ends cleanly");
     }
@@ -334,7 +362,6 @@ mod tests {
         let task = tokio::spawn(watch(reloader, config, async {
             let _ = stopped.await;
         }));
-        tokio::time::sleep(Duration::from_millis(50)).await;
         version("..v2", 81);
         symlink("..v2", root.join("..data_tmp")).expect("symlink");
         std::fs::rename(root.join("..data_tmp"), root.join("..data")).expect("swap");
