@@ -57,6 +57,14 @@ impl Echo {
     }
 }
 
+/// The two echo backends most tests use: `a` on 127.0.0.2 and `b` on 127.0.0.3.
+pub async fn echoes_ab() -> (Echo, Echo) {
+    (
+        Echo::start("a", [127, 0, 0, 2], 0).await,
+        Echo::start("b", [127, 0, 0, 3], 0).await,
+    )
+}
+
 /// Strait's settings for a test: every listener on 127.0.0.1:0, short debounce.
 pub fn config(dir: &Path) -> ServeConfig {
     ServeConfig {

@@ -67,6 +67,11 @@ pub fn ingress_class(name: &str, controller: &str, default: bool) -> Value {
     v
 }
 
+/// Our IngressClass, not the default class.
+pub fn our_class() -> Value {
+    ingress_class("strait", "strait.dev/ingress-controller", false)
+}
+
 /// A ClusterIP Service `ns/name` with one port `port` named `port_name`.
 pub fn service(ns: &str, name: &str, port: u16, port_name: &str) -> Value {
     json!({

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use serde_json::json;
-use strait_e2e::manifests::{Ep, IngressB, endpoint_slice, ingress_class, node};
+use strait_e2e::manifests::{Ep, IngressB, endpoint_slice, node, our_class};
 use strait_e2e::{Echo, Manifests, get, start};
 use tokio::net::TcpListener;
 
@@ -71,7 +71,7 @@ async fn local_policy_weights_nodes_by_ready_endpoint_count() {
     m.write_list(
         "all.json",
         &[
-            ingress_class("strait", "strait.dev/ingress-controller", false),
+            our_class(),
             node("node-a", "127.0.0.2"),
             node("node-b", "127.0.0.3"),
             node("node-c", "127.0.0.4"),
@@ -107,7 +107,7 @@ async fn cluster_policy_spreads_over_every_ready_node() {
     m.write_list(
         "all.json",
         &[
-            ingress_class("strait", "strait.dev/ingress-controller", false),
+            our_class(),
             node("node-a", "127.0.0.2"),
             node("node-b", "127.0.0.3"),
             node("node-c", "127.0.0.4"),

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use strait_e2e::manifests::{IngressB, backend, ingress_class};
+use strait_e2e::manifests::{IngressB, backend, our_class};
 use strait_e2e::{Conn, DEADLINE, Echo, Manifests, config, dead_addr, get};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -19,11 +19,7 @@ async fn folder() -> (Manifests, Echo) {
     let a = Echo::start("a", [127, 0, 0, 2], 0).await;
     let dead = dead_addr([127, 0, 0, 4]).await;
     let m = Manifests::new();
-    let mut items = vec![ingress_class(
-        "strait",
-        "strait.dev/ingress-controller",
-        false,
-    )];
+    let mut items = vec![our_class()];
     items.extend(backend("default", "a", &[a.addr]));
     items.extend(backend("default", "dead", &[dead]));
     items.push(
@@ -151,11 +147,7 @@ async fn connect_failure_is_retried_once_on_another_endpoint() {
     // Same port on both addresses is not needed: each endpoint carries its own port through
     // its own slice.
     let m = Manifests::new();
-    let mut items = vec![ingress_class(
-        "strait",
-        "strait.dev/ingress-controller",
-        false,
-    )];
+    let mut items = vec![our_class()];
     items.push(strait_e2e::manifests::service(
         "default", "mixed", 80, "http",
     ));

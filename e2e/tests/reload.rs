@@ -3,15 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use strait_e2e::manifests::{IngressB, backend, ingress_class};
+use strait_e2e::manifests::{IngressB, backend, our_class};
 use strait_e2e::{Conn, Echo, Manifests, eventually, get, start};
 
 fn base(a: &Echo, b: &Echo) -> Vec<serde_json::Value> {
-    let mut items = vec![ingress_class(
-        "strait",
-        "strait.dev/ingress-controller",
-        false,
-    )];
+    let mut items = vec![our_class()];
     items.extend(backend("default", "a", &[a.addr]));
     items.extend(backend("default", "b", &[b.addr]));
     items
@@ -19,8 +15,7 @@ fn base(a: &Echo, b: &Echo) -> Vec<serde_json::Value> {
 
 #[tokio::test]
 async fn hot_reload_keeps_open_keepalive_connection_working() {
-    let a = Echo::start("a", [127, 0, 0, 2], 0).await;
-    let b = Echo::start("b", [127, 0, 0, 3], 0).await;
+    let (a, b) = strait_e2e::echoes_ab().await;
     let m = Manifests::new();
     m.write_list("backends.json", &base(&a, &b));
     m.write_list(
@@ -86,8 +81,7 @@ async fn hot_reload_keeps_open_keepalive_connection_working() {
 
 #[tokio::test]
 async fn bad_yaml_keeps_last_good_version_of_that_file_and_other_files_still_apply() {
-    let a = Echo::start("a", [127, 0, 0, 2], 0).await;
-    let b = Echo::start("b", [127, 0, 0, 3], 0).await;
+    let (a, b) = strait_e2e::echoes_ab().await;
     let m = Manifests::new();
     m.write_list("backends.json", &base(&a, &b));
     let good = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: y\n  namespace: default\nspec:\n  ingressClassName: strait\n  rules:\n  - host: yaml.test\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend:\n          service:\n            name: a\n            port:\n              number: 80\n";
@@ -146,8 +140,7 @@ async fn bad_yaml_keeps_last_good_version_of_that_file_and_other_files_still_app
 
 #[tokio::test]
 async fn broken_objects_leave_every_other_route_working() {
-    let a = Echo::start("a", [127, 0, 0, 2], 0).await;
-    let b = Echo::start("b", [127, 0, 0, 3], 0).await;
+    let (a, b) = strait_e2e::echoes_ab().await;
     let m = Manifests::new();
     m.write_list("backends.json", &base(&a, &b));
     let mut bad_type = IngressB::new("default", "bad-type")
@@ -228,11 +221,7 @@ async fn a_request_in_flight_during_a_reload_completes() {
     let (gate, arrived, release) = gated_upstream().await;
     let b = Echo::start("b", [127, 0, 0, 3], 0).await;
     let m = Manifests::new();
-    let mut items = vec![ingress_class(
-        "strait",
-        "strait.dev/ingress-controller",
-        false,
-    )];
+    let mut items = vec![our_class()];
     items.extend(backend("default", "gate", &[gate]));
     items.extend(backend("default", "b", &[b.addr]));
     m.write_list("backends.json", &items);

@@ -1,20 +1,15 @@
 //! Each Ingress semantic rule of DESIGN.md, end to end: manifests folder → Strait → echo
 //! backend, over real loopback sockets.
 
-use strait_e2e::manifests::{IngressB, backend, ingress_class};
+use strait_e2e::manifests::{IngressB, backend, ingress_class, our_class};
 use strait_e2e::{Echo, Manifests, get, start};
 
 /// Two echo backends `a` and `b` behind Services `a` and `b` in namespace `default`, the
 /// IngressClass, and the given Ingresses, all in one file.
 async fn scenario(ingresses: Vec<serde_json::Value>) -> (Manifests, [Echo; 2]) {
-    let a = Echo::start("a", [127, 0, 0, 2], 0).await;
-    let b = Echo::start("b", [127, 0, 0, 3], 0).await;
+    let (a, b) = strait_e2e::echoes_ab().await;
     let m = Manifests::new();
-    let mut items = vec![ingress_class(
-        "strait",
-        "strait.dev/ingress-controller",
-        false,
-    )];
+    let mut items = vec![our_class()];
     items.extend(backend("default", "a", &[a.addr]));
     items.extend(backend("default", "b", &[b.addr]));
     items.extend(ingresses);
@@ -178,14 +173,9 @@ async fn longest_path_wins_and_exact_beats_prefix_on_tie() {
 
 #[tokio::test]
 async fn rules_merge_across_ingresses_and_namespaces() {
-    let a = Echo::start("a", [127, 0, 0, 2], 0).await;
-    let b = Echo::start("b", [127, 0, 0, 3], 0).await;
+    let (a, b) = strait_e2e::echoes_ab().await;
     let m = Manifests::new();
-    let mut items = vec![ingress_class(
-        "strait",
-        "strait.dev/ingress-controller",
-        false,
-    )];
+    let mut items = vec![our_class()];
     items.extend(backend("team-a", "svc", &[a.addr]));
     items.extend(backend("team-b", "svc", &[b.addr]));
     items.push(
@@ -279,7 +269,7 @@ async fn missing_service_or_no_ready_endpoint_is_503_never_fallthrough() {
     m.write_list(
         "all.json",
         &[
-            ingress_class("strait", "strait.dev/ingress-controller", false),
+            our_class(),
             strait_e2e::manifests::service("default", "a", 80, "http"),
             strait_e2e::manifests::endpoint_slice(
                 "default",
