@@ -1,5 +1,6 @@
 //! Settings that change how objects translate into a table.
 
+use crate::model::ObjectKey;
 use crate::table::BackendMode;
 
 /// Translation settings, parsed once from flags by the controller.
@@ -19,6 +20,10 @@ pub struct CompileConfig {
     pub watch_ingress_without_class: bool,
     /// Backend mode when an Ingress does not override it (`--backend-mode`).
     pub backend_mode: BackendMode,
+    /// A `kubernetes.io/tls` Secret served when no `spec.tls` host matches the SNI
+    /// (`--default-ssl-certificate NAMESPACE/NAME`); without it, or when it is unusable, the
+    /// proxy's generated self-signed certificate.
+    pub default_ssl_certificate: Option<ObjectKey>,
 }
 
 impl Default for CompileConfig {
@@ -28,6 +33,7 @@ impl Default for CompileConfig {
             controller_name: "strait.dev/ingress-controller".to_owned(),
             watch_ingress_without_class: false,
             backend_mode: BackendMode::Pod,
+            default_ssl_certificate: None,
         }
     }
 }

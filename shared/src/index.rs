@@ -1,6 +1,7 @@
 //! The object store as a pure index: `apply` and `delete` objects, then `compile` a table.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -11,6 +12,7 @@ use crate::config::CompileConfig;
 use crate::model::{Diagnostic, Kind, ObjectKey};
 use crate::objects::Object;
 use crate::table::RouteTable;
+use crate::tls::{Certificate, CertificateError};
 
 /// The label that ties an EndpointSlice to its Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -27,9 +29,13 @@ pub struct Index {
     endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
     /// Service key → keys of the EndpointSlices labelled with it.
     slices_by_service: BTreeMap<ObjectKey, BTreeSet<ObjectKey>>,
-    secrets: BTreeMap<ObjectKey, Secret>,
+    /// TLS Secrets, parsed when applied; the raw Secret (key bytes included) is not kept.
+    secrets: BTreeMap<ObjectKey, TlsSecret>,
     nodes: BTreeMap<ObjectKey, Node>,
 }
+
+/// A Secret as the index keeps it: its TLS material parsed and checked once, on apply.
+pub type TlsSecret = Result<Arc<Certificate>, CertificateError>;
 
 /// A table plus what was found while building it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -61,7 +67,7 @@ impl Index {
             }
             Object::EndpointSlice(o) => self.apply_slice(key, *o),
             Object::Secret(o) => {
-                self.secrets.insert(key, *o);
+                self.secrets.insert(key, Certificate::from_secret(&o).map(Arc::new));
             }
             Object::Node(o) => {
                 self.nodes.insert(key, *o);
@@ -125,7 +131,8 @@ impl Index {
         &self.services
     }
 
-    pub fn secrets(&self) -> &BTreeMap<ObjectKey, Secret> {
+    /// Secrets by key, each parsed into a certificate or the reason it is unusable.
+    pub fn secrets(&self) -> &BTreeMap<ObjectKey, TlsSecret> {
         &self.secrets
     }
 

@@ -4,6 +4,7 @@
 //! - [`model`]: object identities and [`model::Diagnostic`]s.
 //! - [`host`] and [`paths`]: the Ingress host and path semantics (see `DESIGN.md`).
 //! - [`table`]: the immutable [`table::RouteTable`] the proxy reads, and its builder.
+//! - [`tls`]: certificates from `kubernetes.io/tls` Secrets and the SNI map in the table.
 //! - [`objects`], [`index`], [`config`]: decoded Kubernetes objects, the pure index that holds
 //!   them, and the translation settings; [`index::Index::compile`] builds a table (the
 //!   private `compile` module: class selection, rules, backends per mode).
@@ -19,9 +20,11 @@ pub mod model;
 pub mod objects;
 pub mod paths;
 pub mod table;
+pub mod tls;
 
 pub use config::CompileConfig;
 pub use index::{Compiled, Index};
 pub use model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason, Severity};
 pub use objects::{Object, ObjectError};
 pub use table::{Backend, BackendId, BackendMode, Endpoint, Endpoints, RouteTable};
+pub use tls::{Certificate, CertificateError, TlsTable};

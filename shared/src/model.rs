@@ -136,6 +136,18 @@ pub enum Reason {
     /// The backend mode needs something the Service lacks: a `nodePort` (nodeport mode) or a
     /// ClusterIP (service mode).
     BackendModeUnsupported,
+    /// A `spec.tls` entry (or `--default-ssl-certificate`) names a Secret that does not exist;
+    /// its hosts get the default certificate.
+    TlsSecretMissing,
+    /// The Secret's TLS material is unusable (wrong type, bad PEM, key not matching the
+    /// certificate); its hosts get the default certificate.
+    TlsSecretInvalid,
+    /// A host listed in `spec.tls` is not among the certificate's names; that host gets the
+    /// default certificate.
+    TlsHostNotCovered,
+    /// The certificate is past its notAfter (served anyway, with this warning) or before its
+    /// notBefore.
+    TlsCertificateExpired,
 }
 
 impl Reason {
@@ -152,6 +164,10 @@ impl Reason {
             Reason::InvalidObject => "InvalidObject",
             Reason::DuplicateObject => "DuplicateObject",
             Reason::BackendModeUnsupported => "BackendModeUnsupported",
+            Reason::TlsSecretMissing => "TlsSecretMissing",
+            Reason::TlsSecretInvalid => "TlsSecretInvalid",
+            Reason::TlsHostNotCovered => "TlsHostNotCovered",
+            Reason::TlsCertificateExpired => "TlsCertificateExpired",
         }
     }
 }

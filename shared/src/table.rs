@@ -5,10 +5,12 @@
 //! this one snapshot, published with one atomic pointer swap.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::host::{HostPattern, normalise_request_host, wildcard_suffix};
 use crate::model::ObjectKey;
 use crate::paths::{MatchRank, PathKind, PathRouter};
+use crate::tls::{Certificate, TlsTable};
 
 mod endpoints;
 
@@ -114,9 +116,14 @@ pub struct Backend {
     pub state: Result<Endpoints, Unavailable>,
 }
 
-/// Per-route settings that come from the owning Ingress (annotations and TLS later).
+/// Per-route settings that come from the owning Ingress (its annotations and `spec.tls`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct RouteOptions {}
+pub struct RouteOptions {
+    /// Plain-HTTP requests get `308` to `https://` (DESIGN.md, "TLS"): the rule's host is
+    /// listed in some Ingress's `spec.tls` and the owning Ingress does not set
+    /// `ssl-redirect: "false"`, or the owning Ingress sets `force-ssl-redirect: "true"`.
+    pub https_redirect: bool,
+}
 
 /// The target of a matched rule.
 #[derive(Clone, Debug, PartialEq)]
@@ -152,6 +159,7 @@ pub struct RouteTable {
     any_host: HostRoutes,
     default_backend: Option<Route>,
     backends: Vec<Backend>,
+    tls: TlsTable,
 }
 
 impl PartialEq for RouteTable {
@@ -161,6 +169,7 @@ impl PartialEq for RouteTable {
             && self.any_host == other.any_host
             && self.default_backend == other.default_backend
             && self.backends == other.backends
+            && self.tls == other.tls
     }
 }
 
@@ -216,6 +225,11 @@ impl RouteTable {
         self.exact.values().map(PathRouter::len).sum::<usize>()
             + self.wildcard.values().map(PathRouter::len).sum::<usize>()
             + self.any_host.len()
+    }
+
+    /// Certificates by server name, read by the proxy's SNI resolver.
+    pub fn tls(&self) -> &TlsTable {
+        &self.tls
     }
 
     /// The paths of one host pattern, if the table has any.
@@ -308,6 +322,21 @@ impl TableBuilder {
                 Ok(())
             }
         }
+    }
+
+    /// Claims `host`'s certificate unless it is claimed already (then `Err` carries the
+    /// holder). Callers claim in precedence order, as for routes.
+    pub fn tls_certificate(
+        &mut self,
+        host: &HostPattern,
+        cert: Arc<Certificate>,
+    ) -> Result<(), &Arc<Certificate>> {
+        self.table.tls.insert(host, cert)
+    }
+
+    /// The certificate served when no host name matches (`--default-ssl-certificate`).
+    pub fn default_certificate(&mut self, cert: Arc<Certificate>) {
+        self.table.tls.set_default(cert);
     }
 
     pub fn build(self) -> RouteTable {

@@ -1,0 +1,200 @@
+//! TLS material in the table: certificates parsed and checked from `kubernetes.io/tls`
+//! Secrets, and the map the SNI resolver reads (DESIGN.md, "TLS").
+//!
+//! A Secret is parsed once, when it enters the [`Index`](crate::Index): PEM chain (leaf
+//! first) and a PKCS#1, PKCS#8 or SEC1 key, checked to belong together. What a table needs
+//! per host (names covered, expiry) is then a cheap check at compile time, and the proxy's
+//! SNI lookup is a map read: exact name, then one-label wildcard, then the default.
+//!
+//! The crypto provider is ring, the one the whole tree uses (kube-rs's default too).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use k8s_openapi::api::core::v1::Secret;
+use rustls::pki_types::CertificateDer;
+use rustls::sign::CertifiedKey;
+
+use crate::host::{HostPattern, normalise_request_host, wildcard_suffix};
+
+/// `type` of the Secrets Strait reads certificates from.
+pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
+/// Data key of the PEM certificate chain, leaf first.
+pub const TLS_CERT_KEY: &str = "tls.crt";
+/// Data key of the PEM private key.
+pub const TLS_PRIVATE_KEY_KEY: &str = "tls.key";
+
+/// A certificate chain with its private key, parsed and checked: the key matches the leaf.
+///
+/// Equality compares the chain (DER): since the key is checked to match the leaf, an equal
+/// chain means an equal key pair, so tables stay comparable without holding key bytes twice.
+#[derive(Clone)]
+pub struct Certificate {
+    certified: Arc<CertifiedKey>,
+    /// DNS names of the leaf's subjectAltName (lower-case; `*.example.com` kept as written).
+    names: Vec<String>,
+    not_before: SystemTime,
+    not_after: SystemTime,
+}
+
+/// Why a Secret's TLS material was refused. Messages are for diagnostics: they never carry
+/// key material.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateError {
+    #[error("Secret type is {0:?}, expected kubernetes.io/tls")]
+    WrongType(String),
+    #[error("Secret has no {0} entry")]
+    Missing(&'static str),
+    #[error("tls.crt holds no PEM certificate")]
+    NoCertificate,
+    #[error("tls.crt: {0}")]
+    BadCertificate(String),
+    #[error("tls.key holds no PEM private key (PKCS#1, PKCS#8 or SEC1)")]
+    NoKey,
+    #[error("tls.key: {0}")]
+    BadKey(String),
+    #[error("tls.key does not match the certificate in tls.crt")]
+    KeyMismatch,
+}
+
+impl Certificate {
+    /// Parses and checks a PEM chain (leaf first) and a PEM private key.
+    pub fn from_pem(chain: &[u8], key: &[u8]) -> Result<Self, CertificateError> {
+        todo!("{} {}", chain.len(), key.len())
+    }
+
+    /// Parses the TLS material of a Secret: type `kubernetes.io/tls`, `tls.crt` and `tls.key`
+    /// from `data`, else from `stringData` (manifests may use either; the API server merges
+    /// `stringData` into `data`).
+    pub fn from_secret(secret: &Secret) -> Result<Self, CertificateError> {
+        todo!("{secret:?}")
+    }
+
+    /// What rustls serves: the chain and the signing key.
+    pub fn certified_key(&self) -> &Arc<CertifiedKey> {
+        &self.certified
+    }
+
+    /// The end-entity certificate (DER).
+    pub fn leaf(&self) -> &CertificateDer<'static> {
+        // `from_pem` refuses an empty chain.
+        &self.certified.cert[0]
+    }
+
+    /// The leaf's subjectAltName DNS names, lower-case.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Whether the leaf is valid for `host`: an exact SAN, or a `*.suffix` SAN one label above
+    /// it. A wildcard host is covered only by the same wildcard SAN. `Any` is never covered.
+    pub fn covers(&self, host: &HostPattern) -> bool {
+        todo!("{host}")
+    }
+
+    pub fn not_before(&self) -> SystemTime {
+        self.not_before
+    }
+
+    pub fn not_after(&self) -> SystemTime {
+        self.not_after
+    }
+
+    /// Whether `now` is past the leaf's notAfter.
+    pub fn is_expired_at(&self, now: SystemTime) -> bool {
+        now > self.not_after
+    }
+}
+
+impl PartialEq for Certificate {
+    fn eq(&self, other: &Self) -> bool {
+        self.certified.cert == other.certified.cert
+    }
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate")
+            .field("names", &self.names)
+            .field("chain_len", &self.certified.cert.len())
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Certificates by server name, for the SNI resolver.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TlsTable {
+    exact: HashMap<Box<str>, Arc<Certificate>>,
+    /// Keyed by the suffix after `*.`, as [`HostPattern::Wildcard`] is.
+    wildcard: HashMap<Box<str>, Arc<Certificate>>,
+    /// `--default-ssl-certificate`, when it names a usable Secret.
+    default: Option<Arc<Certificate>>,
+}
+
+impl TlsTable {
+    /// The certificate for a ClientHello's SNI (case and one trailing dot ignored): exact name,
+    /// then a one-label wildcard, then the configured default. `None` means the proxy's
+    /// generated fallback certificate.
+    pub fn resolve(&self, server_name: Option<&str>) -> Option<&Arc<Certificate>> {
+        let by_name = server_name.and_then(|raw| {
+            let name = normalise_request_host(raw);
+            self.exact
+                .get(name.as_ref())
+                .or_else(|| wildcard_suffix(&name).and_then(|s| self.wildcard.get(s)))
+        });
+        by_name.or(self.default.as_ref())
+    }
+
+    /// The certificate claimed for one host pattern, if any.
+    pub fn get(&self, host: &HostPattern) -> Option<&Arc<Certificate>> {
+        match host {
+            HostPattern::Exact(h) => self.exact.get(h.as_str()),
+            HostPattern::Wildcard(s) => self.wildcard.get(s.as_str()),
+            HostPattern::Any => None,
+        }
+    }
+
+    pub fn default_certificate(&self) -> Option<&Arc<Certificate>> {
+        self.default.as_ref()
+    }
+
+    /// Number of host names with a certificate (the default not counted).
+    pub fn len(&self) -> usize {
+        self.exact.len() + self.wildcard.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Claims `host` for `cert` unless it is claimed already (then `Err` carries the holder).
+    /// `Any` cannot hold a certificate and is ignored.
+    pub(crate) fn insert(
+        &mut self,
+        host: &HostPattern,
+        cert: Arc<Certificate>,
+    ) -> Result<(), &Arc<Certificate>> {
+        let map = match host {
+            HostPattern::Exact(h) => (&mut self.exact, h.as_str()),
+            HostPattern::Wildcard(s) => (&mut self.wildcard, s.as_str()),
+            HostPattern::Any => return Ok(()),
+        };
+        match map.0.entry(map.1.into()) {
+            std::collections::hash_map::Entry::Occupied(held) => Err(held.into_mut()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(cert);
+                Ok(())
+            }
+        }
+    }
+
+    pub(crate) fn set_default(&mut self, cert: Arc<Certificate>) {
+        self.default = Some(cert);
+    }
+}
+
+#[cfg(test)]
+mod tests;

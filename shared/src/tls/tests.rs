@@ -1,0 +1,3 @@
+//! Certificate parsing and checks, the SNI map.
+
+use super::*;
