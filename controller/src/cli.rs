@@ -8,10 +8,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
-use strait_proxy::ProxyConfig;
-use strait_shared::{BackendMode, CompileConfig};
+use strait_proxy::{Hsts, ProxyConfig, ProxyProtocol};
+use strait_shared::{BackendMode, CompileConfig, ObjectKey};
 
 use crate::serve::ServeConfig;
 
@@ -51,6 +51,9 @@ pub struct ServeArgs {
     /// Address of the plain-HTTP listener (port 0 picks a free port).
     #[arg(long, env = "STRAIT_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: SocketAddr,
+    /// Address of the HTTPS listener (port 0 picks a free port).
+    #[arg(long, env = "STRAIT_HTTPS_ADDR", default_value = "0.0.0.0:8443")]
+    pub https_addr: SocketAddr,
     /// Address of the admin listener serving /healthz and /readyz.
     #[arg(long, env = "STRAIT_ADMIN_ADDR", default_value = "127.0.0.1:10254")]
     pub admin_addr: SocketAddr,
@@ -79,6 +82,39 @@ pub struct ServeArgs {
         value_parser = parse_cidr
     )]
     pub trusted_proxies: Vec<IpNet>,
+    /// `kubernetes.io/tls` Secret served when no `spec.tls` host matches the SNI; without it a
+    /// self-signed certificate generated at start.
+    #[arg(long, env = "STRAIT_DEFAULT_SSL_CERTIFICATE", value_name = "NAMESPACE/NAME", value_parser = parse_object_key)]
+    pub default_ssl_certificate: Option<ObjectKey>,
+    /// Listeners whose connections must start with a PROXY protocol v1/v2 header:
+    /// `http`, `https` or `http,https`.
+    #[arg(
+        long,
+        env = "STRAIT_PROXY_PROTOCOL",
+        value_name = "LISTENER,...",
+        value_enum,
+        value_delimiter = ','
+    )]
+    pub proxy_protocol: Vec<ListenerArg>,
+    /// Time a new connection gets for its PROXY header and TLS handshake.
+    #[arg(long, env = "STRAIT_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub handshake_timeout: Duration,
+    /// Add `Strict-Transport-Security` to HTTPS responses (`--hsts=false` turns it off).
+    #[arg(long, env = "STRAIT_HSTS", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub hsts: bool,
+    /// HSTS `max-age` (e.g. `365d`, `1h`).
+    #[arg(long, env = "STRAIT_HSTS_MAX_AGE", default_value = "365d", value_parser = parse_duration)]
+    pub hsts_max_age: Duration,
+    /// Add `includeSubDomains` to the HSTS header.
+    #[arg(long, env = "STRAIT_HSTS_INCLUDE_SUBDOMAINS", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub hsts_include_subdomains: bool,
+    /// Add `preload` to the HSTS header.
+    #[arg(long, env = "STRAIT_HSTS_PRELOAD", default_value_t = false, action = ArgAction::Set, value_name = "BOOL")]
+    pub hsts_preload: bool,
+    /// Port named in HTTP→HTTPS redirects (443 is left out of the URL); 0 means the HTTPS
+    /// listener's own port.
+    #[arg(long, env = "STRAIT_HTTPS_REDIRECT_PORT", default_value_t = 443)]
+    pub https_redirect_port: u16,
     /// Upstream TCP connect timeout (e.g. `5s`, `250ms`).
     #[arg(long, env = "STRAIT_UPSTREAM_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub upstream_connect_timeout: Duration,
@@ -135,6 +171,13 @@ impl From<BackendModeArg> for BackendMode {
     }
 }
 
+/// A listener, as `--proxy-protocol` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListenerArg {
+    Http,
+    Https,
+}
+
 /// Flags of `strait demo`.
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
@@ -161,12 +204,14 @@ impl ServeArgs {
         ServeConfig {
             manifests: self.manifests,
             http_addr: self.http_addr,
+            https_addr: self.https_addr,
             admin_addr: self.admin_addr,
             compile: CompileConfig {
                 ingress_class: self.ingress_class,
                 controller_name: self.controller_name,
                 watch_ingress_without_class: self.watch_ingress_without_class,
                 backend_mode: self.backend_mode.into(),
+                default_ssl_certificate: self.default_ssl_certificate,
             },
             proxy: ProxyConfig {
                 trusted_proxies: self.trusted_proxies,
@@ -178,9 +223,32 @@ impl ServeArgs {
                 drain_timeout: self.shutdown_grace,
                 pool_idle_timeout: self.upstream_pool_idle_timeout,
                 pool_max_idle_per_host: self.upstream_pool_max_idle,
+                handshake_timeout: self.handshake_timeout,
+                proxy_protocol: ProxyProtocol {
+                    http: self.proxy_protocol.contains(&ListenerArg::Http),
+                    https: self.proxy_protocol.contains(&ListenerArg::Https),
+                },
+                hsts: self.hsts.then_some(Hsts {
+                    max_age: self.hsts_max_age,
+                    include_subdomains: self.hsts_include_subdomains,
+                    preload: self.hsts_preload,
+                }),
+                https_redirect_port: self.https_redirect_port,
             },
             debounce: self.debounce,
         }
+    }
+}
+
+/// Parses `NAMESPACE/NAME`.
+pub fn parse_object_key(s: &str) -> Result<ObjectKey, String> {
+    match s.trim().split_once('/') {
+        Some((namespace, name))
+            if !namespace.is_empty() && !name.is_empty() && !name.contains('/') =>
+        {
+            Ok(ObjectKey::new(namespace, name))
+        }
+        _ => Err(format!("`{s}` is not NAMESPACE/NAME")),
     }
 }
 
@@ -196,7 +264,7 @@ pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
 }
 
 /// Parses a duration written as one or more `<integer><unit>` parts, units `ms`, `s`, `m`,
-/// `h`: `250ms`, `5s`, `2m`, `1m30s`. A bare `0` is accepted; other bare numbers are not,
+/// `h`, `d`: `250ms`, `5s`, `2m`, `1m30s`, `365d`. A bare `0` is accepted; other bare numbers are not,
 /// because their unit would be a guess.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let text = s.trim();
@@ -230,6 +298,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(1),
             "m" => Duration::from_secs(60),
             "h" => Duration::from_secs(3600),
+            "d" => Duration::from_secs(86_400),
             "" => return Err(bad("missing unit")),
             _ => return Err(bad("unknown unit")),
         };

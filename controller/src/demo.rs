@@ -184,9 +184,13 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<DemoHandle> {
     let config = ServeConfig {
         manifests: manifests.path().to_owned(),
         http_addr,
+        https_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         admin_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         compile: CompileConfig::default(),
-        proxy: ProxyConfig::default(),
+        proxy: ProxyConfig {
+            https_redirect_port: 0,
+            ..ProxyConfig::default()
+        },
         debounce: Duration::from_millis(100),
     };
     let running = serve::start(config)

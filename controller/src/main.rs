@@ -1,5 +1,5 @@
-//! The `strait` binary: parse the command line, install tracing, run one command, map errors
-//! to an exit code. Everything else lives in the library.
+//! The `strait` binary: parse the command line, install tracing and the crypto provider, run
+//! one command, map errors to an exit code. Everything else lives in the library.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -15,6 +15,14 @@ fn main() -> ExitCode {
     if let Err(error) = install_tracing(cli.log.as_deref()) {
         eprintln!("strait: {error:#}");
         return ExitCode::FAILURE;
+    }
+    // One crypto provider for the whole process (ring, as kube-rs): TLS configs name it
+    // explicitly, and this covers any that rely on the process default.
+    if rustls::crypto::ring::default_provider()
+        .install_default()
+        .is_err()
+    {
+        tracing::debug!("a rustls crypto provider was already installed");
     }
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -31,6 +31,8 @@ pub struct ServeConfig {
     pub manifests: PathBuf,
     /// Plain-HTTP listener (`--http-addr`, default 0.0.0.0:8080; port 0 allowed).
     pub http_addr: SocketAddr,
+    /// HTTPS listener (`--https-addr`, default 0.0.0.0:8443; port 0 allowed).
+    pub https_addr: SocketAddr,
     /// Admin listener for /healthz and /readyz (`--admin-addr`, default 127.0.0.1:10254).
     pub admin_addr: SocketAddr,
     pub compile: CompileConfig,
@@ -45,6 +47,8 @@ pub struct ServeConfig {
 pub struct Running {
     /// Bound address of the HTTP listener (the real port when 0 was asked for).
     pub http_addr: SocketAddr,
+    /// Bound address of the HTTPS listener.
+    pub https_addr: SocketAddr,
     /// Bound address of the admin listener.
     pub admin_addr: SocketAddr,
     /// The table handle the proxy reads (tests look at it).
@@ -125,8 +129,9 @@ impl Drop for Running {
 /// then keeps watching it.
 pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     let (http, http_addr) = bind(config.http_addr, "HTTP").await?;
+    let (https, https_addr) = bind(config.https_addr, "HTTPS").await?;
     let (admin, admin_addr) = bind(config.admin_addr, "admin").await?;
-    tracing::info!(%http_addr, %admin_addr, manifests = %config.manifests.display(), "listening");
+    tracing::info!(%http_addr, %https_addr, %admin_addr, manifests = %config.manifests.display(), "listening");
 
     let table: SharedTable = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
     let dir = ManifestDir::open(&config.manifests)
@@ -139,10 +144,17 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     let (shutdown, signal) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let proxy = Proxy::new(config.proxy.clone(), table.clone());
+    let tls = tls_config(&table)?;
     let http_done = stopped(signal.clone());
+    let http_proxy = Arc::clone(&proxy);
     tasks.spawn(async move {
-        let served = strait_proxy::serve_http(http, proxy, http_done).await;
+        let served = strait_proxy::serve_http(http, http_proxy, http_done).await;
         ("HTTP listener", served.context("HTTP listener failed"))
+    });
+    let https_done = stopped(signal.clone());
+    tasks.spawn(async move {
+        let served = strait_proxy::serve_https(https, proxy, tls, https_done).await;
+        ("HTTPS listener", served.context("HTTPS listener failed"))
     });
     let admin_done = stopped(signal.clone());
     let admin_readiness = readiness.clone();
@@ -157,12 +169,19 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     });
     Ok(Running {
         http_addr,
+        https_addr,
         admin_addr,
         table,
         readiness,
         shutdown,
         tasks,
     })
+}
+
+/// The HTTPS listener's TLS settings, with a self-signed fallback certificate generated now.
+fn tls_config(table: &SharedTable) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let fallback = strait_proxy::tls::self_signed_certificate()?;
+    strait_proxy::tls::server_config(table.clone(), fallback).context("building the TLS settings")
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
@@ -205,6 +224,7 @@ mod tests {
         ServeConfig {
             manifests,
             http_addr: local,
+            https_addr: local,
             admin_addr: local,
             compile: CompileConfig::default(),
             proxy: ProxyConfig::default(),

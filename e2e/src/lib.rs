@@ -70,9 +70,13 @@ pub fn config(dir: &Path) -> ServeConfig {
     ServeConfig {
         manifests: dir.to_path_buf(),
         http_addr: "127.0.0.1:0".parse().expect("addr"),
+        https_addr: "127.0.0.1:0".parse().expect("addr"),
         admin_addr: "127.0.0.1:0".parse().expect("addr"),
         compile: CompileConfig::default(),
-        proxy: ProxyConfig::default(),
+        proxy: ProxyConfig {
+            https_redirect_port: 0,
+            ..ProxyConfig::default()
+        },
         debounce: Duration::from_millis(50),
     }
 }

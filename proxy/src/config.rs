@@ -30,6 +30,68 @@ pub struct ProxyConfig {
     pub pool_idle_timeout: Duration,
     /// Most idle pooled connections kept per upstream address (default 64); 0 disables pooling.
     pub pool_max_idle_per_host: usize,
+    /// Time a new connection has to send its PROXY header (when enabled) and finish the TLS
+    /// handshake (HTTPS); then it is closed, logged at debug and counted (default 10 s).
+    pub handshake_timeout: Duration,
+    /// Which listeners expect a PROXY protocol v1/v2 header on every connection
+    /// (`--proxy-protocol http,https`; default neither).
+    pub proxy_protocol: ProxyProtocol,
+    /// `Strict-Transport-Security` added to HTTPS responses that carry none (default
+    /// `max-age=31536000; includeSubDomains`, as ingress-nginx); `None` turns it off.
+    pub hsts: Option<Hsts>,
+    /// Port written into `308` redirects to HTTPS; 443 is left out of the URL. 0 means the
+    /// HTTPS listener's own port (standalone use, tests).
+    pub https_redirect_port: u16,
+}
+
+/// Listeners that require a PROXY protocol header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProxyProtocol {
+    pub http: bool,
+    pub https: bool,
+}
+
+impl ProxyProtocol {
+    /// Whether the listener of `scheme` requires the header.
+    pub fn on(self, scheme: Scheme) -> bool {
+        match scheme {
+            Scheme::Http => self.http,
+            Scheme::Https => self.https,
+        }
+    }
+}
+
+/// The `Strict-Transport-Security` policy of HTTPS responses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hsts {
+    pub max_age: Duration,
+    pub include_subdomains: bool,
+    pub preload: bool,
+}
+
+impl Default for Hsts {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(31_536_000),
+            include_subdomains: true,
+            preload: false,
+        }
+    }
+}
+
+impl Hsts {
+    /// The header value: `max-age=N[; includeSubDomains][; preload]`.
+    pub fn header_value(&self) -> http::HeaderValue {
+        let mut value = format!("max-age={}", self.max_age.as_secs());
+        if self.include_subdomains {
+            value.push_str("; includeSubDomains");
+        }
+        if self.preload {
+            value.push_str("; preload");
+        }
+        // Digits, letters, '=', ';' and spaces only.
+        http::HeaderValue::from_str(&value).expect("an HSTS value is a valid header value")
+    }
 }
 
 impl Default for ProxyConfig {
@@ -44,6 +106,10 @@ impl Default for ProxyConfig {
             drain_timeout: Duration::from_secs(30),
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 64,
+            handshake_timeout: Duration::from_secs(10),
+            proxy_protocol: ProxyProtocol::default(),
+            hsts: Some(Hsts::default()),
+            https_redirect_port: 443,
         }
     }
 }

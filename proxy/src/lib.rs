@@ -4,8 +4,10 @@
 //!
 //! The table is read with one `ArcSwap` load per request and never built here.
 //!
-//! - [`serve_http`] runs a listener: accept loop, per-connection hyper server (HTTP/1.1 and
-//!   h2c), idle keep-alive timeout, graceful drain on shutdown.
+//! - [`serve_http`] and [`serve_https`] run a listener: accept loop, the front door (PROXY
+//!   protocol header, TLS with the certificate chosen by SNI from the table — [`tls`]), then a
+//!   per-connection hyper server (HTTP/1.1, h2c, h2 over TLS), idle keep-alive timeout,
+//!   graceful drain on shutdown.
 //! - [`Proxy`] is what connections share: [`ProxyConfig`], the [`SharedTable`], a
 //!   [`Balancer`] and the upstream connection pool.
 //! - A request: host from `:authority`/absolute-form or `Host`, table lookup, backend state
@@ -24,17 +26,23 @@ mod connection;
 mod drain;
 mod error;
 mod forwarding;
+mod front;
 mod headers;
 mod listener;
 mod pool;
 mod proxy;
+mod proxy_protocol;
+mod redirect;
 mod request_id;
 mod service;
+mod stats;
+pub mod tls;
 mod upgrade;
 mod upstream;
 
 pub use balancer::{Balancer, RoundRobin};
-pub use config::{ListenerInfo, ProxyConfig, Scheme};
+pub use config::{Hsts, ListenerInfo, ProxyConfig, ProxyProtocol, Scheme};
 pub use error::{Fault, ProxyError};
-pub use listener::serve_http;
+pub use listener::{serve_http, serve_https};
 pub use proxy::{Proxy, SharedTable};
+pub use stats::FrontCounts;

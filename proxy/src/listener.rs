@@ -1,16 +1,22 @@
-//! The accept loop of a plain-HTTP listener and its shutdown.
+//! The accept loops of the plain-HTTP and HTTPS listeners and their shutdown.
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper_util::rt::TokioExecutor;
+use hyper_util::server::conn::auto::Builder;
+use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
 use crate::config::{ListenerInfo, Scheme};
 use crate::connection;
 use crate::drain;
+use crate::front::{self, Front, Opened};
 use crate::proxy::Proxy;
 
 /// Back-off after an accept error (EMFILE, ENFILE, ENOMEM, …), doubled per consecutive error.
@@ -22,6 +28,9 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// [`ProxyConfig::drain_timeout`](crate::ProxyConfig::drain_timeout) for in-flight requests
 /// (and upgraded tunnels) to finish, drops what is left, and returns.
 ///
+/// With [`ProxyConfig::proxy_protocol`](crate::ProxyConfig::proxy_protocol) `.http` every
+/// connection must start with a PROXY protocol header.
+///
 /// Accept errors are logged and retried after a short back-off; they never end the loop. The
 /// only error returned is failing to read the listener's local address.
 pub async fn serve_http(
@@ -29,11 +38,52 @@ pub async fn serve_http(
     proxy: Arc<Proxy>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let info = ListenerInfo {
+    let front = Front {
         scheme: Scheme::Http,
+        tls: None,
+        proxy_protocol: proxy.config.proxy_protocol.http,
+    };
+    serve(listener, proxy, front, shutdown).await
+}
+
+/// Serves HTTPS on `listener` as [`serve_http`] serves HTTP: TLS with `tls` (see
+/// [`server_config`](crate::tls::server_config)), then HTTP/2 or HTTP/1.1 as ALPN chose.
+/// Responses carry `Strict-Transport-Security` unless turned off.
+pub async fn serve_https(
+    listener: TcpListener,
+    proxy: Arc<Proxy>,
+    tls: Arc<ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let front = Front {
+        scheme: Scheme::Https,
+        tls: Some(TlsAcceptor::from(tls)),
+        proxy_protocol: proxy.config.proxy_protocol.https,
+    };
+    serve(listener, proxy, front, shutdown).await
+}
+
+async fn serve(
+    listener: TcpListener,
+    proxy: Arc<Proxy>,
+    front: Front,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let info = ListenerInfo {
+        scheme: front.scheme,
         port: listener.local_addr()?.port(),
     };
-    let builder = Arc::new(connection::builder(&proxy.config));
+    let shared = Arc::new(Shared {
+        info,
+        front,
+        builder: connection::builder(&proxy.config),
+        proxy: Arc::clone(&proxy),
+    });
+    if info.scheme == Scheme::Https {
+        proxy
+            .https_port
+            .store(info.port, std::sync::atomic::Ordering::Relaxed);
+    }
     let (drain_tx, drain_rx) = drain::channel();
     let mut backoff = ACCEPT_BACKOFF_MIN;
     tokio::pin!(shutdown);
@@ -46,7 +96,7 @@ pub async fn serve_http(
         match accepted {
             Ok((stream, peer)) => {
                 backoff = ACCEPT_BACKOFF_MIN;
-                spawn_connection(stream, peer, info, &proxy, &builder, &drain_rx);
+                spawn_connection(stream, peer, &shared, &drain_rx);
             }
             Err(error) => {
                 tracing::warn!(%error, ?backoff, "accept failed; backing off");
@@ -60,28 +110,53 @@ pub async fn serve_http(
     }
     drop(listener);
     drop(drain_rx);
-    tracing::info!(port = info.port, "listener stopped accepting; draining");
+    tracing::info!(
+        port = info.port,
+        scheme = info.scheme.as_str(),
+        "listener stopped accepting; draining"
+    );
     drain::finish(drain_tx, proxy.config.drain_timeout).await;
     Ok(())
 }
 
+/// What every connection of one listener shares.
+struct Shared {
+    info: ListenerInfo,
+    front: Front,
+    builder: Builder<TokioExecutor>,
+    proxy: Arc<Proxy>,
+}
+
 fn spawn_connection(
     stream: TcpStream,
-    peer: std::net::SocketAddr,
-    info: ListenerInfo,
-    proxy: &Arc<Proxy>,
-    builder: &Arc<hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>>,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
     drain: &drain::Signal,
 ) {
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
     }
-    let proxy = Arc::clone(proxy);
-    let builder = Arc::clone(builder);
-    let drain = drain.clone();
-    let span = tracing::debug_span!("conn", %peer);
+    let shared = Arc::clone(shared);
+    let mut drain = drain.clone();
+    let span = tracing::debug_span!("conn", %peer, client = tracing::field::Empty);
     tokio::spawn(
-        async move { connection::serve(stream, peer, info, proxy, &builder, drain).await }
-            .instrument(span),
+        async move {
+            let Some((opened, client)) =
+                front::open(stream, peer, &shared.front, &shared.proxy, &mut drain).await
+            else {
+                return;
+            };
+            let proxy = Arc::clone(&shared.proxy);
+            let (info, builder) = (shared.info, &shared.builder);
+            match opened {
+                Opened::Plain(io) => {
+                    connection::serve(io, client, info, proxy, builder, drain).await;
+                }
+                Opened::Tls(io) => {
+                    connection::serve(io, client, info, proxy, builder, drain).await;
+                }
+            }
+        }
+        .instrument(span),
     );
 }

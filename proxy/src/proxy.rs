@@ -1,13 +1,17 @@
 //! The [`Proxy`]: what every connection of every listener shares.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use arc_swap::ArcSwap;
 use strait_shared::RouteTable;
 
 use crate::balancer::{Balancer, RoundRobin};
-use crate::config::ProxyConfig;
+use http::HeaderValue;
+
+use crate::config::{Hsts, ProxyConfig, Scheme};
 use crate::pool::Pool;
+use crate::stats::{FrontCounts, FrontStats};
 
 /// The table handle shared by the publisher (writes) and every connection (reads).
 pub type SharedTable = Arc<ArcSwap<RouteTable>>;
@@ -19,6 +23,12 @@ pub struct Proxy {
     pub(crate) table: SharedTable,
     pub(crate) balancer: Box<dyn Balancer>,
     pub(crate) pool: Pool,
+    pub(crate) front_stats: FrontStats,
+    /// `Strict-Transport-Security` for HTTPS responses, rendered once from the config.
+    pub(crate) hsts: Option<HeaderValue>,
+    /// Local port of the HTTPS listener once one serves (0: none yet): redirects name it when
+    /// [`ProxyConfig::https_redirect_port`] is 0.
+    pub(crate) https_port: AtomicU16,
 }
 
 impl Proxy {
@@ -34,11 +44,15 @@ impl Proxy {
         balancer: Box<dyn Balancer>,
     ) -> Arc<Self> {
         let pool = Pool::new(&config);
+        let hsts = config.hsts.as_ref().map(Hsts::header_value);
         Arc::new(Self {
             config,
             table,
             balancer,
             pool,
+            front_stats: FrontStats::default(),
+            hsts,
+            https_port: AtomicU16::new(0),
         })
     }
 
@@ -50,6 +64,16 @@ impl Proxy {
     /// The table handle the proxy reads (the publisher stores new tables into it).
     pub fn table(&self) -> &SharedTable {
         &self.table
+    }
+
+    /// Front-door counts (PROXY headers refused, TLS handshakes) of the listeners of `scheme`.
+    pub fn front_counts(&self, scheme: Scheme) -> FrontCounts {
+        self.front_stats.counts(scheme)
+    }
+
+    /// The HTTPS listener's port, once one serves.
+    pub(crate) fn https_port(&self) -> Option<u16> {
+        Some(self.https_port.load(Ordering::Relaxed)).filter(|p| *p != 0)
     }
 
     /// Idle upstream connections currently pooled, over every address.

@@ -7,19 +7,20 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use http::header::{HOST, HeaderValue};
+use http::header::{HOST, HeaderValue, STRICT_TRANSPORT_SECURITY};
 use http::uri::PathAndQuery;
 use http::{Extensions, Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 
 use crate::body::{RequestBody, ResponseBody};
+use crate::config::Scheme;
 use crate::connection::ConnCtx;
 use crate::error::{self, ProxyError};
 use crate::forwarding::{self, Forwarding};
 use crate::pool::Sent;
 use crate::upstream::{self, NO_ENDPOINTS};
-use crate::{headers, request_id, upgrade};
+use crate::{headers, redirect, request_id, upgrade};
 
 /// Serves one request of a client connection. Never fails: errors become responses.
 pub(crate) async fn handle(
@@ -27,10 +28,18 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let in_flight = ctx.activity.request_started();
-    let response = match forward(&ctx, request).await {
+    let mut response = match forward(&ctx, request).await {
         Ok(response) => response,
         Err(error) => error::respond(&error, ctx.peer),
     };
+    if ctx.listener.scheme == Scheme::Https
+        && let Some(hsts) = &ctx.proxy.hsts
+    {
+        response
+            .headers_mut()
+            .entry(STRICT_TRANSPORT_SECURITY)
+            .or_insert_with(|| hsts.clone());
+    }
     Ok(response.map(|body| body.hold(in_flight)))
 }
 
@@ -49,6 +58,13 @@ async fn forward(
     let route = table
         .lookup(raw_host, request.uri().path())
         .ok_or(ProxyError::NoRoute)?;
+    if route.route.options.https_redirect && redirect::needed(&redirect_check(ctx, &request)) {
+        return Ok(redirect::response(
+            raw_host,
+            redirect_port(ctx),
+            request.uri(),
+        ));
+    }
     let endpoints = match &route.backend.state {
         Ok(endpoints) if !endpoints.is_empty() => endpoints,
         Ok(_) => return Err(ProxyError::BackendUnavailable(NO_ENDPOINTS)),
@@ -57,6 +73,24 @@ async fn forward(
     let client_upgrade = prepare_upstream(&mut request, host, ctx);
     let sent = upstream::send(&ctx.proxy, endpoints, request.map(RequestBody::new)).await?;
     relay_response(ctx, sent, client_upgrade)
+}
+
+fn redirect_check<'a>(ctx: &'a ConnCtx, request: &'a Request<Incoming>) -> redirect::Check<'a> {
+    redirect::Check {
+        scheme: ctx.listener.scheme,
+        peer: ctx.peer.ip(),
+        trusted: &ctx.proxy.config.trusted_proxies,
+        headers: request.headers(),
+        path: request.uri().path(),
+    }
+}
+
+/// The port redirects name: the configured one, or this proxy's HTTPS listener port when 0.
+fn redirect_port(ctx: &ConnCtx) -> u16 {
+    match ctx.proxy.config.https_redirect_port {
+        0 => ctx.proxy.https_port().unwrap_or(443),
+        port => port,
+    }
 }
 
 /// The host a request is for, as received: the URI's authority (HTTP/2, absolute-form) or the

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -67,7 +67,8 @@ impl Index {
             }
             Object::EndpointSlice(o) => self.apply_slice(key, *o),
             Object::Secret(o) => {
-                self.secrets.insert(key, Certificate::from_secret(&o).map(Arc::new));
+                self.secrets
+                    .insert(key, Certificate::from_secret(&o).map(Arc::new));
             }
             Object::Node(o) => {
                 self.nodes.insert(key, *o);

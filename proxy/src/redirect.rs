@@ -1,0 +1,78 @@
+//! `308` from plain HTTP to HTTPS (DESIGN.md, "TLS"): decided per route when the table is
+//! built ([`RouteOptions::https_redirect`](strait_shared::table::RouteOptions)), applied here.
+//!
+//! Not redirected: requests already on HTTPS, requests a trusted proxy says arrived over HTTPS
+//! (`X-Forwarded-Proto: https`, so a TLS-terminating load balancer in front does not loop),
+//! and ACME HTTP-01 challenges (`/.well-known/acme-challenge/`), which must stay on plain
+//! HTTP for certificates to be issued — ingress-nginx exempts them too.
+
+use std::net::IpAddr;
+
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
+use http::{Response, StatusCode, Uri};
+use ipnet::IpNet;
+use strait_shared::host::normalise_request_host;
+
+use crate::body::ResponseBody;
+use crate::config::Scheme;
+use crate::forwarding::X_FORWARDED_PROTO;
+
+/// Path prefix of ACME HTTP-01 challenges.
+const ACME_CHALLENGE: &str = "/.well-known/acme-challenge/";
+
+/// What decides whether one request is redirected.
+pub(crate) struct Check<'a> {
+    pub scheme: Scheme,
+    pub peer: IpAddr,
+    pub trusted: &'a [IpNet],
+    pub headers: &'a HeaderMap,
+    pub path: &'a str,
+}
+
+/// Whether a request on a route that asks for HTTPS must be redirected.
+pub(crate) fn needed(check: &Check<'_>) -> bool {
+    check.scheme == Scheme::Http
+        && !check.path.starts_with(ACME_CHALLENGE)
+        && !forwarded_https(check)
+}
+
+/// A trusted peer says the client's scheme was already HTTPS.
+fn forwarded_https(check: &Check<'_>) -> bool {
+    let peer = check.peer.to_canonical();
+    if !check.trusted.iter().any(|net| net.contains(&peer)) {
+        return false;
+    }
+    check
+        .headers
+        .get(X_FORWARDED_PROTO)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// `308 Permanent Redirect` to `https://host[:port]/path?query`: the request's host without
+/// its port, `port` unless it is 443, the target as received.
+pub(crate) fn response(raw_host: &str, port: u16, uri: &Uri) -> Response<ResponseBody> {
+    let host = normalise_request_host(raw_host);
+    let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let location = if port == 443 {
+        format!("https://{host}{target}")
+    } else {
+        format!("https://{host}:{port}{target}")
+    };
+    let mut response = Response::new(ResponseBody::text("redirecting to HTTPS"));
+    *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    // Host and target come from a request hyper accepted: visible ASCII, valid in a header.
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        headers.insert(LOCATION, location);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests;
