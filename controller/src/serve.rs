@@ -53,12 +53,18 @@ pub struct Running {
     pub admin_addr: SocketAddr,
     /// The table handle the proxy reads (tests look at it).
     pub table: SharedTable,
+    proxy: Arc<Proxy>,
     readiness: Arc<Readiness>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
 }
 
 impl Running {
+    /// The proxy both listeners serve (its counters, its table).
+    pub fn proxy(&self) -> &Arc<Proxy> {
+        &self.proxy
+    }
+
     /// What `/readyz` reports.
     pub fn readiness(&self) -> &Arc<Readiness> {
         &self.readiness
@@ -152,8 +158,9 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         ("HTTP listener", served.context("HTTP listener failed"))
     });
     let https_done = stopped(signal.clone());
+    let https_proxy = Arc::clone(&proxy);
     tasks.spawn(async move {
-        let served = strait_proxy::serve_https(https, proxy, tls, https_done).await;
+        let served = strait_proxy::serve_https(https, https_proxy, tls, https_done).await;
         ("HTTPS listener", served.context("HTTPS listener failed"))
     });
     let admin_done = stopped(signal.clone());
@@ -172,6 +179,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         https_addr,
         admin_addr,
         table,
+        proxy,
         readiness,
         shutdown,
         tasks,

@@ -69,7 +69,18 @@ impl Conn {
         Self::handshake(socket.connect(addr).await?).await
     }
 
-    async fn handshake(stream: TcpStream) -> std::io::Result<Conn> {
+    /// HTTP/1.1 over an already open stream (a TLS stream, a socket that sent a PROXY header).
+    pub async fn over<I>(io: I) -> std::io::Result<Conn>
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        Self::handshake(io).await
+    }
+
+    async fn handshake<I>(stream: I) -> std::io::Result<Conn>
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(std::io::Error::other)?;

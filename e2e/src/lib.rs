@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod manifests;
+pub mod tls;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -245,6 +245,23 @@ impl IngressB {
         self
     }
 
+    /// Adds a `spec.tls` entry: hosts (none: the rule hosts its certificate covers) and the
+    /// Secret (none: the default certificate).
+    pub fn tls(mut self, hosts: &[&str], secret: Option<&str>) -> Self {
+        let mut entry = json!({});
+        if !hosts.is_empty() {
+            entry["hosts"] = json!(hosts);
+        }
+        if let Some(secret) = secret {
+            entry["secretName"] = json!(secret);
+        }
+        match self.v["spec"]["tls"].as_array_mut() {
+            Some(entries) => entries.push(entry),
+            None => self.v["spec"]["tls"] = json!([entry]),
+        }
+        self
+    }
+
     pub fn build(self) -> Value {
         self.v
     }

@@ -8,12 +8,25 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use bytes::{Buf, Bytes, BytesMut};
+use ppp::PartialResult;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 /// Largest header accepted, TLVs included (a v1 header is at most 107 bytes; v2 headers from
 /// real load balancers are a few hundred).
 pub(crate) const MAX_HEADER_BYTES: usize = 4096;
+
+/// How a v1 header starts. The space is part of it: `PROXY` alone could still be followed by
+/// something other than a header, and v1 headers always have one.
+const V1_PREFIX: &[u8] = b"PROXY ";
+
+/// How a v2 header starts (the 12-byte signature, chosen so that it cannot be the start of a
+/// valid request in any common protocol).
+const V2_SIGNATURE: &[u8] = ppp::v2::PROTOCOL_PREFIX;
+
+/// The fixed part of a v2 header: signature, version/command, family/protocol and the 2-byte
+/// length of what follows.
+const V2_FIXED_BYTES: usize = 16;
 
 /// Why a connection's PROXY header was refused; the connection is then closed.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +51,147 @@ pub(crate) async fn read_header<T>(io: T) -> Result<(Option<SocketAddr>, Rewind<
 where
     T: AsyncRead + Unpin,
 {
-    todo!()
+    let mut io = io;
+    // One allocation for the whole header: no header accepted is larger, so the buffer never
+    // grows, and every read is bounded by its spare capacity. Whatever follows the header in
+    // the same reads stays in this allocation as the replayed prefix.
+    let mut buf = BytesMut::with_capacity(MAX_HEADER_BYTES);
+    loop {
+        if !buf.is_empty() {
+            match parse(&buf)? {
+                Parsed::Incomplete => {}
+                Parsed::Complete { source, len } => {
+                    buf.advance(len);
+                    // Nothing left over (the usual case when the client waits for the server,
+                    // or sent the header on its own): don't keep the 4 KiB alive for nothing.
+                    let rest = if buf.is_empty() {
+                        Bytes::new()
+                    } else {
+                        buf.freeze()
+                    };
+                    return Ok((source, Rewind::with_prefix(io, rest)));
+                }
+            }
+        }
+        // Still incomplete with the buffer full: the header is larger than any accepted. (The
+        // checks in `parse` already catch both versions earlier; this bounds the loop even if
+        // they did not.)
+        if buf.len() >= MAX_HEADER_BYTES {
+            return Err(HeaderError::TooLong);
+        }
+        // `len < MAX_HEADER_BYTES <= capacity`, so this reads at most the spare capacity: the
+        // buffer never reallocates, and a read returns whatever has arrived without waiting
+        // for more.
+        if io.read_buf(&mut buf).await? == 0 {
+            return Err(HeaderError::Eof);
+        }
+    }
+}
+
+/// What the bytes read so far amount to.
+#[derive(Debug, PartialEq)]
+enum Parsed {
+    /// The start of a header: read more.
+    Incomplete,
+    /// A whole header of `len` bytes, naming `source` (if it names one we use).
+    Complete {
+        source: Option<SocketAddr>,
+        len: usize,
+    },
+}
+
+/// Looks at the bytes read so far (at least one). Fails as soon as they cannot be the start of
+/// a header: a client that sends no header (plain HTTP, a TLS ClientHello) must not hold the
+/// connection open waiting for bytes that will never come.
+///
+/// The version is picked here from the first bytes, then `ppp`'s parser for that version is
+/// asked, rather than `ppp::HeaderResult::parse`: that one falls back to v1 on any v2 error,
+/// which would report a malformed v2 header as a v1 prefix error.
+fn parse(buf: &[u8]) -> Result<Parsed, HeaderError> {
+    if starts_like(buf, V2_SIGNATURE) {
+        parse_v2(buf)
+    } else if starts_like(buf, V1_PREFIX) {
+        parse_v1(buf)
+    } else {
+        Err(HeaderError::Missing)
+    }
+}
+
+/// Whether `buf` and `prefix` agree on the bytes both have: `buf` starts with `prefix`, or is
+/// a (possibly empty) beginning of it.
+fn starts_like(buf: &[u8], prefix: &[u8]) -> bool {
+    let n = buf.len().min(prefix.len());
+    buf[..n] == prefix[..n]
+}
+
+fn parse_v1(buf: &[u8]) -> Result<Parsed, HeaderError> {
+    use ppp::v1::{Addresses, BinaryParseError, Header, ParseError};
+
+    match Header::try_from(buf) {
+        Ok(header) => {
+            let source = match header.addresses {
+                Addresses::Tcp4(a) => Some(SocketAddr::new(a.source_address.into(), a.source_port)),
+                Addresses::Tcp6(a) => Some(SocketAddr::new(a.source_address.into(), a.source_port)),
+                Addresses::Unknown => None,
+            };
+            Ok(Parsed::Complete {
+                source,
+                len: header.header.len(),
+            })
+        }
+        // `ppp` parses up to and including the first CR plus one byte. When those are all
+        // there, the line is over, and what it calls "missing" (e.g. `PROXY TCP4\r\n` lacks
+        // the addresses) will never arrive: more bytes would not change its answer, so waiting
+        // for them would hang until the handshake timeout.
+        Err(error) if error.is_incomplete() => {
+            if v1_line_ended(buf) {
+                Err(HeaderError::Invalid(format!("v1: {error}")))
+            } else {
+                Ok(Parsed::Incomplete)
+            }
+        }
+        Err(BinaryParseError::Parse(ParseError::HeaderTooLong)) => Err(HeaderError::TooLong),
+        Err(error) => Err(HeaderError::Invalid(format!("v1: {error}"))),
+    }
+}
+
+/// Whether `buf` holds a CR and the byte after it: the whole of a v1 line as `ppp` sees it.
+fn v1_line_ended(buf: &[u8]) -> bool {
+    buf.iter()
+        .position(|&b| b == b'\r')
+        .is_some_and(|cr| buf.len() > cr + 1)
+}
+
+fn parse_v2(buf: &[u8]) -> Result<Parsed, HeaderError> {
+    use ppp::v2::{Addresses, Command, Header, ParseError};
+
+    match Header::try_from(buf) {
+        Ok(header) => {
+            let source = match (header.command, header.addresses) {
+                (Command::Proxy, Addresses::IPv4(a)) => {
+                    Some(SocketAddr::new(a.source_address.into(), a.source_port))
+                }
+                (Command::Proxy, Addresses::IPv6(a)) => {
+                    Some(SocketAddr::new(a.source_address.into(), a.source_port))
+                }
+                // LOCAL: the sender's own connection (a health check), whatever addresses it
+                // carries. Unix and unspecified families: nothing to use as a client address.
+                (Command::Local, _)
+                | (Command::Proxy, Addresses::Unix(_) | Addresses::Unspecified) => None,
+            };
+            Ok(Parsed::Complete {
+                source,
+                len: header.len(),
+            })
+        }
+        // The fixed part is in, so the length is known: refuse at once rather than reading up
+        // to the limit first.
+        Err(ParseError::Partial(_, length)) if V2_FIXED_BYTES + length > MAX_HEADER_BYTES => {
+            Err(HeaderError::TooLong)
+        }
+        Err(error) if error.is_incomplete() => Ok(Parsed::Incomplete),
+        Err(error) => Err(HeaderError::Invalid(format!("v2: {error}"))),
+    }
 }
 
 /// A stream that yields `prefix` before reading from `inner`; writes go straight through.
@@ -60,12 +213,28 @@ impl<T> Rewind<T> {
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Rewind<T> {
+    /// Replays the prefix first, as much as fits in `buf` per call; once it is drained, reads
+    /// go straight to `inner`.
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        todo!("{cx:?} {}", buf.remaining())
+        let this = self.get_mut();
+        if this.prefix.is_empty() {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        let n = this.prefix.len().min(buf.remaining());
+        if n == this.prefix.len() {
+            buf.put_slice(&this.prefix);
+            // An emptied `Bytes` would still hold its share of the buffer it was cut from (the
+            // header's read buffer): let that go now rather than with the connection.
+            this.prefix = Bytes::new();
+        } else {
+            buf.put_slice(&this.prefix[..n]);
+            this.prefix.advance(n);
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
