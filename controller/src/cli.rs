@@ -184,6 +184,9 @@ pub struct DemoArgs {
     /// Address of the demo proxy; when the port is taken a free one is used instead.
     #[arg(long, env = "STRAIT_DEMO_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
+    /// Address of the demo's HTTPS listener; when the port is taken a free one is used instead.
+    #[arg(long, env = "STRAIT_DEMO_HTTPS_ADDR", default_value = "127.0.0.1:8443")]
+    pub https_addr: SocketAddr,
 }
 
 /// Flags of `strait echo`.
@@ -272,7 +275,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Ok(Duration::ZERO);
     }
     let bad = |why: &str| {
-        format!("invalid duration `{text}`: {why} (expected e.g. 250ms, 5s, 2m, 1m30s)")
+        format!("invalid duration `{text}`: {why} (expected e.g. 250ms, 5s, 2m, 1m30s, 365d)")
     };
     if text.is_empty() {
         return Err(bad("empty"));

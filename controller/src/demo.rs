@@ -104,6 +104,47 @@ spec:
                   number: 80
 ";
 
+/// HTTPS for `secure.demo.local` with a certificate generated at start (written to
+/// `secure.yaml`; `{cert}` and `{key}` are filled in, indented PEM).
+const SECURE: &str = "\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: secure-demo-tls
+  namespace: default
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+{cert}
+  tls.key: |
+{key}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: secure
+  namespace: default
+spec:
+  ingressClassName: strait
+  tls:
+    - hosts: [secure.demo.local]
+      secretName: secure-demo-tls
+  rules:
+    - host: secure.demo.local
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: apple
+                port:
+                  number: 80
+";
+
+/// The host `secure.yaml` serves over HTTPS.
+const SECURE_HOST: &str = "secure.demo.local";
+
 /// The echo backends: name and preferred loopback address.
 const BACKENDS: [(&str, Ipv4Addr); 2] = [
     ("apple", Ipv4Addr::new(127, 0, 0, 2)),
@@ -117,15 +158,20 @@ pub struct DemoHandle {
     pub running: Running,
     /// The folder being served; deleted when the handle is dropped.
     pub manifests: TempDir,
-    /// The asked-for address when its port was taken and a free port was used instead.
-    pub taken_addr: Option<SocketAddr>,
+    /// Asked-for addresses whose port was taken, so a free port was used instead.
+    pub taken_addrs: Vec<SocketAddr>,
     echoes: Vec<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
 }
 
 impl DemoHandle {
-    /// Where the demo proxy listens.
+    /// Where the demo proxy listens for plain HTTP.
     pub fn http_addr(&self) -> SocketAddr {
         self.running.http_addr
+    }
+
+    /// Where the demo proxy listens for HTTPS.
+    pub fn https_addr(&self) -> SocketAddr {
+        self.running.https_addr
     }
 
     /// The manifests folder the demo serves.
@@ -162,6 +208,7 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<DemoHandle> {
         .context("creating the demo manifests folder")?;
     write_file(manifests.path(), "ingress-class.yaml", INGRESS_CLASS)?;
     write_file(manifests.path(), "ingress.yaml", INGRESS)?;
+    write_file(manifests.path(), "secure.yaml", &secure_manifest()?)?;
     let mut echoes = Vec::new();
     for (name, ip) in BACKENDS {
         let listener = bind_loopback(ip).await?;
@@ -180,11 +227,12 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<DemoHandle> {
             tokio::spawn(serve_echo(listener, name.to_owned(), shutdown)),
         ));
     }
-    let (http_addr, taken_addr) = free_http_addr(args.http_addr)?;
+    let (http_addr, taken_http) = free_http_addr(args.http_addr)?;
+    let (https_addr, taken_https) = free_http_addr(args.https_addr)?;
     let config = ServeConfig {
         manifests: manifests.path().to_owned(),
         http_addr,
-        https_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        https_addr,
         admin_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         compile: CompileConfig::default(),
         proxy: ProxyConfig {
@@ -199,9 +247,24 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<DemoHandle> {
     Ok(DemoHandle {
         running,
         manifests,
-        taken_addr,
+        taken_addrs: taken_http.into_iter().chain(taken_https).collect(),
         echoes,
     })
+}
+
+/// `secure.yaml` with a fresh self-signed certificate for [`SECURE_HOST`].
+fn secure_manifest() -> anyhow::Result<String> {
+    let generated = rcgen::generate_simple_self_signed(vec![SECURE_HOST.to_owned()])
+        .context("generating the demo certificate")?;
+    let indent = |pem: &str| {
+        pem.lines()
+            .map(|line| format!("    {line}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Ok(SECURE
+        .replace("{cert}", &indent(&generated.cert.pem()))
+        .replace("{key}", &indent(&generated.signing_key.serialize_pem())))
 }
 
 /// Binds `ip:0`, or `127.0.0.1:0` where only that loopback address exists (macOS).
@@ -236,21 +299,17 @@ fn write_file(dir: &Path, name: &str, contents: &str) -> anyhow::Result<()> {
 
 /// What the demo prints once it is up.
 fn instructions(demo: &DemoHandle) -> String {
-    let mut addr = demo.http_addr();
-    if addr.ip().is_unspecified() {
-        let loopback = match addr.ip() {
-            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        };
-        addr.set_ip(loopback);
-    }
-    let taken = match demo.taken_addr {
-        Some(taken) => format!("{taken} is taken, so the demo uses a free port.\n"),
-        None => String::new(),
-    };
+    let addr = reachable(demo.http_addr());
+    let https = reachable(demo.https_addr());
+    let (https_ip, https_port) = (https.ip(), https.port());
+    let taken: String = demo
+        .taken_addrs
+        .iter()
+        .map(|taken| format!("{taken} is taken, so the demo uses a free port instead.\n"))
+        .collect();
     let dir = demo.manifests_dir().display();
     format!(
-        "{taken}Strait demo listening on http://{addr}
+        "{taken}Strait demo listening on http://{addr} and https://{https}
 Manifests (edit them; changes are live within a second): {dir}
 
 Host routing (answered by \"banana\"):
@@ -259,9 +318,25 @@ Path routing (/banana goes to \"banana\", everything else on demo.local to \"app
   curl -s -H 'Host: demo.local' http://{addr}/banana/split
 Client IP (a spoofed X-Forwarded-For is dropped; the echo shows your address):
   curl -s -H 'Host: demo.local' -H 'X-Forwarded-For: 203.0.113.7' http://{addr}/
+HTTPS with the certificate from secure.yaml (self-signed, hence -k), chosen by SNI:
+  curl -sk --resolve {SECURE_HOST}:{https_port}:{https_ip} https://{SECURE_HOST}:{https_port}/
+Plain HTTP to a host listed in spec.tls is redirected (308) to HTTPS:
+  curl -si -H 'Host: {SECURE_HOST}' http://{addr}/
 
 Press Ctrl-C to stop."
     )
+}
+
+/// `addr` with an unspecified IP replaced by loopback, for copy-paste commands.
+fn reachable(mut addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        let loopback = match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        };
+        addr.set_ip(loopback);
+    }
+    addr
 }
 
 #[cfg(test)]
@@ -276,6 +351,18 @@ mod tests {
     use super::*;
 
     async fn get(addr: SocketAddr, host: &str, path: &str, xff: Option<&str>) -> Value {
+        let response = fetch(addr, host, path, xff).await;
+        assert_eq!(response.status(), 200, "{host}{path}");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    async fn fetch(
+        addr: SocketAddr,
+        host: &str,
+        path: &str,
+        xff: Option<&str>,
+    ) -> http::Response<hyper::body::Incoming> {
         let io = TokioIo::new(TcpStream::connect(addr).await.unwrap());
         let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
         tokio::spawn(conn);
@@ -284,10 +371,7 @@ mod tests {
             request = request.header("x-forwarded-for", xff);
         }
         let response = sender.send_request(request.body(Empty::<Bytes>::new()).unwrap());
-        let response = response.await.unwrap();
-        assert_eq!(response.status(), 200, "{host}{path}");
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        serde_json::from_slice(&body).unwrap()
+        response.await.unwrap()
     }
 
     #[test]
@@ -314,12 +398,13 @@ mod tests {
     async fn demo_routes_by_host_and_path_and_shows_the_client_ip() {
         let args = DemoArgs {
             http_addr: "127.0.0.1:0".parse().unwrap(),
+            https_addr: "127.0.0.1:0".parse().unwrap(),
         };
         let demo = start_demo(&args).await.unwrap();
         let addr = demo.http_addr();
         let text = instructions(&demo);
         assert!(text.contains(&demo.manifests_dir().display().to_string()));
-        assert_eq!(text.matches("curl -s").count(), 3);
+        assert_eq!(text.matches("curl -s").count(), 5);
 
         let host_routed = get(addr, "banana.demo.local", "/", None).await;
         assert_eq!(host_routed["name"], "banana");
@@ -329,6 +414,18 @@ mod tests {
         let root = get(addr, "demo.local", "/", Some("203.0.113.7")).await;
         assert_eq!(root["name"], "apple");
         assert_eq!(root["headers"]["x-forwarded-for"], "127.0.0.1");
+        let redirect = fetch(addr, SECURE_HOST, "/x?y=1", None).await;
+        assert_eq!(redirect.status(), 308);
+        let https_port = demo.https_addr().port();
+        assert_eq!(
+            redirect.headers()[header::LOCATION],
+            format!("https://{SECURE_HOST}:{https_port}/x?y=1").as_str()
+        );
+        assert_eq!(
+            demo.running.table.load().tls().len(),
+            1,
+            "secure.yaml's certificate"
+        );
 
         let dir = demo.manifests_dir().to_owned();
         tokio::time::timeout(Duration::from_secs(10), demo.shutdown())

@@ -84,7 +84,7 @@ fn serve_logs_bound_addresses_serves_and_exits_zero_on_sigterm() {
         .args(["serve", "--manifests"])
         .arg(dir.path())
         .args(["--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
-        .args(["--shutdown-delay", "0s"])
+        .args(["--https-addr", "127.0.0.1:0", "--shutdown-delay", "0s"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -101,7 +101,10 @@ fn serve_logs_bound_addresses_serves_and_exits_zero_on_sigterm() {
     };
     let http = field(&listening, "http_addr").expect("http_addr in the log");
     let admin = field(&listening, "admin_addr").expect("admin_addr in the log");
+    let https = field(&listening, "https_addr").expect("https_addr in the log");
     assert_ne!(http.port(), 0);
+    assert_ne!(https.port(), 0);
+    TcpStream::connect(https).expect("the HTTPS listener accepts");
 
     // The Service is missing: the route exists and answers 503 with a reason.
     let answer = http_get(http, "bin.test", "/");

@@ -21,6 +21,7 @@ fn serve_defaults_match_the_library_defaults() {
     assert_eq!(config.manifests, PathBuf::from("/m"));
     assert_eq!(config.http_addr, "0.0.0.0:8080".parse().unwrap());
     assert_eq!(config.admin_addr, "127.0.0.1:10254".parse().unwrap());
+    assert_eq!(config.https_addr, "0.0.0.0:8443".parse().unwrap());
     assert_eq!(config.compile, CompileConfig::default());
     assert_eq!(config.debounce, Duration::from_millis(100));
     let defaults = ProxyConfig::default();
@@ -39,6 +40,75 @@ fn serve_defaults_match_the_library_defaults() {
         config.proxy.pool_max_idle_per_host,
         defaults.pool_max_idle_per_host
     );
+    assert_eq!(config.proxy.handshake_timeout, defaults.handshake_timeout);
+    assert_eq!(config.proxy.proxy_protocol, ProxyProtocol::default());
+    assert_eq!(config.proxy.hsts, defaults.hsts);
+    assert_eq!(config.proxy.https_redirect_port, 443);
+}
+
+#[test]
+fn tls_flags_reach_the_config() {
+    let config = serve(&[
+        "--manifests=/m",
+        "--https-addr=127.0.0.1:0",
+        "--default-ssl-certificate=ingress/wildcard",
+        "--proxy-protocol=http,https",
+        "--handshake-timeout=3s",
+        "--hsts-max-age=1h",
+        "--hsts-include-subdomains=false",
+        "--hsts-preload=true",
+        "--https-redirect-port=8443",
+    ])
+    .unwrap()
+    .into_config();
+    assert_eq!(config.https_addr.port(), 0);
+    assert_eq!(
+        config.compile.default_ssl_certificate,
+        Some(ObjectKey::new("ingress", "wildcard"))
+    );
+    assert_eq!(
+        config.proxy.proxy_protocol,
+        ProxyProtocol {
+            http: true,
+            https: true
+        }
+    );
+    assert_eq!(config.proxy.handshake_timeout, Duration::from_secs(3));
+    let hsts = config.proxy.hsts.expect("hsts on");
+    assert_eq!(hsts.header_value(), "max-age=3600; preload");
+    assert_eq!(config.proxy.https_redirect_port, 8443);
+}
+
+#[test]
+fn hsts_can_be_turned_off_and_proxy_protocol_set_per_listener() {
+    let config = serve(&["--manifests=/m", "--hsts=false", "--proxy-protocol=https"])
+        .unwrap()
+        .into_config();
+    assert_eq!(config.proxy.hsts, None);
+    assert_eq!(
+        config.proxy.proxy_protocol,
+        ProxyProtocol {
+            http: false,
+            https: true
+        }
+    );
+    assert!(serve(&["--manifests=/m", "--proxy-protocol=smtp"]).is_err());
+}
+
+#[test]
+fn default_hsts_value_matches_ingress_nginx() {
+    assert_eq!(
+        Hsts::default().header_value(),
+        "max-age=31536000; includeSubDomains"
+    );
+}
+
+#[test]
+fn object_keys_need_namespace_and_name() {
+    assert_eq!(parse_object_key("a/b"), Ok(ObjectKey::new("a", "b")));
+    for bad in ["a", "/b", "a/", "a/b/c", ""] {
+        assert!(parse_object_key(bad).is_err(), "{bad:?}");
+    }
 }
 
 #[test]
@@ -187,6 +257,7 @@ fn durations_parse() {
         ("5s", Duration::from_secs(5)),
         ("2m", Duration::from_secs(120)),
         ("1h", Duration::from_secs(3600)),
+        ("365d", Duration::from_secs(31_536_000)),
         ("1m30s", Duration::from_secs(90)),
         (" 75s ", Duration::from_secs(75)),
     ];
