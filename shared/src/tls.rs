@@ -61,15 +61,47 @@ pub enum CertificateError {
 
 impl Certificate {
     /// Parses and checks a PEM chain (leaf first) and a PEM private key.
+    ///
+    /// Every `CERTIFICATE` block of `chain` is kept, in order, and must be X.509 DER; the first
+    /// private key block of `key` is used. ring loads the key (RSA, ECDSA P-256/P-384,
+    /// Ed25519) and rustls checks that its public half is the leaf's.
     pub fn from_pem(chain: &[u8], key: &[u8]) -> Result<Self, CertificateError> {
-        todo!("{} {}", chain.len(), key.len())
+        let chain = parse::chain(chain)?;
+        let key = parse::key(key)?;
+        // `parse::chain` returns at least one certificate.
+        let facts = parse::leaf_facts(&chain[0])?;
+        let provider = rustls::crypto::ring::default_provider();
+        let certified = CertifiedKey::from_der(chain, key, &provider).map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => CertificateError::KeyMismatch,
+            rustls::Error::InvalidCertificate(e) => {
+                CertificateError::BadCertificate(format!("leaf: {e}"))
+            }
+            // ring's key loader reports every refusal as `General`; its text is not echoed.
+            _ => CertificateError::BadKey(
+                "not a usable RSA, ECDSA (P-256, P-384) or Ed25519 private key".to_owned(),
+            ),
+        })?;
+        Ok(Self {
+            certified: Arc::new(certified),
+            names: facts.names,
+            not_before: facts.not_before,
+            not_after: facts.not_after,
+        })
     }
 
     /// Parses the TLS material of a Secret: type `kubernetes.io/tls`, `tls.crt` and `tls.key`
-    /// from `data`, else from `stringData` (manifests may use either; the API server merges
-    /// `stringData` into `data`).
+    /// from `stringData`, else from `data`. Manifests may use either; the API server merges
+    /// `stringData` into `data` with `stringData` winning, so a manifest gets what the cluster
+    /// would store. A Secret without `type` is `Opaque`, as the API server defaults it.
     pub fn from_secret(secret: &Secret) -> Result<Self, CertificateError> {
-        todo!("{secret:?}")
+        let kind = secret.type_.as_deref().filter(|t| !t.is_empty());
+        let kind = kind.unwrap_or("Opaque");
+        if kind != TLS_SECRET_TYPE {
+            return Err(CertificateError::WrongType(kind.to_owned()));
+        }
+        let chain = secret_entry(secret, TLS_CERT_KEY)?;
+        let key = secret_entry(secret, TLS_PRIVATE_KEY_KEY)?;
+        Self::from_pem(chain, key)
     }
 
     /// What rustls serves: the chain and the signing key.
@@ -91,7 +123,25 @@ impl Certificate {
     /// Whether the leaf is valid for `host`: an exact SAN, or a `*.suffix` SAN one label above
     /// it. A wildcard host is covered only by the same wildcard SAN. `Any` is never covered.
     pub fn covers(&self, host: &HostPattern) -> bool {
-        todo!("{host}")
+        match host {
+            HostPattern::Exact(h) => {
+                // `None` for a single-label host: no wildcard can cover it.
+                let suffix = wildcard_suffix(h);
+                self.names
+                    .iter()
+                    .any(|name| name == h || (suffix.is_some() && wildcard_of(name) == suffix))
+            }
+            HostPattern::Wildcard(s) => self
+                .names
+                .iter()
+                .any(|name| wildcard_of(name) == Some(s.as_str())),
+            HostPattern::Any => false,
+        }
+    }
+
+    /// Whether `now` is before the leaf's notBefore.
+    pub fn is_not_yet_valid_at(&self, now: SystemTime) -> bool {
+        now < self.not_before
     }
 
     pub fn not_before(&self) -> SystemTime {
@@ -195,6 +245,23 @@ impl TlsTable {
         self.default = Some(cert);
     }
 }
+
+/// The suffix a `*.suffix` certificate name covers one label under.
+fn wildcard_of(name: &str) -> Option<&str> {
+    name.strip_prefix("*.")
+}
+
+/// A Secret entry's bytes: `stringData` first (see [`Certificate::from_secret`]), then `data`.
+fn secret_entry<'s>(secret: &'s Secret, name: &'static str) -> Result<&'s [u8], CertificateError> {
+    let from_string = secret.string_data.as_ref().and_then(|d| d.get(name));
+    let from_data = secret.data.as_ref().and_then(|d| d.get(name));
+    from_string
+        .map(|s| s.as_bytes())
+        .or(from_data.map(|b| b.0.as_slice()))
+        .ok_or(CertificateError::Missing(name))
+}
+
+mod parse;
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,61 @@ use crate::table::BackendMode;
 pub(super) const BACKEND_MODE: &str = "strait.dev/backend-mode";
 /// ingress-nginx's switch to the ClusterIP: `"true"` means service mode.
 pub(super) const SERVICE_UPSTREAM: &str = "nginx.ingress.kubernetes.io/service-upstream";
+/// Redirect plain HTTP to HTTPS for TLS hosts (default `true`); ours, then ingress-nginx's.
+pub(super) const SSL_REDIRECT: [&str; 2] = [
+    "strait.dev/ssl-redirect",
+    "nginx.ingress.kubernetes.io/ssl-redirect",
+];
+/// Redirect plain HTTP to HTTPS even for hosts without TLS (default `false`).
+pub(super) const FORCE_SSL_REDIRECT: [&str; 2] = [
+    "strait.dev/force-ssl-redirect",
+    "nginx.ingress.kubernetes.io/force-ssl-redirect",
+];
+
+/// How an Ingress wants plain HTTP handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Redirects {
+    /// Redirect hosts listed in some `spec.tls`.
+    pub(super) ssl: bool,
+    /// Redirect every host of this Ingress, TLS or not.
+    pub(super) force: bool,
+}
+
+/// The redirect settings of an Ingress (DESIGN.md, "TLS").
+pub(super) fn redirects(
+    ingress: &Ingress,
+    object: &ObjectRef,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Redirects {
+    Redirects {
+        ssl: boolean(ingress, object, SSL_REDIRECT, diagnostics).unwrap_or(true),
+        force: boolean(ingress, object, FORCE_SSL_REDIRECT, diagnostics).unwrap_or(false),
+    }
+}
+
+/// The first of `names` (in order of authority) that is set to a boolean. An unparsable value
+/// is reported and skipped, as if absent, so the next name or the default applies.
+fn boolean(
+    ingress: &Ingress,
+    object: &ObjectRef,
+    names: [&str; 2],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<bool> {
+    for name in names {
+        let Some(value) = annotation(ingress, name) else {
+            continue;
+        };
+        match parse_bool(value) {
+            Some(b) => return Some(b),
+            None => diagnostics.push(Diagnostic::warning(
+                object.clone(),
+                Reason::InvalidAnnotation,
+                format!("{name}: {value:?} is not true or false; ignored"),
+            )),
+        }
+    }
+    None
+}
 
 /// The backend mode for an Ingress: `strait.dev/backend-mode`, else
 /// `nginx.ingress.kubernetes.io/service-upstream: "true"` (service), else `default`.

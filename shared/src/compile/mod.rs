@@ -3,6 +3,8 @@
 //!
 //! - [`class`]: which Ingresses are ours.
 //! - [`rules`]: one Ingress's rules, paths and default backend, in precedence order.
+//! - [`tls`]: `spec.tls` and the default certificate into the SNI map, first, so the rules
+//!   know which hosts redirect to HTTPS.
 //! - [`annotations`]: per-Ingress settings read from annotations.
 //! - [`backend`]: an Ingress backend to a Service port, checked, then resolved by mode:
 //!   [`pod`], [`nodeport`], [`cluster_ip`].
@@ -17,6 +19,7 @@ mod cluster_ip;
 mod nodeport;
 mod pod;
 mod rules;
+mod tls;
 
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::jiff::Timestamp;
@@ -41,7 +44,9 @@ pub(crate) fn compile(index: &Index, config: &CompileConfig) -> Compiled {
         config,
         builder: TableBuilder::new(),
         diagnostics: Vec::new(),
+        tls_hosts: tls::TlsHosts::default(),
     };
+    tls::compile_tls(&mut compiler, &ingresses);
     for (key, ingress) in ingresses {
         rules::compile_ingress(&mut compiler, key, ingress);
     }
@@ -70,4 +75,6 @@ struct Compiler<'a> {
     config: &'a CompileConfig,
     builder: TableBuilder,
     diagnostics: Vec<Diagnostic>,
+    /// Hosts of every `spec.tls` entry of our Ingresses, filled before the rules are compiled.
+    tls_hosts: tls::TlsHosts,
 }

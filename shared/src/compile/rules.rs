@@ -6,14 +6,18 @@
 //!   with `/` (`InvalidPath`).
 //! - A rule with a host and no paths serves `/` of that host from the Ingress's
 //!   `spec.defaultBackend`, as ingress-nginx does; without one it adds nothing.
+//! - Redirects: a route redirects plain HTTP to HTTPS when its Ingress forces it, or when its
+//!   host is a TLS host (of any of our Ingresses: TLS is per host) and its Ingress does not
+//!   opt out. Host-less rules and the default backend have no TLS host, so only force counts.
 //! - Claims: the first Ingress to claim host + pathType + path (or the default backend) wins;
 //!   a later claim is skipped with a `Conflict` diagnostic naming the winner, and the rest of
 //!   that Ingress still goes in.
 
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend, IngressRule};
 
+use super::Compiler;
+use super::annotations::{self, Redirects};
 use super::backend::service_ref;
-use super::{Compiler, annotations};
 use crate::host::HostPattern;
 use crate::model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason};
 use crate::paths::PathKind;
@@ -24,13 +28,20 @@ struct IngressCtx<'a> {
     key: &'a ObjectKey,
     object: ObjectRef,
     mode: BackendMode,
+    redirects: Redirects,
 }
 
 pub(super) fn compile_ingress(c: &mut Compiler<'_>, key: &ObjectKey, ingress: &Ingress) {
     let object = ObjectRef::new(Kind::Ingress, key.clone());
     let mode =
         annotations::backend_mode(ingress, &object, c.config.backend_mode, &mut c.diagnostics);
-    let ctx = IngressCtx { key, object, mode };
+    let redirects = annotations::redirects(ingress, &object, &mut c.diagnostics);
+    let ctx = IngressCtx {
+        key,
+        object,
+        mode,
+        redirects,
+    };
     let Some(spec) = ingress.spec.as_ref() else {
         return;
     };
@@ -119,7 +130,7 @@ fn claim(
         c.diagnostics.push(d);
         return;
     }
-    let Some(route) = route(c, ctx, backend, &what) else {
+    let Some(route) = route(c, ctx, host, backend, &what) else {
         return;
     };
     if let Err(winner) = c.builder.insert(host, kind, path, route) {
@@ -136,7 +147,7 @@ fn compile_default_backend(c: &mut Compiler<'_>, ctx: &IngressCtx<'_>, backend: 
         c.diagnostics.push(d);
         return;
     }
-    let Some(route) = route(c, ctx, backend, &what) else {
+    let Some(route) = route(c, ctx, &HostPattern::Any, backend, &what) else {
         return;
     };
     if let Err(winner) = c.builder.default_backend(route) {
@@ -146,10 +157,12 @@ fn compile_default_backend(c: &mut Compiler<'_>, ctx: &IngressCtx<'_>, backend: 
     }
 }
 
-/// The route for a backend, or `None` (with a diagnostic) when it names no usable Service.
+/// The route for a backend on `host`, or `None` (with a diagnostic) when it names no usable
+/// Service.
 fn route(
     c: &mut Compiler<'_>,
     ctx: &IngressCtx<'_>,
+    host: &HostPattern,
     backend: &IngressBackend,
     what: &dyn Fn() -> String,
 ) -> Option<Route> {
@@ -163,10 +176,11 @@ fn route(
         }
     };
     let backend = c.backend(&ctx.object, service, ctx.mode);
+    let https_redirect = ctx.redirects.force || (ctx.redirects.ssl && c.tls_hosts.contains(host));
     Some(Route {
         ingress: ctx.key.clone(),
         backend,
-        options: RouteOptions::default(),
+        options: RouteOptions { https_redirect },
     })
 }
 

@@ -1,11 +1,15 @@
-//! One test per Ingress semantic rule (DESIGN.md, "Ingress semantics" and "Backends"), each
-//! named after its rule: hand-built objects → `Index::apply` → `compile` → `RouteTable::lookup`.
+//! One test per Ingress semantic rule (DESIGN.md, "Ingress semantics", with "TLS", and
+//! "Backends"), each named after its rule: hand-built objects → `Index::apply` → `compile` →
+//! `RouteTable::lookup` (or the table's TLS map).
 
 mod backends;
+mod certs;
 mod class;
 mod hosts;
 mod index;
 mod modes;
 mod paths;
 mod precedence;
+mod redirects;
 mod support;
+mod tls;

@@ -143,6 +143,22 @@ impl Ing {
         self
     }
 
+    /// A `spec.tls` entry; no hosts and `None` secret leave those fields out.
+    pub fn tls(mut self, hosts: &[&str], secret: Option<&str>) -> Self {
+        let mut entry = json!({});
+        if !hosts.is_empty() {
+            entry["hosts"] = json!(hosts);
+        }
+        if let Some(secret) = secret {
+            entry["secretName"] = json!(secret);
+        }
+        match self.0["spec"]["tls"].as_array_mut() {
+            Some(entries) => entries.push(entry),
+            None => self.0["spec"]["tls"] = json!([entry]),
+        }
+        self
+    }
+
     pub fn default_backend(mut self, service: &str, port: u16) -> Self {
         self.0["spec"]["defaultBackend"] = backend(service, port);
         self
