@@ -124,9 +124,26 @@ fn starts_like(buf: &[u8], prefix: &[u8]) -> bool {
     buf[..n] == prefix[..n]
 }
 
+/// A v1 header is one line ending in CRLF, at most this long (CRLF included) by the spec.
+const V1_MAX_BYTES: usize = 107;
+
+/// A v1 header is handed to `ppp` only once its line has ended, i.e. a CR and the byte after
+/// it have arrived (`ppp` itself cuts its input there). Before that, `ppp`'s verdicts are not
+/// reliable: a line cut right after a separator (`PROXY TCP4 a b 51234 `) reads as an invalid
+/// empty port, and a line that has ended early (`PROXY TCP4\r\n`) reads as merely incomplete,
+/// which would wait for bytes that cannot help until the handshake timeout. Until the line
+/// ends, only its length is checked.
 fn parse_v1(buf: &[u8]) -> Result<Parsed, HeaderError> {
     use ppp::v1::{Addresses, BinaryParseError, Header, ParseError};
 
+    match buf.iter().position(|&b| b == b'\r') {
+        // The line will be at least these bytes plus CRLF.
+        None if buf.len() + 2 > V1_MAX_BYTES => return Err(HeaderError::TooLong),
+        None => return Ok(Parsed::Incomplete),
+        Some(cr) if cr + 2 > V1_MAX_BYTES => return Err(HeaderError::TooLong),
+        Some(cr) if buf.len() < cr + 2 => return Ok(Parsed::Incomplete),
+        Some(_) => {}
+    }
     match Header::try_from(buf) {
         Ok(header) => {
             let source = match header.addresses {
@@ -139,27 +156,11 @@ fn parse_v1(buf: &[u8]) -> Result<Parsed, HeaderError> {
                 len: header.header.len(),
             })
         }
-        // `ppp` parses up to and including the first CR plus one byte. When those are all
-        // there, the line is over, and what it calls "missing" (e.g. `PROXY TCP4\r\n` lacks
-        // the addresses) will never arrive: more bytes would not change its answer, so waiting
-        // for them would hang until the handshake timeout.
-        Err(error) if error.is_incomplete() => {
-            if v1_line_ended(buf) {
-                Err(HeaderError::Invalid(format!("v1: {error}")))
-            } else {
-                Ok(Parsed::Incomplete)
-            }
-        }
         Err(BinaryParseError::Parse(ParseError::HeaderTooLong)) => Err(HeaderError::TooLong),
+        // Whatever `ppp` calls it, "missing" parts included: the line is over, so no later
+        // byte can make it a header.
         Err(error) => Err(HeaderError::Invalid(format!("v1: {error}"))),
     }
-}
-
-/// Whether `buf` holds a CR and the byte after it: the whole of a v1 line as `ppp` sees it.
-fn v1_line_ended(buf: &[u8]) -> bool {
-    buf.iter()
-        .position(|&b| b == b'\r')
-        .is_some_and(|cr| buf.len() > cr + 1)
 }
 
 fn parse_v2(buf: &[u8]) -> Result<Parsed, HeaderError> {
