@@ -149,7 +149,11 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
 
     let (shutdown, signal) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    let proxy = Proxy::new(config.proxy.clone(), table.clone());
+    let mut proxy_config = config.proxy.clone();
+    if proxy_config.https_redirect_port == 0 {
+        proxy_config.https_redirect_port = https_addr.port();
+    }
+    let proxy = Proxy::new(proxy_config, table.clone());
     let tls = tls_config(&table)?;
     let http_done = stopped(signal.clone());
     let http_proxy = Arc::clone(&proxy);

@@ -39,8 +39,8 @@ pub struct ProxyConfig {
     /// `Strict-Transport-Security` added to HTTPS responses that carry none (default
     /// `max-age=31536000; includeSubDomains`, as ingress-nginx); `None` turns it off.
     pub hsts: Option<Hsts>,
-    /// Port written into `308` redirects to HTTPS; 443 is left out of the URL. 0 means the
-    /// HTTPS listener's own port (standalone use, tests).
+    /// Port written into `308` redirects to HTTPS; 443 is left out of the URL. (The controller
+    /// turns its flag value 0 into the HTTPS listener's bound port before building the proxy.)
     pub https_redirect_port: u16,
 }
 

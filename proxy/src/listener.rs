@@ -79,11 +79,6 @@ async fn serve(
         builder: connection::builder(&proxy.config),
         proxy: Arc::clone(&proxy),
     });
-    if info.scheme == Scheme::Https {
-        proxy
-            .https_port
-            .store(info.port, std::sync::atomic::Ordering::Relaxed);
-    }
     let (drain_tx, drain_rx) = drain::channel();
     let mut backoff = ACCEPT_BACKOFF_MIN;
     tokio::pin!(shutdown);

@@ -1,7 +1,6 @@
 //! The [`Proxy`]: what every connection of every listener shares.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
 
 use arc_swap::ArcSwap;
 use strait_shared::RouteTable;
@@ -26,9 +25,6 @@ pub struct Proxy {
     pub(crate) front_stats: FrontStats,
     /// `Strict-Transport-Security` for HTTPS responses, rendered once from the config.
     pub(crate) hsts: Option<HeaderValue>,
-    /// Local port of the HTTPS listener once one serves (0: none yet): redirects name it when
-    /// [`ProxyConfig::https_redirect_port`] is 0.
-    pub(crate) https_port: AtomicU16,
 }
 
 impl Proxy {
@@ -52,7 +48,6 @@ impl Proxy {
             pool,
             front_stats: FrontStats::default(),
             hsts,
-            https_port: AtomicU16::new(0),
         })
     }
 
@@ -69,11 +64,6 @@ impl Proxy {
     /// Front-door counts (PROXY headers refused, TLS handshakes) of the listeners of `scheme`.
     pub fn front_counts(&self, scheme: Scheme) -> FrontCounts {
         self.front_stats.counts(scheme)
-    }
-
-    /// The HTTPS listener's port, once one serves.
-    pub(crate) fn https_port(&self) -> Option<u16> {
-        Some(self.https_port.load(Ordering::Relaxed)).filter(|p| *p != 0)
     }
 
     /// Idle upstream connections currently pooled, over every address.

@@ -54,7 +54,15 @@ fn forwarded_https(check: &Check<'_>) -> bool {
 /// its port, `port` unless it is 443, the target as received.
 pub(crate) fn response(raw_host: &str, port: u16, uri: &Uri) -> Response<ResponseBody> {
     let host = normalise_request_host(raw_host);
-    let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    // An origin-form target goes as received; anything else (`*` of `OPTIONS *`, an absent
+    // path) names the root, keeping the query.
+    let target = match uri.path_and_query() {
+        Some(pq) if pq.as_str().starts_with('/') => pq.as_str().to_owned(),
+        Some(pq) => pq
+            .query()
+            .map_or_else(|| "/".to_owned(), |q| format!("/?{q}")),
+        None => "/".to_owned(),
+    };
     let location = if port == 443 {
         format!("https://{host}{target}")
     } else {

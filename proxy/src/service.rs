@@ -61,7 +61,7 @@ async fn forward(
     if route.route.options.https_redirect && redirect::needed(&redirect_check(ctx, &request)) {
         return Ok(redirect::response(
             raw_host,
-            redirect_port(ctx),
+            ctx.proxy.config.https_redirect_port,
             request.uri(),
         ));
     }
@@ -82,14 +82,6 @@ fn redirect_check<'a>(ctx: &'a ConnCtx, request: &'a Request<Incoming>) -> redir
         trusted: &ctx.proxy.config.trusted_proxies,
         headers: request.headers(),
         path: request.uri().path(),
-    }
-}
-
-/// The port redirects name: the configured one, or this proxy's HTTPS listener port when 0.
-fn redirect_port(ctx: &ConnCtx) -> u16 {
-    match ctx.proxy.config.https_redirect_port {
-        0 => ctx.proxy.https_port().unwrap_or(443),
-        port => port,
     }
 }
 
