@@ -11,7 +11,7 @@ KEY="${2:-ec}"
 cargo build --release -q -p strait-controller
 BIN=target/release/strait
 WORK="$(mktemp -d)"
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 
 if [ "$KEY" = rsa ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench.test \
@@ -71,10 +71,12 @@ YAML
 # wrk connects to an IP, so its SNI names no host: the same certificate is made the default.
 "$BIN" serve --manifests "$WORK/m" --http-addr 127.0.0.1:18080 --https-addr 127.0.0.1:18443 \
   --admin-addr 127.0.0.1:0 --default-ssl-certificate default/bench-tls --log warn \
-  >/dev/null 2>&1 &
+  --shutdown-delay 0s --shutdown-grace 1s >/dev/null 2>&1 &
+STRAIT=$!
 for _ in $(seq 100); do
   curl -sf -o /dev/null -H 'Host: plain.test' http://127.0.0.1:18080/ &&
     curl -sfk -o /dev/null -H 'Host: bench.test' https://127.0.0.1:18443/ && break
+  kill -0 "$STRAIT" || { echo "strait did not start (ports 18080/18443 taken?)" >&2; exit 1; }
   sleep 0.1
 done
 
@@ -84,6 +86,16 @@ run() {
   wrk -t2 -c64 -d"${DURATION}s" "$@" | grep -E 'Requests/sec|Latency|Socket errors|Non-2xx' || true
 }
 run "plain HTTP keep-alive" -H 'Host: plain.test' http://127.0.0.1:18080/
+run "plain HTTP new connection per request" -H 'Connection: close' -H 'Host: plain.test' \
+  http://127.0.0.1:18080/
 run "HTTPS keep-alive ($KEY)" -H 'Host: bench.test' https://127.0.0.1:18443/
 run "HTTPS new connection per request ($KEY)" -H 'Connection: close' -H 'Host: bench.test' \
   https://127.0.0.1:18443/
+
+# wrk keeps each connection's TLS session, so its new connections may resume. This client
+# tells full handshakes from resumed ones.
+cargo build --release -q -p strait-benches --bin tls_handshakes
+echo "== HTTPS new connection per request, full handshakes ($KEY)"
+target/release/tls_handshakes 127.0.0.1:18443 bench.test 64 "$DURATION"
+echo "== HTTPS new connection per request, resumed handshakes ($KEY)"
+target/release/tls_handshakes 127.0.0.1:18443 bench.test 64 "$DURATION" --resume
