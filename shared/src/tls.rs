@@ -164,6 +164,10 @@ impl PartialEq for Certificate {
     }
 }
 
+/// Equality by chain bytes is an equivalence; being `Eq` also lets `Arc<Certificate>`
+/// comparisons (table equality) short-cut on the same allocation.
+impl Eq for Certificate {}
+
 impl fmt::Debug for Certificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Certificate")
