@@ -1,5 +1,6 @@
-//! The admin listener: `/healthz` (the process is alive) and `/readyz` (a table is published
-//! and the sources have synced). Plain hyper; no second HTTP framework.
+//! The admin listener: `/healthz` (the process is alive), `/readyz` (a table is published and
+//! the sources have synced), `/metrics` (Prometheus text) and `/log/level` (read or change the
+//! log filter at runtime). Plain hyper; no second HTTP framework.
 
 use std::convert::Infallible;
 use std::fmt::Display;
@@ -10,14 +11,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::Full;
-use hyper::body::Incoming;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::Body;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown};
+use prometheus_client::registry::Registry;
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::logging::{LogControl, LogControlError};
 
 /// Readiness as the admin listener reports it.
 #[derive(Debug, Default)]
@@ -39,17 +43,166 @@ impl Readiness {
     }
 }
 
+/// What the admin listener serves. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Admin {
+    readiness: Arc<Readiness>,
+    metrics: Option<Arc<Registry>>,
+    log: Option<LogControl>,
+}
+
 /// How long in-flight admin requests may take to finish once shutdown is asked for.
 const ADMIN_GRACE: Duration = Duration::from_secs(5);
 
+/// Largest `PUT /log/level` body; a filter is a line of directives.
+const MAX_FILTER_BYTES: usize = 4096;
+
+/// `/metrics` content types. prometheus-client has one text encoder, which writes OpenMetrics
+/// text; it is labelled as such when the scraper asks for OpenMetrics, else as the classic
+/// Prometheus text format, whose parser reads the same body (the `# EOF` and `# UNIT` lines
+/// are comments to it, and no family here uses a type it lacks, such as `info`).
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+const PLAIN_TEXT: &str = "text/plain; charset=utf-8";
+
+impl Admin {
+    /// Serves `/healthz` and `/readyz`; `/metrics` and `/log/level` once given.
+    pub fn new(readiness: Arc<Readiness>) -> Self {
+        Self {
+            readiness,
+            metrics: None,
+            log: None,
+        }
+    }
+
+    /// Serves `registry` on `/metrics` (else `/metrics` is 404).
+    pub fn metrics(mut self, registry: Arc<Registry>) -> Self {
+        self.metrics = Some(registry);
+        self
+    }
+
+    /// Serves the log filter on `/log/level` (else `/log/level` is 501).
+    pub fn log_control(mut self, log: Option<LogControl>) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// Answers one admin request from `peer`.
+    ///
+    /// - `GET /healthz`: 200 `ok`.
+    /// - `GET /readyz`: 200 `ready` or 503 `not ready`.
+    /// - `GET /metrics`: the registry in text format (OpenMetrics when `Accept` asks for it).
+    /// - `GET /log/level`: the log filter in force. `PUT /log/level` with new directives as
+    ///   the body (`debug`, `info,strait_proxy=debug`) applies them: 200 and the filter now in
+    ///   force, 400 with the parse error (nothing changes), 403 unless the peer is a loopback
+    ///   address (`kubectl port-forward` and `kubectl exec` are), 501 without a log control.
+    /// - Anything else: 404, or 405 for another method on a known path.
+    pub async fn handle<B>(&self, peer: SocketAddr, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let path = request.uri().path();
+        let read = matches!(*request.method(), Method::GET | Method::HEAD);
+        match path {
+            "/healthz" if read => text(StatusCode::OK, "ok\n"),
+            "/readyz" if read && self.readiness.is_ready() => text(StatusCode::OK, "ready\n"),
+            "/readyz" if read => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+            "/metrics" if self.metrics.is_none() => text(StatusCode::NOT_FOUND, "not found\n"),
+            "/metrics" if read => self.metrics_response(&request),
+            "/log/level" => self.log_level(peer, request).await,
+            "/healthz" | "/readyz" | "/metrics" => method_not_allowed("GET, HEAD"),
+            _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        }
+    }
+
+    fn metrics_response<B>(&self, request: &Request<B>) -> Response<Full<Bytes>> {
+        let Some(registry) = &self.metrics else {
+            return text(StatusCode::NOT_FOUND, "not found\n");
+        };
+        let openmetrics = request
+            .headers()
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(|accept| accept.contains("application/openmetrics-text"));
+        let content_type = if openmetrics {
+            OPENMETRICS
+        } else {
+            PROMETHEUS_TEXT
+        };
+        let body = crate::metrics::encode(registry);
+        response(StatusCode::OK, content_type, Bytes::from(body))
+    }
+
+    async fn log_level<B>(&self, peer: SocketAddr, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let Some(log) = &self.log else {
+            let why = "runtime log level changes are not available in this process\n";
+            return text(StatusCode::NOT_IMPLEMENTED, why);
+        };
+        match *request.method() {
+            Method::GET | Method::HEAD => match log.current() {
+                Ok(filter) => text(StatusCode::OK, format!("{filter}\n")),
+                Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n")),
+            },
+            Method::PUT if !peer.ip().to_canonical().is_loopback() => text(
+                StatusCode::FORBIDDEN,
+                "the log level can only be changed from a loopback address\n",
+            ),
+            Method::PUT => {
+                let body = match Limited::new(request.into_body(), MAX_FILTER_BYTES)
+                    .collect()
+                    .await
+                {
+                    Ok(body) => body.to_bytes(),
+                    Err(err) => return text(StatusCode::BAD_REQUEST, format!("{err}\n")),
+                };
+                let Ok(directives) = std::str::from_utf8(&body) else {
+                    return text(StatusCode::BAD_REQUEST, "the filter is not UTF-8\n");
+                };
+                match log.set(directives) {
+                    Ok(now) => text(StatusCode::OK, format!("{now}\n")),
+                    Err(err @ LogControlError::Gone(_)) => {
+                        text(StatusCode::INTERNAL_SERVER_ERROR, format!("{err}\n"))
+                    }
+                    Err(err) => text(StatusCode::BAD_REQUEST, format!("{err}\n")),
+                }
+            }
+            _ => method_not_allowed("GET, HEAD, PUT"),
+        }
+    }
+}
+
+fn response(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    response(status, PLAIN_TEXT, body.into())
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
+    let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
 /// Serves the admin endpoints until `shutdown` resolves, then lets in-flight requests finish
-/// (for at most a few seconds) and returns.
-///
-/// `GET /healthz` answers 200 `ok`; `GET /readyz` answers 200 `ready` or 503 `not ready`;
-/// anything else is 404 (405 for another method on a known path).
+/// (for at most a few seconds) and returns. See [`Admin::handle`] for the endpoints.
 pub async fn serve_admin(
     listener: TcpListener,
-    readiness: Arc<Readiness>,
+    admin: Admin,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let builder = http1::Builder::new();
@@ -58,37 +211,16 @@ pub async fn serve_admin(
         shutdown,
         ADMIN_GRACE,
         "admin",
-        move |stream, _peer| {
-            let readiness = readiness.clone();
+        move |stream, peer| {
+            let admin = admin.clone();
             let service = service_fn(move |request| {
-                let response = admin_response(&request, &readiness);
-                async move { Ok::<_, Infallible>(response) }
+                let admin = admin.clone();
+                async move { Ok::<_, Infallible>(admin.handle(peer, request).await) }
             });
             builder.serve_connection(TokioIo::new(stream), service)
         },
     )
     .await
-}
-
-fn admin_response(request: &Request<Incoming>, readiness: &Readiness) -> Response<Full<Bytes>> {
-    let (status, body) = match (request.method(), request.uri().path()) {
-        (&Method::GET | &Method::HEAD, "/healthz") => (StatusCode::OK, "ok\n"),
-        (&Method::GET | &Method::HEAD, "/readyz") if readiness.is_ready() => {
-            (StatusCode::OK, "ready\n")
-        }
-        (&Method::GET | &Method::HEAD, "/readyz") => {
-            (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
-        }
-        (_, "/healthz" | "/readyz") => (StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
-        _ => (StatusCode::NOT_FOUND, "not found\n"),
-    };
-    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }
 
 /// Accepts connections on `listener` and drives each one returned by `serve` on its own task
@@ -143,97 +275,4 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use http_body_util::{BodyExt, Empty};
-    use tokio::sync::oneshot;
-
-    use super::*;
-
-    async fn get(addr: SocketAddr, method: Method, path: &str) -> (StatusCode, String) {
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::HOST, "admin")
-            .body(Empty::<Bytes>::new())
-            .unwrap();
-        let response = sender.send_request(request).await.unwrap();
-        let status = response.status();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8(body.to_vec()).unwrap())
-    }
-
-    #[tokio::test]
-    async fn health_readiness_and_not_found() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let readiness = Readiness::new();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(serve_admin(listener, readiness.clone(), async move {
-            let _ = stopped.await;
-        }));
-
-        assert_eq!(
-            get(addr, Method::GET, "/healthz").await,
-            (StatusCode::OK, "ok\n".into())
-        );
-        let not_ready = (StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_owned());
-        assert_eq!(get(addr, Method::GET, "/readyz").await, not_ready);
-        readiness.set_ready(true);
-        assert_eq!(
-            get(addr, Method::GET, "/readyz").await,
-            (StatusCode::OK, "ready\n".into())
-        );
-        assert_eq!(
-            get(addr, Method::GET, "/metrics").await.0,
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(
-            get(addr, Method::GET, "/healthz/x").await.0,
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(
-            get(addr, Method::POST, "/healthz").await.0,
-            StatusCode::METHOD_NOT_ALLOWED
-        );
-
-        stop.send(()).unwrap();
-        let finished = tokio::time::timeout(Duration::from_secs(5), server).await;
-        finished.expect("admin stops on shutdown").unwrap().unwrap();
-        assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
-    }
-
-    #[tokio::test]
-    async fn shutdown_lets_an_open_keep_alive_connection_go() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(serve_admin(listener, Readiness::new(), async move {
-            let _ = stopped.await;
-        }));
-        let stream = TcpStream::connect(addr).await.unwrap();
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        let client = tokio::spawn(connection);
-        let request = Request::get("/healthz")
-            .body(Empty::<Bytes>::new())
-            .unwrap();
-        let response = sender.send_request(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        response.into_body().collect().await.unwrap();
-
-        stop.send(()).unwrap();
-        let finished = tokio::time::timeout(Duration::from_secs(2), server).await;
-        finished
-            .expect("idle connections do not hold shutdown")
-            .unwrap()
-            .unwrap();
-        let closed = tokio::time::timeout(Duration::from_secs(2), client).await;
-        assert!(closed.is_ok(), "the server closed the idle connection");
-    }
-}
+mod tests;

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
-use strait_proxy::{Hsts, ProxyConfig, ProxyProtocol};
+use strait_proxy::{AccessLog, Hsts, ProxyConfig, ProxyProtocol};
 use strait_shared::{BackendMode, CompileConfig, ObjectKey};
 
+use crate::logging::LogFormat;
 use crate::serve::ServeConfig;
 
 /// Strait: a Kubernetes ingress controller and L7 proxy.
@@ -23,6 +24,9 @@ pub struct Cli {
     /// `RUST_LOG` is used, else `info`.
     #[arg(long, global = true, env = "STRAIT_LOG")]
     pub log: Option<String>,
+    /// Log line format on stderr: `text` (human-readable) or `json` (one object per line).
+    #[arg(long, global = true, env = "STRAIT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -54,7 +58,7 @@ pub struct ServeArgs {
     /// Address of the HTTPS listener (port 0 picks a free port).
     #[arg(long, env = "STRAIT_HTTPS_ADDR", default_value = "0.0.0.0:8443")]
     pub https_addr: SocketAddr,
-    /// Address of the admin listener serving /healthz and /readyz.
+    /// Address of the admin listener serving /healthz, /readyz, /metrics and /log/level.
     #[arg(long, env = "STRAIT_ADMIN_ADDR", default_value = "127.0.0.1:10254")]
     pub admin_addr: SocketAddr,
     /// IngressClass name this controller answers to.
@@ -147,6 +151,9 @@ pub struct ServeArgs {
     /// Quiet time after a manifest change before recompiling.
     #[arg(long, env = "STRAIT_DEBOUNCE", default_value = "100ms", value_parser = parse_duration)]
     pub debounce: Duration,
+    /// Write one JSON line per request to stdout (`--access-log=false` turns it off).
+    #[arg(long, env = "STRAIT_ACCESS_LOG", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub access_log: bool,
 }
 
 /// `--backend-mode` values; see `DESIGN.md`, "Backends".
@@ -202,7 +209,8 @@ pub struct EchoArgs {
 
 impl ServeArgs {
     /// The typed configuration `serve::start` takes (the drain delay is passed to
-    /// `Running::run_until` separately).
+    /// `Running::run_until` separately; the log control, which only exists once tracing is
+    /// installed, is set by the binary).
     pub fn into_config(self) -> ServeConfig {
         ServeConfig {
             manifests: self.manifests,
@@ -239,6 +247,12 @@ impl ServeArgs {
                 https_redirect_port: self.https_redirect_port,
             },
             debounce: self.debounce,
+            access_log: if self.access_log {
+                AccessLog::stdout()
+            } else {
+                AccessLog::off()
+            },
+            log_control: None,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use strait_proxy::ProxyConfig;
+use strait_proxy::{AccessLog, ProxyConfig};
 use strait_shared::CompileConfig;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -240,6 +240,9 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<DemoHandle> {
             ..ProxyConfig::default()
         },
         debounce: Duration::from_millis(100),
+        // The demo prints its own guide on stdout; access-log lines would bury it.
+        access_log: AccessLog::off(),
+        log_control: None,
     };
     let running = serve::start(config)
         .await

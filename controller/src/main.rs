@@ -7,15 +7,20 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use strait_controller::cli::{Cli, Command};
+use strait_controller::logging::{self, LogControl};
 use strait_controller::{demo, echo, serve};
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(error) = install_tracing(cli.log.as_deref()) {
-        eprintln!("strait: {error:#}");
-        return ExitCode::FAILURE;
-    }
+    // `--log`, else `RUST_LOG`, else `info`; lines on stderr (stdout is kept for data such as
+    // the access log).
+    let log_control = match logging::install(cli.log_format, cli.log.as_deref()) {
+        Ok(control) => control,
+        Err(error) => {
+            eprintln!("strait: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     // One crypto provider for the whole process (ring, as kube-rs): TLS configs name it
     // explicitly, and this covers any that rely on the process default.
     if rustls::crypto::ring::default_provider()
@@ -28,7 +33,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .context("starting the tokio runtime")
-        .and_then(|runtime| runtime.block_on(run(cli.command)));
+        .and_then(|runtime| runtime.block_on(run(cli.command, log_control)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -39,28 +44,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--log`, else `RUST_LOG`, else `info`.
-fn install_tracing(log: Option<&str>) -> anyhow::Result<()> {
-    let filter = match log {
-        Some(directives) => EnvFilter::try_new(directives).context("invalid --log filter")?,
-        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info"))?,
-    };
-    // Logs go to stderr (stdout is kept for data such as the access log); colours only on a
-    // terminal, so captured logs stay greppable.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .init();
-    Ok(())
-}
-
-async fn run(command: Command) -> anyhow::Result<()> {
+async fn run(command: Command, log_control: LogControl) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
             let drain = args.shutdown_delay;
-            let running = serve::start(args.into_config()).await?;
+            let config = serve::ServeConfig {
+                log_control: Some(log_control),
+                ..args.into_config()
+            };
+            let running = serve::start(config).await?;
             running.run_until(shutdown_signal(), drain).await
         }
         Command::Demo(args) => demo::run(args, shutdown_signal()).await,

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use strait_proxy::SharedTable;
 use strait_shared::{CompileConfig, Compiled, Diagnostic, Index, Severity};
 
+use crate::metrics::{ControllerMetrics, PublishResult};
+
 /// Owns the write side of the shared table.
 #[derive(Debug)]
 pub struct Publisher {
@@ -18,6 +20,7 @@ pub struct Publisher {
     generation: u64,
     /// Diagnostics of the last compile, to log only what is new or resolved.
     diagnostics: Vec<Diagnostic>,
+    metrics: ControllerMetrics,
 }
 
 /// What one [`Publisher::publish`] did.
@@ -39,7 +42,8 @@ pub struct PublishOutcome {
 }
 
 impl Publisher {
-    /// A publisher writing to `table`; the generation continues from the table's.
+    /// A publisher writing to `table`; the generation continues from the table's. Its metrics
+    /// are registered nowhere until [`with_metrics`](Self::with_metrics).
     pub fn new(table: SharedTable, config: CompileConfig) -> Self {
         let generation = table.load().generation;
         Self {
@@ -47,7 +51,20 @@ impl Publisher {
             config,
             generation,
             diagnostics: Vec::new(),
+            metrics: ControllerMetrics::default(),
         }
+    }
+
+    /// Records every publish (and, through the [`Reloader`](crate::watch::Reloader), every
+    /// rescan) in `metrics`.
+    pub fn with_metrics(mut self, metrics: ControllerMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The metrics this publisher records into.
+    pub fn metrics(&self) -> &ControllerMetrics {
+        &self.metrics
     }
 
     /// The table handle this publisher writes.
@@ -74,20 +91,29 @@ impl Publisher {
             diagnostics,
         } = index.compile(&self.config);
         let compile_time = started.elapsed();
-        self.log_diagnostics(diagnostics);
+        let previous = self.log_diagnostics(diagnostics);
 
-        let current = self.table.load();
-        let changed = **current != table;
-        let generation = if changed {
+        let current = self.table.load_full();
+        let changed = *current != table;
+        let served = if changed {
             self.generation = current.generation.max(self.generation) + 1;
             table.generation = self.generation;
-            self.generation
+            let table = Arc::new(table);
+            self.table.store(Arc::clone(&table));
+            table
         } else {
-            current.generation
+            current
         };
-        let served = if changed { &table } else { &**current };
+        let result = if changed {
+            PublishResult::Published
+        } else {
+            PublishResult::Unchanged
+        };
+        let (diagnostics, elapsed) = (&self.diagnostics, started.elapsed());
+        self.metrics
+            .published(result, elapsed, &served, diagnostics, &previous);
         let outcome = PublishOutcome {
-            generation,
+            generation: served.generation,
             changed,
             hosts: served.host_count(),
             routes: served.route_count(),
@@ -97,9 +123,8 @@ impl Publisher {
             compile_time,
         };
         if changed {
-            self.table.store(Arc::new(table));
             tracing::info!(
-                generation,
+                generation = outcome.generation,
                 hosts = outcome.hosts,
                 routes = outcome.routes,
                 backends = outcome.backends,
@@ -109,7 +134,10 @@ impl Publisher {
                 "published routing table"
             );
         } else {
-            tracing::debug!(generation, "compiled table unchanged; not republished");
+            tracing::debug!(
+                generation = outcome.generation,
+                "compiled table unchanged; not republished"
+            );
         }
         outcome
     }
@@ -122,8 +150,8 @@ impl Publisher {
     }
 
     /// Logs diagnostics that are new since the last compile (errors at warn, warnings at info)
-    /// and those that went away (at info), then remembers the new set.
-    fn log_diagnostics(&mut self, diagnostics: Vec<Diagnostic>) {
+    /// and those that went away (at info), then remembers the new set and returns the old one.
+    fn log_diagnostics(&mut self, diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
         let before: HashSet<&Diagnostic> = self.diagnostics.iter().collect();
         let after: HashSet<&Diagnostic> = diagnostics.iter().collect();
         for diagnostic in diagnostics.iter().filter(|d| !before.contains(d)) {
@@ -145,7 +173,7 @@ impl Publisher {
         for diagnostic in self.diagnostics.iter().filter(|d| !after.contains(d)) {
             tracing::info!(object = %diagnostic.object, reason = %diagnostic.reason, "resolved: {}", diagnostic.message);
         }
-        self.diagnostics = diagnostics;
+        std::mem::replace(&mut self.diagnostics, diagnostics)
     }
 }
 
@@ -211,6 +239,43 @@ mod tests {
         assert!(second.changed);
         assert_eq!(second.generation, 2);
         assert_eq!(publisher.table().load().generation, 2);
+    }
+
+    #[test]
+    fn metrics_follow_each_publish() {
+        let mut registry = prometheus_client::registry::Registry::with_prefix("strait");
+        let metrics = ControllerMetrics::register(&mut registry);
+        let mut publisher = publisher().with_metrics(metrics);
+        let mut index = Index::new();
+        index.apply(ingress("a.example.com")); // Its Service is missing.
+        publisher.publish(&index);
+        let text = crate::metrics::encode(&registry);
+        for expected in [
+            "strait_table_generation 1\n",
+            "strait_table_hosts 1\n",
+            "strait_table_routes 1\n",
+            "strait_table_backends 1\n",
+            "strait_table_endpoints 0\n",
+            r#"strait_rejected_objects{reason="ServiceMissing",severity="error"} 1"#,
+            r#"strait_publishes_total{result="published"} 1"#,
+            "strait_publish_duration_seconds_count 1\n",
+        ] {
+            assert!(text.contains(expected), "{expected} in\n{text}");
+        }
+
+        publisher.publish(&Index::new());
+        publisher.publish(&Index::new());
+        let text = crate::metrics::encode(&registry);
+        for expected in [
+            "strait_table_generation 2\n",
+            "strait_table_hosts 0\n",
+            r#"strait_rejected_objects{reason="ServiceMissing",severity="error"} 0"#,
+            r#"strait_publishes_total{result="published"} 2"#,
+            r#"strait_publishes_total{result="unchanged"} 1"#,
+            "strait_publish_duration_seconds_count 3\n",
+        ] {
+            assert!(text.contains(expected), "{expected} in\n{text}");
+        }
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! `strait serve`: wire a manifests folder, the compile-and-publish loop, the proxy listener and
 //! the admin listener together.
 //!
-//! [`start`] binds both listeners, loads the folder and publishes the first table before it
-//! returns, then runs three tasks — proxy, admin, folder watch — that share one shutdown
-//! signal. [`Running::shutdown`] fails readiness, fires the signal and waits for all three.
+//! [`start`] binds the listeners, creates the metrics registry (prefix `strait`: the proxy's
+//! families and the controller's), loads the folder and publishes the first table before it
+//! returns, then runs its tasks — HTTP and HTTPS listeners, admin, folder watch — on one
+//! shutdown signal. [`Running::shutdown`] fails readiness, fires the signal and waits for them.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,14 +14,17 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use arc_swap::ArcSwap;
-use strait_proxy::{Proxy, ProxyConfig, SharedTable};
+use prometheus_client::registry::Registry;
+use strait_proxy::{AccessLog, Proxy, ProxyConfig, ProxyMetrics, SharedTable};
 use strait_shared::{CompileConfig, RouteTable};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::admin::{Readiness, serve_admin};
+use crate::admin::{Admin, Readiness, serve_admin};
+use crate::logging::LogControl;
 use crate::manifests::ManifestDir;
+use crate::metrics::ControllerMetrics;
 use crate::publish::Publisher;
 use crate::watch::{Reloader, WatchConfig};
 
@@ -33,13 +37,19 @@ pub struct ServeConfig {
     pub http_addr: SocketAddr,
     /// HTTPS listener (`--https-addr`, default 0.0.0.0:8443; port 0 allowed).
     pub https_addr: SocketAddr,
-    /// Admin listener for /healthz and /readyz (`--admin-addr`, default 127.0.0.1:10254).
+    /// Admin listener for /healthz, /readyz, /metrics and /log/level (`--admin-addr`,
+    /// default 127.0.0.1:10254).
     pub admin_addr: SocketAddr,
     pub compile: CompileConfig,
     pub proxy: ProxyConfig,
     /// Quiet time after a file change before recompiling (about 100 ms); a change is live
     /// within 1 s whatever the burst.
     pub debounce: Duration,
+    /// Where the access log goes (`--access-log`: stdout, or off).
+    pub access_log: AccessLog,
+    /// The installed log subscriber's filter, changed through `PUT /log/level`; `None` when
+    /// the process did not install one (tests, library use): `/log/level` then answers 501.
+    pub log_control: Option<LogControl>,
 }
 
 /// A running server. Dropping it does not stop it; call [`Running::shutdown`].
@@ -54,6 +64,7 @@ pub struct Running {
     /// The table handle the proxy reads (tests look at it).
     pub table: SharedTable,
     proxy: Arc<Proxy>,
+    registry: Arc<Registry>,
     readiness: Arc<Readiness>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
@@ -68,6 +79,11 @@ impl Running {
     /// What `/readyz` reports.
     pub fn readiness(&self) -> &Arc<Readiness> {
         &self.readiness
+    }
+
+    /// The metrics registry `/metrics` serves ([`crate::metrics::encode`] renders it).
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for every task. Returns the
@@ -139,10 +155,16 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     let (admin, admin_addr) = bind(config.admin_addr, "admin").await?;
     tracing::info!(%http_addr, %https_addr, %admin_addr, manifests = %config.manifests.display(), "listening");
 
+    let mut registry = Registry::with_prefix("strait");
+    let proxy_metrics = ProxyMetrics::register(&mut registry);
+    let controller_metrics = ControllerMetrics::register(&mut registry);
+    let registry = Arc::new(registry);
+
     let table: SharedTable = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
     let dir = ManifestDir::open(&config.manifests)
         .context("cannot serve: the manifests folder must exist and be readable")?;
-    let publisher = Publisher::new(table.clone(), config.compile.clone());
+    let publisher =
+        Publisher::new(table.clone(), config.compile.clone()).with_metrics(controller_metrics);
     let (reloader, _) = Reloader::new(dir, publisher).reload_blocking(true).await?;
     let readiness = Readiness::new();
     readiness.set_ready(true);
@@ -153,7 +175,10 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     if proxy_config.https_redirect_port == 0 {
         proxy_config.https_redirect_port = https_addr.port();
     }
-    let proxy = Proxy::new(proxy_config, table.clone());
+    let proxy = Proxy::builder(proxy_config, table.clone())
+        .metrics(proxy_metrics)
+        .access_log(config.access_log.clone())
+        .build();
     let tls = tls_config(&table)?;
     let http_done = stopped(signal.clone());
     let http_proxy = Arc::clone(&proxy);
@@ -168,9 +193,11 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         ("HTTPS listener", served.context("HTTPS listener failed"))
     });
     let admin_done = stopped(signal.clone());
-    let admin_readiness = readiness.clone();
+    let admin_state = Admin::new(readiness.clone())
+        .metrics(Arc::clone(&registry))
+        .log_control(config.log_control.clone());
     tasks.spawn(async move {
-        let served = serve_admin(admin, admin_readiness, admin_done).await;
+        let served = serve_admin(admin, admin_state, admin_done).await;
         ("admin listener", served.context("admin listener failed"))
     });
     let watch_config = WatchConfig::new(config.debounce);
@@ -184,6 +211,7 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
         admin_addr,
         table,
         proxy,
+        registry,
         readiness,
         shutdown,
         tasks,
@@ -241,6 +269,8 @@ mod tests {
             compile: CompileConfig::default(),
             proxy: ProxyConfig::default(),
             debounce: Duration::from_millis(100),
+            access_log: AccessLog::off(),
+            log_control: None,
         }
     }
 
@@ -277,6 +307,85 @@ mod tests {
             .expect("shutdown within 5 s")
             .expect("clean shutdown");
         assert!(!readiness.is_ready());
+        assert!(tokio::net::TcpStream::connect(http_addr).await.is_err());
+    }
+
+    /// A raw `GET path` with `Connection: close`; the whole answer.
+    async fn raw_get(addr: SocketAddr, path: &str) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        answer
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn metrics_are_served_on_the_admin_listener() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let running = start(config(tmp.path().to_owned())).await.expect("start");
+        let answer = raw_get(running.admin_addr, "/metrics").await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.contains("\nstrait_table_generation 0\n"), "{answer}");
+        assert!(answer.contains("strait_table_routes 0"), "{answer}");
+        let encoded = crate::metrics::encode(running.registry());
+        assert!(encoded.contains(r#"strait_publishes_total{result="unchanged"}"#));
+        let answer = raw_get(running.admin_addr, "/log/level").await;
+        assert!(answer.starts_with("HTTP/1.1 501"), "{answer}");
+        running.shutdown().await.expect("clean shutdown");
+    }
+
+    /// SIGTERM path: readiness fails at once, both listeners keep serving through the drain
+    /// delay, then they close.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_the_signal_readiness_fails_at_once_and_serving_goes_on_for_the_drain() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let running = start(config(tmp.path().to_owned())).await.expect("start");
+        let (http_addr, admin_addr) = (running.http_addr, running.admin_addr);
+        let readiness = running.readiness().clone();
+        let drain = Duration::from_millis(800);
+        let (signal, signalled) = tokio::sync::oneshot::channel::<()>();
+        let run = tokio::spawn(running.run_until(
+            async {
+                let _ = signalled.await;
+            },
+            drain,
+        ));
+        assert!(
+            raw_get(admin_addr, "/readyz")
+                .await
+                .starts_with("HTTP/1.1 200")
+        );
+
+        let signalled_at = std::time::Instant::now();
+        signal.send(()).expect("still running");
+        while readiness.is_ready() {
+            assert!(
+                signalled_at.elapsed() < Duration::from_millis(200),
+                "still ready"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let answer = raw_get(admin_addr, "/readyz").await;
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        let answer = raw_get(http_addr, "/").await;
+        assert!(
+            answer.starts_with("HTTP/1.1 404"),
+            "still proxying: {answer}"
+        );
+        assert!(
+            signalled_at.elapsed() < drain,
+            "checks ran inside the drain"
+        );
+
+        tokio::time::timeout(Duration::from_secs(5), run)
+            .await
+            .expect("stops after the drain")
+            .expect("join")
+            .expect("clean shutdown");
+        assert!(signalled_at.elapsed() >= drain);
         assert!(tokio::net::TcpStream::connect(http_addr).await.is_err());
     }
 }

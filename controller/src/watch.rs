@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::manifests::ManifestDir;
+use crate::metrics::Trigger;
 use crate::publish::{PublishOutcome, Publisher};
 
 /// Timing of the watch loop.
@@ -69,6 +70,8 @@ impl Reloader {
     /// `force`d, for the first load). Blocking: file I/O and compilation.
     pub fn reload(&mut self, force: bool) -> Option<PublishOutcome> {
         let report = self.dir.rescan();
+        let metrics = self.publisher.metrics();
+        metrics.set_manifest_errors(report.errors.len());
         (report.changed || force).then(|| self.publisher.publish(&self.dir.index()))
     }
 
@@ -104,21 +107,24 @@ pub async fn watch(
     };
     // The first scan ran before the watcher existed: a change written in between raised no
     // event, so look once more now that events are being delivered.
+    reloader.publisher().metrics().reloaded(Trigger::Resync);
     (reloader, _) = reloader.reload_blocking(false).await?;
     let mut resync = tokio::time::interval_at(Instant::now() + period, period);
     resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
+        let trigger = tokio::select! {
             () = &mut shutdown => break,
-            _ = resync.tick() => tracing::trace!("periodic rescan"),
+            _ = resync.tick() => Trigger::Resync,
             Some(()) = events.recv() => {
                 tokio::select! {
                     () = &mut shutdown => break,
-                    () = settle(&mut events, &config) => {}
+                    () = settle(&mut events, &config) => Trigger::Watch,
                 }
             }
-        }
+        };
+        tracing::trace!(?trigger, "rescanning the manifests folder");
+        reloader.publisher().metrics().reloaded(trigger);
         (reloader, _) = reloader.reload_blocking(false).await?;
     }
     drop((watcher, tx));
@@ -190,7 +196,10 @@ mod tests {
 
     use arc_swap::ArcSwap;
     use notify::event::{CreateKind, ModifyKind};
+    use prometheus_client::registry::Registry;
     use strait_shared::{CompileConfig, RouteTable};
+
+    use crate::metrics::{ControllerMetrics, encode};
 
     use super::*;
 
@@ -268,13 +277,33 @@ mod tests {
         )
     }
 
+    #[test]
+    fn manifest_errors_count_the_files_that_do_not_parse() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::write(tmp.path().join("a.yaml"), service(80)).expect("write");
+        std::fs::write(tmp.path().join("b.yaml"), "kind: [unclosed").expect("write");
+        let mut registry = Registry::with_prefix("strait");
+        let metrics = ControllerMetrics::register(&mut registry);
+        let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
+        let publisher = Publisher::new(table, CompileConfig::default()).with_metrics(metrics);
+        let mut reloader = Reloader::new(ManifestDir::open(tmp.path()).expect("open"), publisher);
+        reloader.reload(true);
+        assert!(encode(&registry).contains("strait_manifest_errors 1\n"));
+        std::fs::remove_file(tmp.path().join("b.yaml")).expect("remove");
+        reloader.reload(false);
+        assert!(encode(&registry).contains("strait_manifest_errors 0\n"));
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_file_change_is_published_within_a_second() {
         let tmp = tempfile::tempdir().expect("tempdir");
         std::fs::write(tmp.path().join("a.yaml"), service(80)).expect("write");
         let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
         let dir = ManifestDir::open(tmp.path()).expect("open");
-        let publisher = Publisher::new(table.clone(), CompileConfig::default());
+        let mut registry = Registry::with_prefix("strait");
+        let metrics = ControllerMetrics::register(&mut registry);
+        let publisher =
+            Publisher::new(table.clone(), CompileConfig::default()).with_metrics(metrics);
         let (reloader, first) = Reloader::new(dir, publisher)
             .reload_blocking(true)
             .await
@@ -299,8 +328,26 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(table.load().lookup("h81.example.com", "/").is_some());
+        // The catch-up rescan at start may have seen that write; this one only an event can.
+        std::fs::write(tmp.path().join("a.yaml"), service(82)).expect("rewrite");
+        let changed_at = std::time::Instant::now();
+        while table.load().lookup("h82.example.com", "/").is_none() {
+            assert!(changed_at.elapsed() < Duration::from_secs(1));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         stop.send(()).expect("watch still running");
         task.await.expect("join").expect("watch ends cleanly");
+        // One catch-up rescan when the watch starts, then at least one per write.
+        let text = encode(&registry);
+        assert!(
+            text.contains(r#"strait_reloads_total{trigger="resync"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"strait_reloads_total{trigger="watch"}"#),
+            "{text}"
+        );
+        assert!(text.contains("strait_table_generation 3\n"), "{text}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

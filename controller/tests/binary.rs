@@ -1,5 +1,6 @@
 //! The real `strait` binary: flags, the bound address in the start-up log, serving, readiness,
-//! SIGTERM → exit 0, and a clear error with exit 1 for a missing folder.
+//! metrics, JSON logs and a runtime log-level change, SIGTERM → exit 0, and a clear error with
+//! exit 1 for a missing folder.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -15,11 +16,18 @@ fn strait() -> Command {
 
 /// A raw HTTP/1.1 GET with `Connection: close`; returns the whole answer.
 fn http_get(addr: SocketAddr, host: &str, path: &str) -> String {
+    http_request(addr, "GET", host, path, "")
+}
+
+/// A raw HTTP/1.1 request with `Connection: close` and a body; returns the whole answer.
+fn http_request(addr: SocketAddr, method: &str, host: &str, path: &str, body: &str) -> String {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let length = body.len();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
+         Content-Length: {length}\r\n\r\n{body}"
     )
     .expect("write");
     let mut out = String::new();
@@ -114,6 +122,12 @@ fn serve_logs_bound_addresses_serves_and_exits_zero_on_sigterm() {
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
     let ready = http_get(admin, "localhost", "/readyz");
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    let metrics = http_get(admin, "localhost", "/metrics");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(
+        metrics.contains("\nstrait_table_generation 1\n"),
+        "{metrics}"
+    );
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -122,6 +136,65 @@ fn serve_logs_bound_addresses_serves_and_exits_zero_on_sigterm() {
     assert!(killed.success());
     let status = wait_exit(&mut child);
     assert!(status.success(), "exit status after SIGTERM: {status:?}");
+}
+
+#[test]
+fn json_logs_and_a_log_level_changed_through_the_admin_listener() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("ingress.yaml"), MANIFEST).expect("write");
+    let mut child = strait()
+        .args([
+            "--log-format",
+            "json",
+            "--log",
+            "info",
+            "serve",
+            "--manifests",
+        ])
+        .arg(dir.path())
+        .args(["--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+        .args(["--https-addr", "127.0.0.1:0", "--shutdown-delay", "0s"])
+        .args(["--access-log=false"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn strait");
+    let lines = log_lines(&mut child);
+    let next_json = |what: &str| loop {
+        let line = lines.recv_timeout(DEADLINE).expect(what);
+        let parsed: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if parsed["message"] == what {
+            break parsed;
+        }
+    };
+    let listening = next_json("listening");
+    assert_eq!(listening["level"], "INFO");
+    let admin: SocketAddr = listening["admin_addr"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .expect("admin_addr in the JSON line");
+
+    let level = http_get(admin, "localhost", "/log/level");
+    assert!(level.ends_with("\r\n\r\ninfo\n"), "{level}");
+    let changed = http_request(admin, "PUT", "localhost", "/log/level", "debug");
+    assert!(changed.starts_with("HTTP/1.1 200"), "{changed}");
+    let refused = http_request(admin, "PUT", "localhost", "/log/level", "strait=loud");
+    assert!(refused.starts_with("HTTP/1.1 400"), "{refused}");
+    // Debug lines now get through: a Service no route uses changes the objects but not the
+    // table, and that is logged at debug.
+    let unused = "apiVersion: v1\nkind: Service\nmetadata: {name: unused, namespace: default}\n\
+                  spec: {ports: [{port: 80}]}\n";
+    std::fs::write(dir.path().join("unused.yaml"), unused).expect("write");
+    let unchanged = next_json("compiled table unchanged; not republished");
+    assert_eq!(unchanged["level"], "DEBUG");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    assert!(wait_exit(&mut child).success());
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use strait_controller::serve::{Running, ServeConfig};
-use strait_proxy::ProxyConfig;
+use strait_proxy::{AccessLog, ProxyConfig};
 use strait_shared::CompileConfig;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -79,6 +79,8 @@ pub fn config(dir: &Path) -> ServeConfig {
             ..ProxyConfig::default()
         },
         debounce: Duration::from_millis(50),
+        access_log: AccessLog::off(),
+        log_control: None,
     }
 }
 

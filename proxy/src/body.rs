@@ -1,24 +1,32 @@
 //! The two body types of the data path. Both stream; neither collects.
 //!
 //! - [`ResponseBody`]: what the client gets — the upstream's body, or a short one of ours —
-//!   holding the connection's in-flight guard until hyper drops it.
+//!   holding the connection's in-flight guard and the request's [`Exchange`] until hyper drops
+//!   it; counts the bytes sent.
 //! - [`RequestBody`]: what the upstream gets — the client's body, telling the upstream attempt
-//!   when it has been sent in full, so the response-header timeout starts then.
+//!   when it has been sent in full, so the response-header timeout starts then; counts the
+//!   bytes relayed.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::oneshot;
 
 use crate::activity::InFlight;
+use crate::exchange::Exchange;
 
 /// Body of every response the proxy sends.
 #[derive(Debug)]
 pub struct ResponseBody {
     kind: Kind,
     in_flight: Option<InFlight>,
+    /// Recorded (metrics, access log) when the body is dropped.
+    exchange: Option<Exchange>,
 }
 
 #[derive(Debug)]
@@ -32,6 +40,7 @@ impl ResponseBody {
         Self {
             kind: Kind::Upstream(body),
             in_flight: None,
+            exchange: None,
         }
     }
 
@@ -40,12 +49,15 @@ impl ResponseBody {
         Self {
             kind: Kind::Full(bytes),
             in_flight: None,
+            exchange: None,
         }
     }
 
-    /// Keeps the request counted as in flight until this body is dropped.
-    pub(crate) fn hold(mut self, in_flight: InFlight) -> Self {
+    /// Keeps the request counted as in flight until this body is dropped, and records its
+    /// exchange then.
+    pub(crate) fn hold(mut self, in_flight: InFlight, exchange: Exchange) -> Self {
         self.in_flight = Some(in_flight);
+        self.exchange = Some(exchange);
         self
     }
 }
@@ -58,10 +70,17 @@ impl Body for ResponseBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match &mut self.get_mut().kind {
+        let this = self.get_mut();
+        let polled = match &mut this.kind {
             Kind::Upstream(body) => Pin::new(body).poll_frame(cx),
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+        };
+        if let (Poll::Ready(Some(Ok(frame))), Some(exchange)) = (&polled, &mut this.exchange)
+            && let Some(data) = frame.data_ref()
+        {
+            exchange.sent_bytes(data.len());
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -85,11 +104,23 @@ pub(crate) struct RequestBody {
     inner: Incoming,
     /// Dropped when the body has ended; its receiver then resolves.
     sent: Option<oneshot::Sender<()>>,
+    /// Bytes relayed so far, added to `counter` when the body is dropped.
+    bytes: u64,
+    counter: Counter,
+    /// The running count for the access log, when the request is logged.
+    tally: Option<Arc<AtomicU64>>,
 }
 
 impl RequestBody {
-    pub(crate) fn new(inner: Incoming) -> Self {
-        Self { inner, sent: None }
+    /// `inner`, counted into `counter` (and `tally` as it goes).
+    pub(crate) fn new(inner: Incoming, counter: Counter, tally: Option<Arc<AtomicU64>>) -> Self {
+        Self {
+            inner,
+            sent: None,
+            bytes: 0,
+            counter,
+            tally,
+        }
     }
 
     /// A receiver that resolves once the body has been read to its end (or dropped), or `None`
@@ -118,7 +149,12 @@ impl Body for RequestBody {
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         let ended = match &polled {
             Poll::Ready(None | Some(Err(_))) => true,
-            Poll::Ready(Some(Ok(_))) => this.inner.is_end_stream(),
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.count(data.len());
+                }
+                this.inner.is_end_stream()
+            }
             Poll::Pending => false,
         };
         if ended {
@@ -133,5 +169,23 @@ impl Body for RequestBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+impl RequestBody {
+    fn count(&mut self, len: usize) {
+        let len = len as u64;
+        self.bytes += len;
+        if let Some(tally) = &self.tally {
+            tally.fetch_add(len, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            self.counter.inc_by(self.bytes);
+        }
     }
 }

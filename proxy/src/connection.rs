@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::activity::{Activity, TrackedIo};
 use crate::config::{ListenerInfo, ProxyConfig};
 use crate::drain::{self, Phase, Signal};
+use crate::front::TlsFacts;
 use crate::proxy::Proxy;
 use crate::service;
 
@@ -26,6 +27,8 @@ pub(crate) struct ConnCtx {
     pub proxy: Arc<Proxy>,
     pub peer: SocketAddr,
     pub listener: ListenerInfo,
+    /// What the TLS handshake settled; `None` on plain HTTP.
+    pub tls: Option<TlsFacts>,
     pub activity: Arc<Activity>,
     pub drain: Signal,
 }
@@ -59,6 +62,7 @@ pub(crate) async fn serve<I>(
     io: I,
     peer: SocketAddr,
     listener: ListenerInfo,
+    tls: Option<TlsFacts>,
     proxy: Arc<Proxy>,
     builder: &Builder<TokioExecutor>,
     drain: Signal,
@@ -72,6 +76,7 @@ pub(crate) async fn serve<I>(
         proxy,
         peer,
         listener,
+        tls,
         activity: Arc::clone(&activity),
         drain: drain.clone(),
     });

@@ -30,6 +30,93 @@ impl Fault {
     }
 }
 
+/// What went wrong with an upstream attempt; the `kind` label of `upstream_errors_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum UpstreamErrorKind {
+    /// The connection was refused.
+    Refused,
+    /// The connect did not finish within the connect timeout.
+    Timeout,
+    /// No response headers within the response-header timeout.
+    ResponseTimeout,
+    /// The connection was reset or closed mid-exchange.
+    Reset,
+    /// No route to the endpoint (host or network unreachable).
+    Unreachable,
+    /// The upstream spoke broken HTTP, or answered something a proxy cannot relay.
+    Protocol,
+    /// Reserved for upstream TLS, which is not supported yet.
+    Tls,
+    /// The backend had no endpoint to try (the 503s).
+    NoEndpoint,
+    /// Anything else.
+    Other,
+}
+
+impl UpstreamErrorKind {
+    /// Every kind, in declaration order (`kind as usize` indexes it).
+    pub(crate) const ALL: [Self; 9] = [
+        Self::Refused,
+        Self::Timeout,
+        Self::ResponseTimeout,
+        Self::Reset,
+        Self::Unreachable,
+        Self::Protocol,
+        Self::Tls,
+        Self::NoEndpoint,
+        Self::Other,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Refused => "refused",
+            Self::Timeout => "timeout",
+            Self::ResponseTimeout => "response_timeout",
+            Self::Reset => "reset",
+            Self::Unreachable => "unreachable",
+            Self::Protocol => "protocol",
+            Self::Tls => "tls",
+            Self::NoEndpoint => "no_endpoint",
+            Self::Other => "other",
+        }
+    }
+
+    /// The kind of a failed connect (or of a fresh connection that failed before the request
+    /// was written).
+    pub(crate) fn of_connect(error: &io::Error) -> Self {
+        match error.kind() {
+            io::ErrorKind::ConnectionRefused => Self::Refused,
+            io::ErrorKind::TimedOut => Self::Timeout,
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof => Self::Reset,
+            io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::AddrNotAvailable => Self::Unreachable,
+            _ => Self::Other,
+        }
+    }
+
+    /// The kind of an exchange that failed after the request may have been sent.
+    fn of_exchange(error: &hyper::Error) -> Self {
+        if error.is_parse() || error.is_parse_status() || error.is_parse_too_large() {
+            return Self::Protocol;
+        }
+        if error.is_incomplete_message() || error.is_closed() || error.is_canceled() {
+            return Self::Reset;
+        }
+        let io = std::error::Error::source(error).and_then(|e| e.downcast_ref::<io::Error>());
+        match io {
+            Some(io) => match Self::of_connect(io) {
+                Self::Refused | Self::Timeout | Self::Unreachable => Self::Other,
+                kind => kind,
+            },
+            None => Self::Other,
+        }
+    }
+}
+
 /// Why the proxy answered a request itself instead of relaying the upstream's response.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
@@ -83,6 +170,33 @@ impl ProxyError {
             | Self::UpstreamTimeout { .. }
             | Self::Upstream { .. }
             | Self::UpstreamProtocol { .. } => Fault::Upstream,
+        }
+    }
+
+    /// The `upstream_errors_total` kind of this failure; `None` when the upstream is not to
+    /// blame (the client's fault, or no route).
+    pub(crate) fn upstream_error(&self) -> Option<UpstreamErrorKind> {
+        match self {
+            Self::BadRequest(_) | Self::ClientBody { .. } | Self::NoRoute => None,
+            Self::BackendUnavailable(_) => Some(UpstreamErrorKind::NoEndpoint),
+            Self::UpstreamConnect { source, .. } => Some(UpstreamErrorKind::of_connect(source)),
+            Self::UpstreamTimeout { .. } => Some(UpstreamErrorKind::ResponseTimeout),
+            Self::Upstream { source, .. } => Some(UpstreamErrorKind::of_exchange(source)),
+            Self::UpstreamProtocol { .. } => Some(UpstreamErrorKind::Protocol),
+        }
+    }
+
+    /// The upstream address the failure happened at, when one was tried.
+    pub(crate) fn upstream_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Self::UpstreamConnect { addr, .. }
+            | Self::UpstreamTimeout { addr }
+            | Self::Upstream { addr, .. }
+            | Self::UpstreamProtocol { addr, .. } => Some(*addr),
+            Self::BadRequest(_)
+            | Self::ClientBody { .. }
+            | Self::NoRoute
+            | Self::BackendUnavailable(_) => None,
         }
     }
 
@@ -169,6 +283,63 @@ mod tests {
         for (error, status, fault) in cases {
             assert_eq!(error.status().as_u16(), status, "{error}");
             assert_eq!(error.fault(), fault, "{error}");
+        }
+    }
+
+    #[test]
+    fn upstream_failures_have_a_kind_and_client_faults_none() {
+        let connect = |kind: io::ErrorKind| ProxyError::UpstreamConnect {
+            addr: addr(),
+            source: io::Error::from(kind),
+        };
+        let cases = [
+            (ProxyError::BadRequest("x"), None),
+            (ProxyError::NoRoute, None),
+            (
+                ProxyError::BackendUnavailable("r"),
+                Some(UpstreamErrorKind::NoEndpoint),
+            ),
+            (
+                connect(io::ErrorKind::ConnectionRefused),
+                Some(UpstreamErrorKind::Refused),
+            ),
+            (
+                connect(io::ErrorKind::TimedOut),
+                Some(UpstreamErrorKind::Timeout),
+            ),
+            (
+                connect(io::ErrorKind::ConnectionReset),
+                Some(UpstreamErrorKind::Reset),
+            ),
+            (
+                connect(io::ErrorKind::HostUnreachable),
+                Some(UpstreamErrorKind::Unreachable),
+            ),
+            (
+                connect(io::ErrorKind::PermissionDenied),
+                Some(UpstreamErrorKind::Other),
+            ),
+            (
+                ProxyError::UpstreamTimeout { addr: addr() },
+                Some(UpstreamErrorKind::ResponseTimeout),
+            ),
+            (
+                ProxyError::UpstreamProtocol {
+                    addr: addr(),
+                    detail: "d",
+                },
+                Some(UpstreamErrorKind::Protocol),
+            ),
+        ];
+        for (error, kind) in cases {
+            assert_eq!(error.upstream_error(), kind, "{error}");
+        }
+    }
+
+    #[test]
+    fn upstream_error_kinds_index_their_list() {
+        for (i, kind) in UpstreamErrorKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i, "{kind:?}");
         }
     }
 

@@ -60,18 +60,29 @@ pub(crate) fn apply(
     client
 }
 
+/// The client address of a request from `peer` with `headers`, by the same rules as
+/// [`apply`], without touching the headers (for requests that do not go upstream).
+pub(crate) fn client(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
+    let peer = peer.to_canonical();
+    if is_trusted(trusted, peer) {
+        chain_client(headers, peer, trusted)
+    } else {
+        peer
+    }
+}
+
 fn is_trusted(trusted: &[IpNet], ip: IpAddr) -> bool {
     trusted.iter().any(|net| net.contains(&ip))
 }
 
-/// Appends the peer to the incoming `X-Forwarded-For` chain and returns the client: the
-/// right-most untrusted address. Walking stops at an entry that is not an address, since
-/// nothing to its left can be believed; the last trusted hop reached is then the client, as it
-/// is when every hop is trusted.
-fn keep_chain(headers: &mut HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
-    let incoming = headers.get_all(X_FORWARDED_FOR);
+/// The client behind a trusted `peer`: the right-most untrusted address of the incoming
+/// `X-Forwarded-For` chain. Walking stops at an entry that is not an address, since nothing to
+/// its left can be believed; the last trusted hop reached is then the client, as it is when
+/// every hop is trusted.
+fn chain_client(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
     let mut client = peer;
-    let entries = incoming
+    let entries = headers
+        .get_all(X_FORWARDED_FOR)
         .iter()
         .rev()
         .flat_map(|v| v.as_bytes().rsplit(|&b| b == b','))
@@ -87,6 +98,14 @@ fn keep_chain(headers: &mut HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAdd
             None => break,
         }
     }
+    client
+}
+
+/// Appends the peer to the incoming `X-Forwarded-For` chain and returns the client
+/// ([`chain_client`]).
+fn keep_chain(headers: &mut HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
+    let client = chain_client(headers, peer, trusted);
+    let incoming = headers.get_all(X_FORWARDED_FOR);
     let mut chain = Vec::with_capacity(64);
     for value in incoming
         .iter()

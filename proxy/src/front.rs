@@ -6,6 +6,7 @@
 //! that stalls — closes the connection, is logged at debug and counted; nothing is held past
 //! the timeout.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -15,9 +16,9 @@ use tokio_rustls::server::TlsStream;
 
 use crate::config::Scheme;
 use crate::drain::{self, Phase, Signal};
+use crate::metrics::{ProxyHeaderRejection, TlsFailure};
 use crate::proxy::Proxy;
 use crate::proxy_protocol::{self, HeaderError, Rewind};
-use crate::stats::FrontEvent;
 
 /// How a listener's connections reach HTTP.
 #[derive(Clone)]
@@ -35,9 +36,40 @@ pub(crate) enum Opened {
     Tls(Box<TlsStream<Rewind<TcpStream>>>),
 }
 
+/// What the TLS handshake settled, for the access log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TlsFacts {
+    /// `TLSv1.2` or `TLSv1.3`.
+    pub version: Option<&'static str>,
+    /// The server name the client asked for (kept only when the access log is on).
+    pub sni: Option<Box<str>>,
+}
+
+impl TlsFacts {
+    pub(crate) fn of(tls: &TlsStream<Rewind<TcpStream>>, with_sni: bool) -> Self {
+        let conn = tls.get_ref().1;
+        let version = match conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => Some("TLSv1.3"),
+            Some(rustls::ProtocolVersion::TLSv1_2) => Some("TLSv1.2"),
+            _ => None,
+        };
+        let sni = with_sni
+            .then(|| conn.server_name().map(Box::from))
+            .flatten();
+        Self { version, sni }
+    }
+}
+
 enum FrontError {
     ProxyHeader(HeaderError),
-    Tls(std::io::Error),
+    Tls(io::Error),
+}
+
+/// How far a connection got through the front door.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    ProxyHeader,
+    Tls,
 }
 
 /// Runs the front door; `None` when the connection was closed (already logged and counted).
@@ -53,34 +85,47 @@ pub(crate) async fn open(
         return Some((Opened::Plain(Rewind::new(stream)), peer));
     }
     let timeout = proxy.config.handshake_timeout;
+    let mut stage = if front.proxy_protocol {
+        Stage::ProxyHeader
+    } else {
+        Stage::Tls
+    };
     let outcome = tokio::select! {
-        outcome = tokio::time::timeout(timeout, handshake(stream, peer, front)) => outcome,
+        outcome = tokio::time::timeout(timeout, handshake(stream, peer, front, &mut stage)) => {
+            outcome
+        }
         () = drain::reached(drain, Phase::Draining) => {
             tracing::debug!("draining; closing a connection still in its handshake");
             return None;
         }
     };
-    let stats = &proxy.front_stats;
+    let counters = proxy.metrics.listener(front.scheme);
     match outcome {
         Ok(Ok(opened)) => {
             if front.tls.is_some() {
-                stats.record(front.scheme, FrontEvent::TlsHandshake);
+                counters.tls_handshake();
             }
             Some(opened)
         }
         Ok(Err(FrontError::ProxyHeader(error))) => {
             tracing::debug!(%error, "closing connection: PROXY protocol header refused");
-            stats.record(front.scheme, FrontEvent::ProxyHeaderRejected);
+            counters.proxy_header_rejected(ProxyHeaderRejection::Invalid);
             None
         }
         Ok(Err(FrontError::Tls(error))) => {
-            tracing::debug!(%error, "TLS handshake failed");
-            stats.record(front.scheme, FrontEvent::TlsHandshakeFailure);
+            let reason = tls_failure(&error);
+            tracing::debug!(%error, reason = reason.as_str(), "TLS handshake failed");
+            counters.tls_failed(reason);
             None
         }
         Err(_elapsed) => {
-            tracing::debug!(?timeout, "closing connection: handshake timed out");
-            stats.record(front.scheme, FrontEvent::HandshakeTimeout);
+            tracing::debug!(?timeout, ?stage, "closing connection: handshake timed out");
+            match stage {
+                Stage::ProxyHeader => {
+                    counters.proxy_header_rejected(ProxyHeaderRejection::Timeout);
+                }
+                Stage::Tls => counters.tls_failed(TlsFailure::Timeout),
+            }
             None
         }
     }
@@ -90,6 +135,7 @@ async fn handshake(
     stream: TcpStream,
     peer: SocketAddr,
     front: &Front,
+    stage: &mut Stage,
 ) -> Result<(Opened, SocketAddr), FrontError> {
     let (io, client) = if front.proxy_protocol {
         let (source, io) = proxy_protocol::read_header(stream)
@@ -104,6 +150,90 @@ async fn handshake(
     let Some(acceptor) = &front.tls else {
         return Ok((Opened::Plain(io), client));
     };
+    *stage = Stage::Tls;
     let tls = acceptor.accept(io).await.map_err(FrontError::Tls)?;
     Ok((Opened::Tls(Box::new(tls)), client))
+}
+
+/// The bounded reason of a failed handshake. tokio-rustls reports rustls's own errors as
+/// `InvalidData` carrying the `rustls::Error`; everything else is the socket's.
+fn tls_failure(error: &io::Error) -> TlsFailure {
+    if let Some(tls) = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    {
+        return match tls {
+            rustls::Error::AlertReceived(_) => TlsFailure::Alert,
+            rustls::Error::PeerIncompatible(_) | rustls::Error::NoApplicationProtocol => {
+                TlsFailure::Incompatible
+            }
+            rustls::Error::InvalidMessage(_)
+            | rustls::Error::InappropriateMessage { .. }
+            | rustls::Error::InappropriateHandshakeMessage { .. }
+            | rustls::Error::PeerMisbehaved(_)
+            | rustls::Error::DecryptError => TlsFailure::Protocol,
+            _ => TlsFailure::Other,
+        };
+    }
+    match error.kind() {
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => TlsFailure::Closed,
+        _ => TlsFailure::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::{AlertDescription, InvalidMessage, PeerIncompatible};
+
+    fn wrapped(error: rustls::Error) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, error)
+    }
+
+    #[test]
+    fn tls_failures_are_classed_boundedly() {
+        let cases = [
+            (
+                wrapped(rustls::Error::AlertReceived(
+                    AlertDescription::BadCertificate,
+                )),
+                TlsFailure::Alert,
+            ),
+            (
+                wrapped(rustls::Error::PeerIncompatible(
+                    PeerIncompatible::NoCipherSuitesInCommon,
+                )),
+                TlsFailure::Incompatible,
+            ),
+            (
+                wrapped(rustls::Error::NoApplicationProtocol),
+                TlsFailure::Incompatible,
+            ),
+            (
+                wrapped(rustls::Error::InvalidMessage(
+                    InvalidMessage::InvalidContentType,
+                )),
+                TlsFailure::Protocol,
+            ),
+            (
+                wrapped(rustls::Error::General("x".into())),
+                TlsFailure::Other,
+            ),
+            (
+                io::Error::from(io::ErrorKind::UnexpectedEof),
+                TlsFailure::Closed,
+            ),
+            (
+                io::Error::from(io::ErrorKind::ConnectionReset),
+                TlsFailure::Closed,
+            ),
+            (io::Error::other("what"), TlsFailure::Other),
+        ];
+        for (error, reason) in cases {
+            assert_eq!(tls_failure(&error), reason, "{error}");
+        }
+    }
 }

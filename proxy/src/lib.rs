@@ -16,8 +16,12 @@
 //!   connect failure, the response streamed back; `Upgrade` handshakes become tunnels.
 //! - Failures are [`ProxyError`]s, each with a [`Fault`] and a status, turned into a short
 //!   plain-text response in one place.
+//! - Each request is recorded once, when its response body is done: [`metrics`] (Prometheus
+//!   families registered in the caller's registry) and the JSON [`access_log`], written off
+//!   the request path.
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 mod activity;
 mod balancer;
 mod body;
@@ -25,10 +29,12 @@ mod config;
 mod connection;
 mod drain;
 mod error;
+mod exchange;
 mod forwarding;
 mod front;
 mod headers;
 mod listener;
+pub mod metrics;
 mod pool;
 mod proxy;
 mod proxy_protocol;
@@ -40,9 +46,11 @@ pub mod tls;
 mod upgrade;
 mod upstream;
 
+pub use access_log::AccessLog;
 pub use balancer::{Balancer, RoundRobin};
 pub use config::{Hsts, ListenerInfo, ProxyConfig, ProxyProtocol, Scheme};
 pub use error::{Fault, ProxyError};
 pub use listener::{serve_http, serve_https};
-pub use proxy::{Proxy, SharedTable};
+pub use metrics::ProxyMetrics;
+pub use proxy::{Proxy, ProxyBuilder, SharedTable};
 pub use stats::FrontCounts;

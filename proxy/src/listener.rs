@@ -16,7 +16,7 @@ use tracing::Instrument;
 use crate::config::{ListenerInfo, Scheme};
 use crate::connection;
 use crate::drain;
-use crate::front::{self, Front, Opened};
+use crate::front::{self, Front, Opened, TlsFacts};
 use crate::proxy::Proxy;
 
 /// Back-off after an accept error (EMFILE, ENFILE, ENOMEM, …), doubled per consecutive error.
@@ -134,8 +134,11 @@ fn spawn_connection(
     let shared = Arc::clone(shared);
     let mut drain = drain.clone();
     let span = tracing::debug_span!("conn", %peer, client = tracing::field::Empty);
+    let open = shared.proxy.metrics.listener(shared.info.scheme).opened();
     tokio::spawn(
         async move {
+            // Counted as open until this task ends.
+            let _open = open;
             let Some((opened, client)) =
                 front::open(stream, peer, &shared.front, &shared.proxy, &mut drain).await
             else {
@@ -145,10 +148,11 @@ fn spawn_connection(
             let (info, builder) = (shared.info, &shared.builder);
             match opened {
                 Opened::Plain(io) => {
-                    connection::serve(io, client, info, proxy, builder, drain).await;
+                    connection::serve(io, client, info, None, proxy, builder, drain).await;
                 }
                 Opened::Tls(io) => {
-                    connection::serve(io, client, info, proxy, builder, drain).await;
+                    let tls = TlsFacts::of(&io, proxy.access_log.is_on());
+                    connection::serve(io, client, info, Some(tls), proxy, builder, drain).await;
                 }
             }
         }

@@ -19,6 +19,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -63,6 +64,8 @@ struct Inner {
     max_idle_per_host: usize,
     handshake: http1::Builder,
     idle: Mutex<Idle>,
+    /// `upstream_connect_duration_seconds`.
+    connect_time: Histogram,
 }
 
 #[derive(Debug)]
@@ -93,7 +96,7 @@ enum Attempt {
 }
 
 impl Pool {
-    pub(crate) fn new(config: &ProxyConfig) -> Self {
+    pub(crate) fn new(config: &ProxyConfig, connect_time: Histogram) -> Self {
         Self {
             inner: Arc::new(Inner {
                 connect_timeout: config.connect_timeout,
@@ -105,6 +108,7 @@ impl Pool {
                     hosts: HashMap::new(),
                     last_sweep: Instant::now(),
                 }),
+                connect_time,
             }),
         }
     }
@@ -194,6 +198,7 @@ impl Pool {
     }
 
     async fn connect(&self, addr: SocketAddr) -> io::Result<Sender> {
+        let started = Instant::now();
         let stream = tokio::time::timeout(self.inner.connect_timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
@@ -206,6 +211,9 @@ impl Pool {
             .handshake(TokioIo::new(stream))
             .await
             .map_err(io::Error::other)?;
+        self.inner
+            .connect_time
+            .observe(started.elapsed().as_secs_f64());
         tokio::spawn(async move {
             if let Err(error) = conn.with_upgrades().await {
                 tracing::debug!(%addr, %error, "upstream connection ended with an error");

@@ -5,32 +5,94 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use strait_shared::RouteTable;
 
-use crate::balancer::{Balancer, RoundRobin};
 use http::HeaderValue;
 
+use crate::access_log::AccessLog;
+use crate::balancer::{Balancer, RoundRobin};
 use crate::config::{Hsts, ProxyConfig, Scheme};
+use crate::metrics::ProxyMetrics;
 use crate::pool::Pool;
-use crate::stats::{FrontCounts, FrontStats};
+use crate::stats::FrontCounts;
 
 /// The table handle shared by the publisher (writes) and every connection (reads).
 pub type SharedTable = Arc<ArcSwap<RouteTable>>;
 
-/// The proxy: configuration, the table handle, the balancer and the upstream pool.
+/// The proxy: configuration, the table handle, the balancer, the upstream pool, the metrics
+/// and the access log.
 #[derive(Debug)]
 pub struct Proxy {
     pub(crate) config: ProxyConfig,
     pub(crate) table: SharedTable,
     pub(crate) balancer: Box<dyn Balancer>,
     pub(crate) pool: Pool,
-    pub(crate) front_stats: FrontStats,
     /// `Strict-Transport-Security` for HTTPS responses, rendered once from the config.
     pub(crate) hsts: Option<HeaderValue>,
+    /// Data-path metrics (registered by the caller, or nowhere).
+    pub(crate) metrics: ProxyMetrics,
+    /// Where request lines go; off by default.
+    pub(crate) access_log: AccessLog,
+}
+
+/// Builds a [`Proxy`] with optional parts: balancer (default [`RoundRobin`]), metrics
+/// (default: families registered nowhere), access log (default: off).
+#[derive(Debug)]
+pub struct ProxyBuilder {
+    config: ProxyConfig,
+    table: SharedTable,
+    balancer: Box<dyn Balancer>,
+    metrics: ProxyMetrics,
+    access_log: AccessLog,
+}
+
+impl ProxyBuilder {
+    /// Chooses endpoints with `balancer` instead of [`RoundRobin`].
+    pub fn balancer(mut self, balancer: Box<dyn Balancer>) -> Self {
+        self.balancer = balancer;
+        self
+    }
+
+    /// Counts into `metrics` (see [`ProxyMetrics::register`]).
+    pub fn metrics(mut self, metrics: ProxyMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Writes one line per request to `access_log`.
+    pub fn access_log(mut self, access_log: AccessLog) -> Self {
+        self.access_log = access_log;
+        self
+    }
+
+    pub fn build(self) -> Arc<Proxy> {
+        let pool = Pool::new(&self.config, self.metrics.upstream_connect());
+        let hsts = self.config.hsts.as_ref().map(Hsts::header_value);
+        Arc::new(Proxy {
+            config: self.config,
+            table: self.table,
+            balancer: self.balancer,
+            pool,
+            hsts,
+            metrics: self.metrics,
+            access_log: self.access_log,
+        })
+    }
 }
 
 impl Proxy {
-    /// A proxy balancing with [`RoundRobin`].
+    /// A proxy balancing with [`RoundRobin`], without metrics registration or access log.
     pub fn new(config: ProxyConfig, table: SharedTable) -> Arc<Self> {
-        Self::with_balancer(config, table, Box::new(RoundRobin))
+        Self::builder(config, table).build()
+    }
+
+    /// Starts building a proxy.
+    pub fn builder(config: ProxyConfig, table: SharedTable) -> ProxyBuilder {
+        ProxyBuilder {
+            config,
+            table,
+            balancer: Box::new(RoundRobin),
+            metrics: ProxyMetrics::default(),
+            access_log: AccessLog::off(),
+        }
     }
 
     /// A proxy choosing endpoints with `balancer`.
@@ -39,16 +101,7 @@ impl Proxy {
         table: SharedTable,
         balancer: Box<dyn Balancer>,
     ) -> Arc<Self> {
-        let pool = Pool::new(&config);
-        let hsts = config.hsts.as_ref().map(Hsts::header_value);
-        Arc::new(Self {
-            config,
-            table,
-            balancer,
-            pool,
-            front_stats: FrontStats::default(),
-            hsts,
-        })
+        Self::builder(config, table).balancer(balancer).build()
     }
 
     /// The configuration the proxy was built with.
@@ -63,7 +116,7 @@ impl Proxy {
 
     /// Front-door counts (PROXY headers refused, TLS handshakes) of the listeners of `scheme`.
     pub fn front_counts(&self, scheme: Scheme) -> FrontCounts {
-        self.front_stats.counts(scheme)
+        FrontCounts::of(self.metrics.listener(scheme))
     }
 
     /// Idle upstream connections currently pooled, over every address.

@@ -2,7 +2,9 @@
 //! the response.
 //!
 //! The table is loaded once per request; the request finishes on that table whatever is
-//! published meanwhile. The request target goes upstream byte for byte as received.
+//! published meanwhile. The request target goes upstream byte for byte as received. Each
+//! request's [`Exchange`] follows it and is recorded (metrics, access log) when the response
+//! body is done.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -12,11 +14,13 @@ use http::uri::PathAndQuery;
 use http::{Extensions, Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
+use tokio::time::Instant;
 
-use crate::body::{RequestBody, ResponseBody};
+use crate::body::ResponseBody;
 use crate::config::Scheme;
 use crate::connection::ConnCtx;
 use crate::error::{self, ProxyError};
+use crate::exchange::Exchange;
 use crate::forwarding::{self, Forwarding};
 use crate::pool::Sent;
 use crate::upstream::{self, NO_ENDPOINTS};
@@ -28,9 +32,13 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let in_flight = ctx.activity.request_started();
-    let mut response = match forward(&ctx, request).await {
+    let mut exchange = Exchange::start(Arc::clone(&ctx), &request);
+    let mut response = match forward(&ctx, request, &mut exchange).await {
         Ok(response) => response,
-        Err(error) => error::respond(&error, ctx.peer),
+        Err(error) => {
+            exchange.failed(&error);
+            error::respond(&error, ctx.peer)
+        }
     };
     if ctx.listener.scheme == Scheme::Https
         && let Some(hsts) = &ctx.proxy.hsts
@@ -40,12 +48,14 @@ pub(crate) async fn handle(
             .entry(STRICT_TRANSPORT_SECURITY)
             .or_insert_with(|| hsts.clone());
     }
-    Ok(response.map(|body| body.hold(in_flight)))
+    exchange.responded(response.status());
+    Ok(response.map(|body| body.hold(in_flight, exchange)))
 }
 
 async fn forward(
     ctx: &ConnCtx,
     mut request: Request<Incoming>,
+    exchange: &mut Exchange,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     if request.method() == Method::CONNECT {
         return Err(ProxyError::BadRequest("CONNECT is not supported"));
@@ -58,6 +68,9 @@ async fn forward(
     let route = table
         .lookup(raw_host, request.uri().path())
         .ok_or(ProxyError::NoRoute)?;
+    let service = &route.backend.service.service.name;
+    let handles = ctx.proxy.metrics.route(&route.route.ingress, service);
+    exchange.routed(handles, route.route.options.access_log);
     if route.route.options.https_redirect && redirect::needed(&redirect_check(ctx, &request)) {
         return Ok(redirect::response(
             raw_host,
@@ -71,8 +84,12 @@ async fn forward(
         Err(unavailable) => return Err(ProxyError::BackendUnavailable(unavailable.reason())),
     };
     let client_upgrade = prepare_upstream(&mut request, host, ctx);
-    let sent = upstream::send(&ctx.proxy, endpoints, request.map(RequestBody::new)).await?;
-    relay_response(ctx, sent, client_upgrade)
+    exchange.forwarding(request.headers());
+    let request = request.map(|body| exchange.request_body(body));
+    let started = Instant::now();
+    let sent = upstream::send(&ctx.proxy, endpoints, request).await;
+    exchange.upstream_done(started.elapsed(), &sent);
+    relay_response(ctx, sent?, client_upgrade)
 }
 
 fn redirect_check<'a>(ctx: &'a ConnCtx, request: &'a Request<Incoming>) -> redirect::Check<'a> {

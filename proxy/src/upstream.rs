@@ -5,13 +5,14 @@ use http::Request;
 use strait_shared::Endpoints;
 
 use crate::body::RequestBody;
-use crate::error::ProxyError;
+use crate::error::{ProxyError, UpstreamErrorKind};
 use crate::pool::{SendError, Sent};
 use crate::proxy::Proxy;
 
 /// Sends `request` to one of `endpoints`. A connect failure is retried once, on another
 /// endpoint when there is one (on the same one otherwise: behind a Service's ClusterIP the
-/// next connection may reach another pod).
+/// next connection may reach another pod). The retried failure and the retry are counted here;
+/// the final failure, if any, where the error is answered.
 pub(crate) async fn send(
     proxy: &Proxy,
     endpoints: &Endpoints,
@@ -26,6 +27,9 @@ pub(crate) async fn send(
         Err(SendError::Failed(error)) => return Err(error),
         Err(SendError::NotSent { request, error }) => {
             tracing::debug!(addr = %first, %error, "upstream connect failed; retrying once");
+            let metrics = &proxy.metrics;
+            metrics.upstream_error(UpstreamErrorKind::of_connect(&error));
+            metrics.upstream_retry();
             request
         }
     };

@@ -117,12 +117,24 @@ pub struct Backend {
 }
 
 /// Per-route settings that come from the owning Ingress (its annotations and `spec.tls`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RouteOptions {
     /// Plain-HTTP requests get `308` to `https://` (DESIGN.md, "TLS"): the rule's host is
     /// listed in some Ingress's `spec.tls` and the owning Ingress does not set
     /// `ssl-redirect: "false"`, or the owning Ingress sets `force-ssl-redirect: "true"`.
     pub https_redirect: bool,
+    /// Requests of this route are written to the access log (when the proxy has one); the
+    /// owning Ingress turns it off with `enable-access-log: "false"`. Default `true`.
+    pub access_log: bool,
+}
+
+impl Default for RouteOptions {
+    fn default() -> Self {
+        Self {
+            https_redirect: false,
+            access_log: true,
+        }
+    }
 }
 
 /// The target of a matched rule.

@@ -44,6 +44,11 @@ fn serve_defaults_match_the_library_defaults() {
     assert_eq!(config.proxy.proxy_protocol, ProxyProtocol::default());
     assert_eq!(config.proxy.hsts, defaults.hsts);
     assert_eq!(config.proxy.https_redirect_port, 443);
+    assert!(config.access_log.is_on());
+    assert!(
+        config.log_control.is_none(),
+        "set by the binary, not by flags"
+    );
 }
 
 #[test]
@@ -142,6 +147,39 @@ fn serve_flags_reach_the_config() {
 }
 
 #[test]
+fn log_format_is_a_global_flag_defaulting_to_text() {
+    let parse = |argv: &[&str]| Cli::try_parse_from(argv).map(|cli| cli.log_format);
+    assert_eq!(
+        parse(&["strait", "serve", "--manifests=/m"]).unwrap(),
+        LogFormat::Text
+    );
+    assert_eq!(
+        parse(&["strait", "--log-format=json", "serve", "--manifests=/m"]).unwrap(),
+        LogFormat::Json
+    );
+    assert_eq!(
+        parse(&["strait", "echo", "--log-format", "json"]).unwrap(),
+        LogFormat::Json
+    );
+    let err = parse(&["strait", "serve", "--manifests=/m", "--log-format=xml"]).unwrap_err();
+    assert!(err.to_string().contains("text"), "{err}");
+}
+
+#[test]
+fn access_log_is_on_by_default_and_can_be_turned_off() {
+    assert!(serve(&["--manifests=/m"]).unwrap().access_log);
+    assert!(
+        serve(&["--manifests=/m", "--access-log=true"])
+            .unwrap()
+            .access_log
+    );
+    let off = serve(&["--manifests=/m", "--access-log=false"]).unwrap();
+    assert!(!off.access_log);
+    assert!(!off.into_config().access_log.is_on());
+    assert!(serve(&["--manifests=/m", "--access-log=maybe"]).is_err());
+}
+
+#[test]
 fn manifests_is_required() {
     let err = serve(&[]).unwrap_err();
     assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
@@ -198,6 +236,8 @@ fn env_fallback_is_read() {
         .env("STRAIT_BACKEND_MODE", "service")
         .env("STRAIT_INGRESS_CLASS", "from-env")
         .env("STRAIT_WATCH_INGRESS_WITHOUT_CLASS", "true")
+        .env("STRAIT_ACCESS_LOG", "false")
+        .env("STRAIT_LOG_FORMAT", "json")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -213,7 +253,12 @@ fn env_fallback_child() {
     if std::env::var_os("STRAIT_TEST_ENV_CHILD").is_none() {
         return;
     }
-    let config = serve(&["--ingress-class=from-flag"]).unwrap().into_config();
+    let args = serve(&["--ingress-class=from-flag"]).unwrap();
+    assert!(!args.access_log);
+    let cli = Cli::try_parse_from(["strait", "serve"]).unwrap();
+    assert_eq!(cli.log_format, LogFormat::Json);
+    let config = args.into_config();
+    assert!(!config.access_log.is_on());
     assert_eq!(config.manifests, PathBuf::from("/from-env"));
     assert_eq!(config.http_addr, "127.0.0.1:9999".parse().unwrap());
     assert_eq!(config.proxy.trusted_proxies.len(), 2);

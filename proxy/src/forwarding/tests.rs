@@ -19,6 +19,7 @@ fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
 }
 
 /// Runs `apply` for `peer` with `trusted` nets; returns the client and the rewritten headers.
+/// Every case also checks that [`client`] (headers untouched) finds the same client.
 fn run(
     peer: &str,
     trusted: &[&str],
@@ -33,7 +34,9 @@ fn run(
         listener: LISTENER,
         host: &host,
     };
+    let read_only = client(&map, fwd.peer, &trusted);
     let client = apply(&mut map, &fwd, || HeaderValue::from_static("generated"));
+    assert_eq!(read_only, client, "client() and apply() agree");
     (client, map)
 }
 

@@ -2,6 +2,7 @@
 //! real clients. Every wait has a deadline; no sleep is used to synchronise.
 
 mod lifecycle;
+mod observability;
 mod protocol;
 mod routing;
 mod support;

@@ -50,6 +50,7 @@ async fn unavailable_backend_gets_503_with_its_reason() {
             host: "down.test",
             path: "/",
             backend: Err(Unavailable::NoReadyEndpoints),
+            access_log: true,
         }]),
     )
     .await;

@@ -16,11 +16,11 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use strait_proxy::{Proxy, ProxyConfig, SharedTable, serve_http};
+use strait_proxy::{Proxy, ProxyBuilder, ProxyConfig, SharedTable, serve_http};
 use strait_shared::host::HostPattern;
 use strait_shared::model::ObjectKey;
 use strait_shared::paths::PathKind;
-use strait_shared::table::{PortRef, Route, ServiceRef, TableBuilder, Unavailable};
+use strait_shared::table::{PortRef, Route, RouteOptions, ServiceRef, TableBuilder, Unavailable};
 use strait_shared::{BackendMode, Endpoint, Endpoints, RouteTable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -53,11 +53,13 @@ pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
 // ---------------------------------------------------------------------------------------------
 // Tables
 
-/// One rule of a test table: host (empty for any), prefix path, backend state.
+/// One rule of a test table: host (empty for any), prefix path, backend state, whether its
+/// requests are access-logged.
 pub struct Rule {
     pub host: &'static str,
     pub path: &'static str,
     pub backend: Result<Vec<SocketAddr>, Unavailable>,
+    pub access_log: bool,
 }
 
 pub fn rule(host: &'static str, addrs: &[SocketAddr]) -> Rule {
@@ -65,6 +67,15 @@ pub fn rule(host: &'static str, addrs: &[SocketAddr]) -> Rule {
         host,
         path: "/",
         backend: Ok(addrs.to_vec()),
+        access_log: true,
+    }
+}
+
+impl Rule {
+    /// The rule's Ingress turned its access log off.
+    pub fn quiet(mut self) -> Self {
+        self.access_log = false;
+        self
     }
 }
 
@@ -89,7 +100,10 @@ pub fn table(rules: Vec<Rule>) -> RouteTable {
         let route = Route {
             ingress: ObjectKey::new("default", format!("ing-{i}")),
             backend: id,
-            options: Default::default(),
+            options: RouteOptions {
+                access_log: rule.access_log,
+                ..RouteOptions::default()
+            },
         };
         let host = HostPattern::parse(rule.host).expect("test host");
         builder
@@ -112,8 +126,17 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start(config: ProxyConfig, table: RouteTable) -> Self {
+        Self::start_with(config, table, |builder| builder).await
+    }
+
+    /// Starts a proxy whose builder `build` finishes (metrics, access log, …).
+    pub async fn start_with(
+        config: ProxyConfig,
+        table: RouteTable,
+        build: impl FnOnce(ProxyBuilder) -> ProxyBuilder,
+    ) -> Self {
         let table: SharedTable = Arc::new(ArcSwap::from_pointee(table));
-        let proxy = Proxy::new(config, Arc::clone(&table));
+        let proxy = build(Proxy::builder(config, Arc::clone(&table))).build();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();

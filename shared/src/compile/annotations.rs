@@ -21,6 +21,13 @@ pub(super) const FORCE_SSL_REDIRECT: [&str; 2] = [
     "nginx.ingress.kubernetes.io/force-ssl-redirect",
 ];
 
+/// Write this Ingress's requests to the access log (default `true`); ours, then
+/// ingress-nginx's.
+pub(super) const ENABLE_ACCESS_LOG: [&str; 2] = [
+    "strait.dev/enable-access-log",
+    "nginx.ingress.kubernetes.io/enable-access-log",
+];
+
 /// How an Ingress wants plain HTTP handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Redirects {
@@ -40,6 +47,15 @@ pub(super) fn redirects(
         ssl: boolean(ingress, object, SSL_REDIRECT, diagnostics).unwrap_or(true),
         force: boolean(ingress, object, FORCE_SSL_REDIRECT, diagnostics).unwrap_or(false),
     }
+}
+
+/// Whether the proxy's access log records this Ingress's requests.
+pub(super) fn access_log(
+    ingress: &Ingress,
+    object: &ObjectRef,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+    boolean(ingress, object, ENABLE_ACCESS_LOG, diagnostics).unwrap_or(true)
 }
 
 /// The first of `names` (in order of authority) that is set to a boolean. An unparsable value

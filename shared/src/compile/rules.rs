@@ -9,6 +9,7 @@
 //! - Redirects: a route redirects plain HTTP to HTTPS when its Ingress forces it, or when its
 //!   host is a TLS host (of any of our Ingresses: TLS is per host) and its Ingress does not
 //!   opt out. Host-less rules and the default backend have no TLS host, so only force counts.
+//! - Access log: on unless the Ingress sets `enable-access-log: "false"`; carried per route.
 //! - Claims: the first Ingress to claim host + pathType + path (or the default backend) wins;
 //!   a later claim is skipped with a `Conflict` diagnostic naming the winner, and the rest of
 //!   that Ingress still goes in.
@@ -29,6 +30,7 @@ struct IngressCtx<'a> {
     object: ObjectRef,
     mode: BackendMode,
     redirects: Redirects,
+    access_log: bool,
 }
 
 pub(super) fn compile_ingress(c: &mut Compiler<'_>, key: &ObjectKey, ingress: &Ingress) {
@@ -36,11 +38,13 @@ pub(super) fn compile_ingress(c: &mut Compiler<'_>, key: &ObjectKey, ingress: &I
     let mode =
         annotations::backend_mode(ingress, &object, c.config.backend_mode, &mut c.diagnostics);
     let redirects = annotations::redirects(ingress, &object, &mut c.diagnostics);
+    let access_log = annotations::access_log(ingress, &object, &mut c.diagnostics);
     let ctx = IngressCtx {
         key,
         object,
         mode,
         redirects,
+        access_log,
     };
     let Some(spec) = ingress.spec.as_ref() else {
         return;
@@ -180,7 +184,10 @@ fn route(
     Some(Route {
         ingress: ctx.key.clone(),
         backend,
-        options: RouteOptions { https_redirect },
+        options: RouteOptions {
+            https_redirect,
+            access_log: ctx.access_log,
+        },
     })
 }
 

@@ -2,6 +2,7 @@
 //! "Backends"), each named after its rule: hand-built objects → `Index::apply` → `compile` →
 //! `RouteTable::lookup` (or the table's TLS map).
 
+mod access_log;
 mod backends;
 mod certs;
 mod class;

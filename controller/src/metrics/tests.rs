@@ -1,0 +1,151 @@
+use strait_shared::{Kind, ObjectKey, ObjectRef};
+
+use super::*;
+
+fn registered() -> (Registry, ControllerMetrics) {
+    let mut registry = Registry::with_prefix("strait");
+    let metrics = ControllerMetrics::register(&mut registry);
+    (registry, metrics)
+}
+
+fn diagnostic(name: &str, reason: Reason, severity: Severity) -> Diagnostic {
+    let object = ObjectRef::new(Kind::Ingress, ObjectKey::new("default", name));
+    Diagnostic {
+        object,
+        severity,
+        reason,
+        message: format!("{name} is broken"),
+    }
+}
+
+/// The exposed metric names: `# TYPE` lines (written only for families with a series),
+/// counters carrying their `_total`.
+fn exposed_names(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| {
+            let (name, kind) = rest.split_once(' ')?;
+            Some(match kind {
+                "counter" => format!("{name}_total"),
+                _ => name.to_owned(),
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn names_lists_exactly_what_is_registered() {
+    let (registry, metrics) = registered();
+    // Label families appear once they have a series.
+    metrics.published(
+        PublishResult::Unchanged,
+        Duration::ZERO,
+        &RouteTable::default(),
+        &[diagnostic("a", Reason::Conflict, Severity::Error)],
+        &[],
+    );
+    metrics.reloaded(Trigger::Watch);
+    let listed: BTreeSet<String> = NAMES.iter().map(|(n, _)| (*n).to_owned()).collect();
+    assert_eq!(exposed_names(&encode(&registry)), listed);
+}
+
+#[test]
+fn every_name_is_documented_in_the_readme() {
+    let readme = include_str!("../../../README.md");
+    for (name, _) in NAMES {
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "{name} not in README.md"
+        );
+    }
+}
+
+#[test]
+fn rejected_objects_count_distinct_objects_and_drop_to_zero_when_resolved() {
+    let (registry, metrics) = registered();
+    let table = RouteTable::default();
+    let first = [
+        diagnostic("a", Reason::ServiceMissing, Severity::Error),
+        diagnostic("a", Reason::ServiceMissing, Severity::Error),
+        diagnostic("b", Reason::ServiceMissing, Severity::Error),
+        diagnostic("c", Reason::TlsCertificateExpired, Severity::Warning),
+    ];
+    metrics.published(
+        PublishResult::Published,
+        Duration::ZERO,
+        &table,
+        &first,
+        &[],
+    );
+    let text = encode(&registry);
+    assert!(
+        text.contains(r#"strait_rejected_objects{reason="ServiceMissing",severity="error"} 2"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"strait_rejected_objects{reason="TlsCertificateExpired",severity="warning"} 1"#
+        ),
+        "{text}"
+    );
+    let second = [diagnostic("b", Reason::ServiceMissing, Severity::Error)];
+    metrics.published(
+        PublishResult::Published,
+        Duration::ZERO,
+        &table,
+        &second,
+        &first,
+    );
+    let text = encode(&registry);
+    assert!(
+        text.contains(r#"strait_rejected_objects{reason="ServiceMissing",severity="error"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"strait_rejected_objects{reason="TlsCertificateExpired",severity="warning"} 0"#
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn publishes_and_reloads_are_counted_by_label() {
+    let (registry, metrics) = registered();
+    let table = RouteTable::default();
+    metrics.published(
+        PublishResult::Published,
+        Duration::from_millis(2),
+        &table,
+        &[],
+        &[],
+    );
+    metrics.published(
+        PublishResult::Unchanged,
+        Duration::from_millis(1),
+        &table,
+        &[],
+        &[],
+    );
+    metrics.published(
+        PublishResult::Unchanged,
+        Duration::from_millis(1),
+        &table,
+        &[],
+        &[],
+    );
+    metrics.reloaded(Trigger::Resync);
+    metrics.set_manifest_errors(2);
+    metrics.set_manifest_errors(1);
+    let text = encode(&registry);
+    for expected in [
+        r#"strait_publishes_total{result="published"} 1"#,
+        r#"strait_publishes_total{result="unchanged"} 2"#,
+        r#"strait_reloads_total{trigger="resync"} 1"#,
+        "strait_publish_duration_seconds_count 3",
+        "strait_manifest_errors 1",
+    ] {
+        assert!(text.contains(expected), "{expected} in\n{text}");
+    }
+    assert!(metrics.last_publish_timestamp.get() > 1.0e9);
+}

@@ -1,0 +1,217 @@
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::Version;
+use serde_json::Value;
+
+use super::line::Rfc3339;
+use super::*;
+
+const FIELDS: [&str; 19] = [
+    "time",
+    "client",
+    "method",
+    "host",
+    "path",
+    "protocol",
+    "status",
+    "bytes_in",
+    "bytes_out",
+    "duration_ms",
+    "upstream",
+    "upstream_status",
+    "upstream_duration_ms",
+    "namespace",
+    "ingress",
+    "service",
+    "request_id",
+    "tls_version",
+    "sni",
+];
+
+fn at(secs: u64, millis: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis)
+}
+
+/// A request that went all the way: routed, forwarded, answered, over TLS.
+fn full() -> Entry<'static> {
+    Entry {
+        time: at(1_709_294_400, 7),
+        client: IpAddr::from([198, 51, 100, 7]),
+        method: "GET",
+        host: Some(b"shop.example.com"),
+        path: "/cart?id=1",
+        protocol: Version::HTTP_2,
+        status: 200,
+        bytes_in: 12,
+        bytes_out: 3456,
+        duration: Duration::from_micros(12_345),
+        upstream: Some(SocketAddr::from(([10, 0, 0, 7], 8080))),
+        upstream_status: Some(200),
+        upstream_duration: Some(Duration::from_micros(10_500)),
+        route: Some(("shop", "web", "frontend")),
+        request_id: Some(b"0123456789abcdef0123456789abcdef"),
+        tls_version: Some("TLSv1.3"),
+        sni: Some("shop.example.com"),
+    }
+}
+
+/// Field names in the order they appear in `line`.
+fn keys_in_order(line: &str, value: &Value) -> Vec<&'static str> {
+    let mut found: Vec<(usize, &'static str)> = FIELDS
+        .iter()
+        .filter(|f| value.get(**f).is_some())
+        .map(|f| (line.find(&format!("\"{f}\":")).expect("key in line"), *f))
+        .collect();
+    found.sort_unstable();
+    found.into_iter().map(|(_, f)| f).collect()
+}
+
+#[test]
+fn line_is_one_json_object_with_every_field_in_order() {
+    let line = full().render();
+    assert!(!line.contains('\n'));
+    let value: Value = serde_json::from_str(&line).expect("valid JSON");
+    assert_eq!(value.as_object().unwrap().len(), FIELDS.len(), "{line}");
+    assert_eq!(keys_in_order(&line, &value), FIELDS);
+    assert_eq!(value["time"], "2024-03-01T12:00:00.007Z");
+    assert_eq!(value["client"], "198.51.100.7");
+    assert_eq!(value["host"], "shop.example.com");
+    assert_eq!(value["path"], "/cart?id=1");
+    assert_eq!(value["protocol"], "HTTP/2");
+    assert_eq!(value["status"], 200);
+    assert_eq!(value["bytes_in"], 12);
+    assert_eq!(value["bytes_out"], 3456);
+    assert_eq!(value["duration_ms"], 12.345);
+    assert_eq!(value["upstream"], "10.0.0.7:8080");
+    assert_eq!(value["upstream_status"], 200);
+    assert_eq!(value["upstream_duration_ms"], 10.5);
+    assert_eq!(value["namespace"], "shop");
+    assert_eq!(value["ingress"], "web");
+    assert_eq!(value["service"], "frontend");
+    assert_eq!(value["request_id"], "0123456789abcdef0123456789abcdef");
+    assert_eq!(value["tls_version"], "TLSv1.3");
+    assert_eq!(value["sni"], "shop.example.com");
+}
+
+#[test]
+fn unrouted_plain_request_has_nulls_where_it_did_not_get() {
+    let entry = Entry {
+        host: None,
+        protocol: Version::HTTP_11,
+        status: 404,
+        upstream: None,
+        upstream_status: None,
+        upstream_duration: None,
+        route: None,
+        request_id: None,
+        tls_version: None,
+        sni: None,
+        ..full()
+    };
+    let line = entry.render();
+    let value: Value = serde_json::from_str(&line).expect("valid JSON");
+    assert_eq!(value.as_object().unwrap().len(), FIELDS.len(), "{line}");
+    for field in [
+        "host",
+        "upstream",
+        "upstream_status",
+        "upstream_duration_ms",
+        "namespace",
+        "ingress",
+        "service",
+        "request_id",
+        "tls_version",
+        "sni",
+    ] {
+        assert!(value[field].is_null(), "{field} in {line}");
+    }
+    assert_eq!(value["protocol"], "HTTP/1.1");
+    assert_eq!(value["status"], 404);
+}
+
+#[test]
+fn hostile_bytes_are_escaped_and_stay_valid_json() {
+    let entry = Entry {
+        host: Some(b"a\"b\\c\x01\xff"),
+        path: "/\"quoted\"\\\t",
+        ..full()
+    };
+    let line = entry.render();
+    let value: Value = serde_json::from_str(&line).expect("valid JSON");
+    assert_eq!(value["host"], "a\"b\\c\u{1}\u{fffd}");
+    assert_eq!(value["path"], "/\"quoted\"\\\t");
+}
+
+#[test]
+fn times_are_rfc3339_utc_with_milliseconds() {
+    let cases = [
+        (at(0, 0), "1970-01-01T00:00:00.000Z"),
+        (at(951_782_400, 999), "2000-02-29T00:00:00.999Z"),
+        (at(1_709_164_799, 1), "2024-02-28T23:59:59.001Z"),
+        (at(1_709_164_800, 0), "2024-02-29T00:00:00.000Z"),
+        (at(4_102_444_800, 0), "2100-01-01T00:00:00.000Z"),
+        (
+            UNIX_EPOCH - Duration::from_secs(5),
+            "1970-01-01T00:00:00.000Z",
+        ),
+    ];
+    for (time, expected) in cases {
+        assert_eq!(Rfc3339(time).to_string(), expected);
+    }
+}
+
+#[tokio::test]
+async fn a_full_channel_drops_lines_and_counts_them() {
+    let (log, mut lines) = AccessLog::channel(2);
+    assert!(log.send("one".to_owned()));
+    assert!(log.send("two".to_owned()));
+    assert!(!log.send("three".to_owned()), "the channel is full");
+    assert!(!log.clone().send("four".to_owned()), "clones share it");
+    assert_eq!(log.dropped(), 2);
+    assert_eq!(lines.recv().await.as_deref(), Some("one"));
+    assert!(log.send("five".to_owned()), "room again");
+    drop(lines);
+    assert!(!log.send("six".to_owned()), "nobody reads");
+    assert_eq!(log.dropped(), 3);
+}
+
+#[test]
+fn off_takes_nothing_and_drops_nothing() {
+    let log = AccessLog::off();
+    assert!(!log.is_on());
+    assert!(log.send("ignored".to_owned()));
+    assert_eq!(log.dropped(), 0);
+}
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_writer_thread_writes_newline_terminated_lines() {
+    let out = Shared::default();
+    let log = AccessLog::to_writer(out.clone());
+    for i in 0..3 {
+        assert!(log.send(format!("{{\"n\":{i}}}")));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let written = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        if written == "{\"n\":0}\n{\"n\":1}\n{\"n\":2}\n" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "got {written:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

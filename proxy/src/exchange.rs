@@ -1,0 +1,221 @@
+//! What one request did — route, status, bytes, upstream, timings — recorded once, when its
+//! response body is done or dropped: `requests_total` and its siblings, and the access-log
+//! line. A request whose handler is dropped before it answered (the client went away, or the
+//! drain's grace period ended) is recorded with status 499, as nginx does.
+//!
+//! With the access log off (globally, or by the route's Ingress) nothing here allocates: the
+//! log's fields are boxed only when a line will be written.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use http::header::{HOST, HeaderMap, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Method, Request, StatusCode, Version};
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use crate::access_log::Entry;
+use crate::body::RequestBody;
+use crate::connection::ConnCtx;
+use crate::error::ProxyError;
+use crate::forwarding::{self, X_REQUEST_ID};
+use crate::metrics::{MethodLabel, RouteHandles};
+use crate::pool::Sent;
+
+/// The status recorded for a request whose client went away before it was answered.
+const CLIENT_CLOSED: u16 = 499;
+
+/// One request's record, finished on drop.
+pub(crate) struct Exchange {
+    ctx: Arc<ConnCtx>,
+    started: Instant,
+    method: MethodLabel,
+    route: Arc<RouteHandles>,
+    routed: bool,
+    status: Option<StatusCode>,
+    upstream: Option<SocketAddr>,
+    upstream_status: Option<StatusCode>,
+    upstream_duration: Option<Duration>,
+    bytes_out: u64,
+    log: Option<Box<LogFields>>,
+}
+
+/// What only the access log needs.
+struct LogFields {
+    time: SystemTime,
+    client: IpAddr,
+    method: Method,
+    host: Option<HeaderValue>,
+    target: Option<PathAndQuery>,
+    version: Version,
+    request_id: Option<HeaderValue>,
+    bytes_in: Option<Arc<AtomicU64>>,
+}
+
+impl Exchange {
+    /// Starts the record of `request`, which arrived just now on `ctx`'s connection.
+    pub(crate) fn start(ctx: Arc<ConnCtx>, request: &Request<Incoming>) -> Self {
+        let started = Instant::now();
+        let log = ctx
+            .proxy
+            .access_log
+            .is_on()
+            .then(|| Box::new(LogFields::of(&ctx, request)));
+        Self {
+            route: ctx.proxy.metrics.unrouted(),
+            ctx,
+            started,
+            method: MethodLabel::of(request.method()),
+            routed: false,
+            status: None,
+            upstream: None,
+            upstream_status: None,
+            upstream_duration: None,
+            bytes_out: 0,
+            log,
+        }
+    }
+
+    /// The request matched a rule; `access_log` is the rule's Ingress's switch.
+    pub(crate) fn routed(&mut self, route: Arc<RouteHandles>, access_log: bool) {
+        self.route = route;
+        self.routed = true;
+        if !access_log {
+            self.log = None;
+        }
+    }
+
+    /// The client's body as the upstream's, counted against the route.
+    pub(crate) fn request_body(&mut self, body: Incoming) -> RequestBody {
+        let tally = self
+            .log
+            .as_mut()
+            .map(|log| Arc::clone(log.bytes_in.get_or_insert_with(Arc::default)));
+        RequestBody::new(body, self.route.request_bytes.clone(), tally)
+    }
+
+    /// The request is about to go upstream with `headers` (forwarding headers set).
+    pub(crate) fn forwarding(&mut self, headers: &HeaderMap) {
+        if let Some(log) = &mut self.log {
+            log.request_id = headers.get(X_REQUEST_ID).cloned();
+        }
+    }
+
+    /// The upstream exchange ended, `waited` after it started: response headers or a failure.
+    pub(crate) fn upstream_done(&mut self, waited: Duration, result: &Result<Sent, ProxyError>) {
+        self.upstream_duration = Some(waited);
+        match result {
+            Ok(sent) => {
+                self.upstream = Some(sent.addr);
+                self.upstream_status = Some(sent.response.status());
+                self.route.upstream_headers.observe(waited.as_secs_f64());
+            }
+            Err(error) => self.upstream = error.upstream_addr(),
+        }
+    }
+
+    /// The request failed with `error` (answered by the proxy itself).
+    pub(crate) fn failed(&mut self, error: &ProxyError) {
+        if let Some(kind) = error.upstream_error() {
+            self.ctx.proxy.metrics.upstream_error(kind);
+        }
+    }
+
+    /// The response going to the client has `status`.
+    pub(crate) fn responded(&mut self, status: StatusCode) {
+        self.status = Some(status);
+    }
+
+    /// `len` more response body bytes went to the client.
+    pub(crate) fn sent_bytes(&mut self, len: usize) {
+        self.bytes_out += len as u64;
+    }
+
+    fn entry<'a>(&'a self, log: &'a LogFields, status: u16, elapsed: Duration) -> Entry<'a> {
+        let route = self.routed.then(|| {
+            let r = &self.route;
+            (r.namespace.as_str(), r.ingress.as_str(), r.service.as_str())
+        });
+        let tls = self.ctx.tls.as_ref();
+        Entry {
+            time: log.time,
+            client: log.client,
+            method: log.method.as_str(),
+            host: log.host.as_ref().map(HeaderValue::as_bytes),
+            path: log.target.as_ref().map_or("", PathAndQuery::as_str),
+            protocol: log.version,
+            status,
+            bytes_in: log
+                .bytes_in
+                .as_ref()
+                .map_or(0, |n| n.load(Ordering::Relaxed)),
+            bytes_out: self.bytes_out,
+            duration: elapsed,
+            upstream: self.upstream,
+            upstream_status: self.upstream_status.map(|s| s.as_u16()),
+            upstream_duration: self.upstream_duration,
+            route,
+            request_id: log.request_id.as_ref().map(HeaderValue::as_bytes),
+            tls_version: tls.and_then(|t| t.version),
+            sni: tls.and_then(|t| t.sni.as_deref()),
+        }
+    }
+}
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        let status = self.status.map_or(CLIENT_CLOSED, |s| s.as_u16());
+        let elapsed = self.started.elapsed();
+        let proxy = &self.ctx.proxy;
+        proxy
+            .metrics
+            .request_done(&self.route, self.method, status, elapsed, self.bytes_out);
+        if let Some(log) = self.log.take() {
+            let line = self.entry(&log, status, elapsed).render();
+            if !proxy.access_log.send(line) {
+                proxy.metrics.access_log_dropped();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exchange")
+            .field("method", &self.method)
+            .field("status", &self.status)
+            .field("upstream", &self.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogFields {
+    fn of(ctx: &ConnCtx, request: &Request<Incoming>) -> Self {
+        let uri = request.uri();
+        let host = match uri.authority() {
+            // Userinfo (credentials) never goes into the log.
+            Some(authority) => {
+                let host = authority.as_str().rsplit('@').next().unwrap_or_default();
+                HeaderValue::from_str(host).ok()
+            }
+            None => request.headers().get(HOST).cloned(),
+        };
+        Self {
+            time: SystemTime::now(),
+            client: forwarding::client(
+                request.headers(),
+                ctx.peer.ip(),
+                &ctx.proxy.config.trusted_proxies,
+            ),
+            method: request.method().clone(),
+            host,
+            target: uri.path_and_query().cloned(),
+            version: request.version(),
+            request_id: None,
+            bytes_in: None,
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! The data path's Prometheus metrics (STYLE item 16: bounded, typed labels; names in one
+//! module; the registry is passed in). Every name is listed in [`NAMES`] and in the README.
+//!
+//! | exposed name | type | labels |
+//! | --- | --- | --- |
+//! | `strait_requests_total` | counter | namespace, ingress, service, method, status |
+//! | `strait_request_duration_seconds` | histogram | namespace, ingress, status |
+//! | `strait_request_bytes_total` | counter | namespace, ingress |
+//! | `strait_response_bytes_total` | counter | namespace, ingress |
+//! | `strait_upstream_response_header_duration_seconds` | histogram | namespace, service |
+//! | `strait_upstream_connect_duration_seconds` | histogram | — |
+//! | `strait_upstream_errors_total` | counter | kind |
+//! | `strait_upstream_retries_total` | counter | — |
+//! | `strait_client_connections_active` | gauge | listener |
+//! | `strait_client_connections_total` | counter | listener |
+//! | `strait_tls_handshakes_total` | counter | listener |
+//! | `strait_tls_handshake_failures_total` | counter | listener, reason |
+//! | `strait_proxy_protocol_rejected_total` | counter | listener, reason |
+//! | `strait_access_log_dropped_total` | counter | — |
+//!
+//! Label values: `namespace`/`ingress` name the Ingress that owns the matched rule and
+//! `service` its backend Service (all empty when no rule matched); `method` is GET, HEAD,
+//! POST, PUT, DELETE, PATCH, OPTIONS, CONNECT or `other`; `status` is `1xx` … `5xx` (`499`,
+//! client gone before the response, counts as `4xx`); `listener` is `http` or `https`;
+//! `kind` is refused, timeout (connect), response_timeout, reset, unreachable, protocol, tls
+//! (reserved: upstream TLS is not supported yet), no_endpoint or other; a TLS failure
+//! `reason` is timeout, closed, alert, incompatible, protocol or other; a PROXY header
+//! `reason` is invalid or timeout. Series of the bounded enums are created at zero up front.
+//!
+//! A request is counted once, when its response body is done or dropped; its duration runs
+//! from its arrival until then. The open-connection gauge is named `..._active` because a
+//! gauge `client_connections` would share its family name with the counter
+//! `client_connections_total` and break the exposition.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Metric, Registry};
+use strait_shared::ObjectKey;
+
+use crate::config::Scheme;
+use crate::error::UpstreamErrorKind;
+
+mod labels;
+mod listener;
+mod routes;
+
+use labels::{
+    DurationLabels, IngressLabels, Name, RequestLabels, ServiceLabels, UpstreamErrorLabels,
+};
+pub(crate) use labels::{MethodLabel, ProxyHeaderRejection, StatusClass, TlsFailure};
+use listener::ListenerFamilies;
+pub(crate) use listener::ListenerHandles;
+use routes::RouteCache;
+pub(crate) use routes::RouteHandles;
+
+/// One metric: the name it is registered under (the registry adds the `strait_` prefix, and
+/// `_total` to counters), the name it is exposed as, and its help text.
+struct Def {
+    name: &'static str,
+    exposed: &'static str,
+    help: &'static str,
+}
+
+const REQUESTS: Def = Def {
+    name: "requests",
+    exposed: "strait_requests_total",
+    help: "Requests answered, by Ingress, Service, method and status class; requests that \
+           matched no rule have empty ingress and service",
+};
+const REQUEST_DURATION: Def = Def {
+    name: "request_duration_seconds",
+    exposed: "strait_request_duration_seconds",
+    help: "Time from a request's arrival to the end of its response body, by Ingress and \
+           status class",
+};
+const REQUEST_BYTES: Def = Def {
+    name: "request_bytes",
+    exposed: "strait_request_bytes_total",
+    help: "Request body bytes relayed from clients, by Ingress",
+};
+const RESPONSE_BYTES: Def = Def {
+    name: "response_bytes",
+    exposed: "strait_response_bytes_total",
+    help: "Response body bytes sent to clients, by Ingress",
+};
+const UPSTREAM_HEADERS: Def = Def {
+    name: "upstream_response_header_duration_seconds",
+    exposed: "strait_upstream_response_header_duration_seconds",
+    help: "Time from the start of a request's upstream exchange (connect and retry included) \
+           to the upstream's response headers, by Service",
+};
+const UPSTREAM_CONNECT: Def = Def {
+    name: "upstream_connect_duration_seconds",
+    exposed: "strait_upstream_connect_duration_seconds",
+    help: "Time to open an upstream connection (successful connects)",
+};
+const UPSTREAM_ERRORS: Def = Def {
+    name: "upstream_errors",
+    exposed: "strait_upstream_errors_total",
+    help: "Failed upstream attempts (retried ones included), by kind",
+};
+const UPSTREAM_RETRIES: Def = Def {
+    name: "upstream_retries",
+    exposed: "strait_upstream_retries_total",
+    help: "Upstream requests retried after a connect failure",
+};
+const CONNECTIONS_ACTIVE: Def = Def {
+    name: "client_connections_active",
+    exposed: "strait_client_connections_active",
+    help: "Client connections open now, by listener",
+};
+const CONNECTIONS: Def = Def {
+    name: "client_connections",
+    exposed: "strait_client_connections_total",
+    help: "Client connections accepted, by listener",
+};
+const TLS_HANDSHAKES: Def = Def {
+    name: "tls_handshakes",
+    exposed: "strait_tls_handshakes_total",
+    help: "TLS handshakes completed, by listener",
+};
+const TLS_FAILURES: Def = Def {
+    name: "tls_handshake_failures",
+    exposed: "strait_tls_handshake_failures_total",
+    help: "TLS handshakes failed, by listener and reason",
+};
+const PROXY_REJECTED: Def = Def {
+    name: "proxy_protocol_rejected",
+    exposed: "strait_proxy_protocol_rejected_total",
+    help: "Connections closed for a missing, invalid or late PROXY protocol header, by \
+           listener and reason",
+};
+const ACCESS_LOG_DROPPED: Def = Def {
+    name: "access_log_dropped",
+    exposed: "strait_access_log_dropped_total",
+    help: "Access-log lines dropped because the writer fell behind",
+};
+
+/// Every data-path metric as (exposed name, help text).
+pub const NAMES: &[(&str, &str)] = &[
+    (REQUESTS.exposed, REQUESTS.help),
+    (REQUEST_DURATION.exposed, REQUEST_DURATION.help),
+    (REQUEST_BYTES.exposed, REQUEST_BYTES.help),
+    (RESPONSE_BYTES.exposed, RESPONSE_BYTES.help),
+    (UPSTREAM_HEADERS.exposed, UPSTREAM_HEADERS.help),
+    (UPSTREAM_CONNECT.exposed, UPSTREAM_CONNECT.help),
+    (UPSTREAM_ERRORS.exposed, UPSTREAM_ERRORS.help),
+    (UPSTREAM_RETRIES.exposed, UPSTREAM_RETRIES.help),
+    (CONNECTIONS_ACTIVE.exposed, CONNECTIONS_ACTIVE.help),
+    (CONNECTIONS.exposed, CONNECTIONS.help),
+    (TLS_HANDSHAKES.exposed, TLS_HANDSHAKES.help),
+    (TLS_FAILURES.exposed, TLS_FAILURES.help),
+    (PROXY_REJECTED.exposed, PROXY_REJECTED.help),
+    (ACCESS_LOG_DROPPED.exposed, ACCESS_LOG_DROPPED.help),
+];
+
+/// Buckets of request and upstream-header times, in seconds.
+const REQUEST_BUCKETS: [f64; 13] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+/// Buckets of upstream connect times, in seconds.
+const CONNECT_BUCKETS: [f64; 13] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+fn request_histogram() -> Histogram {
+    Histogram::new(REQUEST_BUCKETS)
+}
+
+type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
+
+/// Data-path metric families. Cheap to clone (every family is an `Arc` inside).
+/// [`Default`] gives families registered nowhere (library use, tests).
+#[derive(Clone, Debug, Default)]
+pub struct ProxyMetrics {
+    inner: Arc<Families>,
+}
+
+#[derive(Debug)]
+struct Families {
+    requests: Family<RequestLabels, Counter>,
+    request_duration: HistogramFamily<DurationLabels>,
+    route: RouteFamilies,
+    upstream_connect: Histogram,
+    upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    upstream_retries: Counter,
+    listener: ListenerFamilies,
+    access_log_dropped: Counter,
+    // Handles of bounded series, created up front: no lookup when they count.
+    upstream_error_kinds: [Counter; UpstreamErrorKind::ALL.len()],
+    http: ListenerHandles,
+    https: ListenerHandles,
+    routes: RouteCache,
+    unrouted: Arc<RouteHandles>,
+}
+
+/// The families whose labels are a route's names only; their handles are cached per route.
+#[derive(Debug)]
+struct RouteFamilies {
+    request_bytes: Family<IngressLabels, Counter>,
+    response_bytes: Family<IngressLabels, Counter>,
+    upstream_headers: HistogramFamily<ServiceLabels>,
+}
+
+impl ProxyMetrics {
+    /// Families registered in `registry` (the caller's registry carries the `strait` prefix).
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
+        metrics.inner.register(registry);
+        metrics
+    }
+
+    /// The handles of the route owned by Ingress `ingress` with backend Service `service`.
+    pub(crate) fn route(&self, ingress: &ObjectKey, service: &str) -> Arc<RouteHandles> {
+        let (namespace, name) = (ingress.namespace.as_str(), ingress.name.as_str());
+        let f = &*self.inner;
+        f.routes.get(namespace, name, service, || {
+            f.route.handles(namespace, name, service)
+        })
+    }
+
+    /// The handles of requests that matched no rule (empty names).
+    pub(crate) fn unrouted(&self) -> Arc<RouteHandles> {
+        Arc::clone(&self.inner.unrouted)
+    }
+
+    /// Counts a finished request: `requests_total`, `request_duration_seconds` and the
+    /// response bytes. (Two family lookups; the rest are cached handles.)
+    pub(crate) fn request_done(
+        &self,
+        route: &RouteHandles,
+        method: MethodLabel,
+        status: u16,
+        elapsed: Duration,
+        bytes_out: u64,
+    ) {
+        let f = &*self.inner;
+        let status = StatusClass::of(status);
+        f.requests
+            .get_or_create(&RequestLabels {
+                namespace: route.namespace.clone(),
+                ingress: route.ingress.clone(),
+                service: route.service.clone(),
+                method,
+                status,
+            })
+            .inc();
+        f.request_duration
+            .get_or_create(&DurationLabels {
+                namespace: route.namespace.clone(),
+                ingress: route.ingress.clone(),
+                status,
+            })
+            .observe(elapsed.as_secs_f64());
+        if bytes_out > 0 {
+            route.response_bytes.inc_by(bytes_out);
+        }
+    }
+
+    pub(crate) fn upstream_error(&self, kind: UpstreamErrorKind) {
+        self.inner.upstream_error_kinds[kind as usize].inc();
+    }
+
+    pub(crate) fn upstream_retry(&self) {
+        self.inner.upstream_retries.inc();
+    }
+
+    /// The connect-time histogram, for the upstream pool.
+    pub(crate) fn upstream_connect(&self) -> Histogram {
+        self.inner.upstream_connect.clone()
+    }
+
+    /// The connection and handshake counters of the listeners of `scheme`.
+    pub(crate) fn listener(&self, scheme: Scheme) -> &ListenerHandles {
+        match scheme {
+            Scheme::Http => &self.inner.http,
+            Scheme::Https => &self.inner.https,
+        }
+    }
+
+    pub(crate) fn access_log_dropped(&self) {
+        self.inner.access_log_dropped.inc();
+    }
+}
+
+impl Default for Families {
+    fn default() -> Self {
+        let upstream_errors = Family::<UpstreamErrorLabels, Counter>::default();
+        let upstream_error_kinds = std::array::from_fn(|i| {
+            upstream_errors.get_or_create_owned(&UpstreamErrorLabels {
+                kind: UpstreamErrorKind::ALL[i],
+            })
+        });
+        let route = RouteFamilies {
+            request_bytes: Family::default(),
+            response_bytes: Family::default(),
+            upstream_headers: Family::new_with_constructor(request_histogram),
+        };
+        let listener = ListenerFamilies::default();
+        Self {
+            requests: Family::default(),
+            request_duration: Family::new_with_constructor(request_histogram),
+            unrouted: Arc::new(route.handles("", "", "")),
+            route,
+            upstream_connect: Histogram::new(CONNECT_BUCKETS),
+            upstream_errors,
+            upstream_retries: Counter::default(),
+            http: listener.handles(Scheme::Http),
+            https: listener.handles(Scheme::Https),
+            listener,
+            access_log_dropped: Counter::default(),
+            upstream_error_kinds,
+            routes: RouteCache::new(),
+        }
+    }
+}
+
+impl Families {
+    fn register(&self, registry: &mut Registry) {
+        fn add(registry: &mut Registry, def: &Def, metric: impl Metric) {
+            registry.register(def.name, def.help, metric);
+        }
+        let r = registry;
+        let (route, listener) = (&self.route, &self.listener);
+        add(r, &REQUESTS, self.requests.clone());
+        add(r, &REQUEST_DURATION, self.request_duration.clone());
+        add(r, &REQUEST_BYTES, route.request_bytes.clone());
+        add(r, &RESPONSE_BYTES, route.response_bytes.clone());
+        add(r, &UPSTREAM_HEADERS, route.upstream_headers.clone());
+        add(r, &UPSTREAM_CONNECT, self.upstream_connect.clone());
+        add(r, &UPSTREAM_ERRORS, self.upstream_errors.clone());
+        add(r, &UPSTREAM_RETRIES, self.upstream_retries.clone());
+        add(r, &CONNECTIONS_ACTIVE, listener.connections_active.clone());
+        add(r, &CONNECTIONS, listener.connections.clone());
+        add(r, &TLS_HANDSHAKES, listener.tls_handshakes.clone());
+        add(r, &TLS_FAILURES, listener.tls_failures.clone());
+        add(r, &PROXY_REJECTED, listener.proxy_rejected.clone());
+        add(r, &ACCESS_LOG_DROPPED, self.access_log_dropped.clone());
+    }
+}
+
+impl RouteFamilies {
+    fn handles(&self, namespace: &str, ingress: &str, service: &str) -> RouteHandles {
+        let (namespace, ingress, service) =
+            (Name::new(namespace), Name::new(ingress), Name::new(service));
+        let by_ingress = IngressLabels {
+            namespace: namespace.clone(),
+            ingress: ingress.clone(),
+        };
+        let by_service = ServiceLabels {
+            namespace: namespace.clone(),
+            service: service.clone(),
+        };
+        RouteHandles {
+            request_bytes: self.request_bytes.get_or_create_owned(&by_ingress),
+            response_bytes: self.response_bytes.get_or_create_owned(&by_ingress),
+            upstream_headers: self.upstream_headers.get_or_create_owned(&by_service),
+            namespace,
+            ingress,
+            service,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,97 @@
+//! The per-listener families and their handles, made once per scheme: accepting a
+//! connection or finishing a handshake counts without a label lookup.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+
+use super::labels::{
+    ListenerLabels, ProxyHeaderRejection, ProxyRejectLabels, TlsFailure, TlsFailureLabels,
+};
+use crate::config::Scheme;
+
+/// The families labelled by listener; their handles are made once per scheme.
+#[derive(Debug, Default)]
+pub(super) struct ListenerFamilies {
+    pub(super) connections_active: Family<ListenerLabels, Gauge>,
+    pub(super) connections: Family<ListenerLabels, Counter>,
+    pub(super) tls_handshakes: Family<ListenerLabels, Counter>,
+    pub(super) tls_failures: Family<TlsFailureLabels, Counter>,
+    pub(super) proxy_rejected: Family<ProxyRejectLabels, Counter>,
+}
+
+impl ListenerFamilies {
+    pub(super) fn handles(&self, listener: Scheme) -> ListenerHandles {
+        let labels = ListenerLabels { listener };
+        ListenerHandles {
+            connections_active: self.connections_active.get_or_create_owned(&labels),
+            connections: self.connections.get_or_create_owned(&labels),
+            tls_handshakes: self.tls_handshakes.get_or_create_owned(&labels),
+            tls_failures: std::array::from_fn(|i| {
+                self.tls_failures.get_or_create_owned(&TlsFailureLabels {
+                    listener,
+                    reason: TlsFailure::ALL[i],
+                })
+            }),
+            proxy_rejected: std::array::from_fn(|i| {
+                self.proxy_rejected.get_or_create_owned(&ProxyRejectLabels {
+                    listener,
+                    reason: ProxyHeaderRejection::ALL[i],
+                })
+            }),
+        }
+    }
+}
+
+/// The counters of one listener scheme, created up front (no lookup per connection).
+#[derive(Debug)]
+pub(crate) struct ListenerHandles {
+    connections_active: Gauge,
+    connections: Counter,
+    tls_handshakes: Counter,
+    tls_failures: [Counter; TlsFailure::ALL.len()],
+    proxy_rejected: [Counter; ProxyHeaderRejection::ALL.len()],
+}
+
+impl ListenerHandles {
+    /// Counts an accepted connection; it counts as open until the guard is dropped.
+    pub(crate) fn opened(&self) -> OpenConnection {
+        self.connections.inc();
+        self.connections_active.inc();
+        OpenConnection(self.connections_active.clone())
+    }
+
+    pub(crate) fn tls_handshake(&self) {
+        self.tls_handshakes.inc();
+    }
+
+    pub(crate) fn tls_failed(&self, reason: TlsFailure) {
+        self.tls_failures[reason as usize].inc();
+    }
+
+    pub(crate) fn proxy_header_rejected(&self, reason: ProxyHeaderRejection) {
+        self.proxy_rejected[reason as usize].inc();
+    }
+
+    pub(crate) fn tls_handshakes(&self) -> u64 {
+        self.tls_handshakes.get()
+    }
+
+    pub(crate) fn tls_failures(&self, reason: TlsFailure) -> u64 {
+        self.tls_failures[reason as usize].get()
+    }
+
+    pub(crate) fn proxy_headers_rejected(&self, reason: ProxyHeaderRejection) -> u64 {
+        self.proxy_rejected[reason as usize].get()
+    }
+}
+
+/// An open client connection, counted in `client_connections_active` until dropped.
+#[derive(Debug)]
+pub(crate) struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}

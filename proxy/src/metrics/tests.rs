@@ -1,0 +1,225 @@
+use std::collections::BTreeMap;
+
+use prometheus_client::encoding::text::encode;
+
+use super::*;
+use crate::stats::FrontCounts;
+
+/// A registry with the controller's prefix and the families in it.
+fn registered() -> (Registry, ProxyMetrics) {
+    let mut registry = Registry::with_prefix("strait");
+    let metrics = ProxyMetrics::register(&mut registry);
+    (registry, metrics)
+}
+
+fn text(registry: &Registry) -> String {
+    let mut out = String::new();
+    encode(&mut out, registry).expect("encodes");
+    out
+}
+
+/// Records one of everything, so every family has a series to show.
+fn touch_everything(metrics: &ProxyMetrics) {
+    let route = metrics.route(&ObjectKey::new("ns", "ing"), "svc");
+    metrics.request_done(&route, MethodLabel::Get, 200, Duration::from_millis(5), 10);
+    route.request_bytes.inc_by(3);
+    route.upstream_headers.observe(0.001);
+    metrics.upstream_connect().observe(0.001);
+    metrics.upstream_error(UpstreamErrorKind::Refused);
+    metrics.upstream_retry();
+    drop(metrics.listener(Scheme::Http).opened());
+    metrics.access_log_dropped();
+}
+
+/// `# TYPE` lines: family name → type.
+fn families(text: &str) -> BTreeMap<String, String> {
+    let mut types = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("name and type");
+            let previous = types.insert(name.to_owned(), kind.to_owned());
+            assert!(previous.is_none(), "family {name} declared twice:\n{text}");
+        }
+    }
+    types
+}
+
+#[test]
+fn names_list_matches_what_is_registered() {
+    let (registry, metrics) = registered();
+    touch_everything(&metrics);
+    let text = text(&registry);
+    let exposed: BTreeMap<String, String> = families(&text)
+        .into_iter()
+        .map(|(family, kind)| {
+            let name = if kind == "counter" {
+                format!("{family}_total")
+            } else {
+                family.clone()
+            };
+            (name, family)
+        })
+        .collect();
+    let listed: Vec<&str> = NAMES.iter().map(|(name, _)| *name).collect();
+    let found: Vec<&str> = exposed.keys().map(String::as_str).collect();
+    let mut listed_sorted = listed.clone();
+    listed_sorted.sort_unstable();
+    assert_eq!(found, listed_sorted, "NAMES and the registry differ");
+    for (name, help) in NAMES {
+        assert!(name.starts_with("strait_"), "{name}");
+        let family = &exposed[*name];
+        let help_line = format!("# HELP {family} {help}.");
+        assert!(text.contains(&help_line), "missing {help_line:?}");
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "no sample of {name}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn requests_are_counted_by_route_method_and_status_class() {
+    let (registry, metrics) = registered();
+    let route = metrics.route(&ObjectKey::new("shop", "web"), "frontend");
+    for status in [200, 204, 404] {
+        metrics.request_done(&route, MethodLabel::Get, status, Duration::ZERO, 5);
+    }
+    metrics.request_done(&route, MethodLabel::Post, 503, Duration::ZERO, 0);
+    let text = text(&registry);
+    for expected in [
+        r#"strait_requests_total{namespace="shop",ingress="web",service="frontend",method="GET",status="2xx"} 2"#,
+        r#"strait_requests_total{namespace="shop",ingress="web",service="frontend",method="GET",status="4xx"} 1"#,
+        r#"strait_requests_total{namespace="shop",ingress="web",service="frontend",method="POST",status="5xx"} 1"#,
+        r#"strait_request_duration_seconds_count{namespace="shop",ingress="web",status="2xx"} 2"#,
+        r#"strait_response_bytes_total{namespace="shop",ingress="web"} 15"#,
+    ] {
+        assert!(text.contains(expected), "missing {expected}\n{text}");
+    }
+}
+
+#[test]
+fn unmatched_requests_have_empty_ingress_and_service() {
+    let (registry, metrics) = registered();
+    metrics.request_done(
+        &metrics.unrouted(),
+        MethodLabel::Other,
+        404,
+        Duration::ZERO,
+        0,
+    );
+    let expected = r#"strait_requests_total{namespace="",ingress="",service="",method="other",status="4xx"} 1"#;
+    assert!(text(&registry).contains(expected));
+}
+
+#[test]
+fn a_route_rebuilt_after_eviction_counts_into_the_same_series() {
+    let metrics = ProxyMetrics::default();
+    let key = ObjectKey::new("ns", "ing");
+    let a = metrics.route(&key, "svc");
+    let b = metrics.inner.route.handles("ns", "ing", "svc");
+    a.request_bytes.inc_by(2);
+    b.request_bytes.inc_by(3);
+    assert_eq!(a.request_bytes.get(), 5);
+}
+
+#[test]
+fn method_classes() {
+    use http::Method;
+    let cases = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "other"),
+        (Method::from_bytes(b"PROPFIND").unwrap(), "other"),
+        (Method::from_bytes(b"get").unwrap(), "other"),
+    ];
+    for (method, label) in cases {
+        assert_eq!(MethodLabel::of(&method).as_str(), label, "{method}");
+    }
+}
+
+#[test]
+fn status_classes() {
+    let cases = [
+        (100, "1xx"),
+        (101, "1xx"),
+        (200, "2xx"),
+        (299, "2xx"),
+        (308, "3xx"),
+        (400, "4xx"),
+        (499, "4xx"),
+        (500, "5xx"),
+        (504, "5xx"),
+        (999, "5xx"),
+    ];
+    for (status, class) in cases {
+        assert_eq!(StatusClass::of(status).as_str(), class, "{status}");
+    }
+}
+
+#[test]
+fn bounded_label_lists_index_their_enums() {
+    for (i, r) in TlsFailure::ALL.iter().enumerate() {
+        assert_eq!(*r as usize, i, "{r:?}");
+    }
+    for (i, r) in ProxyHeaderRejection::ALL.iter().enumerate() {
+        assert_eq!(*r as usize, i, "{r:?}");
+    }
+}
+
+#[test]
+fn bounded_series_exist_at_zero_from_the_start() {
+    let (registry, _metrics) = registered();
+    let text = text(&registry);
+    for expected in [
+        r#"strait_upstream_errors_total{kind="no_endpoint"} 0"#,
+        r#"strait_upstream_errors_total{kind="tls"} 0"#,
+        r#"strait_tls_handshake_failures_total{listener="https",reason="alert"} 0"#,
+        r#"strait_proxy_protocol_rejected_total{listener="http",reason="timeout"} 0"#,
+        r#"strait_client_connections_active{listener="https"} 0"#,
+    ] {
+        assert!(text.contains(expected), "missing {expected}\n{text}");
+    }
+}
+
+#[test]
+fn open_connections_are_counted_until_dropped() {
+    let (registry, metrics) = registered();
+    let listener = metrics.listener(Scheme::Https);
+    let (a, b) = (listener.opened(), listener.opened());
+    drop(a);
+    let text = text(&registry);
+    assert!(text.contains(r#"strait_client_connections_active{listener="https"} 1"#));
+    assert!(text.contains(r#"strait_client_connections_total{listener="https"} 2"#));
+    drop(b);
+}
+
+#[test]
+fn front_counts_fold_timeouts_of_both_stages_and_other_failures() {
+    let metrics = ProxyMetrics::default();
+    let https = metrics.listener(Scheme::Https);
+    https.tls_handshake();
+    https.tls_failed(TlsFailure::Protocol);
+    https.tls_failed(TlsFailure::Closed);
+    https.tls_failed(TlsFailure::Timeout);
+    https.proxy_header_rejected(ProxyHeaderRejection::Timeout);
+    https.proxy_header_rejected(ProxyHeaderRejection::Invalid);
+    assert_eq!(
+        FrontCounts::of(https),
+        FrontCounts {
+            proxy_header_rejected: 1,
+            handshake_timeouts: 2,
+            tls_handshakes: 1,
+            tls_handshake_failures: 2,
+        }
+    );
+    assert_eq!(
+        FrontCounts::of(metrics.listener(Scheme::Http)),
+        FrontCounts::default()
+    );
+}
