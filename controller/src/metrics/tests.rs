@@ -52,7 +52,7 @@ fn names_lists_exactly_what_is_registered() {
 #[test]
 fn every_name_is_documented_in_the_readme() {
     let readme = include_str!("../../../README.md");
-    for (name, _) in NAMES {
+    for (name, _) in NAMES.iter().chain(strait_proxy::metrics::NAMES) {
         assert!(
             readme.contains(&format!("`{name}`")),
             "{name} not in README.md"
