@@ -94,8 +94,8 @@ run "HTTPS new connection per request ($KEY)" -H 'Connection: close' -H 'Host: b
 
 # wrk keeps each connection's TLS session, so its new connections may resume. This client
 # tells full handshakes from resumed ones.
-cargo build --release -q -p strait-benches --bin tls_handshakes
+cargo build --release -q -p strait-benches --example tls_handshakes
 echo "== HTTPS new connection per request, full handshakes ($KEY)"
-target/release/tls_handshakes 127.0.0.1:18443 bench.test 64 "$DURATION"
+target/release/examples/tls_handshakes 127.0.0.1:18443 bench.test 64 "$DURATION"
 echo "== HTTPS new connection per request, resumed handshakes ($KEY)"
-target/release/tls_handshakes 127.0.0.1:18443 bench.test 64 "$DURATION" --resume
+target/release/examples/tls_handshakes 127.0.0.1:18443 bench.test 64 "$DURATION" --resume

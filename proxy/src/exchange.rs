@@ -22,6 +22,7 @@ use crate::body::RequestBody;
 use crate::connection::ConnCtx;
 use crate::error::ProxyError;
 use crate::forwarding::{self, X_REQUEST_ID};
+use crate::headers;
 use crate::metrics::{MethodLabel, RouteHandles};
 use crate::pool::Sent;
 
@@ -196,11 +197,7 @@ impl LogFields {
     fn of(ctx: &ConnCtx, request: &Request<Incoming>) -> Self {
         let uri = request.uri();
         let host = match uri.authority() {
-            // Userinfo (credentials) never goes into the log.
-            Some(authority) => {
-                let host = authority.as_str().rsplit('@').next().unwrap_or_default();
-                HeaderValue::from_str(host).ok()
-            }
+            Some(authority) => HeaderValue::from_str(headers::authority_host(authority)).ok(),
             None => request.headers().get(HOST).cloned(),
         };
         Self {

@@ -71,7 +71,8 @@ pub(crate) fn client(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> Ip
     }
 }
 
-fn is_trusted(trusted: &[IpNet], ip: IpAddr) -> bool {
+/// Whether `ip` (canonical: IPv4-mapped IPv6 as IPv4) is in a trusted range.
+pub(crate) fn is_trusted(trusted: &[IpNet], ip: IpAddr) -> bool {
     trusted.iter().any(|net| net.contains(&ip))
 }
 

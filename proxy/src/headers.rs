@@ -3,6 +3,7 @@
 
 use http::Version;
 use http::header::{self, HeaderMap, HeaderValue};
+use http::uri::Authority;
 
 /// Headers that are always connection-specific (besides `Connection`, `TE` and `Upgrade`,
 /// which need care).
@@ -14,6 +15,12 @@ const HOP_BY_HOP: [&str; 4] = [
 ];
 
 /// Whether a request asks to switch protocols (HTTP/1.1 `Connection: upgrade` + `Upgrade`).
+/// The host of a request's authority (HTTP/2 `:authority`, absolute-form target): userinfo
+/// (credentials) dropped, so it never routes, goes upstream or reaches the log.
+pub(crate) fn authority_host(authority: &Authority) -> &str {
+    authority.as_str().rsplit('@').next().unwrap_or_default()
+}
+
 pub(crate) fn is_upgrade_request(version: Version, headers: &HeaderMap) -> bool {
     version == Version::HTTP_11
         && headers.contains_key(header::UPGRADE)

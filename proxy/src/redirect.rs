@@ -15,7 +15,7 @@ use strait_shared::host::normalise_request_host;
 
 use crate::body::ResponseBody;
 use crate::config::Scheme;
-use crate::forwarding::X_FORWARDED_PROTO;
+use crate::forwarding::{self, X_FORWARDED_PROTO};
 
 /// Path prefix of ACME HTTP-01 challenges.
 const ACME_CHALLENGE: &str = "/.well-known/acme-challenge/";
@@ -39,7 +39,7 @@ pub(crate) fn needed(check: &Check<'_>) -> bool {
 /// A trusted peer says the client's scheme was already HTTPS.
 fn forwarded_https(check: &Check<'_>) -> bool {
     let peer = check.peer.to_canonical();
-    if !check.trusted.iter().any(|net| net.contains(&peer)) {
+    if !forwarding::is_trusted(check.trusted, peer) {
         return false;
     }
     check

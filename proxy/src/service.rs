@@ -106,9 +106,7 @@ fn redirect_check<'a>(ctx: &'a ConnCtx, request: &'a Request<Incoming>) -> redir
 /// one `Host` header. HTTP/1.0 may omit it (routes as an empty host); later versions may not.
 fn request_host(request: &Request<Incoming>) -> Result<HeaderValue, ProxyError> {
     if let Some(authority) = request.uri().authority() {
-        // Userinfo never routes and never goes upstream.
-        let host = authority.as_str().rsplit('@').next().unwrap_or_default();
-        return HeaderValue::from_str(host)
+        return HeaderValue::from_str(headers::authority_host(authority))
             .map_err(|_| ProxyError::BadRequest("invalid authority"));
     }
     let mut hosts = request.headers().get_all(HOST).iter();
