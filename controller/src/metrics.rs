@@ -19,6 +19,12 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use strait_shared::{Diagnostic, Reason, RouteTable, Severity};
 
+mod cluster;
+
+pub use cluster::{
+    ApiOperation, CLUSTER_NAMES, ClusterMetrics, EventKind, WatchEvent, WriteResult,
+};
+
 /// One metric: the name it is registered under (the registry adds the `strait_` prefix, and
 /// `_total` to counters), the name it is exposed as, and its help text.
 struct Def {

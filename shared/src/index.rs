@@ -37,6 +37,21 @@ pub struct Index {
 /// A Secret as the index keeps it: its TLS material parsed and checked once, on apply.
 pub type TlsSecret = Result<Arc<Certificate>, CertificateError>;
 
+/// Endpoint data changed since a table was compiled: the EndpointSlices of these Services
+/// (by the `kubernetes.io/service-name` label, before and after the change), and whether any
+/// Node changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointChanges {
+    pub services: BTreeSet<ObjectKey>,
+    pub nodes: bool,
+}
+
+impl EndpointChanges {
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty() && !self.nodes
+    }
+}
+
 /// A table plus what was found while building it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Compiled {
@@ -105,6 +120,32 @@ impl Index {
     /// Builds the routing table (pure; never fails: bad parts become diagnostics).
     pub fn compile(&self, config: &CompileConfig) -> Compiled {
         crate::compile::compile(self, config)
+    }
+
+    /// The endpoint fast path: `table` (compiled from this index before `changes` were
+    /// applied) with the endpoint sets of the backends `changes` touch recomputed. Routers,
+    /// certificates and untouched backends are shared, not rebuilt. Equal to
+    /// [`compile`](Self::compile)'s table when nothing but EndpointSlices and Nodes changed;
+    /// the caller keeps the previous diagnostics (endpoint state raises none).
+    pub fn refresh_endpoints(
+        &self,
+        table: &RouteTable,
+        changes: &EndpointChanges,
+        config: &CompileConfig,
+    ) -> RouteTable {
+        crate::compile::refresh_endpoints(self, table, changes, config)
+    }
+
+    /// The Service an EndpointSlice belongs to, by its `kubernetes.io/service-name` label.
+    pub fn slice_service(&self, key: &ObjectKey) -> Option<ObjectKey> {
+        let slice = self.endpoint_slices.get(key)?;
+        owning_service(key, slice)
+    }
+
+    /// Keys of the Ingresses that are ours under `config`'s class rules (the status writer
+    /// and the Event recorder act on these only).
+    pub fn our_ingresses(&self, config: &CompileConfig) -> BTreeSet<&ObjectKey> {
+        crate::compile::our_ingresses(self, config)
     }
 
     /// Whether an object of `kind` with `key` is held.

@@ -23,7 +23,7 @@ pub mod table;
 pub mod tls;
 
 pub use config::CompileConfig;
-pub use index::{Compiled, Index};
+pub use index::{Compiled, EndpointChanges, Index};
 pub use model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason, Severity};
 pub use objects::{Object, ObjectError};
 pub use table::{Backend, BackendId, BackendMode, Endpoint, Endpoints, RouteTable};

@@ -18,6 +18,7 @@ mod class;
 mod cluster_ip;
 mod nodeport;
 mod pod;
+mod refresh;
 mod rules;
 mod tls;
 
@@ -28,6 +29,8 @@ use crate::config::CompileConfig;
 use crate::index::{Compiled, Index};
 use crate::model::{Diagnostic, ObjectKey};
 use crate::table::TableBuilder;
+
+pub(crate) use refresh::refresh_endpoints;
 
 /// Builds the table from everything in `index`.
 pub(crate) fn compile(index: &Index, config: &CompileConfig) -> Compiled {
@@ -57,6 +60,20 @@ pub(crate) fn compile(index: &Index, config: &CompileConfig) -> Compiled {
         table: compiler.builder.build(),
         diagnostics,
     }
+}
+
+/// Keys of the Ingresses in `index` that our class rules select (DESIGN.md, "Class").
+pub(crate) fn our_ingresses<'a>(
+    index: &'a Index,
+    config: &CompileConfig,
+) -> std::collections::BTreeSet<&'a ObjectKey> {
+    let classes = class::ClassFilter::new(index, config);
+    index
+        .ingresses()
+        .iter()
+        .filter(|(_, ingress)| classes.is_ours(ingress))
+        .map(|(key, _)| key)
+        .collect()
 }
 
 /// The order in which Ingresses claim routes: older `creationTimestamp` first (a missing one
