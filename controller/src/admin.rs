@@ -2,11 +2,12 @@
 //! the sources have synced), `/metrics` (Prometheus text) and `/log/level` (read or change the
 //! log filter at runtime). Plain hyper; no second HTTP framework.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fmt::Display;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -23,10 +24,14 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::logging::{LogControl, LogControlError};
 
-/// Readiness as the admin listener reports it.
+/// Readiness as the admin listener reports it: a flag, and a line of detail (what the
+/// sources are waiting for, the table generation, watch trouble) shown under it.
 #[derive(Debug, Default)]
 pub struct Readiness {
     ready: AtomicBool,
+    detail: Mutex<String>,
+    /// Trouble reported by sources (a watch retrying), by source name.
+    problems: Mutex<BTreeMap<String, String>>,
 }
 
 impl Readiness {
@@ -40,6 +45,46 @@ impl Readiness {
 
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// Replaces the detail line `/readyz` shows.
+    pub fn set_detail(&self, detail: impl Into<String>) {
+        *self.detail.lock().unwrap_or_else(PoisonError::into_inner) = detail.into();
+    }
+
+    /// The detail line (empty when none was set).
+    pub fn detail(&self) -> String {
+        self.detail
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets (`Some`) or clears the problem line of one source. Problems are shown on
+    /// `/readyz` but do not fail it: serving goes on with the last table.
+    pub fn set_problem(&self, source: &str, problem: Option<String>) {
+        let mut problems = self.problems.lock().unwrap_or_else(PoisonError::into_inner);
+        match problem {
+            Some(problem) => problems.insert(source.to_owned(), problem),
+            None => problems.remove(source),
+        };
+    }
+
+    /// The `/readyz` body: `ready` or `not ready`, then the detail line and problems, if any.
+    pub fn report(&self) -> String {
+        let ready = self.is_ready();
+        let mut body = String::from(if ready { "ready\n" } else { "not ready\n" });
+        let detail = self.detail();
+        if !detail.is_empty() {
+            body.push_str(&detail);
+            body.push('\n');
+        }
+        let problems = self.problems.lock().unwrap_or_else(PoisonError::into_inner);
+        for problem in problems.values() {
+            body.push_str(problem);
+            body.push('\n');
+        }
+        body
     }
 }
 
@@ -106,8 +151,15 @@ impl Admin {
         let read = matches!(*request.method(), Method::GET | Method::HEAD);
         match path {
             "/healthz" if read => text(StatusCode::OK, "ok\n"),
-            "/readyz" if read && self.readiness.is_ready() => text(StatusCode::OK, "ready\n"),
-            "/readyz" if read => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+            "/readyz" if read => {
+                let body = self.readiness.report();
+                let status = if body.starts_with("ready") {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                text(status, body)
+            }
             "/metrics" if self.metrics.is_none() => text(StatusCode::NOT_FOUND, "not found\n"),
             "/metrics" if read => self.metrics_response(&request),
             "/log/level" => self.log_level(peer, request).await,

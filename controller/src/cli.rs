@@ -14,7 +14,8 @@ use strait_proxy::{AccessLog, Hsts, ProxyConfig, ProxyProtocol};
 use strait_shared::{BackendMode, CompileConfig, ObjectKey};
 
 use crate::logging::LogFormat;
-use crate::serve::ServeConfig;
+use crate::cluster::ClusterConfig;
+use crate::serve::{ServeConfig, Source};
 
 /// Strait: a Kubernetes ingress controller and L7 proxy.
 #[derive(Debug, Parser)]
@@ -40,6 +41,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve Ingresses from a folder of manifests.
     Serve(ServeArgs),
+    /// Serve Ingresses from the Kubernetes API (the container's default command).
+    Controller(ControllerArgs),
     /// Run a self-contained demo: two echo backends, example manifests, the proxy.
     Demo(DemoArgs),
     /// Run an HTTP/WebSocket echo backend that answers every request with JSON.
@@ -52,6 +55,55 @@ pub struct ServeArgs {
     /// Folder of Ingress, IngressClass, Service, EndpointSlice, Secret and Node manifests.
     #[arg(long, env = "STRAIT_MANIFESTS", value_name = "DIR")]
     pub manifests: PathBuf,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Flags of `strait controller`: the common ones, plus where the cluster is and what to write
+/// back to it.
+#[derive(Debug, Clone, Args)]
+pub struct ControllerArgs {
+    /// kubeconfig file; without it (and without `KUBECONFIG`) the in-cluster service account.
+    #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Watch only this namespace (repeatable); default: all namespaces.
+    #[arg(long, env = "STRAIT_WATCH_NAMESPACE", value_name = "NS", value_delimiter = ',')]
+    pub watch_namespace: Vec<String>,
+    /// The LoadBalancer Service in front of Strait: its `status.loadBalancer.ingress` is copied
+    /// to the status of every Ingress that is ours.
+    #[arg(long, env = "STRAIT_PUBLISH_SERVICE", value_name = "NAMESPACE/NAME", value_parser = parse_object_key)]
+    pub publish_service: Option<ObjectKey>,
+    /// Addresses written to Ingress status instead (IPs or host names); ignored when
+    /// `--publish-service` is given.
+    #[arg(
+        long,
+        env = "STRAIT_PUBLISH_STATUS_ADDRESS",
+        value_name = "ADDR,...",
+        value_delimiter = ','
+    )]
+    pub publish_status_address: Vec<String>,
+    /// Elect one replica to write status and Events (`--leader-election=false`: this replica
+    /// always writes; for a single replica outside the cluster).
+    #[arg(long, env = "STRAIT_LEADER_ELECTION", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub leader_election: bool,
+    /// Name of the leader Lease, in the pod's namespace.
+    #[arg(long, env = "STRAIT_ELECTION_ID", default_value = "strait-leader")]
+    pub election_id: String,
+    /// This replica's namespace (the Lease lives there); set from the downward API.
+    #[arg(long, env = "POD_NAMESPACE", value_name = "NS")]
+    pub pod_namespace: Option<String>,
+    /// This replica's name (the Lease holder and the Events' reporting instance); set from the
+    /// downward API, else the host name.
+    #[arg(long, env = "POD_NAME", value_name = "NAME")]
+    pub pod_name: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Flags shared by `strait serve` and `strait controller`: listeners, translation, proxy
+/// behaviour, drain and logging.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
     /// Address of the plain-HTTP listener (port 0 picks a free port).
     #[arg(long, env = "STRAIT_HTTP_ADDR", default_value = "0.0.0.0:8080")]
     pub http_addr: SocketAddr,
@@ -148,7 +200,8 @@ pub struct ServeArgs {
     /// Most idle pooled connections kept per upstream address; 0 disables pooling.
     #[arg(long, env = "STRAIT_UPSTREAM_POOL_MAX_IDLE", default_value_t = 64)]
     pub upstream_pool_max_idle: usize,
-    /// Quiet time after a manifest change before recompiling.
+    /// Quiet time after a change (a manifest file, a watched object) before recompiling; a
+    /// change never waits more than 1 s.
     #[arg(long, env = "STRAIT_DEBOUNCE", default_value = "100ms", value_parser = parse_duration)]
     pub debounce: Duration,
     /// Write one JSON line per request to stdout (`--access-log=false` turns it off).
@@ -212,8 +265,32 @@ impl ServeArgs {
     /// `Running::run_until` separately; the log control, which only exists once tracing is
     /// installed, is set by the binary).
     pub fn into_config(self) -> ServeConfig {
+        self.common.into_config(Source::Manifests(self.manifests))
+    }
+}
+
+impl ControllerArgs {
+    /// The typed configuration, cluster source included. The kube client itself is made by
+    /// [`crate::cluster::connect`] from `kubeconfig`.
+    pub fn into_config(self) -> ServeConfig {
+        let cluster = ClusterConfig {
+            kubeconfig: self.kubeconfig,
+            namespaces: self.watch_namespace,
+            publish_service: self.publish_service,
+            publish_addresses: self.publish_status_address,
+            leader_election: self.leader_election,
+            election_id: self.election_id,
+            pod_namespace: self.pod_namespace,
+            pod_name: self.pod_name,
+        };
+        self.common.into_config(Source::Cluster(Box::new(cluster)))
+    }
+}
+
+impl CommonArgs {
+    fn into_config(self, source: Source) -> ServeConfig {
         ServeConfig {
-            manifests: self.manifests,
+            source,
             http_addr: self.http_addr,
             https_addr: self.https_addr,
             admin_addr: self.admin_addr,

@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::cli::DemoArgs;
 use crate::echo::serve_echo;
-use crate::serve::{self, Running, ServeConfig};
+use crate::serve::{self, Running, ServeConfig, Source};
 
 /// Our IngressClass (written to `ingress-class.yaml`).
 const INGRESS_CLASS: &str = "\
@@ -230,7 +230,7 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<DemoHandle> {
     let (http_addr, taken_http) = free_http_addr(args.http_addr)?;
     let (https_addr, taken_https) = free_http_addr(args.https_addr)?;
     let config = ServeConfig {
-        manifests: manifests.path().to_owned(),
+        source: Source::Manifests(manifests.path().to_owned()),
         http_addr,
         https_addr,
         admin_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),

@@ -47,13 +47,14 @@ fn main() -> ExitCode {
 async fn run(command: Command, log_control: LogControl) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => {
-            let drain = args.shutdown_delay;
-            let config = serve::ServeConfig {
-                log_control: Some(log_control),
-                ..args.into_config()
-            };
-            let running = serve::start(config).await?;
-            running.run_until(shutdown_signal(), drain).await
+            let drain = args.common.shutdown_delay;
+            let config = args.into_config();
+            run_server(config, log_control, drain).await
+        }
+        Command::Controller(args) => {
+            let drain = args.common.shutdown_delay;
+            let config = args.into_config();
+            run_server(config, log_control, drain).await
         }
         Command::Demo(args) => demo::run(args, shutdown_signal()).await,
         Command::Echo(args) => {
@@ -65,6 +66,20 @@ async fn run(command: Command, log_control: LogControl) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Serves until SIGTERM/SIGINT, then drains for `drain` and shuts down.
+async fn run_server(
+    config: serve::ServeConfig,
+    log_control: LogControl,
+    drain: std::time::Duration,
+) -> anyhow::Result<()> {
+    let config = serve::ServeConfig {
+        log_control: Some(log_control),
+        ..config
+    };
+    let running = serve::start(config).await?;
+    running.run_until(shutdown_signal(), drain).await
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strait_proxy::SharedTable;
-use strait_shared::{CompileConfig, Compiled, Diagnostic, Index, Severity};
+use strait_shared::{
+    CompileConfig, Compiled, Diagnostic, EndpointChanges, Index, RouteTable, Severity,
+};
 
 use crate::metrics::{ControllerMetrics, PublishResult};
 
@@ -86,13 +88,37 @@ impl Publisher {
     /// Runs on the control path (the caller keeps it off the async workers).
     pub fn publish(&mut self, index: &Index) -> PublishOutcome {
         let started = Instant::now();
-        let Compiled {
-            mut table,
-            diagnostics,
-        } = index.compile(&self.config);
+        let Compiled { table, diagnostics } = index.compile(&self.config);
         let compile_time = started.elapsed();
         let previous = self.log_diagnostics(diagnostics);
+        self.store(table, started, compile_time, &previous)
+    }
 
+    /// The endpoint fast path: refreshes only the endpoint sets that `changes` touch in the
+    /// served table, and publishes if they differ. Diagnostics are kept (endpoint state
+    /// raises none). The caller must have published a full compile of this index first.
+    pub fn publish_endpoints(&mut self, index: &Index, changes: &EndpointChanges) -> PublishOutcome {
+        let started = Instant::now();
+        let current = self.table.load_full();
+        let table = index.refresh_endpoints(&current, changes, &self.config);
+        let compile_time = started.elapsed();
+        let previous = self.diagnostics.clone();
+        self.store(table, started, compile_time, &previous)
+    }
+
+    /// The compile settings in force.
+    pub fn config(&self) -> &CompileConfig {
+        &self.config
+    }
+
+    /// Stores `table` when it differs from the served one; records metrics and logs.
+    fn store(
+        &mut self,
+        mut table: RouteTable,
+        started: Instant,
+        compile_time: Duration,
+        previous: &[Diagnostic],
+    ) -> PublishOutcome {
         let current = self.table.load_full();
         let changed = *current != table;
         let served = if changed {
@@ -111,7 +137,7 @@ impl Publisher {
         };
         let (diagnostics, elapsed) = (&self.diagnostics, started.elapsed());
         self.metrics
-            .published(result, elapsed, &served, diagnostics, &previous);
+            .published(result, elapsed, &served, diagnostics, previous);
         let outcome = PublishOutcome {
             generation: served.generation,
             changed,
@@ -183,7 +209,7 @@ mod tests {
 
     use arc_swap::ArcSwap;
     use serde_json::json;
-    use strait_shared::{Object, RouteTable};
+    use strait_shared::Object;
 
     use super::*;
 

@@ -18,21 +18,37 @@ use prometheus_client::registry::Registry;
 use strait_proxy::{AccessLog, Proxy, ProxyConfig, ProxyMetrics, SharedTable};
 use strait_shared::{CompileConfig, RouteTable};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use strait_shared::Kind;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::admin::{Admin, Readiness, serve_admin};
 use crate::logging::LogControl;
+use crate::cluster::ClusterConfig;
 use crate::manifests::ManifestDir;
-use crate::metrics::ControllerMetrics;
+use crate::metrics::{ClusterMetrics, ControllerMetrics};
+use crate::pipeline::Pipeline;
 use crate::publish::Publisher;
-use crate::watch::{Reloader, WatchConfig};
+use crate::watch::{ManifestSource, WatchConfig};
 
-/// Everything `strait serve` needs, parsed once from flags.
+/// Changes queued between the sources and the compile loop; a full queue makes the sources
+/// wait (their watches buffer), it never drops a change.
+const CHANGE_QUEUE: usize = 1024;
+
+/// Where objects come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A folder of Ingress/Service/EndpointSlice/... manifests (`strait serve --manifests`).
+    Manifests(PathBuf),
+    /// The Kubernetes API (`strait controller`).
+    Cluster(Box<ClusterConfig>),
+}
+
+/// Everything `strait serve` and `strait controller` need, parsed once from flags.
 #[derive(Clone, Debug)]
 pub struct ServeConfig {
-    /// Folder of Ingress/Service/EndpointSlice/... manifests (`--manifests`).
-    pub manifests: PathBuf,
+    /// Where objects come from.
+    pub source: Source,
     /// Plain-HTTP listener (`--http-addr`, default 0.0.0.0:8080; port 0 allowed).
     pub http_addr: SocketAddr,
     /// HTTPS listener (`--https-addr`, default 0.0.0.0:8443; port 0 allowed).
@@ -67,7 +83,7 @@ pub struct Running {
     registry: Arc<Registry>,
     readiness: Arc<Readiness>,
     shutdown: watch::Sender<bool>,
-    tasks: JoinSet<(&'static str, anyhow::Result<()>)>,
+    tasks: Tasks,
 }
 
 impl Running {
@@ -147,30 +163,67 @@ impl Drop for Running {
     }
 }
 
-/// Binds the listeners, loads the folder once (publishing the first table before returning),
-/// then keeps watching it.
+/// Binds the listeners and starts the source. From a manifests folder, the first table is
+/// published before this returns; from the cluster, readiness turns true once every watched
+/// kind has synced and the first table is published.
 pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     let (http, http_addr) = bind(config.http_addr, "HTTP").await?;
     let (https, https_addr) = bind(config.https_addr, "HTTPS").await?;
     let (admin, admin_addr) = bind(config.admin_addr, "admin").await?;
-    tracing::info!(%http_addr, %https_addr, %admin_addr, manifests = %config.manifests.display(), "listening");
+    tracing::info!(%http_addr, %https_addr, %admin_addr, "listening");
 
     let mut registry = Registry::with_prefix("strait");
     let proxy_metrics = ProxyMetrics::register(&mut registry);
     let controller_metrics = ControllerMetrics::register(&mut registry);
+    let cluster_metrics = matches!(config.source, Source::Cluster(_))
+        .then(|| ClusterMetrics::register(&mut registry));
     let registry = Arc::new(registry);
 
     let table: SharedTable = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
-    let dir = ManifestDir::open(&config.manifests)
-        .context("cannot serve: the manifests folder must exist and be readable")?;
-    let publisher =
-        Publisher::new(table.clone(), config.compile.clone()).with_metrics(controller_metrics);
-    let (reloader, _) = Reloader::new(dir, publisher).reload_blocking(true).await?;
+    let publisher = Publisher::new(table.clone(), config.compile.clone())
+        .with_metrics(controller_metrics.clone());
     let readiness = Readiness::new();
-    readiness.set_ready(true);
-
     let (shutdown, signal) = watch::channel(false);
     let mut tasks = JoinSet::new();
+    let watch_config = WatchConfig::new(config.debounce);
+    match &config.source {
+        Source::Manifests(folder) => {
+            tracing::info!(manifests = %folder.display(), "serving from a manifests folder");
+            let dir = ManifestDir::open(folder)
+                .context("cannot serve: the manifests folder must exist and be readable")?;
+            let (source, first) = ManifestSource::new(dir, controller_metrics)
+                .scan_blocking(true)
+                .await?;
+            let (pipeline, _) = Pipeline::new(publisher, Kind::ALL)
+                .readiness(readiness.clone())
+                .apply_blocking(first.into_iter().collect())
+                .await?;
+            let (changes, received) = mpsc::channel(CHANGE_QUEUE);
+            let done = stopped(signal.clone());
+            let loop_config = watch_config.clone();
+            tasks.spawn(async move {
+                ("compile loop", pipeline.run(received, loop_config, done).await)
+            });
+            let done = stopped(signal.clone());
+            tasks.spawn(async move {
+                let watched = crate::watch::watch(source, changes, watch_config, done).await;
+                ("manifests watch", watched)
+            });
+        }
+        Source::Cluster(cluster) => {
+            let metrics = cluster_metrics.unwrap_or_default();
+            let parts = crate::cluster::Parts {
+                config: cluster,
+                compile: &config.compile,
+                publisher,
+                readiness: readiness.clone(),
+                metrics,
+                watch: watch_config,
+            };
+            crate::cluster::spawn(parts, &mut tasks, &signal).await?;
+        }
+    }
+
     let mut proxy_config = config.proxy.clone();
     if proxy_config.https_redirect_port == 0 {
         proxy_config.https_redirect_port = https_addr.port();
@@ -199,11 +252,6 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
     tasks.spawn(async move {
         let served = serve_admin(admin, admin_state, admin_done).await;
         ("admin listener", served.context("admin listener failed"))
-    });
-    let watch_config = WatchConfig::new(config.debounce);
-    tasks.spawn(async move {
-        let watched = crate::watch::watch(reloader, watch_config, stopped(signal)).await;
-        ("manifests watch", watched)
     });
     Ok(Running {
         http_addr,
@@ -236,11 +284,14 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<(TcpListener, Sock
 
 /// Resolves once shutdown is asked for. Never, if the [`Running`] handle is dropped instead:
 /// dropping it does not stop the server.
-async fn stopped(mut signal: watch::Receiver<bool>) {
+pub(crate) async fn stopped(mut signal: watch::Receiver<bool>) {
     if signal.wait_for(|stop| *stop).await.is_err() {
         std::future::pending::<()>().await;
     }
 }
+
+/// The server's tasks: each ends with its name and how it went.
+pub(crate) type Tasks = JoinSet<(&'static str, anyhow::Result<()>)>;
 
 /// A finished task's name on success, else its error (a panic included) with context.
 fn task_result(
@@ -262,7 +313,7 @@ mod tests {
     fn config(manifests: PathBuf) -> ServeConfig {
         let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         ServeConfig {
-            manifests,
+            source: Source::Manifests(manifests),
             http_addr: local,
             https_addr: local,
             admin_addr: local,

@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::manifests::ManifestDir;
-use crate::metrics::Trigger;
-use crate::publish::{PublishOutcome, Publisher};
+use crate::metrics::{ControllerMetrics, Trigger};
+use crate::store::Change;
 
 /// Timing of the watch loop.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,60 +46,54 @@ impl WatchConfig {
     }
 }
 
-/// The folder and the publisher, reloaded together.
+/// The manifests folder as a source of [`Change`]s for the compile loop.
 #[derive(Debug)]
-pub struct Reloader {
+pub struct ManifestSource {
     dir: ManifestDir,
-    publisher: Publisher,
+    metrics: ControllerMetrics,
 }
 
-impl Reloader {
-    pub fn new(dir: ManifestDir, publisher: Publisher) -> Self {
-        Self { dir, publisher }
+impl ManifestSource {
+    pub fn new(dir: ManifestDir, metrics: ControllerMetrics) -> Self {
+        Self { dir, metrics }
     }
 
     pub fn dir(&self) -> &ManifestDir {
         &self.dir
     }
 
-    pub fn publisher(&self) -> &Publisher {
-        &self.publisher
-    }
-
-    /// Rescans the folder, then compiles and publishes when its objects changed (or when
-    /// `force`d, for the first load). Blocking: file I/O and compilation.
-    pub fn reload(&mut self, force: bool) -> Option<PublishOutcome> {
+    /// Rescans the folder; the folder's whole object set when it changed (or when `force`d,
+    /// for the first load). Blocking: file I/O and parsing.
+    pub fn scan(&mut self, force: bool) -> Option<Change> {
         let report = self.dir.rescan();
-        let metrics = self.publisher.metrics();
-        metrics.set_manifest_errors(report.errors.len());
-        (report.changed || force).then(|| self.publisher.publish(&self.dir.index()))
+        self.metrics.set_manifest_errors(report.errors.len());
+        (report.changed || force)
+            .then(|| Change::Replace(self.dir.objects().into_iter().cloned().collect()))
     }
 
-    /// [`reload`](Self::reload) on the blocking pool, so file reads and compilation never hold
-    /// an async worker.
-    pub async fn reload_blocking(
-        mut self,
-        force: bool,
-    ) -> anyhow::Result<(Self, Option<PublishOutcome>)> {
+    /// [`scan`](Self::scan) on the blocking pool, so file reads never hold an async worker.
+    pub async fn scan_blocking(mut self, force: bool) -> anyhow::Result<(Self, Option<Change>)> {
         tokio::task::spawn_blocking(move || {
-            let outcome = self.reload(force);
-            (self, outcome)
+            let change = self.scan(force);
+            (self, change)
         })
         .await
-        .context("reloading the manifests folder panicked")
+        .context("rescanning the manifests folder panicked")
     }
 }
 
-/// Watches `reloader`'s folder and reloads on change until `shutdown` resolves.
+/// Watches `source`'s folder and sends its object set to the compile loop on change, until
+/// `shutdown` resolves or the loop is gone.
 ///
-/// Errors only if a reload panics (a bug): the table being served stays in place.
+/// Errors only if a rescan panics (a bug): the table being served stays in place.
 pub async fn watch(
-    mut reloader: Reloader,
+    mut source: ManifestSource,
+    changes: mpsc::Sender<Change>,
     config: WatchConfig,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (tx, mut events) = mpsc::channel(64);
-    let watcher = start_watcher(reloader.dir().root(), tx.clone());
+    let watcher = start_watcher(source.dir().root(), tx.clone());
     let period = if watcher.is_some() {
         config.resync
     } else {
@@ -107,13 +101,21 @@ pub async fn watch(
     };
     // The first scan ran before the watcher existed: a change written in between raised no
     // event, so look once more now that events are being delivered.
-    reloader.publisher().metrics().reloaded(Trigger::Resync);
-    (reloader, _) = reloader.reload_blocking(false).await?;
+    let mut trigger = Trigger::Resync;
     let mut resync = tokio::time::interval_at(Instant::now() + period, period);
     resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
-        let trigger = tokio::select! {
+        tracing::trace!(?trigger, "rescanning the manifests folder");
+        source.metrics.reloaded(trigger);
+        let change;
+        (source, change) = source.scan_blocking(false).await?;
+        if let Some(change) = change
+            && changes.send(change).await.is_err()
+        {
+            break;
+        }
+        trigger = tokio::select! {
             () = &mut shutdown => break,
             _ = resync.tick() => Trigger::Resync,
             Some(()) = events.recv() => {
@@ -123,9 +125,6 @@ pub async fn watch(
                 }
             }
         };
-        tracing::trace!(?trigger, "rescanning the manifests folder");
-        reloader.publisher().metrics().reloaded(trigger);
-        (reloader, _) = reloader.reload_blocking(false).await?;
     }
     drop((watcher, tx));
     tracing::debug!("manifests watch stopped");
@@ -200,6 +199,8 @@ mod tests {
     use strait_shared::{CompileConfig, RouteTable};
 
     use crate::metrics::{ControllerMetrics, encode};
+    use crate::pipeline::Pipeline;
+    use crate::publish::Publisher;
 
     use super::*;
 
@@ -277,6 +278,46 @@ mod tests {
         )
     }
 
+    /// The folder loaded and published once, then watched: the compile loop and the watch
+    /// run until the returned sender is used (or dropped).
+    async fn serve_folder(
+        root: &Path,
+        table: &strait_proxy::SharedTable,
+        metrics: ControllerMetrics,
+        config: WatchConfig,
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ) {
+        let publisher =
+            Publisher::new(table.clone(), CompileConfig::default()).with_metrics(metrics.clone());
+        let dir = ManifestDir::open(root).expect("open");
+        let (source, first) = ManifestSource::new(dir, metrics)
+            .scan_blocking(true)
+            .await
+            .expect("first scan");
+        let (pipeline, _) = Pipeline::new(publisher, strait_shared::Kind::ALL)
+            .apply_blocking(first.into_iter().collect())
+            .await
+            .expect("first publish");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (tx, rx) = mpsc::channel(16);
+        let task = tokio::spawn(async move {
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            let (stop_loop, loop_stopped) = tokio::sync::oneshot::channel::<()>();
+            let compile = tokio::spawn(pipeline.run(rx, config.clone(), async {
+                let _ = loop_stopped.await;
+            }));
+            let watched = watch(source, tx, config, stopped).await;
+            let _ = stop_loop.send(());
+            compile.await.expect("join")?;
+            watched
+        });
+        (stop, task)
+    }
+
     #[test]
     fn manifest_errors_count_the_files_that_do_not_parse() {
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -284,13 +325,11 @@ mod tests {
         std::fs::write(tmp.path().join("b.yaml"), "kind: [unclosed").expect("write");
         let mut registry = Registry::with_prefix("strait");
         let metrics = ControllerMetrics::register(&mut registry);
-        let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
-        let publisher = Publisher::new(table, CompileConfig::default()).with_metrics(metrics);
-        let mut reloader = Reloader::new(ManifestDir::open(tmp.path()).expect("open"), publisher);
-        reloader.reload(true);
+        let mut source = ManifestSource::new(ManifestDir::open(tmp.path()).expect("open"), metrics);
+        assert!(matches!(source.scan(true), Some(Change::Replace(objects)) if objects.len() == 2));
         assert!(encode(&registry).contains("strait_manifest_errors 1\n"));
         std::fs::remove_file(tmp.path().join("b.yaml")).expect("remove");
-        reloader.reload(false);
+        assert_eq!(source.scan(false), None, "the broken file held no objects");
         assert!(encode(&registry).contains("strait_manifest_errors 0\n"));
     }
 
@@ -299,25 +338,11 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         std::fs::write(tmp.path().join("a.yaml"), service(80)).expect("write");
         let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
-        let dir = ManifestDir::open(tmp.path()).expect("open");
         let mut registry = Registry::with_prefix("strait");
         let metrics = ControllerMetrics::register(&mut registry);
-        let publisher =
-            Publisher::new(table.clone(), CompileConfig::default()).with_metrics(metrics);
-        let (reloader, first) = Reloader::new(dir, publisher)
-            .reload_blocking(true)
-            .await
-            .expect("first load");
-        assert_eq!(first.map(|o| o.generation), Some(1));
-
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(watch(
-            reloader,
-            WatchConfig::new(Duration::from_millis(100)),
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let config = WatchConfig::new(Duration::from_millis(100));
+        let (stop, task) = serve_folder(tmp.path(), &table, metrics, config).await;
+        assert_eq!(table.load().generation, 1);
         std::fs::write(tmp.path().join("a.yaml"), service(81)).expect("rewrite");
         let changed_at = std::time::Instant::now();
         while table.load().generation < 2 {
@@ -355,16 +380,24 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         std::fs::write(tmp.path().join("a.yaml"), service(80)).expect("write");
         let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
+        let metrics = ControllerMetrics::default();
+        let publisher =
+            Publisher::new(table.clone(), CompileConfig::default()).with_metrics(metrics.clone());
         let dir = ManifestDir::open(tmp.path()).expect("open");
-        let publisher = Publisher::new(table.clone(), CompileConfig::default());
-        let (reloader, _) = Reloader::new(dir, publisher)
-            .reload_blocking(true)
+        let (source, first) = ManifestSource::new(dir, metrics)
+            .scan_blocking(true)
             .await
-            .expect("first load");
+            .expect("first scan");
+        let (pipeline, _) = Pipeline::new(publisher, strait_shared::Kind::ALL)
+            .apply_blocking(first.into_iter().collect())
+            .await
+            .expect("first publish");
         // Written after the first scan and before any watcher exists: no event will come.
         std::fs::write(tmp.path().join("a.yaml"), service(81)).expect("rewrite");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(watch(reloader, config(), async {
+        let (tx, rx) = mpsc::channel(16);
+        let compile = tokio::spawn(pipeline.run(rx, config(), std::future::pending()));
+        let task = tokio::spawn(watch(source, tx, config(), async {
             let _ = stopped.await;
         }));
         let started = std::time::Instant::now();
@@ -377,6 +410,8 @@ mod tests {
         }
         stop.send(()).expect("watch still running");
         task.await.expect("join").expect("watch ends cleanly");
+        // The watch dropped its sender: the loop ends.
+        compile.await.expect("join").expect("loop ends cleanly");
     }
 
     /// A ConfigMap volume: `a.yaml -> ..data/a.yaml`, `..data -> ..<timestamp>`; an update
@@ -396,19 +431,10 @@ mod tests {
         symlink("..v1", root.join("..data")).expect("symlink");
         symlink("..data/a.yaml", root.join("a.yaml")).expect("symlink");
         let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
-        let dir = ManifestDir::open(root).expect("open");
-        let publisher = Publisher::new(table.clone(), CompileConfig::default());
-        let (reloader, _) = Reloader::new(dir, publisher)
-            .reload_blocking(true)
-            .await
-            .expect("first load");
+        let config = WatchConfig::new(Duration::from_millis(100));
+        let (stop, task) = serve_folder(root, &table, ControllerMetrics::default(), config).await;
         assert!(table.load().lookup("h80.example.com", "/").is_some());
 
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let config = WatchConfig::new(Duration::from_millis(100));
-        let task = tokio::spawn(watch(reloader, config, async {
-            let _ = stopped.await;
-        }));
         version("..v2", 81);
         symlink("..v2", root.join("..data_tmp")).expect("symlink");
         std::fs::rename(root.join("..data_tmp"), root.join("..data")).expect("swap");

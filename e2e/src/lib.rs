@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use strait_controller::serve::{Running, ServeConfig};
+use strait_controller::serve::{Running, ServeConfig, Source};
 use strait_proxy::{AccessLog, ProxyConfig};
 use strait_shared::CompileConfig;
 use tokio::net::TcpListener;
@@ -69,7 +69,7 @@ pub async fn echoes_ab() -> (Echo, Echo) {
 /// Strait's settings for a test: every listener on 127.0.0.1:0, short debounce.
 pub fn config(dir: &Path) -> ServeConfig {
     ServeConfig {
-        manifests: dir.to_path_buf(),
+        source: Source::Manifests(dir.to_path_buf()),
         http_addr: "127.0.0.1:0".parse().expect("addr"),
         https_addr: "127.0.0.1:0".parse().expect("addr"),
         admin_addr: "127.0.0.1:0".parse().expect("addr"),

@@ -47,6 +47,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order a fresh store should take them.
+    pub const ALL: [Kind; 6] = [
+        Kind::IngressClass,
+        Kind::Ingress,
+        Kind::Service,
+        Kind::EndpointSlice,
+        Kind::Secret,
+        Kind::Node,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::IngressClass => "IngressClass",

@@ -18,7 +18,7 @@ fn cli_definition_is_consistent() {
 #[test]
 fn serve_defaults_match_the_library_defaults() {
     let config = serve(&["--manifests", "/m"]).unwrap().into_config();
-    assert_eq!(config.manifests, PathBuf::from("/m"));
+    assert!(matches!(config.source, Source::Manifests(ref m) if *m == PathBuf::from("/m")));
     assert_eq!(config.http_addr, "0.0.0.0:8080".parse().unwrap());
     assert_eq!(config.admin_addr, "127.0.0.1:10254".parse().unwrap());
     assert_eq!(config.https_addr, "0.0.0.0:8443".parse().unwrap());
@@ -167,14 +167,14 @@ fn log_format_is_a_global_flag_defaulting_to_text() {
 
 #[test]
 fn access_log_is_on_by_default_and_can_be_turned_off() {
-    assert!(serve(&["--manifests=/m"]).unwrap().access_log);
+    assert!(serve(&["--manifests=/m"]).unwrap().common.access_log);
     assert!(
         serve(&["--manifests=/m", "--access-log=true"])
             .unwrap()
-            .access_log
+            .common.access_log
     );
     let off = serve(&["--manifests=/m", "--access-log=false"]).unwrap();
-    assert!(!off.access_log);
+    assert!(!off.common.access_log);
     assert!(!off.into_config().access_log.is_on());
     assert!(serve(&["--manifests=/m", "--access-log=maybe"]).is_err());
 }
@@ -213,7 +213,14 @@ fn every_flag_has_a_strait_env_fallback() {
         let env = arg
             .get_env()
             .unwrap_or_else(|| panic!("{} has no env", arg.get_id()));
-        assert!(env.to_string_lossy().starts_with("STRAIT_"), "{env:?}");
+        // Kubernetes conventions, read as such: the kubeconfig and the downward API's pod
+        // name and namespace.
+        let conventional = ["KUBECONFIG", "POD_NAME", "POD_NAMESPACE"];
+        let env = env.to_string_lossy();
+        assert!(
+            env.starts_with("STRAIT_") || conventional.contains(&env.as_ref()),
+            "{env:?}"
+        );
     }
 }
 
@@ -254,12 +261,12 @@ fn env_fallback_child() {
         return;
     }
     let args = serve(&["--ingress-class=from-flag"]).unwrap();
-    assert!(!args.access_log);
+    assert!(!args.common.access_log);
     let cli = Cli::try_parse_from(["strait", "serve"]).unwrap();
     assert_eq!(cli.log_format, LogFormat::Json);
     let config = args.into_config();
     assert!(!config.access_log.is_on());
-    assert_eq!(config.manifests, PathBuf::from("/from-env"));
+    assert!(matches!(config.source, Source::Manifests(ref m) if *m == PathBuf::from("/from-env")));
     assert_eq!(config.http_addr, "127.0.0.1:9999".parse().unwrap());
     assert_eq!(config.proxy.trusted_proxies.len(), 2);
     assert_eq!(
@@ -327,4 +334,59 @@ fn bad_durations_are_rejected() {
         let err = parse_duration(bad).unwrap_err();
         assert!(err.starts_with("invalid duration"), "{bad:?}: {err}");
     }
+}
+
+fn controller(args: &[&str]) -> Result<ControllerArgs, clap::Error> {
+    let argv = ["strait", "controller"].iter().chain(args);
+    match Cli::try_parse_from(argv)?.command {
+        Command::Controller(args) => Ok(args),
+        other => panic!("expected controller, got {other:?}"),
+    }
+}
+
+#[test]
+fn controller_flags_become_the_cluster_source() {
+    let args = controller(&[
+        "--watch-namespace=a,b",
+        "--watch-namespace=c",
+        "--publish-service=strait/strait",
+        "--publish-status-address=203.0.113.7,lb.example.com",
+        "--election-id=my-lease",
+        "--leader-election=false",
+        "--pod-name=strait-0",
+        "--pod-namespace=ingress",
+        "--kubeconfig=/k",
+        "--http-addr=127.0.0.1:18080",
+    ])
+    .expect("parses");
+    let config = args.into_config();
+    assert_eq!(config.http_addr, "127.0.0.1:18080".parse().unwrap());
+    let Source::Cluster(cluster) = config.source else {
+        panic!("a cluster source");
+    };
+    assert_eq!(cluster.namespaces, ["a", "b", "c"]);
+    assert_eq!(
+        cluster.publish_service,
+        Some(ObjectKey::new("strait", "strait"))
+    );
+    assert_eq!(
+        cluster.publish_addresses,
+        ["203.0.113.7", "lb.example.com"]
+    );
+    assert_eq!(cluster.election_id, "my-lease");
+    assert!(!cluster.leader_election);
+    assert_eq!(cluster.pod_name.as_deref(), Some("strait-0"));
+    assert_eq!(cluster.pod_namespace.as_deref(), Some("ingress"));
+    assert_eq!(cluster.kubeconfig, Some(PathBuf::from("/k")));
+}
+
+#[test]
+fn controller_defaults_elect_a_leader_on_strait_leader_in_every_namespace() {
+    let Source::Cluster(cluster) = controller(&[]).expect("parses").into_config().source else {
+        panic!("a cluster source");
+    };
+    assert!(cluster.leader_election);
+    assert_eq!(cluster.election_id, "strait-leader");
+    assert!(cluster.namespaces.is_empty());
+    assert!(controller(&["--publish-service=nameonly"]).is_err());
 }

@@ -9,6 +9,7 @@
 //! - [`api`]: every API call made, as RBAC names it (checked against `deploy/`).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use k8s_openapi::api::networking::v1::IngressLoadBalancerIngress;
 use strait_shared::{CompileConfig, Diagnostic, Index, ObjectKey};
@@ -16,10 +17,35 @@ use strait_shared::{CompileConfig, Diagnostic, Index, ObjectKey};
 pub mod api;
 pub mod events;
 pub mod leader;
+mod run;
+pub mod sources;
 pub mod status;
+
+pub use run::{Parts, connect, spawn, spawn_with};
 
 #[cfg(test)]
 pub(crate) mod mock;
+
+/// Where the cluster is and what to write back to it (`strait controller`'s own flags).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// `--kubeconfig`; `None`: `KUBECONFIG`, else the in-cluster service account.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--watch-namespace`; empty: all namespaces.
+    pub namespaces: Vec<String>,
+    /// `--publish-service`: the LoadBalancer Service whose addresses go to Ingress status.
+    pub publish_service: Option<ObjectKey>,
+    /// `--publish-status-address`: fixed addresses for Ingress status.
+    pub publish_addresses: Vec<String>,
+    /// `--leader-election`: elect one writer (else this replica always writes).
+    pub leader_election: bool,
+    /// `--election-id`: the Lease's name.
+    pub election_id: String,
+    /// The pod's namespace (`POD_NAMESPACE`), else the service account's, else `default`.
+    pub pod_namespace: Option<String>,
+    /// The pod's name (`POD_NAME`), else the host name.
+    pub pod_name: Option<String>,
+}
 
 /// What the compile loop hands the status writer and the Event recorder after each publish
 /// that may have changed an Ingress (a full compile; the endpoint fast path sends none).

@@ -1,0 +1,366 @@
+//! The Kubernetes API as a source: one kube-runtime watcher per kind (and per namespace with
+//! `--watch-namespace`), turned into [`Change`]s for the compile loop.
+//!
+//! - A watch's list (first, or again after a lost watch) becomes one [`Change::Relist`], so
+//!   objects deleted while the watch was down go away; later events are single changes.
+//! - Objects are decoded through [`DeserializeGuard`]: one that does not decode is logged and
+//!   skipped (its last good version stays), the watch goes on (STYLE item 5).
+//! - Data never read is dropped before it is queued or cached: `managedFields`, annotations
+//!   other than the ingress ones, Node images, volumes and node info.
+//! - Errors are retried by the watcher with back-off; they are logged, counted, shown on
+//!   `/readyz`, and never stop serving: the last table stays.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use futures_util::{Stream, StreamExt as _};
+use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::core::DeserializeGuard;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt as _;
+use kube::core::NamespaceResourceScope;
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use strait_shared::{Kind, Object, ObjectKey};
+use tokio::sync::{mpsc, watch};
+
+use crate::admin::Readiness;
+use crate::metrics::{ApiOperation, ClusterMetrics, WatchEvent};
+use crate::store::Change;
+
+/// The field selector that limits the Secret watch to TLS Secrets: Strait never reads (and
+/// RBAC aside, never caches) any other Secret.
+pub const TLS_SECRETS: &str = "type=kubernetes.io/tls";
+
+/// Annotation prefixes kept on Ingresses and IngressClasses; every other annotation is
+/// dropped before caching.
+const KEPT_ANNOTATIONS: &[&str] = &[
+    "nginx.ingress.kubernetes.io/",
+    "strait.dev/",
+    "kubernetes.io/ingress.class",
+    "ingressclass.kubernetes.io/",
+];
+
+/// What every watcher of one process shares.
+#[derive(Clone)]
+pub struct WatchContext {
+    pub client: Client,
+    pub changes: mpsc::Sender<Change>,
+    pub metrics: ClusterMetrics,
+    pub readiness: Arc<Readiness>,
+}
+
+/// One watch: a kind in one namespace (or all).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WatchTarget {
+    pub kind: Kind,
+    /// `None`: all namespaces (and always for cluster-scoped kinds).
+    pub namespace: Option<String>,
+}
+
+impl WatchTarget {
+    /// Every watch for `namespaces` (empty: all): the namespaced kinds once per namespace,
+    /// IngressClass once. Nodes are watched separately, only while wanted.
+    pub fn all(namespaces: &[String]) -> Vec<Self> {
+        let scopes: Vec<Option<String>> = if namespaces.is_empty() {
+            vec![None]
+        } else {
+            namespaces.iter().cloned().map(Some).collect()
+        };
+        let mut targets = vec![Self {
+            kind: Kind::IngressClass,
+            namespace: None,
+        }];
+        for kind in [Kind::Ingress, Kind::Service, Kind::EndpointSlice, Kind::Secret] {
+            for namespace in &scopes {
+                targets.push(Self {
+                    kind,
+                    namespace: namespace.clone(),
+                });
+            }
+        }
+        targets
+    }
+
+    /// A name for logs and task lists, e.g. `Ingress watch (namespace team-a)`.
+    pub fn describe(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{} watch (namespace {ns})", self.kind.as_str()),
+            None => format!("{} watch", self.kind.as_str()),
+        }
+    }
+}
+
+/// Runs the watch of `target` until the compile loop is gone. Never ends on an API error.
+pub async fn run(context: WatchContext, target: WatchTarget) {
+    let client = context.client.clone();
+    let ns = target.namespace.as_deref();
+    match target.kind {
+        Kind::IngressClass => {
+            let api = Api::<DeserializeGuard<IngressClass>>::all(client);
+            watch_kind(&context, &target, api, config()).await;
+        }
+        Kind::Ingress => {
+            let api = scoped::<Ingress>(client, ns);
+            watch_kind(&context, &target, api, config()).await;
+        }
+        Kind::Service => {
+            let api = scoped::<Service>(client, ns);
+            watch_kind(&context, &target, api, config()).await;
+        }
+        Kind::EndpointSlice => {
+            let api = scoped::<EndpointSlice>(client, ns);
+            watch_kind(&context, &target, api, config()).await;
+        }
+        Kind::Secret => {
+            let api = scoped::<Secret>(client, ns);
+            watch_kind(&context, &target, api, config().fields(TLS_SECRETS)).await;
+        }
+        Kind::Node => {
+            let api = Api::<DeserializeGuard<Node>>::all(client);
+            watch_kind(&context, &target, api, config()).await;
+        }
+    }
+    tracing::debug!(watch = %target.describe(), "watch stopped");
+}
+
+/// A namespaced kind's API in one namespace, or across all.
+fn scoped<K>(client: Client, namespace: Option<&str>) -> Api<DeserializeGuard<K>>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    }
+}
+
+/// Watches Nodes while `wanted` says some backend runs in nodeport mode; stops (and forgets
+/// the Nodes) when none does.
+pub async fn run_nodes(context: WatchContext, mut wanted: watch::Receiver<bool>) {
+    let target = WatchTarget {
+        kind: Kind::Node,
+        namespace: None,
+    };
+    loop {
+        if wanted.wait_for(|w| *w).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            () = run(context.clone(), target.clone()) => return,
+            stop = wanted.wait_for(|w| !*w) => if stop.is_err() { return },
+        }
+        let cleared = Change::Relist {
+            kind: Kind::Node,
+            namespace: None,
+            objects: Vec::new(),
+            keep: BTreeSet::new(),
+        };
+        if context.changes.send(cleared).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn config() -> watcher::Config {
+    watcher::Config::default()
+}
+
+async fn watch_kind<K>(
+    context: &WatchContext,
+    target: &WatchTarget,
+    api: Api<DeserializeGuard<K>>,
+    config: watcher::Config,
+) where
+    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    Object: From<K>,
+{
+    let stream = watcher::watcher(api, config).default_backoff();
+    let mut relay = Relay::new(context, target);
+    relay.forward(stream).await;
+}
+
+/// Turns one watcher's events into changes.
+struct Relay<'a> {
+    context: &'a WatchContext,
+    target: &'a WatchTarget,
+    kind: &'static str,
+    /// Objects of a list in progress, and the keys of those that did not decode.
+    listing: Vec<Object>,
+    unreadable: BTreeSet<ObjectKey>,
+}
+
+impl<'a> Relay<'a> {
+    fn new(context: &'a WatchContext, target: &'a WatchTarget) -> Self {
+        Self {
+            context,
+            target,
+            kind: target.kind.as_str(),
+            listing: Vec::new(),
+            unreadable: BTreeSet::new(),
+        }
+    }
+
+    /// Forwards until the stream ends or the compile loop is gone.
+    async fn forward<K>(
+        &mut self,
+        stream: impl Stream<Item = Result<Event<DeserializeGuard<K>>, watcher::Error>>,
+    ) where
+        K: Resource<DynamicType = ()>,
+        Object: From<K>,
+    {
+        futures_util::pin_mut!(stream);
+        while let Some(event) = stream.next().await {
+            let change = match event {
+                Ok(event) => self.event(event),
+                Err(error) => {
+                    self.error(&error);
+                    None
+                }
+            };
+            if let Some(change) = change
+                && self.context.changes.send(change).await.is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    fn event<K>(&mut self, event: Event<DeserializeGuard<K>>) -> Option<Change>
+    where
+        K: Resource<DynamicType = ()>,
+        Object: From<K>,
+    {
+        let metrics = &self.context.metrics;
+        match event {
+            Event::Init => {
+                self.listing.clear();
+                self.unreadable.clear();
+                None
+            }
+            Event::InitApply(object) => {
+                metrics.watch_event(self.kind, WatchEvent::Relist);
+                match self.decode(object) {
+                    Ok(object) => self.listing.push(object),
+                    Err(key) => {
+                        self.unreadable.insert(key);
+                    }
+                }
+                None
+            }
+            Event::InitDone => Some(self.synced()),
+            Event::Apply(object) => {
+                metrics.watch_event(self.kind, WatchEvent::Apply);
+                self.decode(object).ok().map(Change::Apply)
+            }
+            Event::Delete(object) => {
+                metrics.watch_event(self.kind, WatchEvent::Delete);
+                let key = key_of(self.target.kind, object_meta(&object));
+                Some(Change::Delete(self.target.kind, key))
+            }
+        }
+    }
+
+    /// The list is complete: hand it over as one relist and report the watch healthy.
+    fn synced(&mut self) -> Change {
+        let objects = std::mem::take(&mut self.listing);
+        tracing::info!(
+            watch = %self.target.describe(),
+            objects = objects.len(),
+            unreadable = self.unreadable.len(),
+            "listed"
+        );
+        self.context.metrics.set_synced(self.kind, true);
+        self.context
+            .readiness
+            .set_problem(&self.target.describe(), None);
+        Change::Relist {
+            kind: self.target.kind,
+            namespace: self.target.namespace.clone(),
+            objects,
+            keep: std::mem::take(&mut self.unreadable),
+        }
+    }
+
+    fn error(&mut self, error: &watcher::Error) {
+        let name = self.target.describe();
+        tracing::warn!(watch = %name, %error, "watch failed; retrying with back-off, serving the last table");
+        self.context
+            .metrics
+            .api_error(ApiOperation::Watch, self.kind);
+        self.context.metrics.set_synced(self.kind, false);
+        let problem = format!("{name}: retrying after error: {error}");
+        self.context.readiness.set_problem(&name, Some(problem));
+    }
+
+    /// The object, slimmed, or the key of one that did not decode (logged).
+    fn decode<K>(&self, guard: DeserializeGuard<K>) -> Result<Object, ObjectKey>
+    where
+        K: Resource<DynamicType = ()>,
+        Object: From<K>,
+    {
+        match guard.0 {
+            Ok(object) => {
+                let mut object = Object::from(object);
+                slim(&mut object);
+                Ok(object)
+            }
+            Err(invalid) => {
+                let key = key_of(self.target.kind, &invalid.metadata);
+                tracing::warn!(kind = self.kind, object = %key, error = %invalid.error, "skipping an object that does not decode; its last good version stays");
+                Err(key)
+            }
+        }
+    }
+}
+
+fn object_meta<K: Resource>(guard: &DeserializeGuard<K>) -> &ObjectMeta {
+    match &guard.0 {
+        Ok(object) => object.meta(),
+        Err(invalid) => &invalid.metadata,
+    }
+}
+
+fn key_of(kind: Kind, meta: &ObjectMeta) -> ObjectKey {
+    let name = meta.name.clone().unwrap_or_default();
+    if kind.is_namespaced() {
+        ObjectKey::new(meta.namespace.clone().unwrap_or_default(), name)
+    } else {
+        ObjectKey::cluster(name)
+    }
+}
+
+/// Drops what Strait never reads, before the object is queued and cached.
+pub fn slim(object: &mut Object) {
+    let keeps_annotations = matches!(object, Object::Ingress(_) | Object::IngressClass(_));
+    let meta = object.metadata_mut();
+    meta.managed_fields = None;
+    if keeps_annotations {
+        if let Some(annotations) = meta.annotations.as_mut() {
+            annotations.retain(|k, _| KEPT_ANNOTATIONS.iter().any(|p| k.starts_with(p)));
+        }
+    } else {
+        meta.annotations = None;
+    }
+    if let Object::Node(node) = object {
+        node.metadata.labels = None;
+        if let Some(status) = node.status.as_mut() {
+            status.images = None;
+            status.node_info = None;
+            status.volumes_attached = None;
+            status.volumes_in_use = None;
+            status.capacity = None;
+            status.allocatable = None;
+            if let Some(conditions) = status.conditions.as_mut() {
+                conditions.retain(|c| c.type_ == "Ready");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
