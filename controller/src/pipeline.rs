@@ -230,3 +230,171 @@ async fn settle(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use arc_swap::ArcSwap;
+    use serde_json::json;
+    use strait_shared::{CompileConfig, Object, RouteTable};
+
+    use super::*;
+
+    fn object(value: serde_json::Value) -> Object {
+        Object::from_value(value).expect("decodes").expect("read")
+    }
+
+    fn ingress(mode: Option<&str>) -> Object {
+        let annotations = mode.map(|m| json!({"strait.dev/backend-mode": m}));
+        object(json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "web", "namespace": "default", "uid": "u1", "generation": 1,
+                         "annotations": annotations},
+            "spec": {"ingressClassName": "strait", "rules": [{"host": "a.example.com",
+                "http": {"paths": [{"path": "/", "pathType": "Prefix",
+                    "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}
+        }))
+    }
+
+    fn service() -> Object {
+        object(json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"type": "NodePort", "ports": [{"name": "http", "port": 80, "nodePort": 30080,
+                                                     "targetPort": 8080}]}}))
+    }
+
+    fn slice(ip: &str) -> Object {
+        object(json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "web-1", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [ip], "conditions": {"ready": true}}],
+            "ports": [{"name": "http", "port": 8080}]
+        }))
+    }
+
+    fn relist(kind: Kind, objects: Vec<Object>) -> Change {
+        Change::Relist {
+            kind,
+            namespace: None,
+            objects,
+            keep: BTreeSet::new(),
+        }
+    }
+
+    fn pipeline(expected: &[Kind]) -> (Pipeline, strait_proxy::SharedTable) {
+        let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
+        let publisher = Publisher::new(table.clone(), CompileConfig::default());
+        (Pipeline::new(publisher, expected.iter().copied()), table)
+    }
+
+    fn endpoint_count(table: &strait_proxy::SharedTable) -> usize {
+        let table = table.load();
+        let found = table.lookup("a.example.com", "/").expect("route");
+        found.backend.state.as_ref().map_or(0, |e| e.len())
+    }
+
+    #[test]
+    fn nothing_is_published_until_every_expected_kind_has_synced() {
+        let (mut pipeline, table) = pipeline(&[Kind::Ingress, Kind::Service, Kind::EndpointSlice]);
+        let readiness = Readiness::new();
+        pipeline = pipeline.readiness(readiness.clone());
+        assert!(pipeline.apply(vec![relist(Kind::Ingress, vec![ingress(None)])]).is_none());
+        assert!(pipeline.apply(vec![relist(Kind::Service, vec![service()])]).is_none());
+        assert_eq!(table.load().generation, 0);
+        assert!(!readiness.is_ready());
+        assert!(readiness.report().contains("EndpointSlice"), "{}", readiness.report());
+        let outcome = pipeline
+            .apply(vec![relist(Kind::EndpointSlice, vec![slice("10.0.0.1")])])
+            .expect("published");
+        assert_eq!(outcome.generation, 1);
+        assert!(readiness.is_ready());
+        assert_eq!(endpoint_count(&table), 1, "the first table is complete");
+    }
+
+    #[test]
+    fn an_endpoint_change_takes_the_fast_path_and_keeps_diagnostics() {
+        let (mut pipeline, table) = pipeline(&[Kind::Ingress]);
+        let (reports, mut reported) = watch::channel(Arc::new(Published::default()));
+        pipeline = pipeline.reports(reports);
+        // No Service yet: a diagnostic, and a report.
+        pipeline.apply(vec![relist(Kind::Ingress, vec![ingress(None)])]);
+        assert!(reported.has_changed().expect("open"));
+        let first = reported.borrow_and_update().clone();
+        assert_eq!((first.generation, first.diagnostics.len()), (1, 1));
+        assert!(first.ingresses.values().all(|i| i.ours));
+
+        pipeline.apply(vec![Change::Apply(service())]);
+        reported.borrow_and_update();
+        let routers = table.load_full();
+        let outcome = pipeline
+            .apply(vec![Change::Apply(slice("10.0.0.2"))])
+            .expect("published");
+        assert!(outcome.changed);
+        assert_eq!(endpoint_count(&table), 1);
+        assert!(
+            !reported.has_changed().expect("open"),
+            "the fast path sends no report: no Ingress changed"
+        );
+        assert_eq!(pipeline.publisher().diagnostics().len(), 0);
+        assert_ne!(routers.generation, table.load().generation);
+    }
+
+    #[test]
+    fn the_node_watch_is_wanted_only_while_a_nodeport_backend_exists() {
+        let (mut pipeline, _table) = pipeline(&[Kind::Ingress]);
+        let (wanted, wanted_rx) = watch::channel(false);
+        let readiness = Readiness::new();
+        pipeline = pipeline.nodes_wanted(wanted).readiness(readiness.clone());
+        pipeline.apply(vec![
+            relist(Kind::Ingress, vec![ingress(Some("nodeport"))]),
+            Change::Apply(service()),
+        ]);
+        assert!(*wanted_rx.borrow());
+        assert!(!readiness.is_ready(), "waits for the Node list");
+        pipeline.apply(vec![relist(Kind::Node, vec![])]);
+        assert!(readiness.is_ready());
+        pipeline.apply(vec![Change::Apply(ingress(None))]);
+        assert!(!*wanted_rx.borrow(), "no nodeport backend left");
+    }
+
+    #[tokio::test]
+    async fn a_burst_is_published_once_within_the_max_delay() {
+        let (pipeline, table) = pipeline(&[]);
+        let (tx, rx) = mpsc::channel(64);
+        let config = WatchConfig {
+            debounce: Duration::from_millis(50),
+            max_delay: Duration::from_millis(300),
+            ..WatchConfig::new(Duration::from_millis(50))
+        };
+        let run = tokio::spawn(pipeline.run(rx, config, std::future::pending()));
+        tx.send(Change::Apply(ingress(None))).await.expect("open");
+        tx.send(Change::Apply(service())).await.expect("open");
+        let sent = std::time::Instant::now();
+        while table.load().generation == 0 {
+            assert!(sent.elapsed() < Duration::from_secs(1), "published within 1 s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(table.load().generation, 1, "one publish for the burst");
+        // A steady stream still publishes within the max delay.
+        let feeder = tokio::spawn({
+            let tx = tx.clone();
+            async move {
+                for i in 0..100u8 {
+                    let _ = tx.send(Change::Apply(slice(&format!("10.0.1.{i}")))).await;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        });
+        let started = std::time::Instant::now();
+        while table.load().generation == 1 {
+            assert!(started.elapsed() < Duration::from_millis(900), "starved by the stream");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        feeder.abort();
+        drop(tx);
+        run.await.expect("join").expect("ends when the sources are gone");
+    }
+}
