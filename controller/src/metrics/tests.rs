@@ -52,7 +52,8 @@ fn names_lists_exactly_what_is_registered() {
 #[test]
 fn every_name_is_documented_in_the_readme() {
     let readme = include_str!("../../../README.md");
-    for (name, _) in NAMES.iter().chain(strait_proxy::metrics::NAMES) {
+    let all = NAMES.iter().chain(CLUSTER_NAMES).chain(strait_proxy::metrics::NAMES);
+    for (name, _) in all {
         assert!(
             readme.contains(&format!("`{name}`")),
             "{name} not in README.md"
@@ -148,4 +149,33 @@ fn publishes_and_reloads_are_counted_by_label() {
         assert!(text.contains(expected), "{expected} in\n{text}");
     }
     assert!(metrics.last_publish_timestamp.get() > 1.0e9);
+}
+
+#[test]
+fn cluster_names_list_exactly_what_is_registered() {
+    let mut registry = Registry::with_prefix("strait");
+    let metrics = ClusterMetrics::register(&mut registry);
+    // Label families appear once they have a series.
+    metrics.watch_event("Ingress", WatchEvent::Apply);
+    metrics.set_synced("Ingress", true);
+    metrics.api_error(ApiOperation::Watch, "Ingress");
+    metrics.set_leader(true);
+    metrics.status_patch(WriteResult::Ok);
+    metrics.event_posted(EventKind::Warning, WriteResult::Ok);
+    let listed: BTreeSet<String> = CLUSTER_NAMES
+        .iter()
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    let text = encode(&registry);
+    assert_eq!(exposed_names(&text), listed);
+    for expected in [
+        r#"strait_watch_events_total{kind="Ingress",event="apply"} 1"#,
+        r#"strait_api_errors_total{operation="watch",kind="Ingress"} 1"#,
+        "strait_leader 1\n",
+        r#"strait_status_patches_total{result="ok"} 1"#,
+        r#"strait_status_patches_total{result="error"} 0"#,
+        r#"strait_events_posted_total{type="Warning",result="ok"} 1"#,
+    ] {
+        assert!(text.contains(expected), "{expected} in\n{text}");
+    }
 }
