@@ -301,11 +301,23 @@ mod tests {
         let (mut pipeline, table) = pipeline(&[Kind::Ingress, Kind::Service, Kind::EndpointSlice]);
         let readiness = Readiness::new();
         pipeline = pipeline.readiness(readiness.clone());
-        assert!(pipeline.apply(vec![relist(Kind::Ingress, vec![ingress(None)])]).is_none());
-        assert!(pipeline.apply(vec![relist(Kind::Service, vec![service()])]).is_none());
+        assert!(
+            pipeline
+                .apply(vec![relist(Kind::Ingress, vec![ingress(None)])])
+                .is_none()
+        );
+        assert!(
+            pipeline
+                .apply(vec![relist(Kind::Service, vec![service()])])
+                .is_none()
+        );
         assert_eq!(table.load().generation, 0);
         assert!(!readiness.is_ready());
-        assert!(readiness.report().contains("EndpointSlice"), "{}", readiness.report());
+        assert!(
+            readiness.report().contains("EndpointSlice"),
+            "{}",
+            readiness.report()
+        );
         let outcome = pipeline
             .apply(vec![relist(Kind::EndpointSlice, vec![slice("10.0.0.1")])])
             .expect("published");
@@ -374,7 +386,10 @@ mod tests {
         tx.send(Change::Apply(service())).await.expect("open");
         let sent = std::time::Instant::now();
         while table.load().generation == 0 {
-            assert!(sent.elapsed() < Duration::from_secs(1), "published within 1 s");
+            assert!(
+                sent.elapsed() < Duration::from_secs(1),
+                "published within 1 s"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert_eq!(table.load().generation, 1, "one publish for the burst");
@@ -390,11 +405,16 @@ mod tests {
         });
         let started = std::time::Instant::now();
         while table.load().generation == 1 {
-            assert!(started.elapsed() < Duration::from_millis(900), "starved by the stream");
+            assert!(
+                started.elapsed() < Duration::from_millis(900),
+                "starved by the stream"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         feeder.abort();
         drop(tx);
-        run.await.expect("join").expect("ends when the sources are gone");
+        run.await
+            .expect("join")
+            .expect("ends when the sources are gone");
     }
 }

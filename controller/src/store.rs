@@ -217,9 +217,15 @@ mod tests {
         store.take_dirty();
         store.apply(Change::Apply(slice("s", "b", "10.0.0.1")));
         let dirty = store.take_dirty();
-        assert_eq!(dirty.endpoints.services, BTreeSet::from([key("a"), key("b")]));
+        assert_eq!(
+            dirty.endpoints.services,
+            BTreeSet::from([key("a"), key("b")])
+        );
         store.apply(Change::Delete(Kind::EndpointSlice, key("s")));
-        assert_eq!(store.take_dirty().endpoints.services, BTreeSet::from([key("b")]));
+        assert_eq!(
+            store.take_dirty().endpoints.services,
+            BTreeSet::from([key("b")])
+        );
     }
 
     #[test]
@@ -257,7 +263,10 @@ mod tests {
         assert_eq!(store.index().keys(Kind::Service), vec![key("b")]);
         assert_eq!(store.synced(), &BTreeSet::from([Kind::Service]));
         store.apply(relist(None, vec![service("b")], &[]));
-        assert!(store.take_dirty().is_clean(), "an identical relist is no change");
+        assert!(
+            store.take_dirty().is_clean(),
+            "an identical relist is no change"
+        );
     }
 
     fn relist(namespace: Option<&str>, objects: Vec<Object>, keep: &[ObjectKey]) -> Change {
@@ -288,7 +297,10 @@ mod tests {
         store.apply(Change::Apply(service("a")));
         store.apply(Change::Apply(slice("a-1", "a", "10.0.0.1")));
         store.take_dirty();
-        store.apply(Change::Replace(vec![slice("a-1", "a", "10.0.0.2"), service("a")]));
+        store.apply(Change::Replace(vec![
+            slice("a-1", "a", "10.0.0.2"),
+            service("a"),
+        ]));
         let dirty = store.take_dirty();
         assert!(!dirty.full, "only the slice changed: {dirty:?}");
         assert_eq!(dirty.endpoints.services, BTreeSet::from([key("a")]));

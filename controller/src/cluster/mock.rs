@@ -86,11 +86,7 @@ impl ApiServer {
         if let Ok(Some((request, _))) =
             tokio::time::timeout(quiet, self.handle.next_request()).await
         {
-            panic!(
-                "unexpected call: {} {}",
-                request.method(),
-                request.uri()
-            );
+            panic!("unexpected call: {} {}", request.method(), request.uri());
         }
     }
 }
@@ -103,7 +99,9 @@ impl Call {
 
     /// The value of a query parameter, URL-decoded.
     pub(crate) fn query_value(&self, key: &str) -> Option<String> {
-        form_pairs(&self.query).find(|(k, _)| k == key).map(|(_, v)| v)
+        form_pairs(&self.query)
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 
     /// Answers with `status` and a JSON body.

@@ -112,9 +112,17 @@ pub fn spawn_with(
         readiness,
     };
     for target in WatchTarget::all(&config.namespaces) {
-        tasks.spawn(until(signal, sources::run(context.clone(), target), "watch"));
+        tasks.spawn(until(
+            signal,
+            sources::run(context.clone(), target),
+            "watch",
+        ));
     }
-    tasks.spawn(until(signal, sources::run_nodes(context, nodes), "Node watch"));
+    tasks.spawn(until(
+        signal,
+        sources::run_nodes(context, nodes),
+        "Node watch",
+    ));
 
     let leader = spawn_election(client.clone(), config, &metrics, tasks, signal);
     let status_config = StatusConfig {
@@ -175,7 +183,13 @@ fn spawn_election(
         namespace(config),
         identity(config),
     );
-    let elect = leader::run(client, lease, leader, metrics.clone(), stopped(signal.clone()));
+    let elect = leader::run(
+        client,
+        lease,
+        leader,
+        metrics.clone(),
+        stopped(signal.clone()),
+    );
     tasks.spawn(async move {
         elect.await;
         ("leader election", Ok(()))

@@ -20,9 +20,9 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DeserializeGuard;
-use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt as _;
 use kube::core::NamespaceResourceScope;
+use kube::runtime::WatchStreamExt as _;
+use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use strait_shared::{Kind, Object, ObjectKey};
@@ -75,7 +75,12 @@ impl WatchTarget {
             kind: Kind::IngressClass,
             namespace: None,
         }];
-        for kind in [Kind::Ingress, Kind::Service, Kind::EndpointSlice, Kind::Secret] {
+        for kind in [
+            Kind::Ingress,
+            Kind::Service,
+            Kind::EndpointSlice,
+            Kind::Secret,
+        ] {
             for namespace in &scopes {
                 targets.push(Self {
                     kind,

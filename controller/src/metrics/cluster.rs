@@ -103,7 +103,8 @@ impl ClusterMetrics {
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
         for result in [WriteResult::Ok, WriteResult::Error] {
-            m.status_patches.get_or_create_owned(&WriteLabels { result });
+            m.status_patches
+                .get_or_create_owned(&WriteLabels { result });
         }
         registry.register(WATCH_EVENTS.name, WATCH_EVENTS.help, m.watch_events.clone());
         registry.register(WATCH_SYNCED.name, WATCH_SYNCED.help, m.watch_synced.clone());
@@ -162,20 +163,28 @@ impl ClusterMetrics {
 
     /// Number of status patches with `result` so far (tests).
     pub fn status_patch_count(&self, result: WriteResult) -> u64 {
-        self.status_patches.get_or_create(&WriteLabels { result }).get()
+        self.status_patches
+            .get_or_create(&WriteLabels { result })
+            .get()
     }
 
     /// One Event posted and how it went.
     pub fn event_posted(&self, kind: EventKind, result: WriteResult) {
         self.events_posted
-            .get_or_create(&EventLabels { r#type: kind, result })
+            .get_or_create(&EventLabels {
+                r#type: kind,
+                result,
+            })
             .inc();
     }
 
     /// Number of Events of `kind` posted with `result` so far (tests).
     pub fn event_count(&self, kind: EventKind, result: WriteResult) -> u64 {
         self.events_posted
-            .get_or_create(&EventLabels { r#type: kind, result })
+            .get_or_create(&EventLabels {
+                r#type: kind,
+                result,
+            })
             .get()
     }
 }

@@ -60,7 +60,10 @@ async fn list_then_watch(
     listing.ok(&list(kind, items));
     let watching = api.expect(Method::GET, path).await;
     assert_eq!(watching.query_value("watch").as_deref(), Some("true"));
-    assert_eq!(watching.query_value("resourceVersion").as_deref(), Some("100"));
+    assert_eq!(
+        watching.query_value("resourceVersion").as_deref(),
+        Some("100")
+    );
     watching.ok_raw(mock::watch_events(events));
     api.expect(Method::GET, path).await
 }
@@ -93,7 +96,10 @@ async fn ingresses_are_listed_then_watched_and_slimmed() {
         let events = [("MODIFIED", modified), ("DELETED", deleted)];
         let items = vec![ingress("a", "a.example.com"), ingress("b", "b.example.com")];
         let rewatch = list_then_watch(&mut api, path, "Ingress", items, &events).await;
-        assert_eq!(rewatch.query_value("resourceVersion").as_deref(), Some("102"));
+        assert_eq!(
+            rewatch.query_value("resourceVersion").as_deref(),
+            Some("102")
+        );
         let _ = release.await;
     });
     let watch = tokio::spawn(run(context, target(Kind::Ingress, None)));
@@ -174,7 +180,10 @@ async fn an_object_that_does_not_decode_is_skipped_and_kept() {
     );
     // The broken modification was skipped: the watch goes on and nothing else arrives.
     mock::verify(scenario, DEADLINE).await;
-    assert!(received.try_recv().is_err(), "nothing sent for the broken object");
+    assert!(
+        received.try_recv().is_err(),
+        "nothing sent for the broken object"
+    );
     watch.abort();
 }
 
@@ -199,7 +208,9 @@ async fn secrets_are_watched_with_the_tls_type_field_selector() {
     });
     let watch = tokio::spawn(run(context, target(Kind::Secret, None)));
     let change = next_change(&mut received).await;
-    assert!(matches!(change, Change::Relist { kind: Kind::Secret, ref objects, .. } if objects.is_empty()));
+    assert!(
+        matches!(change, Change::Relist { kind: Kind::Secret, ref objects, .. } if objects.is_empty())
+    );
     mock::verify(scenario, DEADLINE).await;
     watch.abort();
 }
@@ -207,11 +218,27 @@ async fn secrets_are_watched_with_the_tls_type_field_selector() {
 #[tokio::test]
 async fn every_kind_lists_and_watches_its_own_path() {
     let cases = [
-        (Kind::IngressClass, None, "/apis/networking.k8s.io/v1/ingressclasses"),
-        (Kind::Ingress, Some("a"), "/apis/networking.k8s.io/v1/namespaces/a/ingresses"),
+        (
+            Kind::IngressClass,
+            None,
+            "/apis/networking.k8s.io/v1/ingressclasses",
+        ),
+        (
+            Kind::Ingress,
+            Some("a"),
+            "/apis/networking.k8s.io/v1/namespaces/a/ingresses",
+        ),
         (Kind::Service, None, "/api/v1/services"),
-        (Kind::EndpointSlice, None, "/apis/discovery.k8s.io/v1/endpointslices"),
-        (Kind::EndpointSlice, Some("b"), "/apis/discovery.k8s.io/v1/namespaces/b/endpointslices"),
+        (
+            Kind::EndpointSlice,
+            None,
+            "/apis/discovery.k8s.io/v1/endpointslices",
+        ),
+        (
+            Kind::EndpointSlice,
+            Some("b"),
+            "/apis/discovery.k8s.io/v1/namespaces/b/endpointslices",
+        ),
         (Kind::Node, None, "/api/v1/nodes"),
     ];
     for (kind, namespace, path) in cases {
@@ -248,7 +275,11 @@ async fn a_failing_list_is_retried_and_reported_on_readyz() {
     let scenario = tokio::spawn(async move {
         let path = "/apis/networking.k8s.io/v1/ingressclasses";
         let failing = api.expect(Method::GET, path).await;
-        failing.fail(http::StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "etcd down");
+        failing.fail(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "etcd down",
+        );
         let retry = api.expect(Method::GET, path).await;
         assert_eq!(retry.query_value("watch"), None, "the list is retried");
         retry.ok(&list("IngressClass", vec![]));
@@ -257,7 +288,13 @@ async fn a_failing_list_is_retried_and_reported_on_readyz() {
     });
     let watch = tokio::spawn(run(context, target(Kind::IngressClass, None)));
     let change = next_change(&mut received).await;
-    assert!(matches!(change, Change::Relist { kind: Kind::IngressClass, .. }));
+    assert!(matches!(
+        change,
+        Change::Relist {
+            kind: Kind::IngressClass,
+            ..
+        }
+    ));
     let text = encode(&metrics);
     let report = readiness.report();
     let _ = done.send(());
@@ -290,8 +327,15 @@ async fn a_failing_watch_shows_on_readyz_until_it_recovers() {
     let watch = tokio::spawn(run(context, target(Kind::IngressClass, None)));
     failed.await.expect("failed once");
     let deadline = tokio::time::Instant::now() + DEADLINE;
-    while !readiness.report().contains("IngressClass watch: retrying after error") {
-        assert!(tokio::time::Instant::now() < deadline, "{}", readiness.report());
+    while !readiness
+        .report()
+        .contains("IngressClass watch: retrying after error")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{}",
+            readiness.report()
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     mock::verify(scenario, DEADLINE).await;
