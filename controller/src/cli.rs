@@ -1,4 +1,4 @@
-//! The `strait` command line: `serve`, `demo` and `echo`.
+//! The `strait` command line: `serve`, `controller`, `demo` and `echo`.
 //!
 //! Every flag has an environment fallback named `STRAIT_<FLAG>` (for `demo` and `echo`:
 //! `STRAIT_DEMO_<FLAG>` and `STRAIT_ECHO_<FLAG>`). Values are parsed into typed data once,
@@ -13,8 +13,8 @@ use ipnet::IpNet;
 use strait_proxy::{AccessLog, Hsts, ProxyConfig, ProxyProtocol};
 use strait_shared::{BackendMode, CompileConfig, ObjectKey};
 
-use crate::logging::LogFormat;
 use crate::cluster::ClusterConfig;
+use crate::logging::LogFormat;
 use crate::serve::{ServeConfig, Source};
 
 /// Strait: a Kubernetes ingress controller and L7 proxy.
@@ -67,7 +67,12 @@ pub struct ControllerArgs {
     #[arg(long, env = "KUBECONFIG", value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// Watch only this namespace (repeatable); default: all namespaces.
-    #[arg(long, env = "STRAIT_WATCH_NAMESPACE", value_name = "NS", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "STRAIT_WATCH_NAMESPACE",
+        value_name = "NS",
+        value_delimiter = ','
+    )]
     pub watch_namespace: Vec<String>,
     /// The LoadBalancer Service in front of Strait: its `status.loadBalancer.ingress` is copied
     /// to the status of every Ingress that is ours.

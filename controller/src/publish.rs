@@ -97,7 +97,11 @@ impl Publisher {
     /// The endpoint fast path: refreshes only the endpoint sets that `changes` touch in the
     /// served table, and publishes if they differ. Diagnostics are kept (endpoint state
     /// raises none). The caller must have published a full compile of this index first.
-    pub fn publish_endpoints(&mut self, index: &Index, changes: &EndpointChanges) -> PublishOutcome {
+    pub fn publish_endpoints(
+        &mut self,
+        index: &Index,
+        changes: &EndpointChanges,
+    ) -> PublishOutcome {
         let started = Instant::now();
         let current = self.table.load_full();
         let table = index.refresh_endpoints(&current, changes, &self.config);

@@ -16,15 +16,15 @@ use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use prometheus_client::registry::Registry;
 use strait_proxy::{AccessLog, Proxy, ProxyConfig, ProxyMetrics, SharedTable};
+use strait_shared::Kind;
 use strait_shared::{CompileConfig, RouteTable};
 use tokio::net::TcpListener;
-use strait_shared::Kind;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::admin::{Admin, Readiness, serve_admin};
-use crate::logging::LogControl;
 use crate::cluster::ClusterConfig;
+use crate::logging::LogControl;
 use crate::manifests::ManifestDir;
 use crate::metrics::{ClusterMetrics, ControllerMetrics};
 use crate::pipeline::Pipeline;
@@ -167,6 +167,15 @@ impl Drop for Running {
 /// published before this returns; from the cluster, readiness turns true once every watched
 /// kind has synced and the first table is published.
 pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
+    start_with(config, None).await
+}
+
+/// [`start`], with the Kubernetes client given (tests pass one over a mock API server)
+/// instead of made from the cluster source's kubeconfig.
+pub(crate) async fn start_with(
+    config: ServeConfig,
+    client: Option<kube::Client>,
+) -> anyhow::Result<Running> {
     let (http, http_addr) = bind(config.http_addr, "HTTP").await?;
     let (https, https_addr) = bind(config.https_addr, "HTTPS").await?;
     let (admin, admin_addr) = bind(config.admin_addr, "admin").await?;
@@ -202,7 +211,10 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
             let done = stopped(signal.clone());
             let loop_config = watch_config.clone();
             tasks.spawn(async move {
-                ("compile loop", pipeline.run(received, loop_config, done).await)
+                (
+                    "compile loop",
+                    pipeline.run(received, loop_config, done).await,
+                )
             });
             let done = stopped(signal.clone());
             tasks.spawn(async move {
@@ -220,7 +232,11 @@ pub async fn start(config: ServeConfig) -> anyhow::Result<Running> {
                 metrics,
                 watch: watch_config,
             };
-            crate::cluster::spawn(parts, &mut tasks, &signal).await?;
+            let client = match client {
+                Some(client) => client,
+                None => crate::cluster::connect(cluster).await?,
+            };
+            crate::cluster::spawn_with(client, parts, &mut tasks, &signal);
         }
     }
 

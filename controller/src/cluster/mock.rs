@@ -47,25 +47,16 @@ impl ApiServer {
         let Ok(Some((request, send))) = next else {
             panic!("expected call never came: {expected}");
         };
-        let (parts, body) = request.into_parts();
-        let bytes = body.collect_bytes().await.expect("request body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("request body is JSON")
+        read_call(request, send).await
+    }
+
+    /// The next request, or `None` when none arrives within `wait` (or the client is gone).
+    pub(crate) async fn try_next(&mut self, wait: Duration) -> Option<Call> {
+        let next = tokio::time::timeout(wait, self.handle.next_request()).await;
+        let Ok(Some((request, send))) = next else {
+            return None;
         };
-        Call {
-            method: parts.method,
-            path: parts.uri.path().to_owned(),
-            query: parts.uri.query().unwrap_or_default().to_owned(),
-            body,
-            content_type: parts
-                .headers
-                .get(http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            send,
-        }
+        Some(read_call(request, send).await)
     }
 
     /// The next request, checked to be `method path` (query not compared).
@@ -137,6 +128,28 @@ impl Call {
             "message": message, "reason": reason, "code": status.as_u16(),
         });
         self.respond(status, &body);
+    }
+}
+
+async fn read_call(request: Request<Body>, send: SendResponse<Response<Body>>) -> Call {
+    let (parts, body) = request.into_parts();
+    let bytes = body.collect_bytes().await.expect("request body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("request body is JSON")
+    };
+    Call {
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        body,
+        content_type: parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        send,
     }
 }
 

@@ -21,7 +21,7 @@ mod run;
 pub mod sources;
 pub mod status;
 
-pub use run::{Parts, connect, spawn, spawn_with};
+pub use run::{Parts, connect, spawn_with};
 
 #[cfg(test)]
 pub(crate) mod mock;

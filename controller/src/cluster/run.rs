@@ -54,17 +54,6 @@ pub async fn connect(config: &ClusterConfig) -> anyhow::Result<Client> {
     Client::try_from(kube_config).context("creating the Kubernetes client")
 }
 
-/// Connects, then spawns every cluster-mode task into `tasks`.
-pub async fn spawn(
-    parts: Parts<'_>,
-    tasks: &mut Tasks,
-    signal: &watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    let client = connect(parts.config).await?;
-    spawn_with(client, parts, tasks, signal);
-    Ok(())
-}
-
 /// Spawns every cluster-mode task over `client` (tests pass a mock).
 pub fn spawn_with(
     client: Client,
@@ -171,9 +160,11 @@ fn spawn_election(
     let (leader, leading) = watch::channel(!config.leader_election);
     if !config.leader_election {
         metrics.set_leader(true);
-        // Keep the sender alive so receivers never see a closed channel.
+        // Keep the sender alive until shutdown: a closed channel reads as "not leading".
+        let done = stopped(signal.clone());
         tasks.spawn(async move {
-            let _leader = leader;
+            done.await;
+            drop(leader);
             ("leader election (off)", Ok(()))
         });
         return leading;
@@ -246,3 +237,6 @@ fn identity(config: &ClusterConfig) -> String {
         })
         .unwrap_or_else(|| "strait".to_owned())
 }
+
+#[cfg(test)]
+mod tests;

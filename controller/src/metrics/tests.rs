@@ -52,7 +52,10 @@ fn names_lists_exactly_what_is_registered() {
 #[test]
 fn every_name_is_documented_in_the_readme() {
     let readme = include_str!("../../../README.md");
-    let all = NAMES.iter().chain(CLUSTER_NAMES).chain(strait_proxy::metrics::NAMES);
+    let all = NAMES
+        .iter()
+        .chain(CLUSTER_NAMES)
+        .chain(strait_proxy::metrics::NAMES);
     for (name, _) in all {
         assert!(
             readme.contains(&format!("`{name}`")),
@@ -162,10 +165,7 @@ fn cluster_names_list_exactly_what_is_registered() {
     metrics.set_leader(true);
     metrics.status_patch(WriteResult::Ok);
     metrics.event_posted(EventKind::Warning, WriteResult::Ok);
-    let listed: BTreeSet<String> = CLUSTER_NAMES
-        .iter()
-        .map(|(n, _)| (*n).to_owned())
-        .collect();
+    let listed: BTreeSet<String> = CLUSTER_NAMES.iter().map(|(n, _)| (*n).to_owned()).collect();
     let text = encode(&registry);
     assert_eq!(exposed_names(&text), listed);
     for expected in [
