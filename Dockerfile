@@ -20,5 +20,5 @@ USER 65532:65532
 # http, https, admin (/healthz, /readyz, /metrics): the binary's default listeners, except
 # that the admin listener defaults to loopback (the Deployment passes --admin-addr).
 EXPOSE 8080 8443 10254
-ENTRYPOINT ["/usr/local/bin/strait"]
-CMD ["controller"]
+# The entrypoint is `strait controller`; other subcommands need `--entrypoint /usr/local/bin/strait`.
+ENTRYPOINT ["/usr/local/bin/strait", "controller"]

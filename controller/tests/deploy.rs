@@ -442,7 +442,13 @@ fn image() -> Image {
     let port = |p: &str| p.trim_end_matches("/tcp").parse().expect("EXPOSE port");
     let exposed = last.all("EXPOSE").flat_map(str::split_whitespace);
     let exposed = exposed.map(port).collect();
-    let (user, cmd) = (last.last("USER").to_owned(), last.exec_form("CMD"));
+    // CMD is optional: the entrypoint may carry the subcommand itself.
+    let cmd = if last.all("CMD").next().is_some() {
+        last.exec_form("CMD")
+    } else {
+        Vec::new()
+    };
+    let user = last.last("USER").to_owned();
     Image {
         binary,
         entrypoint,
