@@ -57,8 +57,7 @@ impl Publisher {
         }
     }
 
-    /// Records every publish (and, through the [`Reloader`](crate::watch::Reloader), every
-    /// rescan) in `metrics`.
+    /// Records every publish in `metrics`.
     pub fn with_metrics(mut self, metrics: ControllerMetrics) -> Self {
         self.metrics = metrics;
         self
