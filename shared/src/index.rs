@@ -65,29 +65,43 @@ impl Index {
         Self::default()
     }
 
-    /// Inserts or replaces an object. `metadata.managedFields` and the `kubectl apply`
+    /// Inserts or replaces an object; `false` when an equal object was already held (so the
+    /// caller can skip a recompile). `metadata.managedFields` and the `kubectl apply`
     /// last-applied annotation are dropped first: they are large and never read.
-    pub fn apply(&mut self, mut object: Object) {
+    pub fn apply(&mut self, mut object: Object) -> bool {
         trim(object.metadata_mut());
         let key = object.key();
         match object {
-            Object::IngressClass(o) => {
-                self.ingress_classes.insert(key, *o);
+            Object::IngressClass(o) => replace(&mut self.ingress_classes, key, *o),
+            Object::Ingress(o) => replace(&mut self.ingresses, key, *o),
+            Object::Service(o) => replace(&mut self.services, key, *o),
+            Object::EndpointSlice(o) => {
+                if self.endpoint_slices.get(&key) == Some(&*o) {
+                    return false;
+                }
+                self.apply_slice(key, *o);
+                true
             }
-            Object::Ingress(o) => {
-                self.ingresses.insert(key, *o);
-            }
-            Object::Service(o) => {
-                self.services.insert(key, *o);
-            }
-            Object::EndpointSlice(o) => self.apply_slice(key, *o),
             Object::Secret(o) => {
-                self.secrets
-                    .insert(key, Certificate::from_secret(&o).map(Arc::new));
+                let parsed = Certificate::from_secret(&o).map(Arc::new);
+                replace(&mut self.secrets, key, parsed)
             }
-            Object::Node(o) => {
-                self.nodes.insert(key, *o);
-            }
+            Object::Node(o) => replace(&mut self.nodes, key, *o),
+        }
+    }
+
+    /// Keys of every held object of `kind`.
+    pub fn keys(&self, kind: Kind) -> Vec<ObjectKey> {
+        fn keys<V>(map: &BTreeMap<ObjectKey, V>) -> Vec<ObjectKey> {
+            map.keys().cloned().collect()
+        }
+        match kind {
+            Kind::IngressClass => keys(&self.ingress_classes),
+            Kind::Ingress => keys(&self.ingresses),
+            Kind::Service => keys(&self.services),
+            Kind::EndpointSlice => keys(&self.endpoint_slices),
+            Kind::Secret => keys(&self.secrets),
+            Kind::Node => keys(&self.nodes),
         }
     }
 
@@ -235,6 +249,17 @@ impl Index {
 fn owning_service(key: &ObjectKey, slice: &EndpointSlice) -> Option<ObjectKey> {
     let name = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?;
     (!name.is_empty()).then(|| ObjectKey::new(key.namespace.clone(), name.clone()))
+}
+
+/// Inserts `value`; `false` when an equal value was already there.
+fn replace<V: PartialEq>(map: &mut BTreeMap<ObjectKey, V>, key: ObjectKey, value: V) -> bool {
+    match map.get(&key) {
+        Some(held) if *held == value => false,
+        _ => {
+            map.insert(key, value);
+            true
+        }
+    }
 }
 
 fn trim(meta: &mut ObjectMeta) {

@@ -160,28 +160,43 @@ pub struct RouteMatch<'t> {
 
 /// The compiled, immutable routing table.
 ///
+/// Routers and certificates sit behind one `Arc`, and each backend behind its own, so the
+/// endpoint fast path ([`Index::refresh_endpoints`](crate::Index::refresh_endpoints)) makes a
+/// new table by sharing them and replacing only the backends whose endpoints changed; a shared
+/// backend keeps its round-robin cursor.
+///
 /// Equality compares content only (not round-robin cursors and not `generation`), so the
 /// publisher can skip publishing a table equal to the current one.
 #[derive(Clone, Debug, Default)]
 pub struct RouteTable {
     /// Set by the publisher: 0 for the empty startup table, then 1, 2, … per published table.
     pub generation: u64,
+    routes: Arc<Routes>,
+    /// Indexed by [`BackendId`].
+    backends: Arc<[Arc<Backend>]>,
+}
+
+/// Everything of a table but its backends: host and path routers, the default backend and
+/// the certificates. Built once per full compile.
+#[derive(Debug, Default, PartialEq)]
+struct Routes {
     exact: HashMap<Box<str>, HostRoutes>,
     wildcard: HashMap<Box<str>, HostRoutes>,
     any_host: HostRoutes,
     default_backend: Option<Route>,
-    backends: Vec<Backend>,
     tls: TlsTable,
 }
 
 impl PartialEq for RouteTable {
     fn eq(&self, other: &Self) -> bool {
-        self.exact == other.exact
-            && self.wildcard == other.wildcard
-            && self.any_host == other.any_host
-            && self.default_backend == other.default_backend
-            && self.backends == other.backends
-            && self.tls == other.tls
+        let same_backends = Arc::ptr_eq(&self.backends, &other.backends)
+            || (self.backends.len() == other.backends.len()
+                && self
+                    .backends
+                    .iter()
+                    .zip(other.backends.iter())
+                    .all(|(a, b)| Arc::ptr_eq(a, b) || **a == **b));
+        (self.shares_routes(other) || *self.routes == *other.routes) && same_backends
     }
 }
 
@@ -191,14 +206,15 @@ impl RouteTable {
     /// with no path match there, or no host match at all, the default backend answers, if any.
     pub fn lookup(&self, raw_host: &str, path: &str) -> Option<RouteMatch<'_>> {
         let host = normalise_request_host(raw_host);
-        let paths = self
+        let routes = &*self.routes;
+        let paths = routes
             .exact
             .get(host.as_ref())
-            .or_else(|| wildcard_suffix(&host).and_then(|s| self.wildcard.get(s)))
-            .unwrap_or(&self.any_host);
+            .or_else(|| wildcard_suffix(&host).and_then(|s| routes.wildcard.get(s)))
+            .unwrap_or(&routes.any_host);
         match paths.lookup(path) {
             Some((route, rank)) => Some(self.resolve(route, Some(rank))),
-            None => self
+            None => routes
                 .default_backend
                 .as_ref()
                 .map(|route| self.resolve(route, None)),
@@ -219,37 +235,75 @@ impl RouteTable {
         &self.backends[id.0 as usize]
     }
 
-    pub fn backends(&self) -> &[Backend] {
+    /// Every backend, indexed by [`BackendId`]. Each sits behind its own `Arc`: a table made by
+    /// the endpoint fast path shares the ones it did not change with the table it came from.
+    pub fn backends(&self) -> &[Arc<Backend>] {
         &self.backends
     }
 
     pub fn default_backend(&self) -> Option<&Route> {
-        self.default_backend.as_ref()
+        self.routes.default_backend.as_ref()
     }
 
     /// Number of host entries (exact, wildcard, and the no-host rules when present).
     pub fn host_count(&self) -> usize {
-        self.exact.len() + self.wildcard.len() + usize::from(!self.any_host.is_empty())
+        let routes = &self.routes;
+        routes.exact.len() + routes.wildcard.len() + usize::from(!routes.any_host.is_empty())
     }
 
     /// Number of host + path routes.
     pub fn route_count(&self) -> usize {
-        self.exact.values().map(PathRouter::len).sum::<usize>()
-            + self.wildcard.values().map(PathRouter::len).sum::<usize>()
-            + self.any_host.len()
+        let routes = &self.routes;
+        routes.exact.values().map(PathRouter::len).sum::<usize>()
+            + routes.wildcard.values().map(PathRouter::len).sum::<usize>()
+            + routes.any_host.len()
     }
 
     /// Certificates by server name, read by the proxy's SNI resolver.
     pub fn tls(&self) -> &TlsTable {
-        &self.tls
+        &self.routes.tls
     }
 
     /// The paths of one host pattern, if the table has any.
     pub fn host_routes(&self, host: &HostPattern) -> Option<&HostRoutes> {
+        let routes = &self.routes;
         match host {
-            HostPattern::Exact(h) => self.exact.get(h.as_str()),
-            HostPattern::Wildcard(s) => self.wildcard.get(s.as_str()),
-            HostPattern::Any => (!self.any_host.is_empty()).then_some(&self.any_host),
+            HostPattern::Exact(h) => routes.exact.get(h.as_str()),
+            HostPattern::Wildcard(s) => routes.wildcard.get(s.as_str()),
+            HostPattern::Any => (!routes.any_host.is_empty()).then_some(&routes.any_host),
+        }
+    }
+
+    /// Whether both tables share one set of routers, default backend and certificates (the
+    /// same allocation, not merely equal content): true of a table and the ones the endpoint
+    /// fast path made from it.
+    pub fn shares_routes(&self, other: &RouteTable) -> bool {
+        Arc::ptr_eq(&self.routes, &other.routes)
+    }
+
+    /// This table with new endpoint states for the backends `refresh` returns one for (`None`
+    /// leaves a backend alone). Routers, certificates and every backend whose state did not
+    /// change are shared, `Arc` and round-robin cursor included; ids stay valid.
+    pub(crate) fn refresh_backends(
+        &self,
+        mut refresh: impl FnMut(&Backend) -> Option<Result<Endpoints, Unavailable>>,
+    ) -> RouteTable {
+        let mut changed: Option<Vec<Arc<Backend>>> = None;
+        for (i, backend) in self.backends.iter().enumerate() {
+            let Some(state) = refresh(backend).filter(|state| *state != backend.state) else {
+                continue;
+            };
+            let backends = changed.get_or_insert_with(|| self.backends.to_vec());
+            backends[i] = Arc::new(Backend {
+                service: backend.service.clone(),
+                mode: backend.mode,
+                state,
+            });
+        }
+        RouteTable {
+            generation: self.generation,
+            routes: Arc::clone(&self.routes),
+            backends: changed.map_or_else(|| Arc::clone(&self.backends), Arc::from),
         }
     }
 }
@@ -259,7 +313,8 @@ impl RouteTable {
 /// winner back to report the conflict.
 #[derive(Debug, Default)]
 pub struct TableBuilder {
-    table: RouteTable,
+    routes: Routes,
+    backends: Vec<Arc<Backend>>,
     backend_ids: HashMap<(ServiceRef, BackendMode), BackendId>,
 }
 
@@ -282,13 +337,12 @@ impl TableBuilder {
         }
         let state = resolve(&service, mode);
         // One backend per distinct Service port and mode in the cluster: far below 2^32.
-        let id =
-            BackendId(u32::try_from(self.table.backends.len()).expect("fewer than 2^32 backends"));
-        self.table.backends.push(Backend {
+        let id = BackendId(u32::try_from(self.backends.len()).expect("fewer than 2^32 backends"));
+        self.backends.push(Arc::new(Backend {
             service: service.clone(),
             mode,
             state,
-        });
+        }));
         self.backend_ids.insert((service, mode), id);
         id
     }
@@ -302,9 +356,9 @@ impl TableBuilder {
         route: Route,
     ) -> Result<(), &Route> {
         let paths = match host {
-            HostPattern::Exact(h) => self.table.exact.entry(h.as_str().into()).or_default(),
-            HostPattern::Wildcard(s) => self.table.wildcard.entry(s.as_str().into()).or_default(),
-            HostPattern::Any => &mut self.table.any_host,
+            HostPattern::Exact(h) => self.routes.exact.entry(h.as_str().into()).or_default(),
+            HostPattern::Wildcard(s) => self.routes.wildcard.entry(s.as_str().into()).or_default(),
+            HostPattern::Any => &mut self.routes.any_host,
         };
         paths.insert(kind, path, route)
     }
@@ -313,24 +367,24 @@ impl TableBuilder {
     /// before resolving a backend it would not use.
     pub fn claim(&self, host: &HostPattern, kind: PathKind, path: &str) -> Option<&Route> {
         let paths = match host {
-            HostPattern::Exact(h) => self.table.exact.get(h.as_str())?,
-            HostPattern::Wildcard(s) => self.table.wildcard.get(s.as_str())?,
-            HostPattern::Any => &self.table.any_host,
+            HostPattern::Exact(h) => self.routes.exact.get(h.as_str())?,
+            HostPattern::Wildcard(s) => self.routes.wildcard.get(s.as_str())?,
+            HostPattern::Any => &self.routes.any_host,
         };
         paths.get(kind, path)
     }
 
     /// The default backend set so far, if any.
     pub fn current_default_backend(&self) -> Option<&Route> {
-        self.table.default_backend.as_ref()
+        self.routes.default_backend.as_ref()
     }
 
     /// Sets the default backend unless one is set already (then `Err` carries the winner).
     pub fn default_backend(&mut self, route: Route) -> Result<(), &Route> {
-        match self.table.default_backend {
+        match self.routes.default_backend {
             Some(ref existing) => Err(existing),
             None => {
-                self.table.default_backend = Some(route);
+                self.routes.default_backend = Some(route);
                 Ok(())
             }
         }
@@ -343,16 +397,20 @@ impl TableBuilder {
         host: &HostPattern,
         cert: Arc<Certificate>,
     ) -> Result<(), &Arc<Certificate>> {
-        self.table.tls.insert(host, cert)
+        self.routes.tls.insert(host, cert)
     }
 
     /// The certificate served when no host name matches (`--default-ssl-certificate`).
     pub fn default_certificate(&mut self, cert: Arc<Certificate>) {
-        self.table.tls.set_default(cert);
+        self.routes.tls.set_default(cert);
     }
 
     pub fn build(self) -> RouteTable {
-        self.table
+        RouteTable {
+            generation: 0,
+            routes: Arc::new(self.routes),
+            backends: self.backends.into(),
+        }
     }
 }
 

@@ -97,6 +97,16 @@ pub(super) fn service_ref(
     })
 }
 
+/// A backend's endpoint state as a full compile resolves it: the endpoint fast path
+/// ([`super::refresh`]) recomputes touched backends with this, so both agree by construction.
+pub(super) fn state(
+    index: &Index,
+    service: &ServiceRef,
+    mode: BackendMode,
+) -> Result<Endpoints, Unavailable> {
+    locate(index, service, mode).and_then(|located| resolve(index, located, mode))
+}
+
 /// Finds the Service and port, and checks that the Service has what `mode` needs.
 fn locate<'a>(
     index: &'a Index,

@@ -1,17 +1,43 @@
 //! The endpoint fast path: when only EndpointSlices or Nodes changed, recompute the endpoint
 //! sets of the backends they touch and keep every router, certificate and other backend of
 //! the table as it is.
+//!
+//! What each mode reads besides the Service (which has not changed):
+//! - pod: the Service's EndpointSlices;
+//! - nodeport: the Nodes, and with `externalTrafficPolicy: Local` also the Service's
+//!   EndpointSlices (which nodes host a ready endpoint);
+//! - service: nothing else (the ClusterIP is on the Service).
+//!
+//! A touched backend is resolved by [`backend::state`], the function a full compile uses, so
+//! the result equals a full compile's. Endpoint state raises no diagnostic, so the previous
+//! diagnostics stay valid.
 
+use super::backend;
 use crate::config::CompileConfig;
 use crate::index::{EndpointChanges, Index};
-use crate::table::RouteTable;
+use crate::table::{Backend, BackendMode, RouteTable};
 
-/// PLACEHOLDER (a full compile); the fast implementation replaces it.
+/// `table` with the backends `changes` touch resolved again against `index`.
 pub(crate) fn refresh_endpoints(
     index: &Index,
-    _table: &RouteTable,
-    _changes: &EndpointChanges,
-    config: &CompileConfig,
+    table: &RouteTable,
+    changes: &EndpointChanges,
+    _config: &CompileConfig,
 ) -> RouteTable {
-    super::compile(index, config).table
+    table.refresh_backends(|b| {
+        touched(b, changes).then(|| backend::state(index, &b.service, b.mode))
+    })
+}
+
+/// Whether `changes` may change what `backend` resolves to. A nodeport backend in `Cluster`
+/// policy is also recomputed when its slices change: it resolves to the same endpoints, and
+/// the table keeps a backend whose state is unchanged, so this costs a node scan and nothing
+/// else, and keeps the policy check in one place (`nodeport`).
+fn touched(backend: &Backend, changes: &EndpointChanges) -> bool {
+    let slices = changes.services.contains(&backend.service.service);
+    match backend.mode {
+        BackendMode::Pod => slices,
+        BackendMode::NodePort => slices || changes.nodes,
+        BackendMode::Service => false,
+    }
 }

@@ -6,6 +6,7 @@ mod access_log;
 mod backends;
 mod certs;
 mod class;
+mod endpoint_fast_path;
 mod hosts;
 mod index;
 mod modes;
