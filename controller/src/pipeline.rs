@@ -21,7 +21,11 @@ use crate::admin::Readiness;
 use crate::cluster::Published;
 use crate::publish::{PublishOutcome, Publisher};
 use crate::store::{Change, Store};
-use crate::watch::WatchConfig;
+use crate::watch::{WatchConfig, settle_deadline};
+
+/// Changes queued between the sources and the compile loop; a full queue makes the sources
+/// wait (their watches buffer), it never drops a change.
+pub const CHANGE_QUEUE: usize = 1024;
 
 /// The store, the publisher and what the loop tells the rest of the process.
 #[derive(Debug)]
@@ -223,7 +227,7 @@ async fn settle(
     let started = Instant::now();
     let mut burst = vec![first];
     loop {
-        let deadline = (Instant::now() + config.debounce).min(started + config.max_delay);
+        let deadline = settle_deadline(started, Instant::now(), config);
         match tokio::time::timeout_at(deadline, changes.recv()).await {
             Ok(Some(change)) => burst.push(change),
             Ok(None) | Err(_) => return burst,

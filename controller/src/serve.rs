@@ -27,13 +27,9 @@ use crate::cluster::ClusterConfig;
 use crate::logging::LogControl;
 use crate::manifests::ManifestDir;
 use crate::metrics::{ClusterMetrics, ControllerMetrics};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{CHANGE_QUEUE, Pipeline};
 use crate::publish::Publisher;
 use crate::watch::{ManifestSource, WatchConfig};
-
-/// Changes queued between the sources and the compile loop; a full queue makes the sources
-/// wait (their watches buffer), it never drops a change.
-const CHANGE_QUEUE: usize = 1024;
 
 /// Where objects come from.
 #[derive(Clone, Debug)]

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use strait_shared::index::owning_service;
 use strait_shared::{EndpointChanges, Index, Kind, Object, ObjectKey};
 
 /// One change from a source.
@@ -105,13 +106,7 @@ impl Store {
         let kind = object.kind();
         let before = self.slice_service(kind, &object.key());
         let after = match &object {
-            Object::EndpointSlice(slice) => slice
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(strait_shared::index::SERVICE_NAME_LABEL))
-                .filter(|name| !name.is_empty())
-                .map(|name| ObjectKey::new(object.key().namespace, name.clone())),
+            Object::EndpointSlice(slice) => owning_service(&object.key(), slice),
             _ => None,
         };
         if self.index.apply(object) {

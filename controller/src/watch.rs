@@ -144,7 +144,7 @@ async fn settle(events: &mut mpsc::Receiver<()>, config: &WatchConfig) {
 }
 
 /// When to stop waiting, given the first and the latest event of a burst.
-fn settle_deadline(first: Instant, last: Instant, config: &WatchConfig) -> Instant {
+pub(crate) fn settle_deadline(first: Instant, last: Instant, config: &WatchConfig) -> Instant {
     (last + config.debounce).min(first + config.max_delay)
 }
 

@@ -152,8 +152,7 @@ impl Index {
 
     /// The Service an EndpointSlice belongs to, by its `kubernetes.io/service-name` label.
     pub fn slice_service(&self, key: &ObjectKey) -> Option<ObjectKey> {
-        let slice = self.endpoint_slices.get(key)?;
-        owning_service(key, slice)
+        owning_service(key, self.endpoint_slices.get(key)?)
     }
 
     /// Keys of the Ingresses that are ours under `config`'s class rules (the status writer
@@ -245,8 +244,9 @@ impl Index {
     }
 }
 
-/// The Service an EndpointSlice belongs to, by its `kubernetes.io/service-name` label.
-fn owning_service(key: &ObjectKey, slice: &EndpointSlice) -> Option<ObjectKey> {
+/// The Service an EndpointSlice (with key `key`) belongs to, by its
+/// `kubernetes.io/service-name` label.
+pub fn owning_service(key: &ObjectKey, slice: &EndpointSlice) -> Option<ObjectKey> {
     let name = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?;
     (!name.is_empty()).then(|| ObjectKey::new(key.namespace.clone(), name.clone()))
 }

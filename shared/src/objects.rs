@@ -93,13 +93,7 @@ impl Object {
 
     /// Namespace and name; cluster-scoped kinds always get an empty namespace.
     pub fn key(&self) -> ObjectKey {
-        let meta = self.metadata();
-        let name = meta.name.clone().unwrap_or_default();
-        if self.kind().is_namespaced() {
-            ObjectKey::new(meta.namespace.clone().unwrap_or_default(), name)
-        } else {
-            ObjectKey::cluster(name)
-        }
+        key_of(self.kind(), self.metadata())
     }
 
     pub fn metadata(&self) -> &ObjectMeta {
@@ -122,6 +116,17 @@ impl Object {
             Self::Secret(o) => &mut o.metadata,
             Self::Node(o) => &mut o.metadata,
         }
+    }
+}
+
+/// The key of an object of `kind` with metadata `meta` (also for objects that did not decode):
+/// cluster-scoped kinds always get an empty namespace.
+pub fn key_of(kind: Kind, meta: &ObjectMeta) -> ObjectKey {
+    let name = meta.name.clone().unwrap_or_default();
+    if kind.is_namespaced() {
+        ObjectKey::new(meta.namespace.clone().unwrap_or_default(), name)
+    } else {
+        ObjectKey::cluster(name)
     }
 }
 

@@ -17,14 +17,10 @@ use super::status::{self, StatusConfig};
 use super::{ClusterConfig, Published, events};
 use crate::admin::Readiness;
 use crate::metrics::ClusterMetrics;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{CHANGE_QUEUE, Pipeline};
 use crate::publish::Publisher;
 use crate::serve::{Tasks, stopped};
 use crate::watch::WatchConfig;
-
-/// Changes queued between the watches and the compile loop; a full queue makes the watches
-/// wait, it never drops a change.
-const CHANGE_QUEUE: usize = 1024;
 
 /// What [`spawn`] needs from `serve::start`.
 #[derive(Debug)]

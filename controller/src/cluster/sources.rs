@@ -25,6 +25,7 @@ use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
+use strait_shared::objects::key_of;
 use strait_shared::{Kind, Object, ObjectKey};
 use tokio::sync::{mpsc, watch};
 
@@ -327,15 +328,6 @@ fn object_meta<K: Resource>(guard: &DeserializeGuard<K>) -> &ObjectMeta {
     match &guard.0 {
         Ok(object) => object.meta(),
         Err(invalid) => &invalid.metadata,
-    }
-}
-
-fn key_of(kind: Kind, meta: &ObjectMeta) -> ObjectKey {
-    let name = meta.name.clone().unwrap_or_default();
-    if kind.is_namespaced() {
-        ObjectKey::new(meta.namespace.clone().unwrap_or_default(), name)
-    } else {
-        ObjectKey::cluster(name)
     }
 }
 
