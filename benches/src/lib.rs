@@ -2,6 +2,8 @@
 //! production (`Object::from_value` → `Index::apply` → `Index::compile`).
 #![forbid(unsafe_code)]
 
+pub mod load;
+
 use k8s_openapi::serde_json::{Value, json};
 use strait_shared::{CompileConfig, Index, Object, RouteTable};
 
