@@ -1,92 +1,32 @@
 //! The cost of endpoint churn at scale: a full `compile` against the endpoint fast path
 //! (`Index::apply` of one EndpointSlice or Node, then `Index::refresh_endpoints`).
 //!
-//! The cluster: N Ingresses (1k and 10k), each with its own host, three paths and its own
-//! Service whose EndpointSlice lists 5 ready pods (50k endpoints at 10k); pod mode, and for
-//! the Node case nodeport mode over 20 nodes.
+//! The cluster ([`strait_benches::scale_objects`]): N Ingresses (1k and 10k), each with its
+//! own host, three paths and its own Service whose EndpointSlice lists 5 ready pods (50k
+//! endpoints at 10k); pod mode, and for the Node case nodeport mode over 20 nodes. The full
+//! compile also runs 1k Ingresses with 50 pods each (`1k_50k_endpoints`): 50k endpoints behind
+//! a tenth of the routes.
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use k8s_openapi::serde_json::{Value, json};
+use strait_benches::{SCALE_NODES, scale_namespace, scale_objects, scale_slice};
 use strait_shared::{BackendMode, CompileConfig, EndpointChanges, Index, Object, ObjectKey};
 
 const SIZES: [(usize, &str); 2] = [(1_000, "1k"), (10_000, "10k")];
-const NAMESPACES: usize = 10;
 const PODS_PER_SERVICE: usize = 5;
-const NODES: usize = 20;
-
-fn namespace(i: usize) -> String {
-    format!("ns{}", i % NAMESPACES)
-}
+/// The full-compile cases: Ingresses, pods per Service, and the case's name. The last one is
+/// 50k endpoints behind only 1k Ingresses.
+const FULL_COMPILE: [(usize, usize, &str); 3] = [
+    (1_000, PODS_PER_SERVICE, "1k"),
+    (10_000, PODS_PER_SERVICE, "10k"),
+    (1_000, 50, "1k_50k_endpoints"),
+];
 
 fn service_key(i: usize) -> ObjectKey {
-    ObjectKey::new(namespace(i), format!("svc{i}"))
-}
-
-/// A unique pod address: the `n`th in 10.0.0.0/8.
-fn pod_ip(n: usize) -> String {
-    format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255)
-}
-
-fn ingress(i: usize) -> Value {
-    let backend = json!({"service": {"name": format!("svc{i}"), "port": {"number": 80}}});
-    let paths: Vec<Value> = [("Prefix", "/"), ("Prefix", "/api"), ("Exact", "/healthz")]
-        .iter()
-        .map(|(kind, path)| json!({"path": path, "pathType": kind, "backend": backend}))
-        .collect();
-    json!({
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"namespace": namespace(i), "name": format!("ing{i}")},
-        "spec": {
-            "ingressClassName": "strait",
-            "rules": [{"host": format!("h{i}.example.com"), "http": {"paths": paths}}],
-        },
-    })
-}
-
-/// Service `svc{i}`: port 80 named `http`, with a nodePort.
-fn service(i: usize) -> Value {
-    let node_port = 30_000 + i % 2_000;
-    json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"namespace": namespace(i), "name": format!("svc{i}")},
-        "spec": {
-            "type": "NodePort",
-            "clusterIP": "10.96.0.10",
-            "ports": [{"name": "http", "port": 80, "nodePort": node_port}],
-        },
-    })
-}
-
-/// The EndpointSlice of `svc{i}`: 5 ready pods, the first address shifted by `version` so
-/// successive versions differ.
-fn slice(i: usize, version: usize) -> Value {
-    let endpoints: Vec<Value> = (0..PODS_PER_SERVICE)
-        .map(|k| {
-            let n = i * PODS_PER_SERVICE + k + if k == 0 { version * 1_000_000 } else { 0 };
-            json!({
-                "addresses": [pod_ip(n)],
-                "conditions": {"ready": true},
-                "nodeName": format!("n{}", (i + k) % NODES),
-            })
-        })
-        .collect();
-    json!({
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {
-            "namespace": namespace(i),
-            "name": format!("svc{i}-abcde"),
-            "labels": {"kubernetes.io/service-name": format!("svc{i}")},
-        },
-        "addressType": "IPv4",
-        "ports": [{"name": "http", "port": 8080}],
-        "endpoints": endpoints,
-    })
+    ObjectKey::new(scale_namespace(i), format!("svc{i}"))
 }
 
 fn node(n: usize, ready: bool) -> Value {
@@ -108,15 +48,15 @@ fn decode(value: Value) -> Object {
         .expect("generated manifest is a kind Strait reads")
 }
 
-fn cluster(ingresses: usize) -> Index {
+fn cluster(ingresses: usize, pods: usize) -> Index {
     let mut index = Index::new();
-    for n in 0..NODES {
+    for n in 0..SCALE_NODES {
         index.apply(decode(node(n, true)));
     }
     for i in 0..ingresses {
-        index.apply(decode(service(i)));
-        index.apply(decode(slice(i, 0)));
-        index.apply(decode(ingress(i)));
+        for object in scale_objects(i, pods) {
+            index.apply(decode(object));
+        }
     }
     index
 }
@@ -132,11 +72,22 @@ fn full_compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("endpoints/full_compile");
     group.sample_size(10);
     let config = config(BackendMode::Pod);
-    for (size, label) in SIZES {
-        let index = cluster(size);
+    for (size, pods, label) in FULL_COMPILE {
+        let index = cluster(size, pods);
         let table = index.compile(&config).table;
         assert_eq!(table.route_count(), size * 3);
         assert_eq!(table.backends().len(), size);
+        let endpoints: usize = table
+            .backends()
+            .iter()
+            .map(|backend| {
+                backend
+                    .state
+                    .as_ref()
+                    .map_or(0, |endpoints| endpoints.len())
+            })
+            .sum();
+        assert_eq!(endpoints, size * pods);
         group.bench_with_input(BenchmarkId::from_parameter(label), &index, |b, index| {
             b.iter(|| index.compile(black_box(&config)))
         });
@@ -189,8 +140,11 @@ fn slice_change(c: &mut Criterion) {
             services: BTreeSet::from([service_key(i)]),
             nodes: false,
         };
-        let world = (cluster(size), config(BackendMode::Pod));
-        let versions = [slice(i, 0), slice(i, 1)];
+        let world = (cluster(size, PODS_PER_SERVICE), config(BackendMode::Pod));
+        let versions = [
+            scale_slice(i, PODS_PER_SERVICE, 0),
+            scale_slice(i, PODS_PER_SERVICE, 1),
+        ];
         bench_change(
             c,
             "endpoints/slice_change",
@@ -207,7 +161,10 @@ fn node_change(c: &mut Criterion) {
         services: BTreeSet::new(),
         nodes: true,
     };
-    let world = (cluster(10_000), config(BackendMode::NodePort));
+    let world = (
+        cluster(10_000, PODS_PER_SERVICE),
+        config(BackendMode::NodePort),
+    );
     let versions = [node(0, true), node(0, false)];
     bench_change(
         c,

@@ -139,3 +139,71 @@ fn decode(value: Value) -> Object {
         .expect("generated manifest decodes")
         .expect("generated manifest is a kind Strait reads")
 }
+
+/// Nodes the pods of the scale cluster run on (`n0`, `n1`, …), for nodeport mode.
+pub const SCALE_NODES: usize = 20;
+
+/// Namespace of Ingress `i` of the scale cluster, its Service and its EndpointSlice.
+pub fn scale_namespace(i: usize) -> String {
+    format!("ns{}", i % NAMESPACES)
+}
+
+/// Ingress `i` of the scale cluster, its own Service and that Service's EndpointSlice of
+/// `pods` ready pods. The Ingress `ing{i}` (class `strait`) routes `h{i}.scale.test` with two
+/// Prefix paths and one Exact path to the NodePort Service `svc{i}`.
+pub fn scale_objects(i: usize, pods: usize) -> [Value; 3] {
+    let backend = json!({"service": {"name": format!("svc{i}"), "port": {"number": 80}}});
+    let paths: Vec<Value> = [("Prefix", "/"), ("Prefix", "/api"), ("Exact", "/healthz")]
+        .iter()
+        .map(|(kind, path)| json!({"path": path, "pathType": kind, "backend": backend}))
+        .collect();
+    let ingress = json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"namespace": scale_namespace(i), "name": format!("ing{i}")},
+        "spec": {
+            "ingressClassName": "strait",
+            "rules": [{"host": format!("h{i}.scale.test"), "http": {"paths": paths}}],
+        },
+    });
+    let service = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"namespace": scale_namespace(i), "name": format!("svc{i}")},
+        "spec": {
+            "type": "NodePort",
+            "clusterIP": "10.96.0.10",
+            "ports": [{"name": "http", "port": 80, "nodePort": 30_000 + i % 2_000}],
+        },
+    });
+    [ingress, service, scale_slice(i, pods, 0)]
+}
+
+/// The EndpointSlice of `svc{i}`: `pods` ready pods spread over [`SCALE_NODES`] nodes, each
+/// with its own address in 10.0.0.0/8 (never contacted), the first one shifted by `version`
+/// so successive versions differ.
+pub fn scale_slice(i: usize, pods: usize, version: usize) -> Value {
+    let endpoints: Vec<Value> = (0..pods)
+        .map(|k| {
+            let n = i * pods + k + if k == 0 { version * 1_000_000 } else { 0 };
+            let ip = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
+            json!({
+                "addresses": [ip],
+                "conditions": {"ready": true},
+                "nodeName": format!("n{}", (i + k) % SCALE_NODES),
+            })
+        })
+        .collect();
+    json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "namespace": scale_namespace(i),
+            "name": format!("svc{i}-abcde"),
+            "labels": {"kubernetes.io/service-name": format!("svc{i}")},
+        },
+        "addressType": "IPv4",
+        "ports": [{"name": "http", "port": 8080}],
+        "endpoints": endpoints,
+    })
+}

@@ -3,11 +3,27 @@
 //! picks up its manifests folder by itself; nginx gets `nginx -s reload` after each write.
 //! A prober measures from each write until the new route answers.
 
-use anyhow::Result;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use strait_e2e::manifests::IngressB;
 
 use super::Options;
-use super::clients::Errors;
-use super::targets::{Env, Target};
+use super::clients::{self, Errors};
+use super::procs::{http_status, rss_kib, tree};
+use super::targets::{self, Env, PLAIN_HOST, Running, Target};
+
+/// Writes per second.
+const RATE: u32 = 10;
+/// Each probe route stays in the configuration for this many writes (two seconds), so a
+/// route is not removed before a slow pickup could serve it.
+const LIVE_WRITES: usize = 20;
+/// A new route not answering within this long counts as missed.
+const PROBE_DEADLINE: Duration = Duration::from_secs(2);
 
 /// One target's churn run.
 #[derive(Clone, Debug)]
@@ -38,6 +54,166 @@ pub struct ChangeReport {
     pub nginx: ChurnRun,
 }
 
-pub fn run(_env: &Env, _options: &Options) -> Result<ChangeReport> {
-    todo!("change under load")
+pub fn run(env: &Env, options: &Options) -> Result<ChangeReport> {
+    let manifests = targets::strait_manifests(env, 0)?;
+    write_strait(env, &manifests, 0)?;
+    let mut strait = targets::start_strait(env, &manifests, &[])?;
+    let strait = churn(options, &mut strait, |n| write_strait(env, &manifests, n))
+        .context("change under load: Strait")?;
+
+    let mut nginx = targets::start_nginx(env, 0, &window(0))?;
+    let files = nginx.nginx.clone().context("nginx files")?;
+    let nginx = churn(options, &mut nginx, |n| {
+        files.write(env, n % 2, &window(n))?;
+        files.reload()
+    })
+    .context("change under load: nginx")?;
+    Ok(ChangeReport { strait, nginx })
+}
+
+/// The probe routes live after write `n`: the last [`LIVE_WRITES`] ones.
+fn window(n: usize) -> Vec<usize> {
+    (n.saturating_sub(LIVE_WRITES - 1)..=n).collect()
+}
+
+/// Write `n` of Strait's churn: `echo.json` with the Service, its EndpointSlice on upstream
+/// address `n % 2`, and an Ingress with an Exact route per live probe.
+fn write_strait(env: &Env, dir: &Path, n: usize) -> Result<()> {
+    let mut objects = targets::echo_backend(env, n % 2)?;
+    let mut probes = IngressB::new("default", "probes");
+    for k in window(n) {
+        probes = probes.rule(PLAIN_HOST, &format!("/probe-{k}"), "Exact", "echo", 80);
+    }
+    objects.push(probes.build());
+    targets::write_list(&dir.join("echo.json"), &objects)
+}
+
+/// Runs keep-alive load against `running` while `write(n)` is called [`RATE`] times a second
+/// for `options.churn_seconds`; probes every new route; samples the process tree.
+fn churn(
+    options: &Options,
+    running: &mut Running,
+    mut write: impl FnMut(usize) -> Result<()>,
+) -> Result<ChurnRun> {
+    let pid = running.pid().context("target has a process")?;
+    let addr = running.http.clone();
+    let seconds = options.churn_seconds;
+
+    let processes_before = tree(pid).len();
+    let rss_before = rss_kib(pid);
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let (mut processes, mut rss) = (0, 0);
+            while !stop.load(Ordering::Relaxed) {
+                processes = processes.max(tree(pid).len());
+                rss = rss.max(rss_kib(pid));
+                thread::sleep(Duration::from_millis(100));
+            }
+            (processes, rss)
+        })
+    };
+    // The load starts a second before the first write and ends a second after the last.
+    let load = {
+        let url = format!("http://{addr}/");
+        let connections = options.connections;
+        thread::spawn(move || {
+            clients::wrk(
+                &url,
+                PLAIN_HOST,
+                false,
+                connections,
+                Duration::from_secs(seconds + 2),
+            )
+        })
+    };
+    thread::sleep(Duration::from_secs(1));
+
+    let start = Instant::now();
+    let writes = (seconds * u64::from(RATE)) as usize;
+    let mut probes = Vec::with_capacity(writes);
+    for n in 1..=writes {
+        let due = start + Duration::from_secs(n as u64 - 1) / RATE;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            thread::sleep(wait);
+        }
+        let written = Instant::now();
+        write(n).with_context(|| format!("configuration write {n}"))?;
+        let addr = addr.clone();
+        probes.push(thread::spawn(move || probe(&addr, n, written)));
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut route_ms = Vec::new();
+    let mut missed = 0;
+    for probe in probes {
+        match probe.join().expect("prober thread") {
+            Some(ms) => route_ms.push(ms),
+            None => missed += 1,
+        }
+    }
+    let load = load.join().expect("load thread")?;
+    stop.store(true, Ordering::Relaxed);
+    let (processes_peak, rss_peak) = sampler.join().expect("sampler thread");
+    if let Some(proc) = running.proc.as_mut() {
+        proc.check_alive()?;
+    }
+    let run = ChurnRun {
+        target: running.target,
+        writes,
+        seconds: elapsed,
+        requests: load.requests,
+        errors: load.breakdown,
+        route_ms,
+        missed,
+        processes_before,
+        processes_peak: processes_peak.max(processes_before),
+        rss_before_mib: rss_before as f64 / 1024.0,
+        rss_peak_mib: rss_peak.max(rss_before) as f64 / 1024.0,
+    };
+    eprintln!(
+        "change under load · {:<7} · {} writes in {:.1} s · {} requests, {} failed ({:?}) · {} routes live, {} missed · {} → {} processes · {:.1} → {:.1} MiB",
+        run.target.name(),
+        run.writes,
+        run.seconds,
+        run.requests,
+        run.errors.total(),
+        run.errors,
+        run.route_ms.len(),
+        run.missed,
+        run.processes_before,
+        run.processes_peak,
+        run.rss_before_mib,
+        run.rss_peak_mib,
+    );
+    Ok(run)
+}
+
+/// Polls `/probe-n` on new connections (so nginx's new workers, not an old one holding a
+/// kept-alive connection, answer) until it is 200: milliseconds since `written`, or `None`
+/// after [`PROBE_DEADLINE`].
+fn probe(addr: &str, n: usize, written: Instant) -> Option<f64> {
+    let path = format!("/probe-{n}");
+    while written.elapsed() < PROBE_DEADLINE {
+        if http_status(addr, PLAIN_HOST, &path) == Some(200) {
+            return Some(written.elapsed().as_secs_f64() * 1e3);
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_keeps_the_last_live_writes() {
+        assert_eq!(window(0), vec![0]);
+        assert_eq!(window(3), vec![0, 1, 2, 3]);
+        let w = window(100);
+        assert_eq!(w.len(), LIVE_WRITES);
+        assert_eq!(w.first(), Some(&(100 - LIVE_WRITES + 1)));
+        assert_eq!(w.last(), Some(&100));
+    }
 }

@@ -137,7 +137,10 @@ pub fn wrk(
     let out = cmd.output().context("run wrk (is it installed?)")?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        bail!("wrk failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "wrk failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     parse_wrk(&stdout).with_context(|| format!("wrk output without a report line: {stdout}"))
 }
@@ -145,13 +148,27 @@ pub fn wrk(
 /// Reads the `STRAIT-LOAD` line of [`WRK_REPORT`]. wrk's `summary.requests` counts every
 /// completed response, non-2xx/3xx included; those are moved to the errors.
 pub fn parse_wrk(stdout: &str) -> Option<ClientResult> {
-    let line = stdout.lines().find_map(|l| l.strip_prefix("STRAIT-LOAD "))?;
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("STRAIT-LOAD "))?;
     let f: Vec<f64> = line
         .split_whitespace()
         .map(str::parse)
         .collect::<Result<_, _>>()
         .ok()?;
-    let [requests, micros, connect, read, write, status, timeout, p50, p99, p999] = f[..] else {
+    let [
+        requests,
+        micros,
+        connect,
+        read,
+        write,
+        status,
+        timeout,
+        p50,
+        p99,
+        p999,
+    ] = f[..]
+    else {
         return None;
     };
     let breakdown = Errors {
@@ -182,7 +199,12 @@ pub fn oha(
     duration: Duration,
 ) -> Result<ClientResult> {
     let out = Command::new("oha")
-        .args(["--no-tui", "--output-format", "json", "--latency-correction"])
+        .args([
+            "--no-tui",
+            "--output-format",
+            "json",
+            "--latency-correction",
+        ])
         .args(["-z", &format!("{}s", duration.as_secs().max(1))])
         .args(["-q", &rate.to_string()])
         .args(["-c", &connections.to_string()])
@@ -192,7 +214,10 @@ pub fn oha(
         .context("run oha (is it installed? `cargo install oha --locked`)")?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        bail!("oha failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "oha failed: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     parse_oha(&stdout).with_context(|| format!("unreadable oha output: {stdout}"))
 }
@@ -212,9 +237,9 @@ pub fn parse_oha(stdout: &str) -> Option<ClientResult> {
             status_errors += n;
         }
     }
-    let other: u64 = v["errorDistribution"]
-        .as_object()
-        .map_or(0, |m| m.values().filter_map(serde_json::Value::as_u64).sum());
+    let other: u64 = v["errorDistribution"].as_object().map_or(0, |m| {
+        m.values().filter_map(serde_json::Value::as_u64).sum()
+    });
     let breakdown = Errors {
         status: status_errors,
         read: other,
@@ -261,8 +286,7 @@ pub fn handshake_load(
                 let mut errors = 0;
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    match one_connection(addr, &connector, name.clone(), request.as_bytes()).await
-                    {
+                    match one_connection(addr, &connector, name.clone(), request.as_bytes()).await {
                         Ok(()) => mine.push(t.elapsed()),
                         Err(_) => errors += 1,
                     }

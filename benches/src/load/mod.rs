@@ -246,9 +246,9 @@ fn measure(env: &Env, options: &Options) -> Result<Vec<Sample>> {
                 load.run(Duration::from_secs(1))
                     .with_context(|| format!("warm-up of {}", target.name()))?;
                 let cpu_before = running.pid().map(cpu_seconds);
-                let result = load.run(duration).with_context(|| {
-                    format!("{} against {}", scenario.title(), target.name())
-                })?;
+                let result = load
+                    .run(duration)
+                    .with_context(|| format!("{} against {}", scenario.title(), target.name()))?;
                 let cpu = running.pid().map(cpu_seconds);
                 let rss = running.pid().map(peak_rss_kib);
                 if let Some(proc) = running.proc.as_mut() {
@@ -278,8 +278,12 @@ fn measure(env: &Env, options: &Options) -> Result<Vec<Sample>> {
                     sample.rps,
                     sample.p99_ms,
                     sample.errors,
-                    sample.cpu_us_per_request.map_or("-".into(), |c| format!("{c:.1}")),
-                    sample.peak_rss_mib.map_or("-".into(), |m| format!("{m:.1}")),
+                    sample
+                        .cpu_us_per_request
+                        .map_or("-".into(), |c| format!("{c:.1}")),
+                    sample
+                        .peak_rss_mib
+                        .map_or("-".into(), |m| format!("{m:.1}")),
                 );
                 samples.push(sample);
             }

@@ -29,7 +29,12 @@ pub enum Target {
 }
 
 impl Target {
-    pub const ALL: [Target; 4] = [Target::Direct, Target::Strait, Target::Nginx, Target::Haproxy];
+    pub const ALL: [Target; 4] = [
+        Target::Direct,
+        Target::Strait,
+        Target::Nginx,
+        Target::Haproxy,
+    ];
     pub const PROXIES: [Target; 3] = [Target::Strait, Target::Nginx, Target::Haproxy];
 
     pub fn name(self) -> &'static str {
@@ -84,8 +89,47 @@ pub struct Running {
     pub http: String,
     pub https: Option<String>,
     pub proc: Option<Proc>,
-    /// nginx's files, for `nginx -s reload`.
-    pub nginx_conf: Option<PathBuf>,
+    /// Strait's admin address (`/readyz`, `/metrics`).
+    pub admin: Option<String>,
+    /// nginx's prefix, configuration and ports, for rewriting it and `nginx -s reload`.
+    pub nginx: Option<NginxFiles>,
+}
+
+/// Where a running nginx keeps its files, and the ports it listens on.
+#[derive(Clone, Debug)]
+pub struct NginxFiles {
+    pub prefix: PathBuf,
+    pub conf: PathBuf,
+    pub ports: (u16, u16),
+}
+
+impl NginxFiles {
+    /// Rewrites the configuration (endpoint `endpoint`, one exact location per probe route).
+    pub fn write(&self, env: &Env, endpoint: usize, probes: &[usize]) -> Result<()> {
+        let tmp = self.conf.with_extension("tmp");
+        fs::write(
+            &tmp,
+            nginx_conf(env, &self.prefix, self.ports, endpoint, probes),
+        )?;
+        fs::rename(&tmp, &self.conf)?;
+        Ok(())
+    }
+
+    /// `nginx -s reload`: the master re-reads the configuration, starts new workers and tells
+    /// the old ones to finish their requests and exit.
+    pub fn reload(&self) -> Result<()> {
+        let out = Command::new("nginx")
+            .arg("-p")
+            .arg(&self.prefix)
+            .arg("-c")
+            .arg(&self.conf)
+            .args(["-s", "reload"])
+            .output()?;
+        if !out.status.success() {
+            anyhow::bail!("nginx -s reload: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
 }
 
 impl Running {
@@ -102,18 +146,29 @@ pub fn start(env: &Env, target: Target) -> Result<Running> {
             http: env.upstream[0].clone(),
             https: None,
             proc: None,
-            nginx_conf: None,
+            admin: None,
+            nginx: None,
         },
         Target::Strait => start_strait(env, &strait_manifests(env, 0)?, &[])?,
-        Target::Nginx => start_nginx(env)?,
+        Target::Nginx => start_nginx(env, 0, &[])?,
         Target::Haproxy => start_haproxy(env)?,
     };
-    let http = running.http.clone();
-    wait_until(
-        &format!("{} to proxy a request", target.name()),
-        Duration::from_secs(20),
-        || http_status(&http, PLAIN_HOST, "/") == Some(200),
-    )?;
+    let mut running = running;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while http_status(&running.http, PLAIN_HOST, "/") != Some(200) {
+        if let Some(proc) = running.proc.as_mut() {
+            proc.check_alive().with_context(|| {
+                format!(
+                    "see {}",
+                    env.work.join(format!("{}.log", proc.name)).display()
+                )
+            })?;
+        }
+        if std::time::Instant::now() >= deadline {
+            anyhow::bail!("{} did not proxy a request within 20 s", target.name());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     Ok(running)
 }
 
@@ -149,9 +204,7 @@ pub fn strait_manifests(env: &Env, endpoint: usize) -> Result<PathBuf> {
 
 /// The `echo` Service and its EndpointSlice pointing at `env.upstream[endpoint]`.
 pub fn echo_backend(env: &Env, endpoint: usize) -> Result<Vec<serde_json::Value>> {
-    let addr = env.upstream[endpoint]
-        .parse()
-        .context("upstream address")?;
+    let addr = env.upstream[endpoint].parse().context("upstream address")?;
     Ok(backend("default", "echo", &[addr]))
 }
 
@@ -189,7 +242,8 @@ pub fn start_strait(env: &Env, manifests: &Path, extra: &[&str]) -> Result<Runni
         http: format!("127.0.0.1:{http}"),
         https: Some(format!("127.0.0.1:{https}")),
         proc: Some(proc),
-        nginx_conf: None,
+        admin: Some(admin),
+        nginx: None,
     })
 }
 
@@ -197,14 +251,14 @@ fn port() -> Result<u16> {
     free_port("127.0.0.1")
 }
 
-/// The nginx configuration: `extra_locations` go into the server block, `endpoint` picks the
-/// upstream address.
+/// The nginx configuration: `endpoint` picks the upstream address; each probe route `k` gets
+/// `location = /probe-k`.
 pub fn nginx_conf(
     env: &Env,
     prefix: &Path,
     ports: (u16, u16),
     endpoint: usize,
-    extra_locations: &str,
+    probes: &[usize],
 ) -> String {
     let p = prefix.display();
     let proxy = "proxy_pass http://echo;
@@ -214,6 +268,13 @@ pub fn nginx_conf(
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header X-Real-IP $remote_addr;";
+    let mut extra_locations = String::new();
+    for k in probes {
+        let _ = writeln!(
+            extra_locations,
+            "        location = /probe-{k} {{\n            {proxy}\n        }}"
+        );
+    }
     format!(
         r#"# Generated by the Strait load suite.
 daemon off;
@@ -262,28 +323,26 @@ http {{
     )
 }
 
-/// Starts nginx (master + one worker per core) in its own prefix.
-pub fn start_nginx(env: &Env) -> Result<Running> {
-    start_nginx_with(env, 0, "")
-}
-
-pub fn start_nginx_with(env: &Env, endpoint: usize, extra_locations: &str) -> Result<Running> {
+/// Starts nginx (master + one worker per core) in its own prefix, on upstream address
+/// `endpoint`, with a location per probe route.
+pub fn start_nginx(env: &Env, endpoint: usize, probes: &[usize]) -> Result<Running> {
     let prefix = fresh_dir(env, "nginx")?;
-    let ports = (port()?, port()?);
-    let conf = prefix.join("nginx.conf");
-    fs::write(
-        &conf,
-        nginx_conf(env, &prefix, ports, endpoint, extra_locations),
-    )?;
+    let files = NginxFiles {
+        conf: prefix.join("nginx.conf"),
+        prefix,
+        ports: (port()?, port()?),
+    };
+    files.write(env, endpoint, probes)?;
     let mut cmd = Command::new("nginx");
-    cmd.arg("-p").arg(&prefix).arg("-c").arg(&conf);
+    cmd.arg("-p").arg(&files.prefix).arg("-c").arg(&files.conf);
     let proc = Proc::spawn("nginx", cmd, &env.work.join("nginx.log"))?;
     Ok(Running {
         target: Target::Nginx,
-        http: format!("127.0.0.1:{}", ports.0),
-        https: Some(format!("127.0.0.1:{}", ports.1)),
+        http: format!("127.0.0.1:{}", files.ports.0),
+        https: Some(format!("127.0.0.1:{}", files.ports.1)),
         proc: Some(proc),
-        nginx_conf: Some(conf),
+        admin: None,
+        nginx: Some(files),
     })
 }
 
@@ -297,7 +356,7 @@ pub fn start_haproxy(env: &Env) -> Result<Running> {
         r#"# Generated by the Strait load suite.
 global
     nbthread {workers}
-    maxconn 20000
+    maxconn 4096
     ssl-default-bind-options ssl-min-ver TLSv1.2
 defaults
     mode http
@@ -331,6 +390,7 @@ backend echo
         http: format!("127.0.0.1:{http}"),
         https: Some(format!("127.0.0.1:{https}")),
         proc: Some(proc),
-        nginx_conf: None,
+        admin: None,
+        nginx: None,
     })
 }
