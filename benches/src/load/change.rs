@@ -15,7 +15,7 @@ use strait_e2e::manifests::IngressB;
 use super::Options;
 use super::clients::{self, Errors};
 use super::procs::{http_status, rss_kib, tree};
-use super::targets::{self, Env, PLAIN_HOST, Running, Target};
+use super::targets::{self, Env, PLAIN_HOST, PROBE_HOST, Running, Target};
 
 /// Writes per second.
 const RATE: u32 = 10;
@@ -58,10 +58,12 @@ pub fn run(env: &Env, options: &Options) -> Result<ChangeReport> {
     let manifests = targets::strait_manifests(env, 0)?;
     write_strait(env, &manifests, 0)?;
     let mut strait = targets::start_strait(env, &manifests, &[])?;
+    strait.wait_proxying(env)?;
     let strait = churn(options, &mut strait, |n| write_strait(env, &manifests, n))
         .context("change under load: Strait")?;
 
     let mut nginx = targets::start_nginx(env, 0, &window(0))?;
+    nginx.wait_proxying(env)?;
     let files = nginx.nginx.clone().context("nginx files")?;
     let nginx = churn(options, &mut nginx, |n| {
         files.write(env, n % 2, &window(n))?;
@@ -82,7 +84,7 @@ fn write_strait(env: &Env, dir: &Path, n: usize) -> Result<()> {
     let mut objects = targets::echo_backend(env, n % 2)?;
     let mut probes = IngressB::new("default", "probes");
     for k in window(n) {
-        probes = probes.rule(PLAIN_HOST, &format!("/probe-{k}"), "Exact", "echo", 80);
+        probes = probes.rule(PROBE_HOST, &format!("/probe-{k}"), "Exact", "echo", 80);
     }
     objects.push(probes.build());
     targets::write_list(&dir.join("echo.json"), &objects)
@@ -195,7 +197,7 @@ fn churn(
 fn probe(addr: &str, n: usize, written: Instant) -> Option<f64> {
     let path = format!("/probe-{n}");
     while written.elapsed() < PROBE_DEADLINE {
-        if http_status(addr, PLAIN_HOST, &path) == Some(200) {
+        if http_status(addr, PROBE_HOST, &path) == Some(200) {
             return Some(written.elapsed().as_secs_f64() * 1e3);
         }
         thread::sleep(Duration::from_millis(2));

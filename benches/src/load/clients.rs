@@ -138,7 +138,8 @@ pub fn wrk(
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         bail!(
-            "wrk failed: {stdout}{}",
+            "wrk failed ({}): {stdout}{}",
+            out.status,
             String::from_utf8_lossy(&out.stderr)
         );
     }

@@ -191,11 +191,19 @@ fn run(options: Options) -> Result<()> {
     if !options.skip.iter().any(|s| s == "load") {
         results.samples = measure(&env, &options)?;
     }
+    // A failure in the later parts is reported after the measurements so far are written.
+    let mut failed = Vec::new();
     if !options.skip.iter().any(|s| s == "change") {
-        results.change = Some(change::run(&env, &options)?);
+        match change::run(&env, &options) {
+            Ok(change) => results.change = Some(change),
+            Err(e) => failed.push(e.context("change under load")),
+        }
     }
     if !options.skip.iter().any(|s| s == "scale") {
-        results.scale = scale::run(&env, &options.scale)?;
+        match scale::run(&env, &options.scale) {
+            Ok(scale) => results.scale = scale,
+            Err(e) => failed.push(e.context("scale")),
+        }
     }
     results.facts.wall_seconds = started.elapsed().as_secs_f64();
     report::write(&results, &options)?;
@@ -205,7 +213,13 @@ fn run(options: Options) -> Result<()> {
         options.results.display(),
         options.chart.display()
     );
-    Ok(())
+    for e in &failed {
+        eprintln!("load suite: part failed: {e:#}");
+    }
+    match failed.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Starts the upstream (this same binary, `upstream` subcommand) on 127.0.0.2 and 127.0.0.3.

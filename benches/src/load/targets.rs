@@ -17,6 +17,9 @@ use super::procs::{Proc, free_port, http_status, wait_until};
 /// Host header of the plain-HTTP scenarios (its Ingress has no `tls`, so Strait proxies it
 /// rather than redirecting to HTTPS).
 pub const PLAIN_HOST: &str = "plain.test";
+/// Host of the change-under-load probe routes: it has no catch-all route, so a probe path
+/// answers 200 only once its own route is live.
+pub const PROBE_HOST: &str = "probe.test";
 /// Host (and SNI, where the client sends one) of the HTTPS scenarios.
 pub const TLS_HOST: &str = "bench.test";
 
@@ -136,6 +139,24 @@ impl Running {
     pub fn pid(&self) -> Option<u32> {
         self.proc.as_ref().map(Proc::pid)
     }
+
+    /// Waits (20 s at most) until a plain request through the target answers 200; fails at
+    /// once, naming its log, if the process exits.
+    pub fn wait_proxying(&mut self, env: &Env) -> Result<()> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while http_status(&self.http, PLAIN_HOST, "/") != Some(200) {
+            if let Some(proc) = self.proc.as_mut() {
+                let log = env.work.join(format!("{}.log", proc.name));
+                proc.check_alive()
+                    .with_context(|| format!("see {}", log.display()))?;
+            }
+            if std::time::Instant::now() >= deadline {
+                anyhow::bail!("{} did not proxy a request within 20 s", self.target.name());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
 }
 
 /// Starts `target` fresh (own ports, own folder) and waits until it proxies a request.
@@ -154,21 +175,7 @@ pub fn start(env: &Env, target: Target) -> Result<Running> {
         Target::Haproxy => start_haproxy(env)?,
     };
     let mut running = running;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while http_status(&running.http, PLAIN_HOST, "/") != Some(200) {
-        if let Some(proc) = running.proc.as_mut() {
-            proc.check_alive().with_context(|| {
-                format!(
-                    "see {}",
-                    env.work.join(format!("{}.log", proc.name)).display()
-                )
-            })?;
-        }
-        if std::time::Instant::now() >= deadline {
-            anyhow::bail!("{} did not proxy a request within 20 s", target.name());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    running.wait_proxying(env)?;
     Ok(running)
 }
 
@@ -252,7 +259,7 @@ fn port() -> Result<u16> {
 }
 
 /// The nginx configuration: `endpoint` picks the upstream address; each probe route `k` gets
-/// `location = /probe-k`.
+/// `location = /probe-k` in a server of its own for [`PROBE_HOST`].
 pub fn nginx_conf(
     env: &Env,
     prefix: &Path,
@@ -310,11 +317,19 @@ http {{
         location / {{
             {proxy}
         }}
+    }}
+    # The change-under-load probes: only their exact paths answer (anything else is 404).
+    server {{
+        listen 127.0.0.1:{http};
+        server_name {probe_host};
+        root {p}/empty;
+        log_not_found off;
 {extra_locations}
     }}
 }}
 "#,
         workers = env.workers,
+        probe_host = PROBE_HOST,
         upstream = env.upstream[endpoint],
         http = ports.0,
         https = ports.1,
