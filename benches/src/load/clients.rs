@@ -238,8 +238,13 @@ pub fn parse_oha(stdout: &str) -> Option<ClientResult> {
             status_errors += n;
         }
     }
+    // oha cancels the requests still in flight when its time is up and lists them as
+    // "aborted due to deadline": the end of the run, not a failure of the target.
     let other: u64 = v["errorDistribution"].as_object().map_or(0, |m| {
-        m.values().filter_map(serde_json::Value::as_u64).sum()
+        m.iter()
+            .filter(|(kind, _)| !kind.contains("aborted due to deadline"))
+            .filter_map(|(_, n)| n.as_u64())
+            .sum()
     });
     let breakdown = Errors {
         status: status_errors,
@@ -320,11 +325,14 @@ pub fn handshake_load(
 
 /// The `p`th percentile of sorted `values` (nearest rank), in milliseconds; 0 when empty.
 pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1e3
+    nearest_rank(sorted, p).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+/// The `p`th percentile of sorted `values` by nearest rank; `None` when empty.
+pub fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+    // The small margin keeps 99.9 % of 1000 at rank 999 despite 99.9 having no exact binary form.
+    let rank = ((p / 100.0) * sorted.len() as f64 - 1e-9).ceil() as usize;
+    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
 }
 
 async fn one_connection(
@@ -380,6 +388,20 @@ mod tests {
         assert_eq!(r.seconds, 5.0);
         assert_eq!(r.p99_ms, 2.5);
         assert!(parse_wrk("no report here").is_none());
+    }
+
+    #[test]
+    fn oha_report_counts_failures_but_not_deadline_aborts() {
+        let out = r#"{"summary": {"total": 5.0},
+            "latencyPercentiles": {"p50": 0.0002, "p99": 0.0007, "p99.9": 0.0028},
+            "statusCodeDistribution": {"200": 24990, "503": 3},
+            "errorDistribution": {"aborted due to deadline": 4, "connection closed": 2}}"#;
+        let r = parse_oha(out).expect("parsed");
+        assert_eq!(r.requests, 24990);
+        assert_eq!(r.breakdown.status, 3);
+        assert_eq!(r.errors, 5);
+        assert!((r.p99_ms - 0.7).abs() < 1e-9);
+        assert!(parse_oha("{}").is_none());
     }
 
     #[test]

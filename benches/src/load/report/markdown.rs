@@ -91,8 +91,7 @@ fn spread(values: &[f64]) -> Option<Spread> {
 
 /// Nearest-rank percentile `p` of `sorted`.
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
+    crate::load::clients::nearest_rank(sorted, p)
 }
 
 fn runs(samples: &[Sample], scenario: Scenario, target: Target) -> impl Iterator<Item = &Sample> {
