@@ -58,12 +58,12 @@ pub fn run(env: &Env, options: &Options) -> Result<ChangeReport> {
     let manifests = targets::strait_manifests(env, 0)?;
     write_strait(env, &manifests, 0)?;
     let mut strait = targets::start_strait(env, &manifests, &[])?;
-    strait.wait_proxying(env)?;
+    strait.wait_proxying()?;
     let strait = churn(options, &mut strait, |n| write_strait(env, &manifests, n))
         .context("change under load: Strait")?;
 
     let mut nginx = targets::start_nginx(env, 0, &window(0))?;
-    nginx.wait_proxying(env)?;
+    nginx.wait_proxying()?;
     let files = nginx.nginx.clone().context("nginx files")?;
     let nginx = churn(options, &mut nginx, |n| {
         files.write(env, n % 2, &window(n))?;

@@ -62,40 +62,21 @@ pub struct Load {
 impl Load {
     /// Runs the scenario's client for `duration`.
     pub fn run(&self, duration: Duration) -> Result<ClientResult> {
+        let plain = format!("http://{}/", self.http);
         let https = || self.https.clone().context("target has no TLS listener");
+        let (connections, close) = (self.connections, true);
         match self.scenario {
-            Scenario::KeepAlive => wrk(
-                &format!("http://{}/", self.http),
-                PLAIN_HOST,
-                false,
-                self.connections,
-                duration,
-            ),
-            Scenario::NewConnection => wrk(
-                &format!("http://{}/", self.http),
-                PLAIN_HOST,
-                true,
-                self.connections,
-                duration,
-            ),
-            Scenario::TlsKeepAlive => wrk(
-                &format!("https://{}/", https()?),
-                TLS_HOST,
-                false,
-                self.connections,
-                duration,
-            ),
+            Scenario::KeepAlive => wrk(&plain, PLAIN_HOST, !close, connections, duration),
+            Scenario::NewConnection => wrk(&plain, PLAIN_HOST, close, connections, duration),
+            Scenario::TlsKeepAlive => {
+                let url = format!("https://{}/", https()?);
+                wrk(&url, TLS_HOST, !close, connections, duration)
+            }
             Scenario::TlsNewConnection => {
                 let addr: SocketAddr = https()?.parse()?;
-                handshake_load(addr, TLS_HOST, self.connections, duration, false)
+                handshake_load(addr, TLS_HOST, connections, duration, false)
             }
-            Scenario::FixedRate => oha(
-                &format!("http://{}/", self.http),
-                PLAIN_HOST,
-                self.rate,
-                self.connections,
-                duration,
-            ),
+            Scenario::FixedRate => oha(&plain, PLAIN_HOST, self.rate, connections, duration),
         }
     }
 }

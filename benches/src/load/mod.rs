@@ -61,9 +61,9 @@ pub struct Options {
     /// Ingress counts of the scale part.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000,50000")]
     pub scale: Vec<usize>,
-    /// Parts to skip: load, change, scale.
-    #[arg(long, value_delimiter = ',')]
-    pub skip: Vec<String>,
+    /// Parts to skip (comma-separated).
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub skip: Vec<Part>,
     /// The report to update (between its load-suite markers).
     #[arg(long, default_value = "benches/RESULTS.md")]
     pub results: PathBuf,
@@ -73,6 +73,17 @@ pub struct Options {
     /// Scratch folder (configs, manifests, logs); emptied first.
     #[arg(long, default_value = "target/load-work")]
     pub work: PathBuf,
+}
+
+/// The suite's three parts.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The scenarios side by side with nginx and HAProxy.
+    Load,
+    /// Configuration churn under load.
+    Change,
+    /// Strait at 1k/10k/50k Ingresses.
+    Scale,
 }
 
 /// The measured scenarios, in run order.
@@ -154,8 +165,39 @@ pub fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Upstream { addrs } => upstream::run(&addrs),
-        Cmd::Run(options) => run(options),
+        Cmd::Run(options) => {
+            stop_all_on_signal()?;
+            run(options)
+        }
     }
+}
+
+/// The suite's children run in process groups of their own (so that a whole nginx can be
+/// stopped), out of reach of the terminal's Ctrl-C: on SIGINT or SIGTERM this stops them all
+/// before exiting.
+fn stop_all_on_signal() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (mut interrupt, mut terminate) = runtime.block_on(async {
+        Ok::<_, std::io::Error>((
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+        ))
+    })?;
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+        });
+        eprintln!("load suite: interrupted; stopping everything it started");
+        procs::stop_all();
+        std::process::exit(130);
+    });
+    Ok(())
 }
 
 fn run(options: Options) -> Result<()> {
@@ -188,18 +230,18 @@ fn run(options: Options) -> Result<()> {
         change: None,
         scale: Vec::new(),
     };
-    if !options.skip.iter().any(|s| s == "load") {
+    if !options.skip.contains(&Part::Load) {
         results.samples = measure(&env, &options)?;
     }
     // A failure in the later parts is reported after the measurements so far are written.
     let mut failed = Vec::new();
-    if !options.skip.iter().any(|s| s == "change") {
+    if !options.skip.contains(&Part::Change) {
         match change::run(&env, &options) {
             Ok(change) => results.change = Some(change),
             Err(e) => failed.push(e.context("change under load")),
         }
     }
-    if !options.skip.iter().any(|s| s == "scale") {
+    if !options.skip.contains(&Part::Scale) {
         match scale::run(&env, &options.scale) {
             Ok(scale) => results.scale = scale,
             Err(e) => failed.push(e.context("scale")),
@@ -230,11 +272,8 @@ fn start_upstream(work: &std::path::Path) -> Result<([String; 2], Proc)> {
     cmd.arg("upstream").args(&addrs);
     let mut proc = Proc::spawn("upstream", cmd, &work.join("upstream.log"))?;
     for addr in &addrs {
-        procs::wait_until("the upstream", Duration::from_secs(10), || {
+        proc.wait_ready("the upstream", Duration::from_secs(10), || {
             procs::http_status(addr, PLAIN_HOST, "/") == Some(200)
-        })
-        .inspect_err(|_| {
-            let _ = proc.check_alive();
         })?;
     }
     Ok((addrs, proc))

@@ -3,16 +3,21 @@
 
 use std::fs;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+/// Process groups of the live [`Proc`]s, for [`stop_all`] when the suite is interrupted.
+static GROUPS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
 /// A child started in its own process group; dropping it stops the whole group (SIGTERM, then
 /// SIGKILL after two seconds) and reaps it.
 pub struct Proc {
     pub name: String,
+    log: PathBuf,
     child: Child,
 }
 
@@ -31,8 +36,10 @@ impl Proc {
         let child = cmd
             .spawn()
             .with_context(|| format!("start {name} ({:?})", cmd.get_program()))?;
+        GROUPS.lock().expect("groups").push(child.id());
         Ok(Proc {
             name: name.to_owned(),
+            log: log.to_owned(),
             child,
         })
     }
@@ -41,12 +48,29 @@ impl Proc {
         self.child.id()
     }
 
-    /// Fails if the process has already exited.
+    /// Fails, naming the process's log, if it has already exited.
     pub fn check_alive(&mut self) -> Result<()> {
         if let Some(status) = self.child.try_wait()? {
-            bail!("{} exited early: {status}", self.name);
+            bail!(
+                "{} exited early: {status} (see {})",
+                self.name,
+                self.log.display()
+            );
         }
         Ok(())
+    }
+
+    /// [`wait_until`] `ready`, failing at once if the process exits meanwhile.
+    pub fn wait_ready(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut ready: impl FnMut() -> bool,
+    ) -> Result<()> {
+        wait_until(what, timeout, || {
+            self.check_alive()?;
+            Ok(ready())
+        })
     }
 
     /// The process and all its live descendants.
@@ -57,39 +81,68 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let signal = |sig: &str| {
-            let _ = Command::new("kill")
-                .args([sig, "--", &group])
-                .stderr(Stdio::null())
-                .status();
-        };
-        signal("-TERM");
+        let pid = self.child.id();
+        GROUPS.lock().expect("groups").retain(|g| *g != pid);
+        signal_group(pid, "-TERM");
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) && tree(self.pid()).is_empty() {
+            if matches!(self.child.try_wait(), Ok(Some(_))) && group_members(pid).is_empty() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        signal("-KILL");
+        signal_group(pid, "-KILL");
         let _ = self.child.wait();
     }
 }
 
+fn signal_group(group: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .args([signal, "--", &format!("-{group}")])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Stops the groups of every live [`Proc`] (SIGTERM, SIGKILL after two seconds) without
+/// reaping them: for an interrupted run that is about to exit, where no `Drop` will run.
+pub fn stop_all() {
+    let groups = GROUPS.lock().expect("groups").clone();
+    for &group in &groups {
+        signal_group(group, "-TERM");
+    }
+    let _ = wait_until(
+        "the suite's processes to stop",
+        Duration::from_secs(2),
+        || Ok(groups.iter().all(|&g| group_members(g).is_empty())),
+    );
+    for &group in &groups {
+        signal_group(group, "-KILL");
+    }
+}
+
+/// The processes of process group `group` that still run (zombies left out).
+pub fn group_members(group: u32) -> Vec<u32> {
+    all_stats()
+        .into_iter()
+        .filter(|(_, s)| s.pgrp == group && !s.zombie)
+        .map(|(p, _)| p)
+        .collect()
+}
+
+fn all_stats() -> Vec<(u32, Stat)> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter_map(|p| Some((p, Stat::read(p)?)))
+        .collect()
+}
+
 /// `pid` and its live descendants (by parent pid, from `/proc/*/stat`).
 pub fn tree(pid: u32) -> Vec<u32> {
-    let mut all: Vec<(u32, u32)> = Vec::new();
-    if let Ok(entries) = fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(p) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
-                continue;
-            };
-            if let Some(stat) = Stat::read(p) {
-                all.push((p, stat.ppid));
-            }
-        }
-    }
+    let all: Vec<(u32, u32)> = all_stats().into_iter().map(|(p, s)| (p, s.ppid)).collect();
     let mut found: Vec<u32> = Vec::new();
     if all.iter().any(|(p, _)| *p == pid) {
         found.push(pid);
@@ -107,6 +160,8 @@ pub fn tree(pid: u32) -> Vec<u32> {
 #[derive(Clone, Copy, Debug)]
 pub struct Stat {
     pub ppid: u32,
+    /// Process group.
+    pub pgrp: u32,
     /// utime + stime of the process itself, in clock ticks.
     pub cpu_ticks: u64,
     /// cutime + cstime: CPU of children it has reaped (nginx's old workers after a reload).
@@ -124,6 +179,7 @@ impl Stat {
         let num = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
         Some(Stat {
             ppid: num(1)? as u32,
+            pgrp: num(2)? as u32,
             cpu_ticks: num(11)? + num(12)?,
             reaped_ticks: num(13)? + num(14)?,
             zombie: fields.first() == Some(&"Z"),
@@ -177,11 +233,16 @@ pub fn rss_kib(root: u32) -> u64 {
         .sum()
 }
 
-/// Polls `ready` every 20 ms until it holds or `timeout` passes.
-pub fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) -> Result<()> {
+/// Polls `ready` every 20 ms until it holds or `timeout` passes; an error from `ready` ends
+/// the wait at once.
+pub fn wait_until(
+    what: &str,
+    timeout: Duration,
+    mut ready: impl FnMut() -> Result<bool>,
+) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
-        if ready() {
+        if ready()? {
             return Ok(());
         }
         if Instant::now() >= deadline {
@@ -212,4 +273,49 @@ pub fn http_status(addr: &str, host: &str, path: &str) -> Option<u16> {
     let mut head = [0u8; 12];
     conn.read_exact(&mut head).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        cmd
+    }
+
+    #[test]
+    fn waiting_on_a_process_that_exits_fails_at_once() {
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let mut proc = Proc::spawn("quitter", sh("exit 3"), log.path()).expect("spawn");
+        let started = Instant::now();
+        let err = proc
+            .wait_ready("nothing", Duration::from_secs(30), || false)
+            .expect_err("the process exited");
+        assert!(
+            format!("{err:#}").contains("quitter exited early"),
+            "{err:#}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn stop_all_stops_every_process_of_every_group() {
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let proc = Proc::spawn("sleepers", sh("sleep 60 & sleep 60"), log.path()).expect("spawn");
+        let pid = proc.pid();
+        wait_until(
+            "the shell and its two sleepers",
+            Duration::from_secs(10),
+            || Ok(group_members(pid).len() >= 2),
+        )
+        .expect("the child forked");
+        stop_all();
+        // By group, not by tree: the background sleep is re-parented if its shell dies first.
+        let alive = group_members(pid);
+        assert!(alive.is_empty(), "still running: {alive:?}");
+        drop(proc);
+        assert!(!GROUPS.lock().expect("groups").contains(&pid));
+    }
 }

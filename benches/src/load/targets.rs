@@ -142,26 +142,21 @@ impl Running {
 
     /// Waits (20 s at most) until a plain request through the target answers 200; fails at
     /// once, naming its log, if the process exits.
-    pub fn wait_proxying(&mut self, env: &Env) -> Result<()> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while http_status(&self.http, PLAIN_HOST, "/") != Some(200) {
-            if let Some(proc) = self.proc.as_mut() {
-                let log = env.work.join(format!("{}.log", proc.name));
-                proc.check_alive()
-                    .with_context(|| format!("see {}", log.display()))?;
-            }
-            if std::time::Instant::now() >= deadline {
-                anyhow::bail!("{} did not proxy a request within 20 s", self.target.name());
-            }
-            std::thread::sleep(Duration::from_millis(20));
+    pub fn wait_proxying(&mut self) -> Result<()> {
+        let what = format!("{} to proxy a request", self.target.name());
+        let timeout = Duration::from_secs(20);
+        let http = self.http.clone();
+        let ready = || http_status(&http, PLAIN_HOST, "/") == Some(200);
+        match self.proc.as_mut() {
+            Some(proc) => proc.wait_ready(&what, timeout, ready),
+            None => wait_until(&what, timeout, || Ok(ready())),
         }
-        Ok(())
     }
 }
 
 /// Starts `target` fresh (own ports, own folder) and waits until it proxies a request.
 pub fn start(env: &Env, target: Target) -> Result<Running> {
-    let running = match target {
+    let mut running = match target {
         Target::Direct => Running {
             target,
             http: env.upstream[0].clone(),
@@ -174,8 +169,7 @@ pub fn start(env: &Env, target: Target) -> Result<Running> {
         Target::Nginx => start_nginx(env, 0, &[])?,
         Target::Haproxy => start_haproxy(env)?,
     };
-    let mut running = running;
-    running.wait_proxying(env)?;
+    running.wait_proxying()?;
     Ok(running)
 }
 
@@ -239,9 +233,9 @@ pub fn start_strait(env: &Env, manifests: &Path, extra: &[&str]) -> Result<Runni
         .args(["--access-log=false", "--log", "warn"])
         .args(["--shutdown-delay", "0s", "--shutdown-grace", "1s"])
         .args(extra);
-    let proc = Proc::spawn("strait", cmd, &env.work.join("strait.log"))?;
+    let mut proc = Proc::spawn("strait", cmd, &env.work.join("strait.log"))?;
     let admin = format!("127.0.0.1:{admin}");
-    wait_until("strait /readyz", Duration::from_secs(120), || {
+    proc.wait_ready("strait /readyz", Duration::from_secs(120), || {
         http_status(&admin, "localhost", "/readyz") == Some(200)
     })?;
     Ok(Running {
