@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 use strait_proxy::{AccessLog, Hsts, ProxyConfig, ProxyProtocol};
+use strait_shared::config::UnsupportedSecurity;
 use strait_shared::{BackendMode, CompileConfig, ObjectKey};
 
 use crate::cluster::ClusterConfig;
@@ -128,6 +129,20 @@ pub struct CommonArgs {
         default_value = "strait.dev/ingress-controller"
     )]
     pub controller_name: String,
+    /// Prefix of ingress-nginx annotations read from Ingresses (some fleets use
+    /// `ingress.kubernetes.io`); `strait.dev/` keys are read whatever it is.
+    #[arg(
+        long,
+        env = "STRAIT_ANNOTATIONS_PREFIX",
+        default_value = strait_shared::config::DEFAULT_ANNOTATIONS_PREFIX,
+        value_parser = parse_annotations_prefix
+    )]
+    pub annotations_prefix: String,
+    /// Routes of an Ingress with a security annotation Strait does not enforce yet (auth,
+    /// source ranges, limits, body size, WAF): `refuse` answers them 503 (fail closed),
+    /// `serve` serves them without the control and warns.
+    #[arg(long, env = "STRAIT_UNSUPPORTED_SECURITY_ANNOTATIONS", value_enum, default_value_t = UnsupportedSecurityArg::Refuse)]
+    pub unsupported_security_annotations: UnsupportedSecurityArg,
     /// How upstreams are reached unless an Ingress overrides it.
     #[arg(long, env = "STRAIT_BACKEND_MODE", value_enum, default_value_t = BackendModeArg::Pod)]
     pub backend_mode: BackendModeArg,
@@ -236,6 +251,41 @@ impl From<BackendModeArg> for BackendMode {
     }
 }
 
+/// `--unsupported-security-annotations` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnsupportedSecurityArg {
+    /// Answer the Ingress's routes 503 with the reason (fail closed).
+    Refuse,
+    /// Serve them without the control, with a warning per Ingress (fail open).
+    Serve,
+}
+
+impl From<UnsupportedSecurityArg> for UnsupportedSecurity {
+    fn from(arg: UnsupportedSecurityArg) -> Self {
+        match arg {
+            UnsupportedSecurityArg::Refuse => Self::Refuse,
+            UnsupportedSecurityArg::Serve => Self::Serve,
+        }
+    }
+}
+
+/// Parses `--annotations-prefix`: a DNS-subdomain-like prefix without the trailing `/`.
+pub fn parse_annotations_prefix(s: &str) -> Result<String, String> {
+    let prefix = s.trim().trim_end_matches('/');
+    let valid = !prefix.is_empty()
+        && prefix.len() <= 253
+        && prefix
+            .split('.')
+            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+    if valid {
+        Ok(prefix.to_owned())
+    } else {
+        Err(format!(
+            "`{s}` is not an annotation prefix (expected a DNS name like nginx.ingress.kubernetes.io)"
+        ))
+    }
+}
+
 /// A listener, as `--proxy-protocol` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListenerArg {
@@ -305,6 +355,8 @@ impl CommonArgs {
                 watch_ingress_without_class: self.watch_ingress_without_class,
                 backend_mode: self.backend_mode.into(),
                 default_ssl_certificate: self.default_ssl_certificate,
+                annotations_prefix: self.annotations_prefix,
+                unsupported_security: self.unsupported_security_annotations.into(),
             },
             proxy: ProxyConfig {
                 trusted_proxies: self.trusted_proxies,

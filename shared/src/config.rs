@@ -24,7 +24,35 @@ pub struct CompileConfig {
     /// (`--default-ssl-certificate NAMESPACE/NAME`); without it, or when it is unusable, the
     /// proxy's generated self-signed certificate.
     pub default_ssl_certificate: Option<ObjectKey>,
+    /// Prefix of ingress-nginx's annotations (`--annotations-prefix`, default
+    /// `nginx.ingress.kubernetes.io`); `strait.dev/` keys are read whatever it is.
+    pub annotations_prefix: String,
+    /// What happens to the routes of an Ingress carrying a security-relevant annotation that
+    /// Strait does not enforce (`--unsupported-security-annotations`, default `refuse`).
+    pub unsupported_security: UnsupportedSecurity,
 }
+
+/// `--unsupported-security-annotations`: refuse (fail closed) or serve (fail open, warned).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum UnsupportedSecurity {
+    /// The Ingress's routes answer 503 with the reason, and a diagnostic names the keys.
+    #[default]
+    Refuse,
+    /// The routes are served without the control; a warning diagnostic names the keys.
+    Serve,
+}
+
+impl UnsupportedSecurity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Refuse => "refuse",
+            Self::Serve => "serve",
+        }
+    }
+}
+
+/// ingress-nginx's default annotation prefix.
+pub const DEFAULT_ANNOTATIONS_PREFIX: &str = "nginx.ingress.kubernetes.io";
 
 impl Default for CompileConfig {
     fn default() -> Self {
@@ -34,6 +62,8 @@ impl Default for CompileConfig {
             watch_ingress_without_class: false,
             backend_mode: BackendMode::Pod,
             default_ssl_certificate: None,
+            annotations_prefix: DEFAULT_ANNOTATIONS_PREFIX.to_owned(),
+            unsupported_security: UnsupportedSecurity::Refuse,
         }
     }
 }
