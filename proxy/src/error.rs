@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
+use strait_shared::Refusal;
 
 use crate::body::ResponseBody;
 
@@ -18,6 +19,8 @@ pub enum Fault {
     Upstream,
     /// Strait itself failed.
     Proxy,
+    /// The route's configuration refuses the request (fail closed).
+    Policy,
 }
 
 impl Fault {
@@ -26,6 +29,7 @@ impl Fault {
             Self::Client => "client",
             Self::Upstream => "upstream",
             Self::Proxy => "proxy",
+            Self::Policy => "policy",
         }
     }
 }
@@ -136,6 +140,10 @@ pub enum ProxyError {
     /// 503: the matched backend cannot serve; the reason is the response body.
     #[error("backend unavailable: {0}")]
     BackendUnavailable(&'static str),
+    /// 503: the route is refused: its Ingress asks for something Strait will not serve open
+    /// (a security annotation it does not enforce, a snippet). The reason is the body.
+    #[error("route refused: {}", .0.as_str())]
+    Refused(Refusal),
     /// 502: no connection to the upstream (after the one retry).
     #[error("connecting to upstream {addr} failed: {source}")]
     UpstreamConnect {
@@ -165,6 +173,7 @@ impl ProxyError {
     pub fn fault(&self) -> Fault {
         match self {
             Self::BadRequest(_) | Self::ClientBody { .. } | Self::NoRoute => Fault::Client,
+            Self::Refused(_) => Fault::Policy,
             Self::BackendUnavailable(_)
             | Self::UpstreamConnect { .. }
             | Self::UpstreamTimeout { .. }
@@ -177,7 +186,9 @@ impl ProxyError {
     /// blame (the client's fault, or no route).
     pub(crate) fn upstream_error(&self) -> Option<UpstreamErrorKind> {
         match self {
-            Self::BadRequest(_) | Self::ClientBody { .. } | Self::NoRoute => None,
+            Self::BadRequest(_) | Self::ClientBody { .. } | Self::NoRoute | Self::Refused(_) => {
+                None
+            }
             Self::BackendUnavailable(_) => Some(UpstreamErrorKind::NoEndpoint),
             Self::UpstreamConnect { source, .. } => Some(UpstreamErrorKind::of_connect(source)),
             Self::UpstreamTimeout { .. } => Some(UpstreamErrorKind::ResponseTimeout),
@@ -196,6 +207,7 @@ impl ProxyError {
             Self::BadRequest(_)
             | Self::ClientBody { .. }
             | Self::NoRoute
+            | Self::Refused(_)
             | Self::BackendUnavailable(_) => None,
         }
     }
@@ -204,7 +216,7 @@ impl ProxyError {
         match self {
             Self::BadRequest(_) | Self::ClientBody { .. } => StatusCode::BAD_REQUEST,
             Self::NoRoute => StatusCode::NOT_FOUND,
-            Self::BackendUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::BackendUnavailable(_) | Self::Refused(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamConnect { .. }
             | Self::Upstream { .. }
@@ -219,6 +231,7 @@ impl ProxyError {
             Self::ClientBody { .. } => "request body failed",
             Self::NoRoute => "no route for this host and path",
             Self::BackendUnavailable(reason) => reason,
+            Self::Refused(refusal) => refusal.reason(),
             Self::UpstreamConnect { .. } => "upstream connect failed",
             Self::UpstreamTimeout { .. } => "upstream timed out",
             Self::Upstream { .. } | Self::UpstreamProtocol { .. } => "bad gateway",
@@ -234,6 +247,7 @@ pub(crate) fn respond(error: &ProxyError, peer: SocketAddr) -> Response<Response
         ProxyError::BadRequest(_)
         | ProxyError::ClientBody { .. }
         | ProxyError::NoRoute
+        | ProxyError::Refused(_)
         | ProxyError::BackendUnavailable(_) => {
             tracing::debug!(%peer, status = status.as_u16(), fault = error.fault().as_str(), %error, "request failed");
         }

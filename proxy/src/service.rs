@@ -71,6 +71,9 @@ async fn forward(
     let service = &route.backend.service.service.name;
     let handles = ctx.proxy.metrics.route(&route.route.ingress, service);
     exchange.routed(handles, route.route.options.access_log);
+    if let Some(refusal) = route.route.options.refused {
+        return Err(ProxyError::Refused(refusal));
+    }
     if route.route.options.https_redirect && redirect::needed(&redirect_check(ctx, &request)) {
         return Ok(redirect::response(
             raw_host,

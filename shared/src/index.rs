@@ -8,10 +8,11 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use crate::annotations::Finding;
 use crate::config::CompileConfig;
 use crate::model::{Diagnostic, Kind, ObjectKey};
 use crate::objects::Object;
-use crate::table::RouteTable;
+use crate::table::{Refusal, RouteTable};
 use crate::tls::{Certificate, CertificateError};
 
 /// The label that ties an EndpointSlice to its Service.
@@ -58,6 +59,23 @@ pub struct Compiled {
     pub table: RouteTable,
     /// Sorted, without duplicates: equal indexes give equal diagnostics.
     pub diagnostics: Vec<Diagnostic>,
+    /// One report per Ingress in the index (ours or not), in key order: the annotation
+    /// verdicts that metrics, Events and `strait check` show.
+    pub ingresses: Vec<IngressReport>,
+}
+
+/// What the compile made of one Ingress.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IngressReport {
+    pub key: ObjectKey,
+    /// Selected by our class rules.
+    pub ours: bool,
+    /// `canary: "true"`: set aside (canary releases are not implemented yet).
+    pub canary: bool,
+    /// Its routes answer 503 for this reason.
+    pub refusal: Option<Refusal>,
+    /// Every annotation under our prefixes, classified.
+    pub findings: Vec<Finding>,
 }
 
 impl Index {

@@ -158,6 +158,16 @@ pub enum Reason {
     /// The certificate is past its notAfter (served anyway, with this warning) or before its
     /// notBefore.
     TlsCertificateExpired,
+    /// The Ingress carries annotations Strait does not implement yet: security-relevant ones
+    /// refuse its routes (503) unless `--unsupported-security-annotations=serve`; a canary
+    /// Ingress is set aside; other keys have no effect.
+    UnsupportedAnnotation,
+    /// The Ingress carries a snippet annotation: never executed, the Ingress is refused.
+    RefusedAnnotation,
+    /// The Ingress carries annotations Strait ignores (no effect on traffic).
+    IgnoredAnnotation,
+    /// An annotation under one of our prefixes that no one knows (a typo?).
+    UnknownAnnotation,
 }
 
 impl Reason {
@@ -178,6 +188,10 @@ impl Reason {
             Reason::TlsSecretInvalid => "TlsSecretInvalid",
             Reason::TlsHostNotCovered => "TlsHostNotCovered",
             Reason::TlsCertificateExpired => "TlsCertificateExpired",
+            Reason::UnsupportedAnnotation => "UnsupportedAnnotation",
+            Reason::RefusedAnnotation => "RefusedAnnotation",
+            Reason::IgnoredAnnotation => "IgnoredAnnotation",
+            Reason::UnknownAnnotation => "UnknownAnnotation",
         }
     }
 }

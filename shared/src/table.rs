@@ -116,6 +116,45 @@ pub struct Backend {
     pub state: Result<Endpoints, Unavailable>,
 }
 
+/// Why a route answers 503 instead of being served: its Ingress asks for something Strait
+/// will not serve open (docs/architecture.md, "Annotations").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// A security-relevant annotation (auth, source ranges, limits, body size, WAF) that
+    /// Strait does not enforce yet.
+    UnsupportedSecurityAnnotation,
+    /// A security-relevant annotation whose value does not parse.
+    InvalidSecurityAnnotation,
+    /// A snippet annotation: configuration text, never executed.
+    SnippetAnnotation,
+}
+
+impl Refusal {
+    /// Short plain-text reason for the 503 body (the diagnostic names the keys).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::UnsupportedSecurityAnnotation => {
+                "route refused: its Ingress has a security annotation that Strait does not enforce yet (see the Ingress's events or strait check)"
+            }
+            Self::InvalidSecurityAnnotation => {
+                "route refused: a security annotation on its Ingress has an invalid value (see the Ingress's events or strait check)"
+            }
+            Self::SnippetAnnotation => {
+                "route refused: its Ingress carries a snippet annotation, which Strait never executes (see the Ingress's events or strait check)"
+            }
+        }
+    }
+
+    /// Bounded label for metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnsupportedSecurityAnnotation => "unsupported_security_annotation",
+            Self::InvalidSecurityAnnotation => "invalid_security_annotation",
+            Self::SnippetAnnotation => "snippet_annotation",
+        }
+    }
+}
+
 /// Per-route settings that come from the owning Ingress (its annotations and `spec.tls`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RouteOptions {
@@ -126,6 +165,8 @@ pub struct RouteOptions {
     /// Requests of this route are written to the access log (when the proxy has one); the
     /// owning Ingress turns it off with `enable-access-log: "false"`. Default `true`.
     pub access_log: bool,
+    /// The route answers 503 with this reason and is never forwarded (fail closed).
+    pub refused: Option<Refusal>,
 }
 
 impl Default for RouteOptions {
@@ -133,6 +174,7 @@ impl Default for RouteOptions {
         Self {
             https_redirect: false,
             access_log: true,
+            refused: None,
         }
     }
 }

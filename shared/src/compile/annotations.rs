@@ -1,32 +1,18 @@
-//! Per-Ingress settings read from annotations. An unparsable value is reported as a warning
-//! and the setting's default applies; it never rejects the Ingress.
+//! Per-Ingress settings and verdicts read from annotations, all through the registry
+//! ([`crate::annotations`]).
+//!
+//! - [`settings`]: the honoured keys as typed values. An unparsable value of a key that
+//!   restricts nothing is reported and its default applies; of a security-relevant key it
+//!   refuses the Ingress's routes (fail closed).
+//! - [`report`]: one diagnostic per Ingress and verdict: snippets (Ingress refused), security
+//!   keys not enforced (routes refused, or served with a warning under
+//!   `--unsupported-security-annotations=serve`), keys not implemented yet, ignored keys, and
+//!   unknown keys with the nearest known one.
 
-use k8s_openapi::api::networking::v1::Ingress;
-
+use crate::annotations::{Annotations, KeyStatus, Review, Status, parse_bool};
+use crate::config::{CompileConfig, UnsupportedSecurity};
 use crate::model::{Diagnostic, ObjectRef, Reason};
-use crate::table::BackendMode;
-
-/// `pod`, `nodeport` or `service`: overrides `--backend-mode` for this Ingress.
-pub(super) const BACKEND_MODE: &str = "strait.dev/backend-mode";
-/// ingress-nginx's switch to the ClusterIP: `"true"` means service mode.
-pub(super) const SERVICE_UPSTREAM: &str = "nginx.ingress.kubernetes.io/service-upstream";
-/// Redirect plain HTTP to HTTPS for TLS hosts (default `true`); ours, then ingress-nginx's.
-pub(super) const SSL_REDIRECT: [&str; 2] = [
-    "strait.dev/ssl-redirect",
-    "nginx.ingress.kubernetes.io/ssl-redirect",
-];
-/// Redirect plain HTTP to HTTPS even for hosts without TLS (default `false`).
-pub(super) const FORCE_SSL_REDIRECT: [&str; 2] = [
-    "strait.dev/force-ssl-redirect",
-    "nginx.ingress.kubernetes.io/force-ssl-redirect",
-];
-
-/// Write this Ingress's requests to the access log (default `true`); ours, then
-/// ingress-nginx's.
-pub(super) const ENABLE_ACCESS_LOG: [&str; 2] = [
-    "strait.dev/enable-access-log",
-    "nginx.ingress.kubernetes.io/enable-access-log",
-];
+use crate::table::{BackendMode, Refusal};
 
 /// How an Ingress wants plain HTTP handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,97 +23,178 @@ pub(super) struct Redirects {
     pub(super) force: bool,
 }
 
-/// The redirect settings of an Ingress (DESIGN.md, "TLS").
-pub(super) fn redirects(
-    ingress: &Ingress,
+/// What the rules of one Ingress take from its annotations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Settings {
+    pub(super) mode: BackendMode,
+    pub(super) redirects: Redirects,
+    pub(super) access_log: bool,
+    /// Every route of the Ingress answers 503 with this reason.
+    pub(super) refused: Option<Refusal>,
+}
+
+/// The settings of an Ingress whose annotations were reviewed as `review`.
+pub(super) fn settings(
+    annotations: Annotations<'_>,
+    review: &Review,
+    config: &CompileConfig,
     object: &ObjectRef,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Redirects {
-    Redirects {
-        ssl: boolean(ingress, object, SSL_REDIRECT, diagnostics).unwrap_or(true),
-        force: boolean(ingress, object, FORCE_SSL_REDIRECT, diagnostics).unwrap_or(false),
+) -> Settings {
+    let mut read = Reader {
+        keys: annotations,
+        object,
+        diagnostics,
+    };
+    let refused = if !review.snippets.is_empty() {
+        Some(Refusal::SnippetAnnotation)
+    } else if !review.unenforced.is_empty() && config.unsupported_security == UnsupportedSecurity::Refuse {
+        Some(Refusal::UnsupportedSecurityAnnotation)
+    } else {
+        None
+    };
+    Settings {
+        mode: read.backend_mode(config.backend_mode),
+        redirects: Redirects {
+            ssl: read.boolean("ssl-redirect").unwrap_or(true),
+            force: read.boolean("force-ssl-redirect").unwrap_or(false),
+        },
+        access_log: read.boolean("enable-access-log").unwrap_or(true),
+        refused,
     }
 }
 
-/// Whether the proxy's access log records this Ingress's requests.
-pub(super) fn access_log(
-    ingress: &Ingress,
+/// The annotation diagnostics of an Ingress (see the module doc).
+pub(super) fn report(
+    review: &Review,
+    config: &CompileConfig,
     object: &ObjectRef,
     diagnostics: &mut Vec<Diagnostic>,
-) -> bool {
-    boolean(ingress, object, ENABLE_ACCESS_LOG, diagnostics).unwrap_or(true)
-}
-
-/// The first of `names` (in order of authority) that is set to a boolean. An unparsable value
-/// is reported and skipped, as if absent, so the next name or the default applies.
-fn boolean(
-    ingress: &Ingress,
-    object: &ObjectRef,
-    names: [&str; 2],
-    diagnostics: &mut Vec<Diagnostic>,
-) -> Option<bool> {
-    for name in names {
-        let Some(value) = annotation(ingress, name) else {
-            continue;
+) {
+    let mut push = |error: bool, reason: Reason, message: String| {
+        let d = if error {
+            Diagnostic::error(object.clone(), reason, message)
+        } else {
+            Diagnostic::warning(object.clone(), reason, message)
         };
-        match parse_bool(value) {
-            Some(b) => return Some(b),
-            None => diagnostics.push(Diagnostic::warning(
-                object.clone(),
-                Reason::InvalidAnnotation,
-                format!("{name}: {value:?} is not true or false; ignored"),
-            )),
+        diagnostics.push(d);
+    };
+    if !review.snippets.is_empty() {
+        push(
+            true,
+            Reason::RefusedAnnotation,
+            format!(
+                "{}: snippet annotations are nginx configuration text, which Strait never executes; every route of this Ingress answers 503",
+                review.snippets.join(", ")
+            ),
+        );
+    }
+    if !review.unenforced.is_empty() {
+        let keys = review.unenforced.join(", ");
+        match config.unsupported_security {
+            UnsupportedSecurity::Refuse => push(
+                true,
+                Reason::UnsupportedAnnotation,
+                format!(
+                    "{keys}: security annotations that Strait does not enforce yet; this Ingress's routes answer 503 (fail closed; --unsupported-security-annotations=serve serves them without the control)"
+                ),
+            ),
+            UnsupportedSecurity::Serve => push(
+                false,
+                Reason::UnsupportedAnnotation,
+                format!(
+                    "{keys}: security annotations that Strait does not enforce yet; served WITHOUT them because --unsupported-security-annotations=serve"
+                ),
+            ),
         }
     }
-    None
-}
-
-/// The backend mode for an Ingress: `strait.dev/backend-mode`, else
-/// `nginx.ingress.kubernetes.io/service-upstream: "true"` (service), else `default`.
-pub(super) fn backend_mode(
-    ingress: &Ingress,
-    object: &ObjectRef,
-    default: BackendMode,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> BackendMode {
-    if let Some(value) = annotation(ingress, BACKEND_MODE) {
-        match BackendMode::parse(value) {
-            Some(mode) => return mode,
-            None => diagnostics.push(Diagnostic::warning(
-                object.clone(),
-                Reason::InvalidAnnotation,
-                format!("{BACKEND_MODE}: {value:?} is not one of pod, nodeport, service; ignored"),
-            )),
-        }
+    let not_yet = review.not_yet();
+    if !not_yet.is_empty() {
+        push(
+            false,
+            Reason::UnsupportedAnnotation,
+            format!("{}: not implemented yet; no effect", not_yet.join(", ")),
+        );
     }
-    if let Some(value) = annotation(ingress, SERVICE_UPSTREAM) {
-        match parse_bool(value) {
-            Some(true) => return BackendMode::Service,
-            Some(false) => {}
-            None => diagnostics.push(Diagnostic::warning(
-                object.clone(),
-                Reason::InvalidAnnotation,
-                format!("{SERVICE_UPSTREAM}: {value:?} is not true or false; ignored"),
-            )),
-        }
+    let ignored = review.keys_with(KeyStatus::Known(Status::Ignored));
+    if !ignored.is_empty() {
+        push(
+            false,
+            Reason::IgnoredAnnotation,
+            format!("{}: ignored (no effect on traffic)", ignored.join(", ")),
+        );
     }
-    default
+    let unknown: Vec<String> = review
+        .findings
+        .iter()
+        .filter(|f| f.status == KeyStatus::Unknown)
+        .map(|f| match &f.suggestion {
+            Some(suggestion) => format!("{} (did you mean {suggestion}?)", f.key),
+            None => f.key.clone(),
+        })
+        .collect();
+    if !unknown.is_empty() {
+        push(
+            false,
+            Reason::UnknownAnnotation,
+            format!("unknown annotations, no effect: {}", unknown.join("; ")),
+        );
+    }
 }
 
-fn annotation<'i>(ingress: &'i Ingress, name: &str) -> Option<&'i str> {
-    ingress
-        .metadata
-        .annotations
-        .as_ref()?
-        .get(name)
-        .map(String::as_str)
+/// The diagnostic of a canary Ingress, which is set aside whole.
+pub(super) fn canary_ignored(object: &ObjectRef) -> Diagnostic {
+    Diagnostic::warning(
+        object.clone(),
+        Reason::UnsupportedAnnotation,
+        "canary Ingress ignored: canary releases are not implemented yet; the mainline Ingress for its host and path keeps all the traffic",
+    )
 }
 
-/// Booleans as ingress-nginx reads them (Go's `strconv.ParseBool`).
-fn parse_bool(value: &str) -> Option<bool> {
-    match value.trim() {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
-        _ => None,
+/// Typed reads of honoured keys, reporting values that do not parse.
+struct Reader<'a, 'd> {
+    keys: Annotations<'a>,
+    object: &'d ObjectRef,
+    diagnostics: &'d mut Vec<Diagnostic>,
+}
+
+impl Reader<'_, '_> {
+    /// `strait.dev/<name>`, else `<prefix>/<name>`, as a boolean. An unparsable value is
+    /// reported and skipped, as if absent, so the next key or the default applies.
+    fn boolean(&mut self, name: &'static str) -> Option<bool> {
+        let candidates = [self.keys.strait(name), self.keys.nginx(name)];
+        for (key, value) in candidates.into_iter().flatten() {
+            match parse_bool(value) {
+                Some(b) => return Some(b),
+                None => self.invalid(&key, value, "is not true or false"),
+            }
+        }
+        None
+    }
+
+    /// `strait.dev/backend-mode`, else `service-upstream: "true"` (service), else `default`.
+    fn backend_mode(&mut self, default: BackendMode) -> BackendMode {
+        if let Some((key, value)) = self.keys.strait("backend-mode") {
+            match BackendMode::parse(value) {
+                Some(mode) => return mode,
+                None => self.invalid(&key, value, "is not one of pod, nodeport, service"),
+            }
+        }
+        if let Some((key, value)) = self.keys.nginx("service-upstream") {
+            match parse_bool(value) {
+                Some(true) => return BackendMode::Service,
+                Some(false) => {}
+                None => self.invalid(&key, value, "is not true or false"),
+            }
+        }
+        default
+    }
+
+    fn invalid(&mut self, key: &str, value: &str, why: &str) {
+        self.diagnostics.push(Diagnostic::warning(
+            self.object.clone(),
+            Reason::InvalidAnnotation,
+            format!("{key}: {value:?} {why}; ignored"),
+        ));
     }
 }

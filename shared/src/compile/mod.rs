@@ -5,7 +5,8 @@
 //! - [`rules`]: one Ingress's rules, paths and default backend, in precedence order.
 //! - [`tls`]: `spec.tls` and the default certificate into the SNI map, first, so the rules
 //!   know which hosts redirect to HTTPS.
-//! - [`annotations`]: per-Ingress settings read from annotations.
+//! - [`annotations`]: per-Ingress settings and verdicts read through the annotation registry;
+//!   a canary Ingress is set aside before any claim, so it never takes its mainline's routes.
 //! - [`backend`]: an Ingress backend to a Service port, checked, then resolved by mode:
 //!   [`pod`], [`nodeport`], [`cluster_ip`].
 //!
@@ -25,9 +26,10 @@ mod tls;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::jiff::Timestamp;
 
+use crate::annotations::Review;
 use crate::config::CompileConfig;
-use crate::index::{Compiled, Index};
-use crate::model::{Diagnostic, ObjectKey};
+use crate::index::{Compiled, Index, IngressReport};
+use crate::model::{Diagnostic, Kind, ObjectKey, ObjectRef};
 use crate::table::TableBuilder;
 
 pub(crate) use refresh::refresh_endpoints;
@@ -35,23 +37,47 @@ pub(crate) use refresh::refresh_endpoints;
 /// Builds the table from everything in `index`.
 pub(crate) fn compile(index: &Index, config: &CompileConfig) -> Compiled {
     let classes = class::ClassFilter::new(index, config);
-    let mut ingresses: Vec<(&ObjectKey, &Ingress)> = index
-        .ingresses()
-        .iter()
-        .filter(|(_, ingress)| classes.is_ours(ingress))
-        .collect();
-    ingresses.sort_by_key(|(key, ingress)| precedence(key, ingress));
+    let mut diagnostics = Vec::new();
+    let mut reports = Vec::with_capacity(index.ingresses().len());
+    let mut ingresses: Vec<(&ObjectKey, &Ingress, Review)> = Vec::new();
+    for (key, ingress) in index.ingresses() {
+        let ours = classes.is_ours(ingress);
+        let review = crate::annotations::review(ingress, &config.annotations_prefix);
+        reports.push(IngressReport {
+            key: key.clone(),
+            ours,
+            canary: review.canary,
+            refusal: None,
+            findings: review.findings.clone(),
+        });
+        if !ours {
+            continue;
+        }
+        if review.canary {
+            // Never a claimant: the mainline keeps its host and path (docs/architecture.md,
+            // "Annotations").
+            let object = ObjectRef::new(Kind::Ingress, key.clone());
+            diagnostics.push(annotations::canary_ignored(&object));
+            continue;
+        }
+        ingresses.push((key, ingress, review));
+    }
+    ingresses.sort_by_key(|(key, ingress, _)| precedence(key, ingress));
 
     let mut compiler = Compiler {
         index,
         config,
         builder: TableBuilder::new(),
-        diagnostics: Vec::new(),
+        diagnostics,
         tls_hosts: tls::TlsHosts::default(),
     };
-    tls::compile_tls(&mut compiler, &ingresses);
-    for (key, ingress) in ingresses {
-        rules::compile_ingress(&mut compiler, key, ingress);
+    let plain: Vec<(&ObjectKey, &Ingress)> = ingresses.iter().map(|(k, i, _)| (*k, *i)).collect();
+    tls::compile_tls(&mut compiler, &plain);
+    for (key, ingress, review) in &ingresses {
+        let refusal = rules::compile_ingress(&mut compiler, key, ingress, review);
+        if let Ok(i) = reports.binary_search_by(|r| r.key.cmp(key)) {
+            reports[i].refusal = refusal;
+        }
     }
     let mut diagnostics = compiler.diagnostics;
     diagnostics.sort();
@@ -59,6 +85,7 @@ pub(crate) fn compile(index: &Index, config: &CompileConfig) -> Compiled {
     Compiled {
         table: compiler.builder.build(),
         diagnostics,
+        ingresses: reports,
     }
 }
 

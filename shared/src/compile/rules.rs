@@ -10,6 +10,9 @@
 //!   host is a TLS host (of any of our Ingresses: TLS is per host) and its Ingress does not
 //!   opt out. Host-less rules and the default backend have no TLS host, so only force counts.
 //! - Access log: on unless the Ingress sets `enable-access-log: "false"`; carried per route.
+//! - Refusal: an Ingress with a snippet, or with a security annotation Strait does not enforce
+//!   (under the default `--unsupported-security-annotations=refuse`), still claims its routes,
+//!   so they answer 503 with the reason instead of falling through to another rule.
 //! - Claims: the first Ingress to claim host + pathType + path (or the default backend) wins;
 //!   a later claim is skipped with a `Conflict` diagnostic naming the winner, and the rest of
 //!   that Ingress still goes in.
@@ -17,37 +20,38 @@
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend, IngressRule};
 
 use super::Compiler;
-use super::annotations::{self, Redirects};
+use super::annotations::{self, Settings};
+use crate::annotations::{Annotations, Review};
 use super::backend::service_ref;
 use crate::host::HostPattern;
 use crate::model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason};
 use crate::paths::PathKind;
-use crate::table::{BackendMode, Route, RouteOptions};
+use crate::table::{Refusal, Route, RouteOptions};
 
 /// What every claim of one Ingress shares.
 struct IngressCtx<'a> {
     key: &'a ObjectKey,
     object: ObjectRef,
-    mode: BackendMode,
-    redirects: Redirects,
-    access_log: bool,
+    settings: Settings,
 }
 
-pub(super) fn compile_ingress(c: &mut Compiler<'_>, key: &ObjectKey, ingress: &Ingress) {
+pub(super) fn compile_ingress(
+    c: &mut Compiler<'_>,
+    key: &ObjectKey,
+    ingress: &Ingress,
+    review: &Review,
+) -> Option<Refusal> {
     let object = ObjectRef::new(Kind::Ingress, key.clone());
-    let mode =
-        annotations::backend_mode(ingress, &object, c.config.backend_mode, &mut c.diagnostics);
-    let redirects = annotations::redirects(ingress, &object, &mut c.diagnostics);
-    let access_log = annotations::access_log(ingress, &object, &mut c.diagnostics);
+    let read = Annotations::of(ingress, &c.config.annotations_prefix);
+    let settings = annotations::settings(read, review, c.config, &object, &mut c.diagnostics);
+    annotations::report(review, c.config, &object, &mut c.diagnostics);
     let ctx = IngressCtx {
         key,
         object,
-        mode,
-        redirects,
-        access_log,
+        settings,
     };
     let Some(spec) = ingress.spec.as_ref() else {
-        return;
+        return settings.refused;
     };
     for rule in spec.rules.iter().flatten() {
         compile_rule(c, &ctx, rule, spec.default_backend.as_ref());
@@ -55,6 +59,7 @@ pub(super) fn compile_ingress(c: &mut Compiler<'_>, key: &ObjectKey, ingress: &I
     if let Some(backend) = &spec.default_backend {
         compile_default_backend(c, &ctx, backend);
     }
+    settings.refused
 }
 
 fn compile_rule(
@@ -179,14 +184,17 @@ fn route(
             return None;
         }
     };
-    let backend = c.backend(&ctx.object, service, ctx.mode);
-    let https_redirect = ctx.redirects.force || (ctx.redirects.ssl && c.tls_hosts.contains(host));
+    let settings = &ctx.settings;
+    let backend = c.backend(&ctx.object, service, settings.mode);
+    let redirects = settings.redirects;
+    let https_redirect = redirects.force || (redirects.ssl && c.tls_hosts.contains(host));
     Some(Route {
         ingress: ctx.key.clone(),
         backend,
         options: RouteOptions {
             https_redirect,
-            access_log: ctx.access_log,
+            access_log: settings.access_log,
+            refused: settings.refused,
         },
     })
 }

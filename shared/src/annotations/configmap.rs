@@ -1,0 +1,116 @@
+//! ingress-nginx ConfigMap options (`configmap.md`) and what replaces each in Strait: a flag,
+//! a built-in behaviour, or nothing yet. `strait check` reads an ingress-nginx ConfigMap
+//! through this table; options it does not list are nginx tuning with no Strait counterpart.
+
+/// One ConfigMap option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfigOption {
+    pub key: &'static str,
+    /// The Strait flag that takes its role, if any.
+    pub flag: Option<&'static str>,
+    /// The option restricts access for every Ingress: without a Strait equivalent, moving
+    /// serves traffic it used to stop.
+    pub security: bool,
+    /// What differs, or why nothing is needed.
+    pub note: &'static str,
+}
+
+impl ConfigOption {
+    /// "use --flag (note)" or the note alone.
+    pub fn strait_equivalent(&self) -> String {
+        match self.flag {
+            Some(flag) => format!("in Strait: {flag}; {}", self.note),
+            None => format!("in Strait: {}", self.note),
+        }
+    }
+}
+
+const fn flag(key: &'static str, flag: &'static str, note: &'static str) -> ConfigOption {
+    ConfigOption {
+        key,
+        flag: Some(flag),
+        security: false,
+        note,
+    }
+}
+
+const fn none(key: &'static str, note: &'static str) -> ConfigOption {
+    ConfigOption {
+        key,
+        flag: None,
+        security: false,
+        note,
+    }
+}
+
+const fn guard(key: &'static str, note: &'static str) -> ConfigOption {
+    ConfigOption {
+        key,
+        flag: None,
+        security: true,
+        note,
+    }
+}
+
+const TRUST: &str = "X-Forwarded-* are believed only from the listed proxies, and the peer is always appended to X-Forwarded-For";
+const NOT_YET: &str = "no equivalent yet (planned)";
+
+/// The options migrants set most, with their Strait counterpart.
+pub static OPTIONS: &[ConfigOption] = &[
+    flag("use-forwarded-headers", "--trusted-proxies", TRUST),
+    flag("proxy-real-ip-cidr", "--trusted-proxies", TRUST),
+    flag("compute-full-forwarded-for", "--trusted-proxies", TRUST),
+    none("forwarded-for-header", "X-Forwarded-For only; another header name is not yet configurable"),
+    flag("use-proxy-protocol", "--proxy-protocol", "per listener: http, https or http,https"),
+    flag("hsts", "--hsts", "same default (on)"),
+    flag("hsts-max-age", "--hsts-max-age", "same default (1 year)"),
+    flag("hsts-include-subdomains", "--hsts-include-subdomains", "same default (on)"),
+    flag("hsts-preload", "--hsts-preload", "same default (off)"),
+    flag("proxy-connect-timeout", "--upstream-connect-timeout", "same default (5s)"),
+    flag("proxy-read-timeout", "--upstream-response-timeout", "time to the response headers, not between two reads"),
+    none("proxy-send-timeout", NOT_YET),
+    flag("keep-alive", "--client-idle-timeout", "same default (75s)"),
+    flag("upstream-keepalive-timeout", "--upstream-pool-idle-timeout", "idle time of a pooled upstream connection"),
+    flag("upstream-keepalive-connections", "--upstream-pool-max-idle", "idle pooled connections per upstream address"),
+    flag("large-client-header-buffers", "--max-header-bytes", "one limit on the whole header block (431 over it)"),
+    flag("disable-access-log", "--access-log=false", "JSON access log on stdout"),
+    none("log-format-upstream", "Strait's access log is JSON with fixed fields"),
+    none("log-format-escape-json", "Strait's access log is always JSON"),
+    none("ssl-redirect", "same default (true); per Ingress with the ssl-redirect annotation"),
+    none("force-ssl-redirect", "per Ingress with the force-ssl-redirect annotation"),
+    none("http-redirect-code", "Strait redirects with 308, ingress-nginx's default; other codes not yet"),
+    none("ssl-protocols", "TLS 1.2 and 1.3 only (rustls); older protocols are refused"),
+    none("ssl-ciphers", "rustls's fixed set of modern AEAD suites"),
+    none("allow-snippet-annotations", "Strait never executes snippets, whatever this says: an Ingress with one is refused"),
+    none("annotations-risk-level", "Strait refuses Critical (snippet) keys, as ingress-nginx does at its default High"),
+    none("strict-validate-path-type", NOT_YET),
+    none("custom-http-errors", NOT_YET),
+    none("proxy-next-upstream", NOT_YET),
+    none("proxy-next-upstream-tries", NOT_YET),
+    none("proxy-next-upstream-timeout", NOT_YET),
+    none("retry-non-idempotent", NOT_YET),
+    none("limit-req-status-code", NOT_YET),
+    none("limit-conn-status-code", NOT_YET),
+    none("worker-processes", "one worker per core, always"),
+    none("enable-opentelemetry", "no tracing export yet"),
+    none("enable-brotli", "no response compression yet"),
+    none("use-gzip", "no response compression yet"),
+    none("use-http2", "HTTP/2 is always offered over TLS (ALPN h2)"),
+    guard("proxy-body-size", "no request body limit yet (ingress-nginx's default is 1m)"),
+    guard("global-auth-url", "no global external auth yet: requests it guarded would pass"),
+    guard("whitelist-source-range", "no global source-address list yet"),
+    guard("denylist-source-range", "no global source-address list yet"),
+    guard("block-cidrs", "no global block list yet"),
+    guard("block-user-agents", "no global block list yet"),
+    guard("block-referers", "no global block list yet"),
+    guard("enable-modsecurity", "no WAF"),
+    guard("enable-owasp-modsecurity-crs", "no WAF"),
+];
+
+/// The option named `key`, if the table lists it.
+pub fn lookup(key: &str) -> Option<&'static ConfigOption> {
+    OPTIONS.iter().find(|o| o.key == key)
+}
+
+/// The note for options the table does not list.
+pub const UNLISTED: &str = "nginx tuning with no Strait counterpart";

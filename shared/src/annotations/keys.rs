@@ -1,0 +1,259 @@
+//! Every annotation key Strait knows, with its status: the registry's data.
+//!
+//! ingress-nginx keys (`<prefix>/<name>`) come from its final `annotations-risk.md` (136 keys),
+//! plus the `whitelist-source-range` / `limit-whitelist` aliases its parser still reads, plus
+//! keys it removed that old manifests still carry. `strait.dev/` keys follow.
+//!
+//! A key's status is what Strait does with it *today*; the note says the difference (for
+//! `honoured-with-difference`), why ignoring it is safe (`ignored`), what is planned
+//! (`not-yet`) or why it is never executed (`refused`).
+
+use super::{Group, Inert, KeySpec, Namespace, Status};
+
+use Group::*;
+use Status::*;
+
+/// Strait version in which the statuses below took effect.
+const V0_1: &str = "0.1.0";
+
+const fn k(name: &'static str, group: Group, status: Status, note: &'static str) -> KeySpec {
+    KeySpec {
+        name,
+        namespace: Namespace::Nginx,
+        group,
+        status,
+        security: group.is_security(),
+        alias_of: None,
+        note,
+        since: V0_1,
+        inert: Inert::Never,
+    }
+}
+
+const fn strait(name: &'static str, group: Group, note: &'static str) -> KeySpec {
+    KeySpec {
+        namespace: Namespace::Strait,
+        ..k(name, group, Honoured, note)
+    }
+}
+
+impl KeySpec {
+    const fn alias(self, of: &'static str) -> Self {
+        Self {
+            alias_of: Some(of),
+            ..self
+        }
+    }
+
+    const fn inert(self, inert: Inert) -> Self {
+        Self { inert, ..self }
+    }
+
+    const fn security(self, security: bool) -> Self {
+        Self { security, ..self }
+    }
+}
+
+const REWRITES: &str = "planned: regex paths, rewrites and redirects";
+const ERROR_PAGES: &str = "planned: default backend and custom error pages";
+const CANARY: &str = "planned: canary releases; until then a canary Ingress is ignored (with a warning) and its mainline keeps serving";
+const AFFINITY: &str = "planned: cookie session affinity; requests are balanced round robin meanwhile";
+const HASHING: &str = "planned: consistent hashing; requests are balanced round robin meanwhile";
+const UPSTREAM_TLS: &str = "planned: TLS and HTTP/2 upstreams; Strait speaks cleartext HTTP/1.1 upstream today";
+const TIMEOUTS: &str = "planned per Ingress; the global --upstream-connect-timeout / --upstream-response-timeout apply meanwhile";
+const RETRIES: &str = "planned per Ingress; a failed connect is retried once on another endpoint meanwhile";
+const BASIC_AUTH: &str = "planned: basic auth; routes are refused until it is enforced";
+const EXTERNAL_AUTH: &str = "planned: external auth; routes are refused until it is enforced";
+const CLIENT_CERTS: &str = "planned: client-certificate auth; routes are refused until it is enforced";
+const SOURCE: &str = "planned: source-address lists; routes are refused until they are enforced";
+const LIMITS: &str = "planned: rate and connection limits; routes are refused until they are enforced";
+const CORS: &str = "planned: CORS; responses carry no CORS headers meanwhile (browsers then refuse cross-origin reads: fails closed)";
+const COOKIES: &str = "planned: response rewriting; upstream Set-Cookie and Location headers pass unchanged meanwhile";
+const MIRROR: &str = "planned: request mirroring; nothing is mirrored meanwhile";
+const WAF: &str = "no WAF in Strait yet: routes that ask for ModSecurity are refused";
+const STREAMING: &str = "Strait streams request and response bodies without temporary files; nginx buffer tuning changes memory use and timing, not what is sent";
+const TRACING: &str = "tracing only, no effect on traffic; Strait exports no traces yet";
+const SNIPPET: &str = "nginx configuration text: never executed; the whole Ingress is refused, as ingress-nginx does with its default annotations-risk-level High";
+const REDIRECT_SLASH: &str = "the redirect keeps a trailing slash that ingress-nginx drops (`/dir/` goes to `https://host/dir/`, not `https://host/dir`)";
+
+/// The registry, in NGINX-COMPAT.md's group order.
+pub(super) static KEYS: &[KeySpec] = &[
+    // Rewrite and routing.
+    k("rewrite-target", Routing, NotYet, REWRITES),
+    k("use-regex", Routing, NotYet, REWRITES),
+    k("app-root", Routing, NotYet, REWRITES),
+    k("preserve-trailing-slash", Routing, NotYet, REWRITES),
+    k("x-forwarded-prefix", Routing, NotYet, REWRITES),
+    k("server-alias", Routing, NotYet, "planned: host aliases; the alias hosts get Strait's 404 meanwhile"),
+    k("upstream-vhost", Routing, NotYet, "planned: the Host sent upstream; the client's Host is sent meanwhile"),
+    k("default-backend", Routing, NotYet, ERROR_PAGES),
+    k("custom-http-errors", Routing, NotYet, ERROR_PAGES),
+    k("disable-proxy-intercept-errors", Routing, NotYet, ERROR_PAGES),
+    // HTTPS and redirects.
+    k("ssl-redirect", Https, HonouredWithDifference, REDIRECT_SLASH),
+    k("force-ssl-redirect", Https, HonouredWithDifference, REDIRECT_SLASH),
+    k("from-to-www-redirect", Https, NotYet, REWRITES),
+    k("permanent-redirect", Https, NotYet, REWRITES),
+    k("permanent-redirect-code", Https, NotYet, REWRITES),
+    k("temporal-redirect", Https, NotYet, REWRITES),
+    k("temporal-redirect-code", Https, NotYet, REWRITES),
+    k("relative-redirects", Https, NotYet, REWRITES),
+    k("use-port-in-redirects", Https, NotYet, REWRITES),
+    k("ssl-passthrough", Https, NotYet, "planned: TLS passthrough; the Ingress is served with TLS terminated by Strait meanwhile"),
+    k("ssl-ciphers", Https, Ignored, "rustls offers only its fixed set of modern AEAD suites (TLS 1.2 and 1.3); a cipher list can neither weaken nor extend it"),
+    k("ssl-prefer-server-ciphers", Https, Ignored, "rustls always chooses the suite by its own preference order among modern suites"),
+    // Upstream.
+    k("backend-protocol", Upstream, NotYet, UPSTREAM_TLS),
+    k("service-upstream", Upstream, Honoured, "`true` sends traffic to the Service's ClusterIP (backend mode `service`)"),
+    k("load-balance", Upstream, NotYet, "planned: EWMA balancing; round robin meanwhile"),
+    k("upstream-hash-by", Upstream, NotYet, HASHING),
+    k("upstream-hash-by-subset", Upstream, NotYet, HASHING),
+    k("upstream-hash-by-subset-size", Upstream, NotYet, HASHING),
+    k("proxy-http-version", Upstream, Ignored, "Strait speaks HTTP/1.1 to upstreams, the value ingress-nginx uses by default; `1.0` is not offered"),
+    k("connection-proxy-header", Upstream, Ignored, "Strait manages upstream keep-alive and forwards WebSocket upgrades itself"),
+    k("proxy-ssl-secret", Upstream, NotYet, UPSTREAM_TLS),
+    k("proxy-ssl-verify", Upstream, NotYet, UPSTREAM_TLS),
+    k("proxy-ssl-verify-depth", Upstream, NotYet, UPSTREAM_TLS),
+    k("proxy-ssl-name", Upstream, NotYet, UPSTREAM_TLS),
+    k("proxy-ssl-server-name", Upstream, NotYet, UPSTREAM_TLS),
+    k("proxy-ssl-ciphers", Upstream, NotYet, UPSTREAM_TLS),
+    k("proxy-ssl-protocols", Upstream, NotYet, UPSTREAM_TLS),
+    // Timeouts, retries, sizes, buffering.
+    k("proxy-connect-timeout", Proxying, NotYet, TIMEOUTS),
+    k("proxy-send-timeout", Proxying, NotYet, TIMEOUTS),
+    k("proxy-read-timeout", Proxying, NotYet, TIMEOUTS),
+    k("proxy-next-upstream", Proxying, NotYet, RETRIES),
+    k("proxy-next-upstream-timeout", Proxying, NotYet, RETRIES),
+    k("proxy-next-upstream-tries", Proxying, NotYet, RETRIES),
+    k("proxy-body-size", Proxying, NotYet, "planned: request body limit (413); routes are refused until it is enforced, except `0` (unlimited)")
+        .security(true)
+        .inert(Inert::Zero),
+    k("client-body-buffer-size", Proxying, Ignored, STREAMING),
+    k("proxy-request-buffering", Proxying, Ignored, STREAMING),
+    k("proxy-buffering", Proxying, Ignored, STREAMING),
+    k("proxy-buffers-number", Proxying, Ignored, STREAMING),
+    k("proxy-buffer-size", Proxying, Ignored, STREAMING),
+    k("proxy-busy-buffers-size", Proxying, Ignored, STREAMING),
+    k("proxy-max-temp-file-size", Proxying, Ignored, STREAMING),
+    k("proxy-cookie-domain", Proxying, NotYet, COOKIES),
+    k("proxy-cookie-path", Proxying, NotYet, COOKIES),
+    k("proxy-redirect-from", Proxying, NotYet, COOKIES),
+    k("proxy-redirect-to", Proxying, NotYet, COOKIES),
+    // Canary.
+    k("canary", Canary, NotYet, CANARY),
+    k("canary-weight", Canary, NotYet, CANARY),
+    k("canary-weight-total", Canary, NotYet, CANARY),
+    k("canary-by-header", Canary, NotYet, CANARY),
+    k("canary-by-header-value", Canary, NotYet, CANARY),
+    k("canary-by-header-pattern", Canary, NotYet, CANARY),
+    k("canary-by-cookie", Canary, NotYet, CANARY),
+    // Session affinity.
+    k("affinity", Affinity, NotYet, AFFINITY),
+    k("affinity-mode", Affinity, NotYet, AFFINITY),
+    k("affinity-canary-behavior", Affinity, NotYet, AFFINITY),
+    k("session-cookie-name", Affinity, NotYet, AFFINITY),
+    k("session-cookie-path", Affinity, NotYet, AFFINITY),
+    k("session-cookie-domain", Affinity, NotYet, AFFINITY),
+    k("session-cookie-expires", Affinity, NotYet, AFFINITY),
+    k("session-cookie-max-age", Affinity, NotYet, AFFINITY),
+    k("session-cookie-samesite", Affinity, NotYet, AFFINITY),
+    k("session-cookie-secure", Affinity, NotYet, AFFINITY),
+    k("session-cookie-conditional-samesite-none", Affinity, NotYet, AFFINITY),
+    k("session-cookie-change-on-failure", Affinity, NotYet, AFFINITY),
+    // Basic auth.
+    k("auth-type", BasicAuth, NotYet, BASIC_AUTH),
+    k("auth-secret", BasicAuth, NotYet, BASIC_AUTH),
+    k("auth-secret-type", BasicAuth, NotYet, BASIC_AUTH),
+    k("auth-realm", BasicAuth, NotYet, BASIC_AUTH),
+    // External auth.
+    k("auth-url", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-signin", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-signin-redirect-param", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-method", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-response-headers", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-request-redirect", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-proxy-set-headers", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-always-set-cookie", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-cache-key", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-cache-duration", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-keepalive", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-keepalive-requests", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-keepalive-share-vars", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-keepalive-timeout", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-snippet", ExternalAuth, Refused, SNIPPET),
+    k("enable-global-auth", ExternalAuth, Ignored, "Strait has no global external auth, so there is nothing for this key to turn off")
+        .security(false),
+    // Client certificates.
+    k("auth-tls-secret", ClientCerts, NotYet, CLIENT_CERTS),
+    k("auth-tls-verify-client", ClientCerts, NotYet, CLIENT_CERTS).inert(Inert::Off),
+    k("auth-tls-verify-depth", ClientCerts, NotYet, CLIENT_CERTS),
+    k("auth-tls-pass-certificate-to-upstream", ClientCerts, NotYet, CLIENT_CERTS),
+    k("auth-tls-error-page", ClientCerts, NotYet, CLIENT_CERTS),
+    k("auth-tls-match-cn", ClientCerts, NotYet, CLIENT_CERTS),
+    k("satisfy", ClientCerts, NotYet, "planned with the auth methods it combines; routes are refused until they are enforced"),
+    // Source address.
+    k("allowlist-source-range", SourceAddress, NotYet, SOURCE),
+    k("whitelist-source-range", SourceAddress, NotYet, SOURCE).alias("allowlist-source-range"),
+    k("denylist-source-range", SourceAddress, NotYet, SOURCE),
+    // Rate limiting.
+    k("limit-rps", RateLimit, NotYet, LIMITS).inert(Inert::Zero),
+    k("limit-rpm", RateLimit, NotYet, LIMITS).inert(Inert::Zero),
+    k("limit-connections", RateLimit, NotYet, LIMITS).inert(Inert::Zero),
+    k("limit-burst-multiplier", RateLimit, NotYet, LIMITS),
+    k("limit-allowlist", RateLimit, NotYet, LIMITS),
+    k("limit-whitelist", RateLimit, NotYet, LIMITS).alias("limit-allowlist"),
+    k("limit-rate", Proxying, NotYet, "planned: response bandwidth limit; responses are sent at full speed meanwhile"),
+    k("limit-rate-after", Proxying, NotYet, "planned: response bandwidth limit; responses are sent at full speed meanwhile"),
+    // CORS.
+    k("enable-cors", Cors, NotYet, CORS),
+    k("cors-allow-origin", Cors, NotYet, CORS),
+    k("cors-allow-methods", Cors, NotYet, CORS),
+    k("cors-allow-headers", Cors, NotYet, CORS),
+    k("cors-expose-headers", Cors, NotYet, CORS),
+    k("cors-allow-credentials", Cors, NotYet, CORS),
+    k("cors-max-age", Cors, NotYet, CORS),
+    // WAF.
+    k("enable-modsecurity", Waf, NotYet, WAF).inert(Inert::False),
+    k("enable-owasp-core-rules", Waf, NotYet, WAF).inert(Inert::False),
+    k("modsecurity-transaction-id", Waf, NotYet, WAF),
+    k("modsecurity-snippet", Waf, Refused, SNIPPET),
+    // Other.
+    k("configuration-snippet", Other, Refused, SNIPPET),
+    k("server-snippet", Other, Refused, SNIPPET),
+    k("stream-snippet", Other, Refused, SNIPPET),
+    k("custom-headers", Other, NotYet, "planned: response headers from a ConfigMap; none are added meanwhile"),
+    k("mirror-target", Other, NotYet, MIRROR),
+    k("mirror-host", Other, NotYet, MIRROR),
+    k("mirror-request-body", Other, NotYet, MIRROR),
+    k("enable-access-log", Other, Honoured, "`false` keeps this Ingress's requests out of the access log"),
+    k("enable-rewrite-log", Other, Ignored, "nginx's rewrite debug log; no effect on traffic"),
+    k("enable-opentelemetry", Other, Ignored, TRACING),
+    k("opentelemetry-operation-name", Other, Ignored, TRACING),
+    k("opentelemetry-trust-incoming-span", Other, Ignored, TRACING),
+    k("fastcgi-index", Other, Ignored, "only read with backend-protocol FCGI, which Strait does not speak (that key is reported)"),
+    k("fastcgi-params-configmap", Other, Ignored, "only read with backend-protocol FCGI, which Strait does not speak (that key is reported)"),
+    k("http2-push-preload", Other, Ignored, "HTTP/2 server push is gone from browsers and from nginx; a hint only"),
+    // Removed from ingress-nginx, still found in old manifests.
+    k("secure-backends", Removed, Ignored, "removed from ingress-nginx (replaced by backend-protocol); no effect there either"),
+    k("grpc-backend", Removed, Ignored, "removed from ingress-nginx (replaced by backend-protocol); no effect there either"),
+    k("session-cookie-hash", Removed, Ignored, "removed from ingress-nginx; no effect there either"),
+    k("upstream-fail-timeout", Removed, Ignored, "removed from ingress-nginx; no effect there either"),
+    k("upstream-max-fails", Removed, Ignored, "removed from ingress-nginx; no effect there either"),
+    k("add-base-url", Removed, Ignored, "removed from ingress-nginx; no effect there either"),
+    k("base-url-scheme", Removed, Ignored, "removed from ingress-nginx; no effect there either"),
+    k("enable-opentracing", Removed, Ignored, "removed from ingress-nginx (1.10); tracing only"),
+    k("opentracing-trust-incoming-span", Removed, Ignored, "removed from ingress-nginx (1.10); tracing only"),
+    k("global-rate-limit", Removed, NotYet, "removed from ingress-nginx 1.12, which then serves without the limit; Strait refuses the routes instead (use limit-rps)")
+        .security(true),
+    k("global-rate-limit-window", Removed, NotYet, "removed from ingress-nginx 1.12 with global-rate-limit; refused with it")
+        .security(true),
+    k("global-rate-limit-key", Removed, NotYet, "removed from ingress-nginx 1.12 with global-rate-limit; refused with it")
+        .security(true),
+    k("global-rate-limit-ignored-cidrs", Removed, NotYet, "removed from ingress-nginx 1.12 with global-rate-limit; refused with it")
+        .security(true),
+    // Strait's own keys.
+    strait("backend-mode", Strait, "`pod`, `nodeport` or `service`: overrides --backend-mode for this Ingress"),
+    strait("ssl-redirect", Strait, "as ingress-nginx's ssl-redirect; read before it"),
+    strait("force-ssl-redirect", Strait, "as ingress-nginx's force-ssl-redirect; read before it"),
+    strait("enable-access-log", Strait, "as ingress-nginx's enable-access-log; read before it"),
+];
