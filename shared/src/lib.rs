@@ -1,6 +1,8 @@
 //! The model that crosses Strait's control→data boundary, and the pure translation from
 //! Kubernetes objects to it.
 //!
+//! - [`annotations`]: the annotation registry (every ingress-nginx and `strait.dev/` key and
+//!   its status) and the one reader of Ingress annotations.
 //! - [`model`]: object identities and [`model::Diagnostic`]s.
 //! - [`host`] and [`paths`]: the Ingress host and path semantics (see `DESIGN.md`).
 //! - [`table`]: the immutable [`table::RouteTable`] the proxy reads, and its builder.
@@ -12,6 +14,7 @@
 //! This crate knows nothing of Kubernetes clients, files or servers.
 #![forbid(unsafe_code)]
 
+pub mod annotations;
 mod compile;
 pub mod config;
 pub mod host;
@@ -23,8 +26,8 @@ pub mod table;
 pub mod tls;
 
 pub use config::CompileConfig;
-pub use index::{Compiled, EndpointChanges, Index};
+pub use index::{Compiled, EndpointChanges, Index, IngressReport};
 pub use model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason, Severity};
 pub use objects::{Object, ObjectError};
-pub use table::{Backend, BackendId, BackendMode, Endpoint, Endpoints, RouteTable};
+pub use table::{Backend, BackendId, BackendMode, Endpoint, Endpoints, Refusal, RouteTable};
 pub use tls::{Certificate, CertificateError, TlsTable};

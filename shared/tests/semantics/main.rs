@@ -3,6 +3,7 @@
 //! `RouteTable::lookup` (or the table's TLS map).
 
 mod access_log;
+mod annotations;
 mod backends;
 mod certs;
 mod class;
