@@ -17,7 +17,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use strait_shared::{Diagnostic, Reason, RouteTable, Severity};
+use strait_shared::{Diagnostic, IngressReport, Reason, RouteTable, Severity};
 
 mod cluster;
 
@@ -92,6 +92,13 @@ const RELOADS: Def = Def {
            event) or resync (periodic)",
 };
 
+const INGRESS_ANNOTATIONS: Def = Def {
+    name: "ingress_annotations",
+    exposed: "strait_ingress_annotations",
+    help: "Annotation keys on each Ingress of ours, by status in the registry: honoured, \
+           honoured-with-difference, ignored, not-yet, refused, unknown (only non-zero series)",
+};
+
 /// Every control-path metric as (exposed name, help text).
 pub const NAMES: &[(&str, &str)] = &[
     (TABLE_GENERATION.exposed, TABLE_GENERATION.help),
@@ -105,6 +112,7 @@ pub const NAMES: &[(&str, &str)] = &[
     (TABLE_ENDPOINTS.exposed, TABLE_ENDPOINTS.help),
     (MANIFEST_ERRORS.exposed, MANIFEST_ERRORS.help),
     (RELOADS.exposed, RELOADS.help),
+    (INGRESS_ANNOTATIONS.exposed, INGRESS_ANNOTATIONS.help),
 ];
 
 /// Control-path metric families. Cheap to clone (every family is an `Arc` inside); the
@@ -122,6 +130,7 @@ pub struct ControllerMetrics {
     table_endpoints: Gauge,
     manifest_errors: Gauge,
     reloads: Family<TriggerLabels, Counter>,
+    ingress_annotations: Family<AnnotationLabels, Gauge>,
 }
 
 /// What a publish did: `result="published"` (a new table was swapped in) or `"unchanged"`.
@@ -155,6 +164,7 @@ impl Default for ControllerMetrics {
             table_endpoints: Gauge::default(),
             manifest_errors: Gauge::default(),
             reloads: Family::default(),
+            ingress_annotations: Family::default(),
         };
         for result in [PublishResult::Published, PublishResult::Unchanged] {
             metrics
@@ -209,6 +219,11 @@ impl ControllerMetrics {
             m.manifest_errors.clone(),
         );
         registry.register(RELOADS.name, RELOADS.help, m.reloads.clone());
+        registry.register(
+            INGRESS_ANNOTATIONS.name,
+            INGRESS_ANNOTATIONS.help,
+            m.ingress_annotations.clone(),
+        );
         m
     }
 
@@ -244,6 +259,28 @@ impl ControllerMetrics {
             .sum();
         self.table_endpoints.set(gauge_value(endpoints));
         self.set_rejected(diagnostics, previous);
+    }
+
+    /// Sets `ingress_annotations` from a full compile's reports (our Ingresses only): one
+    /// series per Ingress and status with a non-zero count; series of `previous` that are gone
+    /// (an Ingress deleted, a key removed) are removed, so the family stays bounded by the
+    /// Ingresses that carry annotations.
+    pub(crate) fn set_ingress_annotations(
+        &self,
+        reports: &[IngressReport],
+        previous: &[IngressReport],
+    ) {
+        let current = annotation_counts(reports);
+        for gone in annotation_counts(previous).keys() {
+            if !current.contains_key(gone) {
+                self.ingress_annotations.remove(gone);
+            }
+        }
+        for (labels, count) in &current {
+            self.ingress_annotations
+                .get_or_create(labels)
+                .set(gauge_value(*count));
+        }
     }
 
     /// Counts one rescan of the manifests folder after the first load.
@@ -298,6 +335,31 @@ fn publish_buckets() -> impl Iterator<Item = f64> {
 /// A count as a gauge value, saturating (no real table comes near `i64::MAX`).
 fn gauge_value(n: impl TryInto<i64>) -> i64 {
     n.try_into().unwrap_or(i64::MAX)
+}
+
+/// Keys per (namespace, Ingress, status) over our Ingresses.
+fn annotation_counts(reports: &[IngressReport]) -> BTreeMap<AnnotationLabels, usize> {
+    let mut counts = BTreeMap::new();
+    for report in reports.iter().filter(|r| r.ours) {
+        for finding in &report.findings {
+            let labels = AnnotationLabels {
+                namespace: report.key.namespace.clone(),
+                ingress: report.key.name.clone(),
+                status: finding.status.as_str(),
+            };
+            *counts.entry(labels).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// An Ingress (a resource reference: bounded by the cluster's objects) and a registry status
+/// (six values).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, EncodeLabelSet)]
+struct AnnotationLabels {
+    namespace: String,
+    ingress: String,
+    status: &'static str,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]

@@ -1,6 +1,8 @@
 //! Kubernetes Events on Ingresses (leader only): a `Warning` for each new diagnostic about an
 //! Ingress (a rule rejected for a missing Service or port, an invalid path, a conflict lost, a
-//! broken TLS Secret, ...) and a `Normal` `Programmed` once a change to an Ingress is live.
+//! broken TLS Secret, annotations not enforced, ignored or unknown, ...), a `Normal`
+//! `Resolved` when diagnostics go away, and a `Normal` `Programmed` once a change to an
+//! Ingress is live.
 //!
 //! Two layers, so the decisions are testable without an API server:
 //! - [`EventPlanner`] is pure: it diffs each [`Published`] against the previous one and says
@@ -15,7 +17,7 @@
 //! Events are best-effort: a failed post is counted and logged at debug level, never retried.
 //! The same diagnostics are logged by the publisher (`crate::publish`), so nothing is lost.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +34,9 @@ use crate::metrics::{ApiOperation, ClusterMetrics, EventKind, WriteResult};
 
 /// Reason of the Normal Event posted once a change to an Ingress is live.
 pub const PROGRAMMED: &str = "Programmed";
+/// Reason of the Normal Event posted when an Ingress's diagnostics go away (the problem was
+/// fixed): it lists what was resolved.
+pub const RESOLVED: &str = "Resolved";
 /// Action of the Warning Events: the compile rejected or flagged part of the Ingress.
 pub const ACTION_COMPILE: &str = "Compile";
 /// Action of the `Programmed` Events: the routing table carrying the change was published.
@@ -112,8 +117,46 @@ impl EventPlanner {
             }
             current.insert(entry);
         }
+        if announce {
+            let mut resolved = self.resolved(published, &current);
+            resolved.append(&mut events);
+            events = resolved;
+        }
         self.diagnostics = current;
         events
+    }
+
+    /// One `Resolved` per Ingress (same uid, still ours) whose diagnostics of the previous plan
+    /// are gone, listing them: without it `kubectl describe` keeps showing the last Warning as
+    /// the Ingress's latest news after the problem is fixed. Posted before new Warnings, so a
+    /// fix that raises another problem ends on that Warning.
+    fn resolved(
+        &self,
+        published: &Published,
+        current: &HashSet<(String, Diagnostic)>,
+    ) -> Vec<PlannedEvent> {
+        let mut gone: BTreeMap<&ObjectKey, (&str, Vec<&str>)> = BTreeMap::new();
+        for entry @ (uid, diagnostic) in &self.diagnostics {
+            let key = &diagnostic.object.key;
+            let same = published
+                .ingresses
+                .get(key)
+                .is_some_and(|s| s.ours && s.uid.as_deref() == Some(uid.as_str()));
+            if same && !current.contains(entry) {
+                let (_, messages) = gone.entry(key).or_insert((uid.as_str(), Vec::new()));
+                messages.push(diagnostic.message.as_str());
+            }
+        }
+        gone.into_iter()
+            .map(|(key, (uid, mut messages))| {
+                messages.sort_unstable();
+                PlannedEvent {
+                    ingress: key.clone(),
+                    reference: reference(key, uid),
+                    event: resolved(&messages),
+                }
+            })
+            .collect()
     }
 
     /// `Programmed` for each Ingress of ours whose (uid, generation) is not the one last
@@ -283,6 +326,17 @@ fn warning(diagnostic: &Diagnostic) -> Event {
         type_: EventType::Warning,
         reason: diagnostic.reason.as_str().to_owned(),
         note: Some(truncate(&diagnostic.message, MAX_NOTE_BYTES)),
+        action: ACTION_COMPILE.to_owned(),
+        secondary: None,
+    }
+}
+
+fn resolved(messages: &[&str]) -> Event {
+    let note = format!("resolved: {}", messages.join("; "));
+    Event {
+        type_: EventType::Normal,
+        reason: RESOLVED.to_owned(),
+        note: Some(truncate(&note, MAX_NOTE_BYTES)),
         action: ACTION_COMPILE.to_owned(),
         secondary: None,
     }

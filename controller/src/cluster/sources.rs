@@ -37,10 +37,10 @@ use crate::store::Change;
 /// RBAC aside, never caches) any other Secret.
 pub const TLS_SECRETS: &str = "type=kubernetes.io/tls";
 
-/// Annotation prefixes kept on Ingresses and IngressClasses; every other annotation is
-/// dropped before caching.
+/// Annotation prefixes kept on Ingresses and IngressClasses besides `--annotations-prefix`
+/// (whose keys the registry judges, unknown ones included); every other annotation is dropped
+/// before caching.
 const KEPT_ANNOTATIONS: &[&str] = &[
-    "nginx.ingress.kubernetes.io/",
     "strait.dev/",
     "kubernetes.io/ingress.class",
     "ingressclass.kubernetes.io/",
@@ -53,6 +53,8 @@ pub struct WatchContext {
     pub changes: mpsc::Sender<Change>,
     pub metrics: ClusterMetrics,
     pub readiness: Arc<Readiness>,
+    /// `--annotations-prefix`: ingress-nginx keys under it are kept on Ingresses.
+    pub annotations_prefix: Arc<str>,
 }
 
 /// One watch: a kind in one namespace (or all).
@@ -312,7 +314,7 @@ impl<'a> Relay<'a> {
         match guard.0 {
             Ok(object) => {
                 let mut object = Object::from(object);
-                slim(&mut object);
+                slim(&mut object, &self.context.annotations_prefix);
                 Ok(object)
             }
             Err(invalid) => {
@@ -331,14 +333,21 @@ fn object_meta<K: Resource>(guard: &DeserializeGuard<K>) -> &ObjectMeta {
     }
 }
 
-/// Drops what Strait never reads, before the object is queued and cached.
-pub fn slim(object: &mut Object) {
+/// Drops what Strait never reads, before the object is queued and cached. Annotations are kept
+/// on Ingresses and IngressClasses under `prefix/` (ingress-nginx's keys) and the prefixes in
+/// [`KEPT_ANNOTATIONS`].
+pub fn slim(object: &mut Object, prefix: &str) {
     let keeps_annotations = matches!(object, Object::Ingress(_) | Object::IngressClass(_));
     let meta = object.metadata_mut();
     meta.managed_fields = None;
     if keeps_annotations {
         if let Some(annotations) = meta.annotations.as_mut() {
-            annotations.retain(|k, _| KEPT_ANNOTATIONS.iter().any(|p| k.starts_with(p)));
+            annotations.retain(|k, _| {
+                let ours = k
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('/'));
+                ours || KEPT_ANNOTATIONS.iter().any(|p| k.starts_with(p))
+            });
         }
     } else {
         meta.annotations = None;

@@ -45,6 +45,10 @@ fn names_lists_exactly_what_is_registered() {
         &[],
     );
     metrics.reloaded(Trigger::Watch);
+    metrics.set_ingress_annotations(
+        &[report("a", true, &[("nginx.ingress.kubernetes.io/use-regex", "true")])],
+        &[],
+    );
     let listed: BTreeSet<String> = NAMES.iter().map(|(n, _)| (*n).to_owned()).collect();
     assert_eq!(exposed_names(&encode(&registry)), listed);
 }
@@ -178,4 +182,63 @@ fn cluster_names_list_exactly_what_is_registered() {
     ] {
         assert!(text.contains(expected), "{expected} in\n{text}");
     }
+}
+
+/// A compile report of `default/<name>` with the given annotations.
+fn report(name: &str, ours: bool, annotations: &[(&str, &str)]) -> IngressReport {
+    let mut ingress = k8s_openapi::api::networking::v1::Ingress::default();
+    ingress.metadata.annotations = Some(
+        annotations
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    );
+    let review = strait_shared::annotations::review(&ingress, "nginx.ingress.kubernetes.io");
+    IngressReport {
+        key: ObjectKey::new("default", name),
+        ours,
+        findings: review.findings,
+        ..IngressReport::default()
+    }
+}
+
+#[test]
+fn ingress_annotations_count_keys_by_status_and_drop_gone_series() {
+    let (registry, metrics) = registered();
+    let first = [
+        report(
+            "app",
+            true,
+            &[
+                ("nginx.ingress.kubernetes.io/ssl-redirect", "false"),
+                ("nginx.ingress.kubernetes.io/rewrite-target", "/"),
+                ("nginx.ingress.kubernetes.io/use-regex", "true"),
+                ("nginx.ingress.kubernetes.io/server-snipet", "x"),
+            ],
+        ),
+        report("theirs", false, &[("nginx.ingress.kubernetes.io/auth-type", "basic")]),
+    ];
+    metrics.set_ingress_annotations(&first, &[]);
+    let text = encode(&registry);
+    for expected in [
+        r#"strait_ingress_annotations{namespace="default",ingress="app",status="honoured-with-difference"} 1"#,
+        r#"strait_ingress_annotations{namespace="default",ingress="app",status="not-yet"} 2"#,
+        r#"strait_ingress_annotations{namespace="default",ingress="app",status="unknown"} 1"#,
+    ] {
+        assert!(text.contains(expected), "{expected} in\n{text}");
+    }
+    assert!(!text.contains(r#"ingress="theirs""#), "only our Ingresses: {text}");
+
+    let second = [report(
+        "app",
+        true,
+        &[("nginx.ingress.kubernetes.io/ssl-redirect", "false")],
+    )];
+    metrics.set_ingress_annotations(&second, &first);
+    let text = encode(&registry);
+    assert!(text.contains(
+        r#"strait_ingress_annotations{namespace="default",ingress="app",status="honoured-with-difference"} 1"#
+    ));
+    assert!(!text.contains(r#"status="not-yet""#), "{text}");
+    assert!(!text.contains(r#"status="unknown""#), "{text}");
 }

@@ -141,12 +141,43 @@ fn a_resolved_diagnostic_that_comes_back_is_posted_again() {
     let mut planner = started();
     let broken = published(1, &[("web", ingress("u1", 1))], &[missing("web", "gone")]);
     assert_eq!(planner.plan(&broken).len(), 1);
-    assert!(
-        planner
-            .plan(&published(2, &[("web", ingress("u1", 1))], &[]))
-            .is_empty()
+    let fixed = planner.plan(&published(2, &[("web", ingress("u1", 1))], &[]));
+    assert_eq!(
+        summary(&fixed),
+        [(
+            "default/web".to_owned(),
+            "Resolved".to_owned(),
+            "resolved: service default/gone does not exist".to_owned()
+        )]
     );
+    assert_eq!(fixed[0].event.type_, EventType::Normal);
     assert_eq!(summary(&planner.plan(&broken)), summary_of_missing("gone"));
+}
+
+#[test]
+fn a_fix_that_raises_another_problem_ends_on_the_warning() {
+    let mut planner = started();
+    let broken = published(1, &[("web", ingress("u1", 1))], &[missing("web", "a")]);
+    assert_eq!(planner.plan(&broken).len(), 1);
+    let other = published(2, &[("web", ingress("u1", 1))], &[missing("web", "b")]);
+    let reasons: Vec<String> = summary(&planner.plan(&other))
+        .into_iter()
+        .map(|(_, reason, _)| reason)
+        .collect();
+    assert_eq!(reasons, ["Resolved", "ServiceMissing"]);
+}
+
+#[test]
+fn a_deleted_or_recreated_ingress_gets_no_resolved() {
+    let mut planner = started();
+    let broken = published(1, &[("web", ingress("u1", 1))], &[missing("web", "gone")]);
+    assert_eq!(planner.plan(&broken).len(), 1);
+    let recreated = planner.plan(&published(2, &[("web", ingress("u2", 1))], &[]));
+    assert!(
+        summary(&recreated).iter().all(|(_, reason, _)| reason != "Resolved"),
+        "{:?}",
+        summary(&recreated)
+    );
 }
 
 fn summary_of_missing(service: &str) -> Vec<(String, String, String)> {
@@ -446,6 +477,13 @@ async fn a_repeat_is_a_series_and_another_message_a_new_event() {
     assert_eq!(text(&second, "/note"), "service default/b does not exist");
 
     task.publish(published(4, &[web()], &[]));
+    let resolved = expect_create(&mut api).await;
+    assert_eq!(text(&resolved, "/reason"), "Resolved");
+    assert_eq!(text(&resolved, "/type"), "Normal");
+    assert_eq!(
+        text(&resolved, "/note"),
+        "resolved: service default/a does not exist; service default/b does not exist"
+    );
     api.expect_none(QUIET).await;
     task.publish(published(5, &[web()], &[missing("web", "a")]));
     let name = text(&first, "/metadata/name").to_owned();

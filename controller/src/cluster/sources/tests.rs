@@ -2,6 +2,7 @@
 //! each kind, in the request order kube-runtime's watcher uses, and what reaches the compile
 //! loop.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
@@ -26,6 +27,7 @@ fn context(client: Client) -> (WatchContext, mpsc::Receiver<Change>, Registry) {
         changes,
         metrics,
         readiness: Readiness::new(),
+        annotations_prefix: Arc::from("nginx.ingress.kubernetes.io"),
     };
     (context, received, registry)
 }
@@ -340,4 +342,34 @@ async fn a_failing_watch_shows_on_readyz_until_it_recovers() {
     }
     mock::verify(scenario, DEADLINE).await;
     watch.abort();
+}
+
+#[test]
+fn slimming_keeps_every_key_under_the_annotations_prefix_and_no_other() {
+    // Unknown keys under the prefix are kept: the registry reports them (typos).
+    let mut object = Object::from_value(json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "web", "namespace": "default", "annotations": {
+            "ingress.kubernetes.io/rewrite-target": "/",
+            "ingress.kubernetes.io/server-snipets": "x",
+            "ingress.kubernetes.io.evil/rewrite-target": "/",
+            "nginx.ingress.kubernetes.io/rewrite-target": "/",
+            "strait.dev/backend-mode": "pod",
+            "kubernetes.io/ingress.class": "nginx",
+            "example.com/owner": "team"}},
+        "spec": {}
+    }))
+    .expect("decodes")
+    .expect("an Ingress");
+    slim(&mut object, "ingress.kubernetes.io");
+    let kept: Vec<&String> = object.metadata().annotations.as_ref().unwrap().keys().collect();
+    assert_eq!(
+        kept,
+        [
+            "ingress.kubernetes.io/rewrite-target",
+            "ingress.kubernetes.io/server-snipets",
+            "kubernetes.io/ingress.class",
+            "strait.dev/backend-mode"
+        ]
+    );
 }
