@@ -1,4 +1,4 @@
-//! The `strait` command line: `serve`, `controller`, `demo` and `echo`.
+//! The `strait` command line: `serve`, `controller`, `check`, `demo` and `echo`.
 //!
 //! Every flag has an environment fallback named `STRAIT_<FLAG>` (for `demo` and `echo`:
 //! `STRAIT_DEMO_<FLAG>` and `STRAIT_ECHO_<FLAG>`). Values are parsed into typed data once,
@@ -48,6 +48,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run an HTTP/WebSocket echo backend that answers every request with JSON.
     Echo(EchoArgs),
+    /// Report what Strait would do with existing Ingresses (a folder, a file, `-` for stdin,
+    /// or a cluster, read-only): exit 0 when nothing changes, 1 when something needs a look,
+    /// 2 when the check could not run.
+    Check(crate::check::CheckArgs),
 }
 
 /// Flags of `strait serve`.
@@ -92,6 +96,11 @@ pub struct ControllerArgs {
     /// always writes; for a single replica outside the cluster).
     #[arg(long, env = "STRAIT_LEADER_ELECTION", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub leader_election: bool,
+    /// Write `status.loadBalancer.ingress` of our Ingresses (`--update-status=false`: never
+    /// touch Ingress status, e.g. while ingress-nginx still owns it during a side-by-side
+    /// migration; Events are still posted).
+    #[arg(long, env = "STRAIT_UPDATE_STATUS", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
+    pub update_status: bool,
     /// Name of the leader Lease, in the pod's namespace.
     #[arg(long, env = "STRAIT_ELECTION_ID", default_value = "strait-leader")]
     pub election_id: String,
@@ -110,25 +119,38 @@ pub struct ControllerArgs {
 /// behaviour, drain and logging.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
-    /// Address of the plain-HTTP listener (port 0 picks a free port).
-    #[arg(long, env = "STRAIT_HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    /// Address of the plain-HTTP listener (`:8080` is every interface; port 0 picks a free
+    /// port).
+    #[arg(long, env = "STRAIT_HTTP_ADDR", default_value = "0.0.0.0:8080", value_parser = parse_listen_addr)]
     pub http_addr: SocketAddr,
-    /// Address of the HTTPS listener (port 0 picks a free port).
-    #[arg(long, env = "STRAIT_HTTPS_ADDR", default_value = "0.0.0.0:8443")]
+    /// Address of the HTTPS listener (`:8443` is every interface; port 0 picks a free port).
+    #[arg(long, env = "STRAIT_HTTPS_ADDR", default_value = "0.0.0.0:8443", value_parser = parse_listen_addr)]
     pub https_addr: SocketAddr,
     /// Address of the admin listener serving /healthz, /readyz, /metrics and /log/level.
-    #[arg(long, env = "STRAIT_ADMIN_ADDR", default_value = "127.0.0.1:10254")]
+    #[arg(long, env = "STRAIT_ADMIN_ADDR", default_value = "127.0.0.1:10254", value_parser = parse_listen_addr)]
     pub admin_addr: SocketAddr,
-    /// IngressClass name this controller answers to.
-    #[arg(long, env = "STRAIT_INGRESS_CLASS", default_value = "strait")]
-    pub ingress_class: String,
-    /// `spec.controller` value that marks an IngressClass as ours.
+    /// IngressClass names this controller answers to, comma-separated (`strait,nginx` also
+    /// serves ingress-nginx's Ingresses, side by side).
+    #[arg(
+        long,
+        env = "STRAIT_INGRESS_CLASS",
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        default_value = strait_shared::config::DEFAULT_INGRESS_CLASS,
+        value_parser = parse_name
+    )]
+    pub ingress_class: Vec<String>,
+    /// `spec.controller` values that mark an IngressClass as ours, comma-separated (add
+    /// `k8s.io/ingress-nginx` to take ingress-nginx's IngressClasses).
     #[arg(
         long,
         env = "STRAIT_CONTROLLER_NAME",
-        default_value = "strait.dev/ingress-controller"
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        default_value = strait_shared::config::DEFAULT_CONTROLLER_NAME,
+        value_parser = parse_name
     )]
-    pub controller_name: String,
+    pub controller_name: Vec<String>,
     /// Prefix of ingress-nginx annotations read from Ingresses (some fleets use
     /// `ingress.kubernetes.io`); `strait.dev/` keys are read whatever it is.
     #[arg(
@@ -229,7 +251,7 @@ pub struct CommonArgs {
     pub access_log: bool,
 }
 
-/// `--backend-mode` values; see `DESIGN.md`, "Backends".
+/// `--backend-mode` values; see `docs/architecture.md`, "Backends".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendModeArg {
     /// Straight to ready pod IPs from EndpointSlices (one hop).
@@ -297,10 +319,10 @@ pub enum ListenerArg {
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// Address of the demo proxy; when the port is taken a free one is used instead.
-    #[arg(long, env = "STRAIT_DEMO_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(long, env = "STRAIT_DEMO_HTTP_ADDR", default_value = "127.0.0.1:8080", value_parser = parse_listen_addr)]
     pub http_addr: SocketAddr,
     /// Address of the demo's HTTPS listener; when the port is taken a free one is used instead.
-    #[arg(long, env = "STRAIT_DEMO_HTTPS_ADDR", default_value = "127.0.0.1:8443")]
+    #[arg(long, env = "STRAIT_DEMO_HTTPS_ADDR", default_value = "127.0.0.1:8443", value_parser = parse_listen_addr)]
     pub https_addr: SocketAddr,
 }
 
@@ -308,7 +330,7 @@ pub struct DemoArgs {
 #[derive(Debug, Clone, Args)]
 pub struct EchoArgs {
     /// Address to listen on.
-    #[arg(long, env = "STRAIT_ECHO_ADDR", default_value = "127.0.0.1:9090")]
+    #[arg(long, env = "STRAIT_ECHO_ADDR", default_value = "127.0.0.1:9090", value_parser = parse_listen_addr)]
     pub addr: SocketAddr,
     /// Name reported in every response, to tell backends apart.
     #[arg(long, env = "STRAIT_ECHO_NAME", default_value = "echo")]
@@ -334,6 +356,7 @@ impl ControllerArgs {
             publish_service: self.publish_service,
             publish_addresses: self.publish_status_address,
             leader_election: self.leader_election,
+            update_status: self.update_status,
             election_id: self.election_id,
             pod_namespace: self.pod_namespace,
             pod_name: self.pod_name,
@@ -350,8 +373,8 @@ impl CommonArgs {
             https_addr: self.https_addr,
             admin_addr: self.admin_addr,
             compile: CompileConfig {
-                ingress_class: self.ingress_class,
-                controller_name: self.controller_name,
+                ingress_classes: self.ingress_class,
+                controller_names: self.controller_name,
                 watch_ingress_without_class: self.watch_ingress_without_class,
                 backend_mode: self.backend_mode.into(),
                 default_ssl_certificate: self.default_ssl_certificate,
@@ -391,6 +414,15 @@ impl CommonArgs {
     }
 }
 
+/// Parses one item of a comma-separated name list (`--ingress-class`, `--controller-name`):
+/// trimmed, not empty.
+pub fn parse_name(s: &str) -> Result<String, String> {
+    match s.trim() {
+        "" => Err("empty name in the list".to_owned()),
+        name => Ok(name.to_owned()),
+    }
+}
+
 /// Parses `NAMESPACE/NAME`.
 pub fn parse_object_key(s: &str) -> Result<ObjectKey, String> {
     match s.trim().split_once('/') {
@@ -401,6 +433,27 @@ pub fn parse_object_key(s: &str) -> Result<ObjectKey, String> {
         }
         _ => Err(format!("`{s}` is not NAMESPACE/NAME")),
     }
+}
+
+/// Parses a listen address: `IP:PORT` (`0.0.0.0:8080`, `127.0.0.1:8080`, `[::]:8080`), or
+/// `:PORT` for every IPv4 interface (`0.0.0.0:PORT`, as Go tools and ingress-nginx write it).
+/// Host names are not resolved.
+pub fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
+    let text = s.trim();
+    let parsed = match text.strip_prefix(':') {
+        Some(port) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => port
+            .parse::<u16>()
+            .ok()
+            .map(|port| SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port))),
+        Some(_) => None,
+        None => text.parse().ok(),
+    };
+    parsed.ok_or_else(|| {
+        format!(
+            "`{text}` is not an IP address and port \
+             (expected e.g. 0.0.0.0:8080, 127.0.0.1:8080, [::]:8080 or :8080)"
+        )
+    })
 }
 
 /// Parses a CIDR (`10.0.0.0/8`, `fd00::/8`) or a bare IP address (one host: /32 or /128).

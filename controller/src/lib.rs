@@ -1,10 +1,11 @@
 //! Strait's control path and the `strait` binary's pieces: object sources (a manifests folder;
 //! the Kubernetes API in [`cluster`]), the object [`store`] both feed, the one
 //! compile-and-publish [`pipeline`], the admin listener (health, readiness, metrics, runtime
-//! log level), logging, and the `demo` and `echo` helpers.
+//! log level), logging, the [`check`] migration report, and the `demo` and `echo` helpers.
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod demo;

@@ -212,7 +212,9 @@ impl Pipeline {
             )
         };
         readiness.set_detail(detail);
-        if self.published_any && waiting.is_empty() {
+        // Ready only once a compiled table is being served: the generation-0 placeholder the
+        // proxy starts with is not one, even when it looks the same as an empty table.
+        if self.publisher.has_published() && waiting.is_empty() {
             readiness.set_ready(true);
         }
     }
@@ -328,6 +330,24 @@ mod tests {
         assert_eq!(outcome.generation, 1);
         assert!(readiness.is_ready());
         assert_eq!(endpoint_count(&table), 1, "the first table is complete");
+    }
+
+    #[test]
+    fn readiness_waits_for_a_published_table_even_an_empty_one() {
+        let (mut pipeline, table) = pipeline(&[Kind::Ingress, Kind::Service]);
+        let readiness = Readiness::new();
+        pipeline = pipeline.readiness(readiness.clone());
+        pipeline.apply(vec![relist(Kind::Ingress, vec![])]);
+        assert!(!readiness.is_ready(), "{}", readiness.report());
+        assert_eq!(table.load().generation, 0);
+        // Nothing at all to serve: still a table, and the first one.
+        let outcome = pipeline
+            .apply(vec![relist(Kind::Service, vec![])])
+            .expect("published");
+        assert_eq!(outcome.generation, 1);
+        assert_eq!(table.load().generation, 1);
+        assert!(readiness.is_ready());
+        assert_eq!(readiness.report(), "ready\ntable generation 1\n");
     }
 
     #[test]

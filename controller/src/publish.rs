@@ -1,6 +1,7 @@
 //! Compile-and-publish: build a table from an [`Index`] and swap it into the proxy's
 //! [`SharedTable`] — only when it differs from the table being served (STYLE item 9), so a
-//! rescan that changes nothing costs no swap, no generation and no log noise.
+//! rescan that changes nothing costs no swap, no generation and no log noise. The first
+//! compile is always stored, as generation 1, even when it is as empty as the placeholder.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -8,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use strait_proxy::SharedTable;
 use strait_shared::{
-    CompileConfig, Compiled, Diagnostic, EndpointChanges, Index, RouteTable, Severity,
+    CompileConfig, Compiled, Diagnostic, EndpointChanges, Index, IngressReport, RouteTable,
+    Severity,
 };
 
 use crate::metrics::{ControllerMetrics, PublishResult};
@@ -20,8 +22,14 @@ pub struct Publisher {
     config: CompileConfig,
     /// Generation of the table currently in `table`.
     generation: u64,
+    /// Whether this publisher has stored a table yet. The first publish always stores, even a
+    /// table equal to the placeholder the proxy started with, so generation 0 always means
+    /// "nothing published yet" (readiness waits for it).
+    published: bool,
     /// Diagnostics of the last compile, to log only what is new or resolved.
     diagnostics: Vec<Diagnostic>,
+    /// Per-Ingress reports of the last compile (annotation verdicts).
+    reports: Vec<IngressReport>,
     metrics: ControllerMetrics,
 }
 
@@ -52,7 +60,9 @@ impl Publisher {
             table,
             config,
             generation,
+            published: false,
             diagnostics: Vec::new(),
+            reports: Vec::new(),
             metrics: ControllerMetrics::default(),
         }
     }
@@ -78,17 +88,34 @@ impl Publisher {
         self.generation
     }
 
+    /// Whether a compiled table has been stored: the table being served is no longer the
+    /// placeholder from before the first compile.
+    pub fn has_published(&self) -> bool {
+        self.published
+    }
+
     /// Diagnostics of the last compile.
     pub fn diagnostics(&self) -> &[Diagnostic] {
         &self.diagnostics
+    }
+
+    /// Per-Ingress reports of the last full compile.
+    pub fn reports(&self) -> &[IngressReport] {
+        &self.reports
     }
 
     /// Compiles `index` and publishes the result if it differs from the served table.
     /// Runs on the control path (the caller keeps it off the async workers).
     pub fn publish(&mut self, index: &Index) -> PublishOutcome {
         let started = Instant::now();
-        let Compiled { table, diagnostics } = index.compile(&self.config);
+        let Compiled {
+            table,
+            diagnostics,
+            ingresses,
+        } = index.compile(&self.config);
         let compile_time = started.elapsed();
+        self.metrics.set_ingress_annotations(&ingresses, &self.reports);
+        self.reports = ingresses;
         let previous = self.log_diagnostics(diagnostics);
         self.store(table, started, compile_time, &previous)
     }
@@ -114,7 +141,8 @@ impl Publisher {
         &self.config
     }
 
-    /// Stores `table` when it differs from the served one; records metrics and logs.
+    /// Stores `table` when it differs from the served one, or when it is the first; records
+    /// metrics and logs.
     fn store(
         &mut self,
         mut table: RouteTable,
@@ -123,12 +151,13 @@ impl Publisher {
         previous: &[Diagnostic],
     ) -> PublishOutcome {
         let current = self.table.load_full();
-        let changed = *current != table;
+        let changed = !self.published || *current != table;
         let served = if changed {
             self.generation = current.generation.max(self.generation) + 1;
             table.generation = self.generation;
             let table = Arc::new(table);
             self.table.store(Arc::clone(&table));
+            self.published = true;
             table
         } else {
             current
@@ -178,8 +207,9 @@ impl Publisher {
             .count()
     }
 
-    /// Logs diagnostics that are new since the last compile (errors at warn, warnings at info)
-    /// and those that went away (at info), then remembers the new set and returns the old one.
+    /// Logs diagnostics that are new since the last compile (errors and warnings at warn: each
+    /// is something an operator should look at) and those that went away (at info), then
+    /// remembers the new set and returns the old one.
     fn log_diagnostics(&mut self, diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
         let before: HashSet<&Diagnostic> = self.diagnostics.iter().collect();
         let after: HashSet<&Diagnostic> = diagnostics.iter().collect();
@@ -191,7 +221,7 @@ impl Publisher {
                     "rejected: {}",
                     diagnostic.message
                 ),
-                Severity::Warning => tracing::info!(
+                Severity::Warning => tracing::warn!(
                     object = %diagnostic.object,
                     reason = %diagnostic.reason,
                     "{}",
@@ -238,12 +268,27 @@ mod tests {
     }
 
     #[test]
+    fn the_first_table_is_published_even_when_empty() {
+        let mut publisher = publisher();
+        assert!(!publisher.has_published());
+        let outcome = publisher.publish(&Index::new());
+        assert!(
+            outcome.changed,
+            "generation 0 is the placeholder, not a table"
+        );
+        assert_eq!(outcome.generation, 1);
+        assert_eq!(publisher.table().load().generation, 1);
+        assert!(publisher.has_published());
+    }
+
+    #[test]
     fn an_unchanged_table_is_not_republished() {
         let mut publisher = publisher();
+        publisher.publish(&Index::new());
         let before = publisher.table().load_full();
         let outcome = publisher.publish(&Index::new());
         assert!(!outcome.changed);
-        assert_eq!(outcome.generation, 0);
+        assert_eq!(outcome.generation, 1);
         assert!(Arc::ptr_eq(&before, &publisher.table().load_full()));
     }
 

@@ -1,10 +1,12 @@
 //! `strait serve`: wire a manifests folder, the compile-and-publish loop, the proxy listener and
 //! the admin listener together.
 //!
-//! [`start`] binds the listeners, creates the metrics registry (prefix `strait`: the proxy's
-//! families and the controller's), loads the folder and publishes the first table before it
-//! returns, then runs its tasks — HTTP and HTTPS listeners, admin, folder watch — on one
-//! shutdown signal. [`Running::shutdown`] fails readiness, fires the signal and waits for them.
+//! [`start`] opens the source (the folder must be listable; the kubeconfig must read) before
+//! anything else, so a mistake there is the first and only thing printed; then it binds the
+//! listeners, creates the metrics registry (prefix `strait`: the proxy's families and the
+//! controller's), loads the folder and publishes the first table before it returns, and runs
+//! its tasks — HTTP and HTTPS listeners, admin, folder watch — on one shutdown signal.
+//! [`Running::shutdown`] fails readiness, fires the signal and waits for them.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -172,6 +174,7 @@ pub(crate) async fn start_with(
     config: ServeConfig,
     client: Option<kube::Client>,
 ) -> anyhow::Result<Running> {
+    let opened = open(&config.source, client).await?;
     let (http, http_addr) = bind(config.http_addr, "HTTP").await?;
     let (https, https_addr) = bind(config.https_addr, "HTTPS").await?;
     let (admin, admin_addr) = bind(config.admin_addr, "admin").await?;
@@ -191,11 +194,8 @@ pub(crate) async fn start_with(
     let (shutdown, signal) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let watch_config = WatchConfig::new(config.debounce);
-    match &config.source {
-        Source::Manifests(folder) => {
-            tracing::info!(manifests = %folder.display(), "serving from a manifests folder");
-            let dir = ManifestDir::open(folder)
-                .context("cannot serve: the manifests folder must exist and be readable")?;
+    match opened {
+        Opened::Manifests(dir) => {
             let (source, first) = ManifestSource::new(dir, controller_metrics)
                 .scan_blocking(true)
                 .await?;
@@ -218,7 +218,7 @@ pub(crate) async fn start_with(
                 ("manifests watch", watched)
             });
         }
-        Source::Cluster(cluster) => {
+        Opened::Cluster(cluster, client) => {
             let metrics = cluster_metrics.unwrap_or_default();
             let parts = crate::cluster::Parts {
                 config: cluster,
@@ -227,10 +227,6 @@ pub(crate) async fn start_with(
                 readiness: readiness.clone(),
                 metrics,
                 watch: watch_config,
-            };
-            let client = match client {
-                Some(client) => client,
-                None => crate::cluster::connect(cluster).await?,
             };
             crate::cluster::spawn_with(client, parts, &mut tasks, &signal);
         }
@@ -276,6 +272,31 @@ pub(crate) async fn start_with(
         shutdown,
         tasks,
     })
+}
+
+/// A source checked and ready to start: what the user pointed at exists.
+enum Opened<'a> {
+    Manifests(ManifestDir),
+    Cluster(&'a ClusterConfig, kube::Client),
+}
+
+/// Opens the source: lists the manifests folder, or makes the Kubernetes client (from
+/// `client` when given, else from the kubeconfig). Errors name the folder or the file once.
+async fn open(source: &Source, client: Option<kube::Client>) -> anyhow::Result<Opened<'_>> {
+    match source {
+        Source::Manifests(folder) => {
+            tracing::info!(manifests = %folder.display(), "serving from a manifests folder");
+            // The error names the folder and the reason; no context that would repeat it.
+            Ok(Opened::Manifests(ManifestDir::open(folder)?))
+        }
+        Source::Cluster(cluster) => {
+            let client = match client {
+                Some(client) => client,
+                None => crate::cluster::connect(cluster).await?,
+            };
+            Ok(Opened::Cluster(cluster, client))
+        }
+    }
 }
 
 /// The HTTPS listener's TLS settings, with a self-signed fallback certificate generated now.
@@ -344,10 +365,9 @@ mod tests {
         let err = start(config(missing.clone())).await.expect_err("no folder");
         let message = format!("{err:#}");
         assert!(message.contains("manifests folder"), "{message}");
-        assert!(
-            message.contains(&missing.display().to_string()),
-            "{message}"
-        );
+        let path = missing.display().to_string();
+        assert_eq!(message.matches(&path).count(), 1, "{message}");
+        assert_eq!(message.matches("manifests folder").count(), 1, "{message}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -391,10 +411,11 @@ mod tests {
         let running = start(config(tmp.path().to_owned())).await.expect("start");
         let answer = raw_get(running.admin_addr, "/metrics").await;
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-        assert!(answer.contains("\nstrait_table_generation 0\n"), "{answer}");
+        // An empty folder still publishes a first (empty) table.
+        assert!(answer.contains("\nstrait_table_generation 1\n"), "{answer}");
         assert!(answer.contains("strait_table_routes 0"), "{answer}");
         let encoded = crate::metrics::encode(running.registry());
-        assert!(encoded.contains(r#"strait_publishes_total{result="unchanged"}"#));
+        assert!(encoded.contains(r#"strait_publishes_total{result="published"} 1"#));
         let answer = raw_get(running.admin_addr, "/log/level").await;
         assert!(answer.starts_with("HTTP/1.1 501"), "{answer}");
         running.shutdown().await.expect("clean shutdown");

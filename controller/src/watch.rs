@@ -2,7 +2,8 @@
 //! rescan and a publish. A slow periodic rescan backs it up in case events are lost; without
 //! a watcher the folder is polled.
 //!
-//! Any event in the folder triggers a rescan, whatever its file name: in a Kubernetes
+//! The watch is recursive, like the scan: a change in a subfolder (or a new subfolder) is seen
+//! too. Any event in the tree triggers a rescan, whatever its file name: in a Kubernetes
 //! ConfigMap mount the only event is the `..data` symlink being swapped. Rescans are cheap
 //! when nothing changed (files are fingerprinted), so spurious events cost little.
 
@@ -148,8 +149,9 @@ pub(crate) fn settle_deadline(first: Instant, last: Instant, config: &WatchConfi
     (last + config.debounce).min(first + config.max_delay)
 }
 
-/// Starts a non-recursive watcher on `root` that wakes the loop through `tx`; `None` (after a
-/// warning) when the platform refuses, in which case the loop polls.
+/// Starts a recursive watcher on `root` (the scan reads subfolders, so their changes count)
+/// that wakes the loop through `tx`; `None` (after a warning) when the platform refuses, in
+/// which case the loop polls. Folders created later are added to the watch by `notify`.
 fn start_watcher(root: &Path, tx: mpsc::Sender<()>) -> Option<RecommendedWatcher> {
     let handler = move |event: notify::Result<notify::Event>| {
         let wake = match event {
@@ -167,7 +169,7 @@ fn start_watcher(root: &Path, tx: mpsc::Sender<()>) -> Option<RecommendedWatcher
     };
     let started = notify::recommended_watcher(handler).and_then(|mut watcher| {
         watcher
-            .watch(root, RecursiveMode::NonRecursive)
+            .watch(root, RecursiveMode::Recursive)
             .map(|()| watcher)
     });
     match started {
@@ -412,6 +414,40 @@ mod tests {
         task.await.expect("join").expect("watch ends cleanly");
         // The watch dropped its sender: the loop ends.
         compile.await.expect("join").expect("loop ends cleanly");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_change_in_a_subfolder_is_published_within_a_second() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let sub = tmp.path().join("team-a");
+        std::fs::create_dir(&sub).expect("mkdir");
+        std::fs::write(sub.join("a.yaml"), service(80)).expect("write");
+        let table = Arc::new(ArcSwap::from_pointee(RouteTable::default()));
+        let config = WatchConfig::new(Duration::from_millis(100));
+        let (stop, task) =
+            serve_folder(tmp.path(), &table, ControllerMetrics::default(), config).await;
+        assert!(table.load().lookup("h80.example.com", "/").is_some());
+        // The catch-up rescan at start may see a first write; only events see the later ones.
+        // The objects keep their names: one file holds them at a time (else the first wins).
+        for (port, folder) in [(81, sub.clone()), (82, sub.clone()), (83, sub.join("new"))] {
+            if !folder.exists() {
+                std::fs::remove_file(sub.join("a.yaml")).expect("rm");
+                std::fs::create_dir(&folder).expect("mkdir");
+            }
+            std::fs::write(folder.join("a.yaml"), service(port)).expect("write");
+            let host = format!("h{port}.example.com");
+            let changed_at = std::time::Instant::now();
+            while table.load().lookup(&host, "/").is_none() {
+                assert!(
+                    changed_at.elapsed() < Duration::from_secs(1),
+                    "{host} in {} not live within 1 s",
+                    folder.display()
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        stop.send(()).expect("watch still running");
+        task.await.expect("join").expect("watch ends cleanly");
     }
 
     /// A ConfigMap volume: `a.yaml -> ..data/a.yaml`, `..data -> ..<timestamp>`; an update

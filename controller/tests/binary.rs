@@ -1,6 +1,6 @@
 //! The real `strait` binary: flags, the bound address in the start-up log, serving, readiness,
 //! metrics, JSON logs and a runtime log-level change, SIGTERM → exit 0, and a clear error with
-//! exit 1 for a missing folder.
+//! exit 1 for a missing folder or an unreadable kubeconfig, printed once.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -208,4 +208,61 @@ fn missing_manifests_folder_is_a_clear_error_and_exit_1() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("/nonexistent/strait-manifests"), "{stderr}");
     assert!(stderr.contains("manifests folder"), "{stderr}");
+}
+
+/// Runs `strait` with `args` (listeners on free loopback ports), expecting it to fail at
+/// start; its stderr.
+fn failed_start(args: &[&std::ffi::OsStr]) -> String {
+    let out = strait()
+        .args(args)
+        .args(["--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"])
+        .args(["--https-addr", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run strait");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_start_up_error_is_printed_once_and_before_anything_listens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing");
+    let garbage = dir.path().join("kubeconfig");
+    std::fs::write(&garbage, "not a kubeconfig\n").expect("write");
+    let cases = [
+        (
+            ["serve", "--manifests"],
+            &missing,
+            "No such file or directory",
+        ),
+        (
+            ["controller", "--kubeconfig"],
+            &missing,
+            "No such file or directory",
+        ),
+        (["controller", "--kubeconfig"], &garbage, "not valid YAML"),
+    ];
+    for (args, path, reason) in cases {
+        let argv: Vec<&std::ffi::OsStr> = args
+            .iter()
+            .map(std::ffi::OsStr::new)
+            .chain([path.as_os_str()])
+            .collect();
+        let stderr = failed_start(&argv);
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|line| line.starts_with("strait: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "one error line: {stderr}");
+        let error = errors[0];
+        let path = path.display().to_string();
+        assert_eq!(error.matches(&path).count(), 1, "the path once: {error}");
+        assert_eq!(error.matches(reason).count(), 1, "the reason once: {error}");
+        assert!(
+            !stderr.contains("listening"),
+            "nothing listens before the error: {stderr}"
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! The client address (DESIGN.md, "Client IP"), one test per row of the truth table
+//! The client address (docs/architecture.md, "Client IP"), one test per row of the truth table
 //! {trusted, untrusted peer} × {incoming forwarding headers, none} × {PROXY protocol off, on},
 //! plus the PROXY protocol front door: a missing header, a header before a TLS handshake, and
 //! v2 `LOCAL`.

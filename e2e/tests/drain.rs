@@ -1,7 +1,7 @@
-//! Graceful drain, as on SIGTERM (DESIGN "Failure behaviour"): `/readyz` fails at once, Strait
-//! keeps serving through the shutdown delay (new connections included), then stops accepting,
-//! closes idle keep-alive connections, lets in-flight requests finish within the grace period,
-//! and returns cleanly.
+//! Graceful drain, as on SIGTERM (docs/architecture.md, "Failure behaviour"): `/readyz` fails at
+//! once, Strait keeps serving through the shutdown delay (new connections included), then stops
+//! accepting, closes idle keep-alive connections, lets in-flight requests finish within the grace
+//! period, and returns cleanly.
 //!
 //! The signal is the future `Running::run_until` waits on, exactly what the binary passes for
 //! SIGTERM/SIGINT. The upstream here holds its answers until the test releases them, so

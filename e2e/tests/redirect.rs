@@ -1,5 +1,5 @@
-//! Plain HTTP to HTTPS redirects (DESIGN.md, "TLS"), one test per rule: which routes redirect,
-//! which requests are exempt, and the exact `Location`.
+//! Plain HTTP to HTTPS redirects (docs/architecture.md, "Redirects"), one test per rule: which
+//! routes redirect, which requests are exempt, and the exact `Location`.
 
 use std::net::IpAddr;
 

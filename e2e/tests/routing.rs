@@ -1,5 +1,5 @@
-//! Each Ingress semantic rule of DESIGN.md, end to end: manifests folder → Strait → echo
-//! backend, over real loopback sockets.
+//! Each Ingress semantic rule of docs/architecture.md ("Ingress semantics"), end to end: manifests
+//! folder → Strait → echo backend, over real loopback sockets.
 
 use strait_e2e::manifests::{IngressB, backend, ingress_class, our_class};
 use strait_e2e::{Echo, Manifests, get, start};

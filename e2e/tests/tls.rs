@@ -1,4 +1,4 @@
-//! TLS termination end to end (DESIGN.md, "Ingress semantics" → TLS, and "Client IP"): which
+//! TLS termination end to end (docs/architecture.md, "TLS" and "Client IP"): which
 //! certificate each handshake gets, ALPN, what happens after the handshake (routing by `Host`,
 //! HSTS, forwarding headers), certificate rotation and broken Secrets.
 //!
@@ -82,8 +82,9 @@ async fn configured_default_certificate_serves_unknown_and_missing_sni() {
     s.shutdown().await.unwrap();
 }
 
-/// Intended (DESIGN: "Routing still goes by `Host`"): SNI only picks the certificate; as in
-/// ingress-nginx, a client may reuse one connection for every host its certificate covers.
+/// Intended (docs/architecture.md, "TLS": "Routing after the handshake still goes by `Host`"): SNI
+/// only picks the certificate; as in ingress-nginx, a client may reuse one connection for every
+/// host its certificate covers.
 #[tokio::test]
 async fn routing_after_the_handshake_goes_by_host_not_sni() {
     let certs = Certs::new();

@@ -1,5 +1,5 @@
-//! Forwarding headers and the client address (DESIGN "Client IP"). Pure: headers in, headers
-//! out.
+//! Forwarding headers and the client address (docs/architecture.md, "Client IP"). Pure: headers in,
+//! headers out.
 //!
 //! The connecting peer is the client unless it is a trusted proxy. A trusted peer's
 //! `X-Forwarded-For` is kept and the peer appended; the client is the right-most address of

@@ -1,6 +1,6 @@
-//! The front door of one accepted connection, before any HTTP: the PROXY protocol header
-//! (when the listener requires one) and the TLS handshake (HTTPS listeners), both within the
-//! handshake timeout (DESIGN.md data flow: accept → [PROXY header] → [TLS] → hyper).
+//! The front door of one accepted connection, before any HTTP: the PROXY protocol header (when the
+//! listener requires one) and the TLS handshake (HTTPS listeners), both within the handshake
+//! timeout (docs/architecture.md, "Data flow": accept → [PROXY header] → [TLS] → hyper).
 //!
 //! Whatever fails here — no or bad PROXY header, garbage instead of a ClientHello, a client
 //! that stalls — closes the connection, is logged at debug and counted; nothing is held past

@@ -10,10 +10,10 @@
 //!   graceful drain on shutdown.
 //! - [`Proxy`] is what connections share: [`ProxyConfig`], the [`SharedTable`], a
 //!   [`Balancer`] and the upstream connection pool.
-//! - A request: host from `:authority`/absolute-form or `Host`, table lookup, backend state
-//!   (503 with the reason when unavailable), hop-by-hop headers stripped, forwarding headers
-//!   rebuilt (DESIGN "Client IP"), upstream HTTP/1.1 over a keep-alive pool with one retry on
-//!   connect failure, the response streamed back; `Upgrade` handshakes become tunnels.
+//! - A request: host from `:authority`/absolute-form or `Host`, table lookup, backend state (503
+//!   with the reason when unavailable), hop-by-hop headers stripped, forwarding headers rebuilt
+//!   (docs/architecture.md, "Client IP"), upstream HTTP/1.1 over a keep-alive pool with one retry
+//!   on connect failure, the response streamed back; `Upgrade` handshakes become tunnels.
 //! - Failures are [`ProxyError`]s, each with a [`Fault`] and a status, turned into a short
 //!   plain-text response in one place.
 //! - Each request is recorded once, when its response body is done: [`metrics`] (Prometheus

@@ -1,5 +1,6 @@
-//! `308` from plain HTTP to HTTPS (DESIGN.md, "TLS"): decided per route when the table is
-//! built ([`RouteOptions::https_redirect`](strait_shared::table::RouteOptions)), applied here.
+//! `308` from plain HTTP to HTTPS (docs/architecture.md, "Redirects"): decided per route when the
+//! table is built ([`RouteOptions::https_redirect`](strait_shared::table::RouteOptions)), applied
+//! here.
 //!
 //! Not redirected: requests already on HTTPS, requests a trusted proxy says arrived over HTTPS
 //! (`X-Forwarded-Proto: https`, so a TLS-terminating load balancer in front does not loop),

@@ -1,5 +1,5 @@
 //! TLS termination: the rustls server configuration and the SNI resolver over the current
-//! table (DESIGN.md, "TLS"; STYLE item 12: the resolver is a map read).
+//! table (docs/architecture.md, "TLS"; STYLE item 12: the resolver is a map read).
 //!
 //! Each handshake loads the table once and asks its [`TlsTable`](strait_shared::TlsTable):
 //! exact name, then one-label wildcard, then the configured default certificate; without any,

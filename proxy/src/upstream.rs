@@ -1,5 +1,5 @@
 //! One request to a backend: pick an endpoint, send, and when the connection failed before any
-//! byte was sent, retry once on another endpoint (DESIGN "Failure behaviour").
+//! byte was sent, retry once on another endpoint (docs/architecture.md, "Failure behaviour").
 
 use http::Request;
 use strait_shared::Endpoints;

@@ -6,14 +6,18 @@ use crate::table::BackendMode;
 /// Translation settings, parsed once from flags by the controller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompileConfig {
-    /// Our IngressClass name (`--ingress-class`, default `strait`). Matched by the legacy
-    /// `kubernetes.io/ingress.class` annotation, and by `spec.ingressClassName` when no
-    /// IngressClass object of that name exists: a standalone convenience, since manifest
-    /// folders often omit the IngressClass. When an IngressClass of that name does exist, its
-    /// `spec.controller` decides, as for any other class.
-    pub ingress_class: String,
-    /// `spec.controller` value that marks an IngressClass as ours (`--controller-name`).
-    pub controller_name: String,
+    /// Our IngressClass names (`--ingress-class`, comma-separated, default `strait`; several
+    /// serve another controller's Ingresses side by side, e.g. `strait,nginx`). Each is
+    /// matched by the legacy `kubernetes.io/ingress.class` annotation, and by
+    /// `spec.ingressClassName` when no IngressClass object of that name exists: a standalone
+    /// convenience, since manifest folders often omit the IngressClass. When an IngressClass
+    /// of that name does exist, its `spec.controller` decides, as for any other class.
+    pub ingress_classes: Vec<String>,
+    /// `spec.controller` values that mark an IngressClass as ours (`--controller-name`,
+    /// comma-separated, default `strait.dev/ingress-controller`; add `k8s.io/ingress-nginx`
+    /// to take ingress-nginx's classes). The first one names Strait as the reporting
+    /// controller of its Events.
+    pub controller_names: Vec<String>,
     /// Also take Ingresses that name no class at all, neither by field nor by the legacy
     /// annotation (`--watch-ingress-without-class`). Without it such Ingresses are ours only
     /// when one of our IngressClasses is the cluster default.
@@ -54,11 +58,17 @@ impl UnsupportedSecurity {
 /// ingress-nginx's default annotation prefix.
 pub const DEFAULT_ANNOTATIONS_PREFIX: &str = "nginx.ingress.kubernetes.io";
 
+/// Our IngressClass name by default (`--ingress-class`).
+pub const DEFAULT_INGRESS_CLASS: &str = "strait";
+
+/// Our `spec.controller` value by default (`--controller-name`).
+pub const DEFAULT_CONTROLLER_NAME: &str = "strait.dev/ingress-controller";
+
 impl Default for CompileConfig {
     fn default() -> Self {
         Self {
-            ingress_class: "strait".to_owned(),
-            controller_name: "strait.dev/ingress-controller".to_owned(),
+            ingress_classes: vec![DEFAULT_INGRESS_CLASS.to_owned()],
+            controller_names: vec![DEFAULT_CONTROLLER_NAME.to_owned()],
             watch_ingress_without_class: false,
             backend_mode: BackendMode::Pod,
             default_ssl_certificate: None,

@@ -4,7 +4,8 @@
 //! - [`annotations`]: the annotation registry (every ingress-nginx and `strait.dev/` key and
 //!   its status) and the one reader of Ingress annotations.
 //! - [`model`]: object identities and [`model::Diagnostic`]s.
-//! - [`host`] and [`paths`]: the Ingress host and path semantics (see `DESIGN.md`).
+//! - [`host`] and [`paths`]: the Ingress host and path semantics (see `docs/architecture.md`,
+//!   "Hosts" and "Paths").
 //! - [`table`]: the immutable [`table::RouteTable`] the proxy reads, and its builder.
 //! - [`tls`]: certificates from `kubernetes.io/tls` Secrets and the SNI map in the table.
 //! - [`objects`], [`index`], [`config`]: decoded Kubernetes objects, the pure index that holds

@@ -158,8 +158,8 @@ impl Refusal {
 /// Per-route settings that come from the owning Ingress (its annotations and `spec.tls`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RouteOptions {
-    /// Plain-HTTP requests get `308` to `https://` (DESIGN.md, "TLS"): the rule's host is
-    /// listed in some Ingress's `spec.tls` and the owning Ingress does not set
+    /// Plain-HTTP requests get `308` to `https://` (docs/architecture.md, "Redirects"): the rule's
+    /// host is listed in some Ingress's `spec.tls` and the owning Ingress does not set
     /// `ssl-redirect: "false"`, or the owning Ingress sets `force-ssl-redirect: "true"`.
     pub https_redirect: bool,
     /// Requests of this route are written to the access log (when the proxy has one); the

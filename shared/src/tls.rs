@@ -1,5 +1,5 @@
 //! TLS material in the table: certificates parsed and checked from `kubernetes.io/tls`
-//! Secrets, and the map the SNI resolver reads (DESIGN.md, "TLS").
+//! Secrets, and the map the SNI resolver reads (docs/architecture.md, "TLS").
 //!
 //! A Secret is parsed once, when it enters the [`Index`](crate::Index): PEM chain (leaf
 //! first) and a PKCS#1, PKCS#8 or SEC1 key, checked to belong together. What a table needs

@@ -135,7 +135,7 @@ fn serve_flags_reach_the_config() {
     assert_eq!(config.http_addr.port(), 0);
     assert_eq!(config.compile.backend_mode, BackendMode::NodePort);
     assert!(config.compile.watch_ingress_without_class);
-    assert_eq!(config.compile.ingress_class, "edge");
+    assert_eq!(config.compile.ingress_classes, ["edge"]);
     let cidrs: Vec<String> = config
         .proxy
         .trusted_proxies
@@ -195,7 +195,7 @@ fn bad_values_are_rejected_with_a_clear_message() {
         (&["--upstream-connect-timeout=5"][..], "missing unit"),
         (&["--client-idle-timeout=5 parsecs"][..], "unknown unit"),
         (&["--backend-mode=cluster"][..], "nodeport"),
-        (&["--http-addr=localhost"][..], "invalid socket address"),
+        (&["--http-addr=localhost"][..], "expected e.g. 0.0.0.0:8080"),
     ];
     for (args, expected) in cases {
         let mut argv = vec!["--manifests=/m"];
@@ -281,9 +281,75 @@ fn env_fallback_child() {
     assert_eq!(config.compile.backend_mode, BackendMode::Service);
     assert!(config.compile.watch_ingress_without_class);
     assert_eq!(
-        config.compile.ingress_class, "from-flag",
+        config.compile.ingress_classes,
+        ["from-flag"],
         "a flag beats the env"
     );
+}
+
+#[test]
+fn listen_addresses_parse_and_a_bare_port_means_every_interface() {
+    let ok = [
+        ("0.0.0.0:8080", "0.0.0.0:8080"),
+        ("127.0.0.1:8080", "127.0.0.1:8080"),
+        ("[::]:8080", "[::]:8080"),
+        ("[::1]:0", "[::1]:0"),
+        (":8080", "0.0.0.0:8080"),
+        (" :0 ", "0.0.0.0:0"),
+    ];
+    for (text, expected) in ok {
+        assert_eq!(
+            parse_listen_addr(text),
+            Ok(expected.parse().unwrap()),
+            "{text:?}"
+        );
+    }
+    for bad in [
+        "",
+        ":",
+        "8080",
+        "localhost:8080",
+        ":http",
+        ":+80",
+        ":65536",
+        "::8080",
+        "0.0.0.0",
+        "[::]",
+    ] {
+        let err = parse_listen_addr(bad).unwrap_err();
+        assert!(
+            err.ends_with("(expected e.g. 0.0.0.0:8080, 127.0.0.1:8080, [::]:8080 or :8080)"),
+            "{bad:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn every_address_flag_takes_a_bare_port() {
+    let config = serve(&[
+        "--manifests=/m",
+        "--http-addr=:80",
+        "--https-addr=:443",
+        "--admin-addr=:10254",
+    ])
+    .unwrap()
+    .into_config();
+    assert_eq!(config.http_addr, "0.0.0.0:80".parse().unwrap());
+    assert_eq!(config.https_addr, "0.0.0.0:443".parse().unwrap());
+    assert_eq!(config.admin_addr, "0.0.0.0:10254".parse().unwrap());
+    let demo = Cli::try_parse_from(["strait", "demo", "--http-addr=:8080", "--https-addr=:8443"]);
+    let Command::Demo(demo) = demo.unwrap().command else {
+        panic!("expected demo");
+    };
+    assert_eq!(demo.http_addr, "0.0.0.0:8080".parse().unwrap());
+    assert_eq!(demo.https_addr, "0.0.0.0:8443".parse().unwrap());
+    let echo = Cli::try_parse_from(["strait", "echo", "--addr=:9090"]);
+    let Command::Echo(echo) = echo.unwrap().command else {
+        panic!("expected echo");
+    };
+    assert_eq!(echo.addr, "0.0.0.0:9090".parse().unwrap());
+    let err = Cli::try_parse_from(["strait", "echo", "--addr=9090"]).unwrap_err();
+    assert!(err.to_string().contains("[::]:8080 or :8080"), "{err}");
 }
 
 #[test]
@@ -358,6 +424,7 @@ fn controller_flags_become_the_cluster_source() {
         "--publish-status-address=203.0.113.7,lb.example.com",
         "--election-id=my-lease",
         "--leader-election=false",
+        "--update-status=false",
         "--pod-name=strait-0",
         "--pod-namespace=ingress",
         "--kubeconfig=/k",
@@ -377,6 +444,7 @@ fn controller_flags_become_the_cluster_source() {
     assert_eq!(cluster.publish_addresses, ["203.0.113.7", "lb.example.com"]);
     assert_eq!(cluster.election_id, "my-lease");
     assert!(!cluster.leader_election);
+    assert!(!cluster.update_status);
     assert_eq!(cluster.pod_name.as_deref(), Some("strait-0"));
     assert_eq!(cluster.pod_namespace.as_deref(), Some("ingress"));
     assert_eq!(
@@ -391,7 +459,26 @@ fn controller_defaults_elect_a_leader_on_strait_leader_in_every_namespace() {
         panic!("a cluster source");
     };
     assert!(cluster.leader_election);
+    assert!(cluster.update_status);
     assert_eq!(cluster.election_id, "strait-leader");
     assert!(cluster.namespaces.is_empty());
     assert!(controller(&["--publish-service=nameonly"]).is_err());
+}
+
+#[test]
+fn class_and_controller_names_take_comma_separated_lists() {
+    let args = controller(&[
+        "--ingress-class=strait, nginx",
+        "--controller-name",
+        "strait.dev/ingress-controller,k8s.io/ingress-nginx",
+    ])
+    .expect("parses");
+    let config = args.into_config();
+    assert_eq!(config.compile.ingress_classes, ["strait", "nginx"]);
+    assert_eq!(
+        config.compile.controller_names,
+        ["strait.dev/ingress-controller", "k8s.io/ingress-nginx"]
+    );
+    assert!(controller(&["--ingress-class=strait,"]).is_err());
+    assert!(controller(&["--controller-name="]).is_err());
 }

@@ -4,7 +4,8 @@
 //! - [`sources`]: kube-runtime watchers per kind feeding the same [`Store`](crate::store)
 //!   and compile-and-publish loop as the manifests folder.
 //! - [`leader`]: leader election on a `coordination.k8s.io/v1` Lease.
-//! - [`status`]: `status.loadBalancer.ingress` of our Ingresses (leader only).
+//! - [`status`]: `status.loadBalancer.ingress` of our Ingresses (leader only; not started
+//!   with `--update-status=false`).
 //! - [`events`]: Warning and `Programmed` Events on Ingresses (leader only).
 //! - [`api`]: every API call made, as RBAC names it (checked against `deploy/`).
 
@@ -27,7 +28,8 @@ pub use run::{Parts, connect, spawn_with};
 pub(crate) mod mock;
 
 /// Where the cluster is and what to write back to it (`strait controller`'s own flags).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// [`Default`] writes status but does not elect a leader (a single replica, as in tests).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterConfig {
     /// `--kubeconfig`; `None`: `KUBECONFIG`, else the in-cluster service account.
     pub kubeconfig: Option<PathBuf>,
@@ -39,12 +41,32 @@ pub struct ClusterConfig {
     pub publish_addresses: Vec<String>,
     /// `--leader-election`: elect one writer (else this replica always writes).
     pub leader_election: bool,
+    /// `--update-status`: write `status.loadBalancer.ingress` of our Ingresses. `false`
+    /// leaves Ingress status alone entirely (the status writer is not started), for running
+    /// beside ingress-nginx while it still owns status; Events are still posted.
+    pub update_status: bool,
     /// `--election-id`: the Lease's name.
     pub election_id: String,
     /// The pod's namespace (`POD_NAMESPACE`), else the service account's, else `default`.
     pub pod_namespace: Option<String>,
     /// The pod's name (`POD_NAME`), else the host name.
     pub pod_name: Option<String>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            kubeconfig: None,
+            namespaces: Vec::new(),
+            publish_service: None,
+            publish_addresses: Vec::new(),
+            leader_election: false,
+            update_status: true,
+            election_id: String::new(),
+            pod_namespace: None,
+            pod_name: None,
+        }
+    }
 }
 
 /// What the compile loop hands the status writer and the Event recorder after each publish

@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::runtime::events::Reporter;
 use kube::{Client, Config};
 use strait_shared::{BackendMode, CompileConfig, Kind};
 use tokio::sync::{mpsc, watch};
+use tracing::info;
 
 use super::leader::{self, LeaseConfig};
 use super::sources::{self, WatchContext, WatchTarget};
@@ -34,20 +35,40 @@ pub struct Parts<'a> {
 }
 
 /// A client from `--kubeconfig` (or `KUBECONFIG`), else the in-cluster service account.
+/// Makes no request: a kubeconfig that cannot be read fails here, before anything listens.
 pub async fn connect(config: &ClusterConfig) -> anyhow::Result<Client> {
     let kube_config = match &config.kubeconfig {
         Some(path) => {
-            let file = Kubeconfig::read_from(path)
-                .with_context(|| format!("reading the kubeconfig {}", path.display()))?;
+            let file = Kubeconfig::read_from(path).map_err(|err| kubeconfig_error(path, err))?;
             Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
                 .await
-                .with_context(|| format!("using the kubeconfig {}", path.display()))?
+                .with_context(|| format!("cannot use the kubeconfig {}", path.display()))?
         }
         None => Config::infer().await.context(
             "no cluster to talk to: not running in a pod and no --kubeconfig or KUBECONFIG",
         )?,
     };
     Client::try_from(kube_config).context("creating the Kubernetes client")
+}
+
+/// A kubeconfig that cannot be read, said once: kube's own messages repeat the path (debug
+/// quoted) and the I/O error, and a YAML error comes with a multi-line snippet.
+fn kubeconfig_error(path: &std::path::Path, err: KubeconfigError) -> anyhow::Error {
+    let what = format!("cannot read the kubeconfig {}", path.display());
+    match err {
+        KubeconfigError::ReadConfig(io, _) => anyhow::Error::new(io).context(what),
+        KubeconfigError::Parse(yaml) => {
+            let options = serde_saphyr::render_options! {
+                formatter: &serde_saphyr::UserMessageFormatter,
+                snippets: serde_saphyr::SnippetMode::Off,
+            };
+            anyhow::anyhow!(
+                "{what}: not valid YAML: {}",
+                yaml.render_with_options(options)
+            )
+        }
+        other => anyhow::Error::new(other).context(what),
+    }
 }
 
 /// Spawns every cluster-mode task over `client` (tests pass a mock).
@@ -95,6 +116,7 @@ pub fn spawn_with(
         changes,
         metrics: metrics.clone(),
         readiness,
+        annotations_prefix: Arc::from(compile.annotations_prefix.as_str()),
     };
     for target in WatchTarget::all(&config.namespaces) {
         tasks.spawn(until(
@@ -110,24 +132,28 @@ pub fn spawn_with(
     ));
 
     let leader = spawn_election(client.clone(), config, &metrics, tasks, signal);
-    let status_config = StatusConfig {
-        publish_service: config.publish_service.clone(),
-        publish_addresses: config.publish_addresses.clone(),
-    };
-    let writer = status::run(
-        client.clone(),
-        status_config,
-        reported.clone(),
-        leader.clone(),
-        metrics.clone(),
-        stopped(signal.clone()),
-    );
-    tasks.spawn(async move {
-        writer.await;
-        ("status writer", Ok(()))
-    });
+    if config.update_status {
+        let status_config = StatusConfig {
+            publish_service: config.publish_service.clone(),
+            publish_addresses: config.publish_addresses.clone(),
+        };
+        let writer = status::run(
+            client.clone(),
+            status_config,
+            reported.clone(),
+            leader.clone(),
+            metrics.clone(),
+            stopped(signal.clone()),
+        );
+        tasks.spawn(async move {
+            writer.await;
+            ("status writer", Ok(()))
+        });
+    } else {
+        info!("--update-status=false: Ingress status is never written");
+    }
     let reporter = Reporter {
-        controller: compile.controller_name.clone(),
+        controller: reporting_controller(compile),
         instance: Some(identity(config)),
     };
     let recorder = events::run(
@@ -183,6 +209,21 @@ fn spawn_election(
     });
     leading
 }
+
+/// The controller named in our Events: the first `--controller-name` that is not
+/// ingress-nginx's (beside ingress-nginx, Events must say which controller wrote them), else
+/// Strait's own name.
+fn reporting_controller(compile: &CompileConfig) -> String {
+    compile
+        .controller_names
+        .iter()
+        .find(|name| name.as_str() != INGRESS_NGINX_CONTROLLER)
+        .cloned()
+        .unwrap_or_else(|| strait_shared::config::DEFAULT_CONTROLLER_NAME.to_owned())
+}
+
+/// ingress-nginx's IngressClass `spec.controller`.
+const INGRESS_NGINX_CONTROLLER: &str = "k8s.io/ingress-nginx";
 
 /// Runs `task` until the shutdown signal.
 fn until(

@@ -1,5 +1,6 @@
-//! The manifests folder source: a directory of YAML/JSON files holding the same objects a
-//! cluster would (Ingress, IngressClass, Service, EndpointSlice, Secret, Node).
+//! The manifests folder source: a directory of YAML/JSON files (subfolders included) holding
+//! the same objects a cluster would (Ingress, IngressClass, Service, EndpointSlice, Secret,
+//! Node).
 //!
 //! - [`parse_file`] decodes one file into [`Object`](strait_shared::Object)s; a file either
 //!   parses completely or fails with a [`ManifestError`] naming the file and line.
@@ -14,7 +15,7 @@ mod source;
 #[cfg(test)]
 mod tests;
 
-pub use parse::{Format, parse_file};
+pub use parse::{Format, documents, parse_file};
 pub use source::{ManifestDir, ScanReport};
 
 /// Why a manifest file (or the folder) could not be read. Cloneable and comparable, so a

@@ -48,23 +48,37 @@ struct Failure {
 /// debug); `kind: List` and `*List` kinds are unpacked through `items`. Any syntax error, or
 /// any object of a kind we read that does not decode, fails the whole file.
 pub fn parse_file(path: &Path, contents: &str) -> Result<Vec<Object>, ManifestError> {
-    let fail = |failure: Failure| ManifestError::Parse {
-        path: path.to_owned(),
-        line: failure.line,
-        message: failure.message,
-    };
-    let documents = match Format::of(path) {
+    let fail = |failure: Failure| located(path, failure);
+    let mut objects = Vec::new();
+    for document in read_documents(path, contents)? {
+        decode_document(path, document, &mut objects).map_err(fail)?;
+    }
+    Ok(objects)
+}
+
+/// The raw documents of one manifest file, every kind included and `kind: List` not
+/// unpacked: for readers of kinds the index does not hold (`strait check`'s ConfigMap).
+pub fn documents(path: &Path, contents: &str) -> Result<Vec<serde_json::Value>, ManifestError> {
+    let documents = read_documents(path, contents)?;
+    Ok(documents.into_iter().map(|d| d.value).collect())
+}
+
+fn read_documents(path: &Path, contents: &str) -> Result<Vec<Document>, ManifestError> {
+    match Format::of(path) {
         Some(Format::Json) => json_documents(contents),
         // The folder scan only hands us known extensions; treat anything else as YAML, which
         // also reads JSON.
         Some(Format::Yaml) | None => yaml_documents(contents),
     }
-    .map_err(fail)?;
-    let mut objects = Vec::new();
-    for document in documents {
-        decode_document(path, document, &mut objects).map_err(fail)?;
+    .map_err(|failure| located(path, failure))
+}
+
+fn located(path: &Path, failure: Failure) -> ManifestError {
+    ManifestError::Parse {
+        path: path.to_owned(),
+        line: failure.line,
+        message: failure.message,
     }
-    Ok(objects)
 }
 
 fn yaml_documents(contents: &str) -> Result<Vec<Document>, Failure> {

@@ -21,6 +21,10 @@ pub struct ManifestDir {
     files: BTreeMap<PathBuf, FileState>,
     /// The folder could not be listed at the last rescan.
     dir_error: Option<ManifestError>,
+    /// Subfolders that could not be listed at the last rescan: their files keep their objects.
+    subdir_errors: Vec<ManifestError>,
+    /// The last rescan found no objects at all (warned about once, on the way in).
+    empty: bool,
     /// Objects found in more than one place: (object, the ignored file). Kept to log each once.
     duplicates: BTreeSet<(ObjectRef, PathBuf)>,
 }
@@ -54,6 +58,8 @@ impl ManifestDir {
             root,
             files: BTreeMap::new(),
             dir_error: None,
+            subdir_errors: Vec::new(),
+            empty: false,
             duplicates: BTreeSet::new(),
         })
     }
@@ -63,7 +69,7 @@ impl ManifestDir {
         &self.root
     }
 
-    /// Lists the folder again and rereads every new or modified file.
+    /// Lists the folder (subfolders included) again and rereads every new or modified file.
     pub fn rescan(&mut self) -> ScanReport {
         let listed = match list_files(&self.root) {
             Ok(listed) => listed,
@@ -81,20 +87,29 @@ impl ManifestDir {
         if let Some(err) = self.dir_error.take() {
             tracing::info!(folder = %self.root.display(), "manifests folder readable again (was: {err})");
         }
-        let mut changed = self.drop_missing(&listed);
-        for path in listed {
+        self.note_unreadable(listed.unreadable);
+        let mut changed = self.drop_missing(&listed.files);
+        for path in listed.files {
             changed |= self.refresh_file(path);
         }
         if changed {
             self.note_duplicates();
         }
+        self.note_empty();
         self.report(changed)
+    }
+
+    /// The files read at the last rescan, in lexical order (`strait check` rereads them for
+    /// kinds the index does not hold).
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.files.keys().map(PathBuf::as_path)
     }
 
     /// Every error current after the last rescan.
     pub fn errors(&self) -> Vec<ManifestError> {
         let files = self.files.values().filter_map(|f| f.error.clone());
-        self.dir_error.clone().into_iter().chain(files).collect()
+        let folders = self.dir_error.iter().chain(&self.subdir_errors).cloned();
+        folders.chain(files).collect()
     }
 
     /// Number of objects currently held (duplicates included).
@@ -130,12 +145,39 @@ impl ManifestDir {
         }
     }
 
-    /// Forgets files that are gone; `true` when any of them held objects.
+    /// Remembers the subfolders that cannot be listed, logging each new one.
+    fn note_unreadable(&mut self, unreadable: Vec<ManifestError>) {
+        for err in unreadable
+            .iter()
+            .filter(|e| !self.subdir_errors.contains(e))
+        {
+            tracing::warn!(%err, "keeping the objects read before from this folder");
+        }
+        self.subdir_errors = unreadable;
+    }
+
+    /// Warns when the folder holds no objects at all, once each time it becomes empty (not at
+    /// every rescan): a wrong `--manifests` path or an empty ConfigMap serves only 404s.
+    fn note_empty(&mut self) {
+        let empty = self.object_count() == 0;
+        if empty && !self.empty {
+            tracing::warn!(
+                folder = %self.root.display(),
+                "no objects in the manifests folder (its *.yaml, *.yml and *.json files, \
+                 subfolders included); every request gets 404 until some are added"
+            );
+        }
+        self.empty = empty;
+    }
+
+    /// Forgets files that are gone (files under a subfolder that cannot be listed are not
+    /// gone); `true` when any of them held objects.
     fn drop_missing(&mut self, listed: &[PathBuf]) -> bool {
         let listed: HashSet<&PathBuf> = listed.iter().collect();
+        let unreadable: Vec<&Path> = self.subdir_errors.iter().map(ManifestError::path).collect();
         let mut changed = false;
         self.files.retain(|path, state| {
-            let keep = listed.contains(path);
+            let keep = listed.contains(path) || unreadable.iter().any(|dir| path.starts_with(dir));
             if !keep {
                 tracing::info!(file = %path.display(), objects = state.objects.len(), "manifest file removed");
                 changed |= !state.objects.is_empty();
@@ -241,25 +283,71 @@ fn fingerprint(bytes: &[u8]) -> u64 {
     hasher.finish()
 }
 
-/// The manifest files of a folder, sorted: regular files (symlinks followed, as in a ConfigMap
-/// mount) with a known extension, not hidden and not editor leftovers. Not recursive.
-fn list_files(root: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(root)? {
+/// What one listing of the folder found.
+#[derive(Debug, Default)]
+struct Listing {
+    /// Manifest files, folder by folder in lexical order.
+    files: Vec<PathBuf>,
+    /// Subfolders that could not be listed, with why.
+    unreadable: Vec<ManifestError>,
+}
+
+/// The manifest files under a folder, subfolders included, sorted (component by component, so
+/// a folder's files sort together): regular files (symlinks followed, as in a ConfigMap
+/// mount) with a known extension. Hidden files and folders (a ConfigMap mount's `..data` and
+/// `..<timestamp>` among them) and editor leftovers are skipped; see [`is_skipped`].
+///
+/// Errs only when `root` itself cannot be listed; a subfolder that cannot is reported in
+/// [`Listing::unreadable`].
+fn list_files(root: &Path) -> io::Result<Listing> {
+    let mut listing = Listing::default();
+    let mut visited = HashSet::new();
+    list_into(root, &mut listing, &mut visited)?;
+    listing.files.sort();
+    Ok(listing)
+}
+
+/// Adds the manifest files of `dir` and of its subfolders to `listing`.
+fn list_into(dir: &Path, listing: &mut Listing, visited: &mut HashSet<PathBuf>) -> io::Result<()> {
+    // A symlink to a folder above would loop forever: each real folder is read once.
+    if let Ok(real) = std::fs::canonicalize(dir)
+        && !visited.insert(real)
+    {
+        tracing::debug!(folder = %dir.display(), "skipping a folder already read (symlink loop?)");
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             tracing::debug!(file = %path.display(), "skipping a file whose name is not UTF-8");
             continue;
         };
-        let leftover = name.starts_with('.') || name.starts_with('#') || name.ends_with('~');
-        if leftover || Format::of(&path).is_none() {
+        if is_skipped(name) {
             continue;
         }
         // `metadata` follows symlinks; a dangling one is skipped like any non-file.
-        if std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-            files.push(path);
+        let Ok(metadata) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if metadata.is_dir() {
+            if let Err(err) = list_into(&path, listing, visited) {
+                listing.unreadable.push(dir_error(&path, &err));
+            }
+        } else if metadata.is_file() && Format::of(&path).is_some() {
+            listing.files.push(path);
         }
     }
-    files.sort();
-    Ok(files)
+    Ok(())
+}
+
+/// Names the folder scan skips, files and folders alike: hidden ones (`.*`, which covers
+/// Emacs's `.#*` locks and Vim's `.*.swp`) and editor or merge leftovers (`#*#`, `*~`,
+/// `*.swp`, `*.swx`, `*.bak`, `*.orig`).
+fn is_skipped(name: &str) -> bool {
+    const LEFTOVER_SUFFIXES: [&str; 5] = ["~", ".swp", ".swx", ".bak", ".orig"];
+    name.starts_with('.')
+        || name.starts_with('#')
+        || LEFTOVER_SUFFIXES
+            .iter()
+            .any(|suffix| name.ends_with(suffix))
 }

@@ -238,3 +238,120 @@ fn a_folder_that_disappears_keeps_its_objects() {
     assert_eq!(report.errors.len(), 1);
     assert_eq!(dir.object_count(), 1);
 }
+
+#[test]
+fn subfolders_are_read_and_hidden_folders_and_leftovers_are_skipped() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    for dir in [
+        "team-a/apps",
+        "team-b",
+        ".git",
+        "..2024_01_01",
+        "old.bak",
+        "#x#",
+    ] {
+        std::fs::create_dir_all(root.join(dir)).expect("mkdir");
+    }
+    write(root, "top.yaml", &service("top", 80));
+    write(&root.join("team-a/apps"), "a.yaml", &service("a", 80));
+    write(&root.join("team-b"), "b.yml", &service("b", 80));
+    for (dir, name) in [
+        ("team-b", ".#b.yaml"),
+        ("team-b", "#b.yaml#"),
+        ("team-b", "b.yaml~"),
+        ("team-b", ".b.yaml.swp"),
+        ("team-b", "b.yaml.swx"),
+        ("team-b", "b.yaml.bak"),
+        ("team-b", "b.yaml.orig"),
+        (".git", "x.yaml"),
+        ("..2024_01_01", "x.yaml"),
+        ("old.bak", "x.yaml"),
+        ("#x#", "x.yaml"),
+    ] {
+        write(&root.join(dir), name, &service("x", 80));
+    }
+    let mut dir = ManifestDir::open(root).expect("open");
+    let report = dir.rescan();
+    assert!(report.changed && report.errors.is_empty(), "{report:?}");
+    let mut names: Vec<_> = dir.objects().into_iter().map(|o| o.key().name).collect();
+    names.sort();
+    assert_eq!(names, ["a", "b", "top"]);
+
+    // A change deep down is seen; a removed subfolder drops its objects.
+    write(&root.join("team-a/apps"), "a.yaml", &service("a", 81));
+    assert!(dir.rescan().changed);
+    std::fs::remove_dir_all(root.join("team-a")).expect("rm");
+    assert!(dir.rescan().changed);
+    assert_eq!(dir.object_count(), 2);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_is_read_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(tmp.path().join("sub")).expect("mkdir");
+    write(&tmp.path().join("sub"), "a.yaml", &service("a", 80));
+    std::os::unix::fs::symlink("..", tmp.path().join("sub/up")).expect("symlink");
+    let mut dir = ManifestDir::open(tmp.path()).expect("open");
+    assert!(dir.rescan().errors.is_empty());
+    assert_eq!(dir.object_count(), 1);
+}
+
+/// Runs `f` with every log line at warn and above captured; returns the captured text.
+fn warnings_of(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = captured.0.lock().expect("lock").clone();
+    String::from_utf8(bytes).expect("UTF-8 logs")
+}
+
+#[test]
+fn a_folder_without_objects_is_warned_about_once_each_time_it_empties() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let mut dir = ManifestDir::open(root).expect("open");
+    let count = |logs: &str| logs.matches("no objects in the manifests folder").count();
+
+    let logs = warnings_of(|| {
+        dir.rescan();
+        dir.rescan();
+        dir.rescan();
+    });
+    assert_eq!(count(&logs), 1, "{logs}");
+    assert!(
+        logs.contains(&root.display().to_string()),
+        "names the folder: {logs}"
+    );
+
+    let logs = warnings_of(|| {
+        write(root, "a.yaml", &service("a", 80));
+        dir.rescan();
+        dir.rescan();
+    });
+    assert_eq!(count(&logs), 0, "{logs}");
+
+    let logs = warnings_of(|| {
+        std::fs::remove_file(root.join("a.yaml")).expect("rm");
+        dir.rescan();
+        dir.rescan();
+    });
+    assert_eq!(count(&logs), 1, "warned again once it emptied: {logs}");
+}

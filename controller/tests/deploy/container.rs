@@ -241,7 +241,7 @@ fn image_and_deployment_run_as_uid_65532() {
 #[test]
 fn ingress_class_names_strait_as_its_controller() {
     let (deploy, _, args) = setup();
-    let default = strait_shared::CompileConfig::default().controller_name;
+    let default = strait_shared::CompileConfig::default().controller_names;
     let file = &deploy.deployment().0.file;
     same(
         file,
@@ -249,15 +249,16 @@ fn ingress_class_names_strait_as_its_controller() {
         &args.common.controller_name,
         &default,
     );
-    let name = &args.common.ingress_class;
-    let class = find(&deploy.ingress_classes, "", name);
-    let class = class.unwrap_or_else(|| panic!("deploy/: no IngressClass {name}"));
-    let spec = class.object.spec.as_ref();
-    let controller = spec.and_then(|s| s.controller.as_deref());
-    same(
-        &class.file,
-        "spec.controller",
-        controller,
-        Some(default.as_str()),
-    );
+    for name in &args.common.ingress_class {
+        let class = find(&deploy.ingress_classes, "", name);
+        let class = class.unwrap_or_else(|| panic!("deploy/: no IngressClass {name}"));
+        let spec = class.object.spec.as_ref();
+        let controller = spec.and_then(|s| s.controller.as_deref());
+        same(
+            &class.file,
+            "spec.controller",
+            controller,
+            default.first().map(String::as_str),
+        );
+    }
 }

@@ -76,7 +76,7 @@ const TRACING: &str = "tracing only, no effect on traffic; Strait exports no tra
 const SNIPPET: &str = "nginx configuration text: never executed; the whole Ingress is refused, as ingress-nginx does with its default annotations-risk-level High";
 const REDIRECT_SLASH: &str = "the redirect keeps a trailing slash that ingress-nginx drops (`/dir/` goes to `https://host/dir/`, not `https://host/dir`)";
 
-/// The registry, in NGINX-COMPAT.md's group order.
+/// The registry, by feature group (ingress-nginx's annotations.md order, most used first).
 pub(super) static KEYS: &[KeySpec] = &[
     // Rewrite and routing.
     k("rewrite-target", Routing, NotYet, REWRITES),

@@ -13,12 +13,14 @@
 //!
 //! Nothing here generates configuration text: values are parsed into typed data or rejected.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::OnceLock;
 use std::fmt;
 
 use k8s_openapi::api::networking::v1::Ingress;
 
 pub mod configmap;
+pub mod support;
 mod keys;
 
 /// Prefix of Strait's own annotations.
@@ -65,7 +67,7 @@ impl fmt::Display for Status {
     }
 }
 
-/// Feature group of a key (NGINX-COMPAT.md's groups).
+/// Feature group of a key (as ingress-nginx's annotations.md groups them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Group {
     Routing,
@@ -198,9 +200,15 @@ pub fn keys() -> &'static [KeySpec] {
 
 /// The entry for `name` (without prefix) in `namespace`.
 pub fn lookup(namespace: Namespace, name: &str) -> Option<&'static KeySpec> {
-    keys::KEYS
-        .iter()
-        .find(|k| k.namespace == namespace && k.name == name)
+    static INDEX: OnceLock<HashMap<(Namespace, &'static str), &'static KeySpec>> =
+        OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        keys::KEYS
+            .iter()
+            .map(|k| ((k.namespace, k.name), k))
+            .collect()
+    });
+    index.get(&(namespace, name)).copied()
 }
 
 /// The nearest known key in `namespace` to a misspelt `name`, if one is close enough to be a

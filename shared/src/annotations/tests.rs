@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use super::*;
 
 /// Every key of ingress-nginx's final `annotations-risk.md` (136), the aliases its parser
-/// reads, and the removed keys NGINX-COMPAT.md §2 lists.
+/// reads, and the removed keys old manifests still carry (docs/architecture.md, "Annotations").
 const NGINX_KEYS: &str = "server-alias allowlist-source-range backend-protocol auth-realm auth-secret \
 auth-secret-type auth-type canary canary-by-cookie canary-by-header canary-by-header-pattern \
 canary-by-header-value canary-weight canary-weight-total auth-tls-error-page auth-tls-match-cn \
@@ -69,7 +69,7 @@ fn keys_are_unique_and_every_entry_says_something() {
 
 #[test]
 fn security_groups_are_security_relevant_and_snippets_are_refused() {
-    // NGINX-COMPAT.md §2: auth, client certificates, satisfy, source-address lists, rate and
+    // docs/architecture.md, "Annotations": auth, client certificates, satisfy, source lists, rate and
     // connection limits, proxy-body-size, WAF.
     for name in [
         "auth-type",
@@ -291,14 +291,12 @@ fn every_annotation_read_has_a_registry_entry() {
     assert!(reads >= 6, "the scan found the registry's own reads ({reads})");
 }
 
-/// Whether a line touches a `.annotations` field (not `.annotations_prefix`).
+/// Whether a line reads an object's annotations: `ObjectMeta::annotations` through
+/// `metadata`/`meta`, or kube's `ResourceExt::annotations()`.
 fn reads_field(line: &str) -> bool {
-    line.match_indices(".annotations").any(|(i, m)| {
-        !line[i + m.len()..]
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_')
-    })
+    ["metadata.annotations", "metadata().annotations", "meta.annotations", ".annotations()"]
+        .iter()
+        .any(|pattern| line.contains(pattern))
 }
 
 #[test]

@@ -1,15 +1,20 @@
-//! Which Ingresses are ours (DESIGN.md, "Class").
+//! Which Ingresses are ours (docs/architecture.md, "Class").
 //!
 //! - `spec.ingressClassName` set: ours when it names an IngressClass whose `spec.controller`
-//!   is our controller name, or — when no IngressClass of that name exists at all — when it
-//!   equals our `--ingress-class` (standalone folders often omit the IngressClass).
-//! - field empty, legacy `kubernetes.io/ingress.class` annotation set: ours when it equals our
-//!   `--ingress-class` or names one of our IngressClasses.
+//!   is any of our controller names, or — when no IngressClass of that name exists at all —
+//!   when it equals any of our `--ingress-class` names (standalone folders often omit the
+//!   IngressClass).
+//! - field empty, legacy `kubernetes.io/ingress.class` annotation set: ours when it equals any
+//!   of our `--ingress-class` names or names one of our IngressClasses.
 //! - no class at all: ours when one of our IngressClasses is marked
 //!   `ingressclass.kubernetes.io/is-default-class: "true"`, or with
 //!   `--watch-ingress-without-class`.
 //!
 //! An Ingress that is not ours is ignored silently: it belongs to another controller.
+//!
+//! Several class and controller names let Strait serve another controller's Ingresses side
+//! by side (`--ingress-class strait,nginx --controller-name
+//! strait.dev/ingress-controller,k8s.io/ingress-nginx`), as ingress-nginx users migrate (README, "Migrating from ingress-nginx").
 
 use std::collections::BTreeSet;
 
@@ -67,7 +72,7 @@ impl<'a> ClassFilter<'a> {
             .map(String::as_str)
             .filter(|c| !c.is_empty());
         match legacy {
-            Some(name) => name == self.config.ingress_class || self.ours.contains(name),
+            Some(name) => self.is_our_class_name(name) || self.ours.contains(name),
             None => self.default_is_ours || self.config.watch_ingress_without_class,
         }
     }
@@ -77,8 +82,13 @@ impl<'a> ClassFilter<'a> {
         if self.existing.contains(name) {
             self.ours.contains(name)
         } else {
-            name == self.config.ingress_class
+            self.is_our_class_name(name)
         }
+    }
+
+    /// Whether `name` is one of our `--ingress-class` names.
+    fn is_our_class_name(&self, name: &str) -> bool {
+        self.config.ingress_classes.iter().any(|ours| ours == name)
     }
 }
 
@@ -87,7 +97,7 @@ fn is_our_controller(class: &IngressClass, config: &CompileConfig) -> bool {
         .spec
         .as_ref()
         .and_then(|s| s.controller.as_deref())
-        .is_some_and(|c| c == config.controller_name)
+        .is_some_and(|c| config.controller_names.iter().any(|ours| ours == c))
 }
 
 fn is_default_class(class: &IngressClass) -> bool {

@@ -1,5 +1,5 @@
 //! The pure translation from an [`Index`] to a [`RouteTable`](crate::table::RouteTable) plus
-//! diagnostics (DESIGN.md, "Ingress semantics" and "Backends").
+//! diagnostics (docs/architecture.md, "Ingress semantics" and "Backends").
 //!
 //! - [`class`]: which Ingresses are ours.
 //! - [`rules`]: one Ingress's rules, paths and default backend, in precedence order.
@@ -89,7 +89,7 @@ pub(crate) fn compile(index: &Index, config: &CompileConfig) -> Compiled {
     }
 }
 
-/// Keys of the Ingresses in `index` that our class rules select (DESIGN.md, "Class").
+/// Keys of the Ingresses in `index` that our class rules select (docs/architecture.md, "Class").
 pub(crate) fn our_ingresses<'a>(
     index: &'a Index,
     config: &CompileConfig,

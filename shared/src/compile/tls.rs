@@ -1,4 +1,5 @@
-//! `spec.tls` and `--default-ssl-certificate` into the table's SNI map (DESIGN.md, "TLS").
+//! `spec.tls` and `--default-ssl-certificate` into the table's SNI map (docs/architecture.md,
+//! "TLS").
 //!
 //! Runs before the rules, over our Ingresses in precedence order, so that the rules know
 //! which hosts are TLS hosts (for redirects) and the oldest Ingress wins a host's certificate,

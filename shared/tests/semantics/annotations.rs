@@ -38,7 +38,7 @@ fn guarded_world(key: &str, value: &str) -> World {
 
 #[test]
 fn every_unenforced_security_key_refuses_its_ingress_routes_and_only_those() {
-    // NGINX-COMPAT.md §2: auth, client certificates, satisfy, source lists, limits, body size,
+    // docs/architecture.md, "Annotations": auth, client certificates, satisfy, source lists, limits, body size,
     // WAF.
     for (key, value) in [
         ("whitelist-source-range", "10.0.0.0/8"),

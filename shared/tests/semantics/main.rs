@@ -1,4 +1,4 @@
-//! One test per Ingress semantic rule (DESIGN.md, "Ingress semantics", with "TLS", and
+//! One test per Ingress semantic rule (docs/architecture.md, "Ingress semantics", with "TLS", and
 //! "Backends"), each named after its rule: hand-built objects → `Index::apply` → `compile` →
 //! `RouteTable::lookup` (or the table's TLS map).
 

@@ -1,5 +1,5 @@
-//! DESIGN.md, "TLS": plain HTTP to a TLS host redirects to HTTPS unless the owning Ingress
-//! opts out; `force-ssl-redirect` redirects any host of its Ingress.
+//! docs/architecture.md, "Redirects": plain HTTP to a TLS host redirects to HTTPS unless the owning
+//! Ingress opts out; `force-ssl-redirect` redirects any host of its Ingress.
 
 use strait_shared::Reason;
 

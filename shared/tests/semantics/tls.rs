@@ -1,5 +1,5 @@
-//! DESIGN.md, "TLS": certificates chosen by SNI from `spec.tls`, and the default certificate.
-//! Certificates are generated per test (see `certs`); redirects are in `redirects`.
+//! docs/architecture.md, "TLS": certificates chosen by SNI from `spec.tls`, and the default
+//! certificate. Certificates are generated per test (see `certs`); redirects are in `redirects`.
 
 use strait_shared::{Kind, ObjectKey, Reason, Severity};
 
