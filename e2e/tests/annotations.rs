@@ -1,4 +1,4 @@
-//! ingress-nginx annotations through the real proxy (NGINX-COMPAT.md §1–§2): never fail open,
+//! ingress-nginx annotations through the real proxy (docs/architecture.md, "Annotations"): never fail open,
 //! never silent, never config text.
 //!
 //! - A security key Strait does not enforce yet refuses every route of its Ingress (and its
@@ -295,7 +295,7 @@ struct Case {
     probe: Probe,
 }
 
-/// One key per security group of NGINX-COMPAT.md §2.
+/// One key per security group (docs/architecture.md, "Annotations").
 const SECURITY_CASES: &[Case] = &[
     Case {
         // annotations.md "Whitelist source range" (annotations-risk.md: Allowlist, Medium).
@@ -465,7 +465,7 @@ async fn a_snippet_refuses_its_ingress_in_either_mode_and_never_runs() {
 #[tokio::test]
 async fn an_unknown_key_is_served_and_counted() {
     // annotations.md lists every key; `server-snippets` is a typo seen in published
-    // manifests (NGINX-COMPAT.md §2). It has no effect in ingress-nginx either. The
+    // manifests. It has no effect in ingress-nginx either. The
     // "did you mean" suggestion is asserted on the binary's log
     // (controller/tests/annotations_binary.rs).
     let scene = Scene::new(&[("server-snippets", "x")]).await;
