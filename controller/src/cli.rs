@@ -1,7 +1,7 @@
 //! The `strait` command line: `serve`, `controller`, `check`, `demo` and `echo`.
 //!
 //! Every flag has an environment fallback named `STRAIT_<FLAG>` (for `demo` and `echo`:
-//! `STRAIT_DEMO_<FLAG>` and `STRAIT_ECHO_<FLAG>`). Values are parsed into typed data once,
+//! `STRAIT_DEMO_<FLAG>` and `STRAIT_ECHO_<FLAG>`; `check`'s own flags: `STRAIT_CHECK_<FLAG>`). Values are parsed into typed data once,
 //! here; [`ServeArgs::into_config`] turns the `serve` flags into a [`ServeConfig`].
 
 use std::net::{IpAddr, SocketAddr};
@@ -129,48 +129,8 @@ pub struct CommonArgs {
     /// Address of the admin listener serving /healthz, /readyz, /metrics and /log/level.
     #[arg(long, env = "STRAIT_ADMIN_ADDR", default_value = "127.0.0.1:10254", value_parser = parse_listen_addr)]
     pub admin_addr: SocketAddr,
-    /// IngressClass names this controller answers to, comma-separated (`strait,nginx` also
-    /// serves ingress-nginx's Ingresses, side by side).
-    #[arg(
-        long,
-        env = "STRAIT_INGRESS_CLASS",
-        value_name = "NAME,...",
-        value_delimiter = ',',
-        default_value = strait_shared::config::DEFAULT_INGRESS_CLASS,
-        value_parser = parse_name
-    )]
-    pub ingress_class: Vec<String>,
-    /// `spec.controller` values that mark an IngressClass as ours, comma-separated (add
-    /// `k8s.io/ingress-nginx` to take ingress-nginx's IngressClasses).
-    #[arg(
-        long,
-        env = "STRAIT_CONTROLLER_NAME",
-        value_name = "NAME,...",
-        value_delimiter = ',',
-        default_value = strait_shared::config::DEFAULT_CONTROLLER_NAME,
-        value_parser = parse_name
-    )]
-    pub controller_name: Vec<String>,
-    /// Prefix of ingress-nginx annotations read from Ingresses (some fleets use
-    /// `ingress.kubernetes.io`); `strait.dev/` keys are read whatever it is.
-    #[arg(
-        long,
-        env = "STRAIT_ANNOTATIONS_PREFIX",
-        default_value = strait_shared::config::DEFAULT_ANNOTATIONS_PREFIX,
-        value_parser = parse_annotations_prefix
-    )]
-    pub annotations_prefix: String,
-    /// Routes of an Ingress with a security annotation Strait does not enforce yet (auth,
-    /// source ranges, limits, body size, WAF): `refuse` answers them 503 (fail closed),
-    /// `serve` serves them without the control and warns.
-    #[arg(long, env = "STRAIT_UNSUPPORTED_SECURITY_ANNOTATIONS", value_enum, default_value_t = UnsupportedSecurityArg::Refuse)]
-    pub unsupported_security_annotations: UnsupportedSecurityArg,
-    /// How upstreams are reached unless an Ingress overrides it.
-    #[arg(long, env = "STRAIT_BACKEND_MODE", value_enum, default_value_t = BackendModeArg::Pod)]
-    pub backend_mode: BackendModeArg,
-    /// Also serve Ingresses that name no IngressClass.
-    #[arg(long, env = "STRAIT_WATCH_INGRESS_WITHOUT_CLASS")]
-    pub watch_ingress_without_class: bool,
+    #[command(flatten)]
+    pub translation: TranslationArgs,
     /// Comma-separated CIDRs whose X-Forwarded-* headers are believed; a bare IP is one host.
     #[arg(
         long,
@@ -180,10 +140,6 @@ pub struct CommonArgs {
         value_parser = parse_cidr
     )]
     pub trusted_proxies: Vec<IpNet>,
-    /// `kubernetes.io/tls` Secret served when no `spec.tls` host matches the SNI; without it a
-    /// self-signed certificate generated at start.
-    #[arg(long, env = "STRAIT_DEFAULT_SSL_CERTIFICATE", value_name = "NAMESPACE/NAME", value_parser = parse_object_key)]
-    pub default_ssl_certificate: Option<ObjectKey>,
     /// Listeners whose connections must start with a PROXY protocol v1/v2 header:
     /// `http`, `https` or `http,https`.
     #[arg(
@@ -251,6 +207,73 @@ pub struct CommonArgs {
     pub access_log: bool,
 }
 
+/// The flags that change how objects translate into a table: shared by `serve`,
+/// `controller` and `check` (which must compile exactly as the controller would).
+#[derive(Debug, Clone, Args)]
+pub struct TranslationArgs {
+    /// IngressClass names this controller answers to, comma-separated (`strait,nginx` also
+    /// serves ingress-nginx's Ingresses, side by side).
+    #[arg(
+        long,
+        env = "STRAIT_INGRESS_CLASS",
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        default_value = strait_shared::config::DEFAULT_INGRESS_CLASS,
+        value_parser = parse_name
+    )]
+    pub ingress_class: Vec<String>,
+    /// `spec.controller` values that mark an IngressClass as ours, comma-separated (add
+    /// `k8s.io/ingress-nginx` to take ingress-nginx's IngressClasses).
+    #[arg(
+        long,
+        env = "STRAIT_CONTROLLER_NAME",
+        value_name = "NAME,...",
+        value_delimiter = ',',
+        default_value = strait_shared::config::DEFAULT_CONTROLLER_NAME,
+        value_parser = parse_name
+    )]
+    pub controller_name: Vec<String>,
+    /// Prefix of ingress-nginx annotations read from Ingresses (some fleets use
+    /// `ingress.kubernetes.io`); `strait.dev/` keys are read whatever it is.
+    #[arg(
+        long,
+        env = "STRAIT_ANNOTATIONS_PREFIX",
+        default_value = strait_shared::config::DEFAULT_ANNOTATIONS_PREFIX,
+        value_parser = parse_annotations_prefix
+    )]
+    pub annotations_prefix: String,
+    /// Routes of an Ingress with a security annotation Strait does not enforce yet (auth,
+    /// source ranges, limits, body size, WAF): `refuse` answers them 503 (fail closed),
+    /// `serve` serves them without the control and warns.
+    #[arg(long, env = "STRAIT_UNSUPPORTED_SECURITY_ANNOTATIONS", value_enum, default_value_t = UnsupportedSecurityArg::Refuse)]
+    pub unsupported_security_annotations: UnsupportedSecurityArg,
+    /// How upstreams are reached unless an Ingress overrides it.
+    #[arg(long, env = "STRAIT_BACKEND_MODE", value_enum, default_value_t = BackendModeArg::Pod)]
+    pub backend_mode: BackendModeArg,
+    /// Also serve Ingresses that name no IngressClass.
+    #[arg(long, env = "STRAIT_WATCH_INGRESS_WITHOUT_CLASS")]
+    pub watch_ingress_without_class: bool,
+    /// `kubernetes.io/tls` Secret served when no `spec.tls` host matches the SNI; without it a
+    /// self-signed certificate generated at start.
+    #[arg(long, env = "STRAIT_DEFAULT_SSL_CERTIFICATE", value_name = "NAMESPACE/NAME", value_parser = parse_object_key)]
+    pub default_ssl_certificate: Option<ObjectKey>,
+}
+
+impl TranslationArgs {
+    /// The settings the controller compiles with.
+    pub fn compile_config(&self) -> CompileConfig {
+        CompileConfig {
+            ingress_classes: self.ingress_class.clone(),
+            controller_names: self.controller_name.clone(),
+            watch_ingress_without_class: self.watch_ingress_without_class,
+            backend_mode: self.backend_mode.into(),
+            default_ssl_certificate: self.default_ssl_certificate.clone(),
+            annotations_prefix: self.annotations_prefix.clone(),
+            unsupported_security: self.unsupported_security_annotations.into(),
+        }
+    }
+}
+
 /// `--backend-mode` values; see `docs/architecture.md`, "Backends".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendModeArg {
@@ -296,9 +319,12 @@ pub fn parse_annotations_prefix(s: &str) -> Result<String, String> {
     let prefix = s.trim().trim_end_matches('/');
     let valid = !prefix.is_empty()
         && prefix.len() <= 253
-        && prefix
-            .split('.')
-            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+        && prefix.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
     if valid {
         Ok(prefix.to_owned())
     } else {
@@ -372,15 +398,7 @@ impl CommonArgs {
             http_addr: self.http_addr,
             https_addr: self.https_addr,
             admin_addr: self.admin_addr,
-            compile: CompileConfig {
-                ingress_classes: self.ingress_class,
-                controller_names: self.controller_name,
-                watch_ingress_without_class: self.watch_ingress_without_class,
-                backend_mode: self.backend_mode.into(),
-                default_ssl_certificate: self.default_ssl_certificate,
-                annotations_prefix: self.annotations_prefix,
-                unsupported_security: self.unsupported_security_annotations.into(),
-            },
+            compile: self.translation.compile_config(),
             proxy: ProxyConfig {
                 trusted_proxies: self.trusted_proxies,
                 connect_timeout: self.upstream_connect_timeout,

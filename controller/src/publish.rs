@@ -114,7 +114,8 @@ impl Publisher {
             ingresses,
         } = index.compile(&self.config);
         let compile_time = started.elapsed();
-        self.metrics.set_ingress_annotations(&ingresses, &self.reports);
+        self.metrics
+            .set_ingress_annotations(&ingresses, &self.reports);
         self.reports = ingresses;
         let previous = self.log_diagnostics(diagnostics);
         self.store(table, started, compile_time, &previous)

@@ -1,8 +1,9 @@
 //! The real `strait serve` binary and ingress-nginx annotations (docs/architecture.md,
 //! "Annotations": never silent): what an operator reads on stderr. A security key Strait
 //! does not enforce is a WARN `rejected:` line naming the key by default, and a WARN line
-//! naming the key and `UnsupportedAnnotation` under `--unsupported-security-annotations=serve`; a typo of a known
-//! key is named with its suggestion. Traffic through the proxy is tested in
+//! naming the key and `UnsupportedAnnotation` under
+//! `--unsupported-security-annotations=serve`; a typo of a known key is named with its
+//! suggestion. Traffic through the proxy is tested in
 //! `e2e/tests/annotations.rs`; here one request shows which mode the binary is in.
 
 use std::io::{BufRead, BufReader, Read, Write};

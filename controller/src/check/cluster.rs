@@ -98,7 +98,9 @@ impl Reader {
                     return Ok(());
                 }
                 Err(err) => {
-                    return Err(anyhow::Error::new(err).context(format!("cannot list {kind}s")));
+                    return Err(
+                        anyhow::Error::new(err).context(format!("cannot list {}", plural(kind)))
+                    );
                 }
             };
             for guard in page.items {
@@ -157,6 +159,14 @@ fn forbidden(kind: Kind) -> String {
     match kind {
         Kind::Secret => "Secrets could not be listed (forbidden): every TLS Secret counts as missing (TlsSecretMissing below may be wrong)".to_owned(),
         Kind::Node => "Nodes could not be listed (forbidden): nodeport backends have no endpoints".to_owned(),
-        other => format!("{other}s could not be listed (forbidden)"),
+        other => format!("{} could not be listed (forbidden)", plural(other)),
+    }
+}
+
+fn plural(kind: Kind) -> String {
+    match kind {
+        Kind::IngressClass => "IngressClasses".to_owned(),
+        Kind::Ingress => "Ingresses".to_owned(),
+        other => format!("{other}s"),
     }
 }

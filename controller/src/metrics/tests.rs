@@ -46,7 +46,11 @@ fn names_lists_exactly_what_is_registered() {
     );
     metrics.reloaded(Trigger::Watch);
     metrics.set_ingress_annotations(
-        &[report("a", true, &[("nginx.ingress.kubernetes.io/use-regex", "true")])],
+        &[report(
+            "a",
+            true,
+            &[("nginx.ingress.kubernetes.io/use-regex", "true")],
+        )],
         &[],
     );
     let listed: BTreeSet<String> = NAMES.iter().map(|(n, _)| (*n).to_owned()).collect();
@@ -216,7 +220,11 @@ fn ingress_annotations_count_keys_by_status_and_drop_gone_series() {
                 ("nginx.ingress.kubernetes.io/server-snipet", "x"),
             ],
         ),
-        report("theirs", false, &[("nginx.ingress.kubernetes.io/auth-type", "basic")]),
+        report(
+            "theirs",
+            false,
+            &[("nginx.ingress.kubernetes.io/auth-type", "basic")],
+        ),
     ];
     metrics.set_ingress_annotations(&first, &[]);
     let text = encode(&registry);
@@ -227,7 +235,10 @@ fn ingress_annotations_count_keys_by_status_and_drop_gone_series() {
     ] {
         assert!(text.contains(expected), "{expected} in\n{text}");
     }
-    assert!(!text.contains(r#"ingress="theirs""#), "only our Ingresses: {text}");
+    assert!(
+        !text.contains(r#"ingress="theirs""#),
+        "only our Ingresses: {text}"
+    );
 
     let second = [report(
         "app",

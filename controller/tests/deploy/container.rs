@@ -246,10 +246,10 @@ fn ingress_class_names_strait_as_its_controller() {
     same(
         file,
         "--controller-name",
-        &args.common.controller_name,
+        &args.common.translation.controller_name,
         &default,
     );
-    for name in &args.common.ingress_class {
+    for name in &args.common.translation.ingress_class {
         let class = find(&deploy.ingress_classes, "", name);
         let class = class.unwrap_or_else(|| panic!("deploy/: no IngressClass {name}"));
         let spec = class.object.spec.as_ref();

@@ -57,16 +57,21 @@ impl KeySpec {
 const REWRITES: &str = "planned: regex paths, rewrites and redirects";
 const ERROR_PAGES: &str = "planned: default backend and custom error pages";
 const CANARY: &str = "planned: canary releases; until then a canary Ingress is ignored (with a warning) and its mainline keeps serving";
-const AFFINITY: &str = "planned: cookie session affinity; requests are balanced round robin meanwhile";
+const AFFINITY: &str =
+    "planned: cookie session affinity; requests are balanced round robin meanwhile";
 const HASHING: &str = "planned: consistent hashing; requests are balanced round robin meanwhile";
-const UPSTREAM_TLS: &str = "planned: TLS and HTTP/2 upstreams; Strait speaks cleartext HTTP/1.1 upstream today";
+const UPSTREAM_TLS: &str =
+    "planned: TLS and HTTP/2 upstreams; Strait speaks cleartext HTTP/1.1 upstream today";
 const TIMEOUTS: &str = "planned per Ingress; the global --upstream-connect-timeout / --upstream-response-timeout apply meanwhile";
-const RETRIES: &str = "planned per Ingress; a failed connect is retried once on another endpoint meanwhile";
+const RETRIES: &str =
+    "planned per Ingress; a failed connect is retried once on another endpoint meanwhile";
 const BASIC_AUTH: &str = "planned: basic auth; routes are refused until it is enforced";
 const EXTERNAL_AUTH: &str = "planned: external auth; routes are refused until it is enforced";
-const CLIENT_CERTS: &str = "planned: client-certificate auth; routes are refused until it is enforced";
+const CLIENT_CERTS: &str =
+    "planned: client-certificate auth; routes are refused until it is enforced";
 const SOURCE: &str = "planned: source-address lists; routes are refused until they are enforced";
-const LIMITS: &str = "planned: rate and connection limits; routes are refused until they are enforced";
+const LIMITS: &str =
+    "planned: rate and connection limits; routes are refused until they are enforced";
 const CORS: &str = "planned: CORS; responses carry no CORS headers meanwhile (browsers then refuse cross-origin reads: fails closed)";
 const COOKIES: &str = "planned: response rewriting; upstream Set-Cookie and Location headers pass unchanged meanwhile";
 const MIRROR: &str = "planned: request mirroring; nothing is mirrored meanwhile";

@@ -14,14 +14,14 @@
 //! Nothing here generates configuration text: values are parsed into typed data or rejected.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::OnceLock;
 use std::fmt;
+use std::sync::OnceLock;
 
 use k8s_openapi::api::networking::v1::Ingress;
 
 pub mod configmap;
-pub mod support;
 mod keys;
+pub mod support;
 
 /// Prefix of Strait's own annotations.
 pub const STRAIT_PREFIX: &str = "strait.dev";
@@ -200,8 +200,7 @@ pub fn keys() -> &'static [KeySpec] {
 
 /// The entry for `name` (without prefix) in `namespace`.
 pub fn lookup(namespace: Namespace, name: &str) -> Option<&'static KeySpec> {
-    static INDEX: OnceLock<HashMap<(Namespace, &'static str), &'static KeySpec>> =
-        OnceLock::new();
+    static INDEX: OnceLock<HashMap<(Namespace, &'static str), &'static KeySpec>> = OnceLock::new();
     let index = INDEX.get_or_init(|| {
         keys::KEYS
             .iter()

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use super::{KeySpec, Namespace, STRAIT_PREFIX, Status, keys};
 
 /// Marks around the generated table in the README.
-pub const BEGIN: &str = "<!-- annotation-support:begin (generated from shared/src/annotations/keys.rs) -->";
+pub const BEGIN: &str =
+    "<!-- annotation-support:begin (generated from shared/src/annotations/keys.rs) -->";
 pub const END: &str = "<!-- annotation-support:end -->";
 
 /// Keys per status, in [`Status::ALL`] order.
@@ -67,5 +68,10 @@ fn note(key: &KeySpec) -> String {
 pub fn splice(readme: &str) -> Option<String> {
     let start = readme.find(BEGIN)? + BEGIN.len();
     let end = readme[start..].find(END)? + start;
-    Some(format!("{}\n{}{}", &readme[..start], markdown(), &readme[end..]))
+    Some(format!(
+        "{}\n{}{}",
+        &readme[..start],
+        markdown(),
+        &readme[end..]
+    ))
 }

@@ -56,7 +56,11 @@ fn every_ingress_nginx_key_has_an_entry() {
 fn keys_are_unique_and_every_entry_says_something() {
     let mut seen = BTreeSet::new();
     for key in keys() {
-        assert!(seen.insert((key.namespace, key.name)), "duplicate {}", key.name);
+        assert!(
+            seen.insert((key.namespace, key.name)),
+            "duplicate {}",
+            key.name
+        );
         assert!(!key.note.is_empty(), "{} has no note", key.name);
         assert!(!key.since.is_empty());
         if let Some(of) = key.alias_of {
@@ -85,7 +89,12 @@ fn security_groups_are_security_relevant_and_snippets_are_refused() {
     ] {
         assert!(lookup(Namespace::Nginx, name).unwrap().security, "{name}");
     }
-    for name in ["rewrite-target", "limit-rate", "enable-cors", "enable-global-auth"] {
+    for name in [
+        "rewrite-target",
+        "limit-rate",
+        "enable-cors",
+        "enable-global-auth",
+    ] {
         assert!(!lookup(Namespace::Nginx, name).unwrap().security, "{name}");
     }
     let refused: Vec<&str> = keys()
@@ -121,7 +130,11 @@ fn typos_get_the_nearest_key() {
         assert_eq!(suggest(Namespace::Nginx, typo).map(|k| k.name), Some(meant));
     }
     for unrelated in ["proxy-set-header-x-foo", "use-forwarded-headers", "x"] {
-        assert_eq!(suggest(Namespace::Nginx, unrelated).map(|k| k.name), None, "{unrelated}");
+        assert_eq!(
+            suggest(Namespace::Nginx, unrelated).map(|k| k.name),
+            None,
+            "{unrelated}"
+        );
     }
     assert_eq!(
         suggest(Namespace::Strait, "backend-mod").map(|k| k.name),
@@ -146,15 +159,24 @@ const P: &str = "nginx.ingress.kubernetes.io";
 fn an_alias_is_read_only_when_the_key_itself_is_absent_or_empty() {
     // ingress-nginx parser/validators.go: the alias is consulted when the value is "".
     let both = ingress(&[
-        ("nginx.ingress.kubernetes.io/allowlist-source-range", "10.0.0.0/8"),
-        ("nginx.ingress.kubernetes.io/whitelist-source-range", "192.0.2.0/24"),
+        (
+            "nginx.ingress.kubernetes.io/allowlist-source-range",
+            "10.0.0.0/8",
+        ),
+        (
+            "nginx.ingress.kubernetes.io/whitelist-source-range",
+            "192.0.2.0/24",
+        ),
     ]);
     let read = Annotations::of(&both, P).nginx("allowlist-source-range");
     assert_eq!(read.map(|(_, v)| v), Some("10.0.0.0/8"));
 
     let alias = ingress(&[
         ("nginx.ingress.kubernetes.io/allowlist-source-range", ""),
-        ("nginx.ingress.kubernetes.io/whitelist-source-range", "192.0.2.0/24"),
+        (
+            "nginx.ingress.kubernetes.io/whitelist-source-range",
+            "192.0.2.0/24",
+        ),
     ]);
     let (key, value) = Annotations::of(&alias, P)
         .nginx("allowlist-source-range")
@@ -193,7 +215,11 @@ fn findings_classify_only_our_prefixes() {
             ("nginx.ingress.kubernetes.io/bogus", "unknown", false),
             ("nginx.ingress.kubernetes.io/limit-rpm", "not-yet", true),
             ("nginx.ingress.kubernetes.io/limit-rps", "not-yet", false),
-            ("nginx.ingress.kubernetes.io/ssl-redirect", "honoured-with-difference", false),
+            (
+                "nginx.ingress.kubernetes.io/ssl-redirect",
+                "honoured-with-difference",
+                false
+            ),
             ("strait.dev/backend-mode", "honoured", false),
         ]
     );
@@ -206,8 +232,16 @@ fn configmap_keys_used_as_annotations_are_explained() {
     let ing = ingress(&[("nginx.ingress.kubernetes.io/use-forwarded-headers", "true")]);
     let finding = &review(&ing, P).findings[0];
     assert_eq!(finding.status, KeyStatus::Unknown);
-    assert!(finding.note().contains("ConfigMap option"), "{}", finding.note());
-    assert!(finding.note().contains("--trusted-proxies"), "{}", finding.note());
+    assert!(
+        finding.note().contains("ConfigMap option"),
+        "{}",
+        finding.note()
+    );
+    assert!(
+        finding.note().contains("--trusted-proxies"),
+        "{}",
+        finding.note()
+    );
 }
 
 // ---- every read goes through the registry -------------------------------------------------
@@ -288,15 +322,23 @@ fn every_annotation_read_has_a_registry_entry() {
             }
         }
     }
-    assert!(reads >= 6, "the scan found the registry's own reads ({reads})");
+    assert!(
+        reads >= 6,
+        "the scan found the registry's own reads ({reads})"
+    );
 }
 
 /// Whether a line reads an object's annotations: `ObjectMeta::annotations` through
 /// `metadata`/`meta`, or kube's `ResourceExt::annotations()`.
 fn reads_field(line: &str) -> bool {
-    ["metadata.annotations", "metadata().annotations", "meta.annotations", ".annotations()"]
-        .iter()
-        .any(|pattern| line.contains(pattern))
+    [
+        "metadata.annotations",
+        "metadata().annotations",
+        "meta.annotations",
+        ".annotations()",
+    ]
+    .iter()
+    .any(|pattern| line.contains(pattern))
 }
 
 #[test]
@@ -317,6 +359,9 @@ fn only_the_registry_reads_ingress_annotations() {
             .lines()
             .filter(|l| !l.trim_start().starts_with("//") && reads_field(l))
             .collect();
-        assert!(reads.is_empty(), "{file} reads annotations outside the registry: {reads:?}");
+        assert!(
+            reads.is_empty(),
+            "{file} reads annotations outside the registry: {reads:?}"
+        );
     }
 }

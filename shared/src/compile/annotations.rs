@@ -48,7 +48,9 @@ pub(super) fn settings(
     };
     let refused = if !review.snippets.is_empty() {
         Some(Refusal::SnippetAnnotation)
-    } else if !review.unenforced.is_empty() && config.unsupported_security == UnsupportedSecurity::Refuse {
+    } else if !review.unenforced.is_empty()
+        && config.unsupported_security == UnsupportedSecurity::Refuse
+    {
         Some(Refusal::UnsupportedSecurityAnnotation)
     } else {
         None

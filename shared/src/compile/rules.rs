@@ -21,8 +21,8 @@ use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend,
 
 use super::Compiler;
 use super::annotations::{self, Settings};
-use crate::annotations::{Annotations, Review};
 use super::backend::service_ref;
+use crate::annotations::{Annotations, Review};
 use crate::host::HostPattern;
 use crate::model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason};
 use crate::paths::PathKind;

@@ -70,7 +70,11 @@ fn every_unenforced_security_key_refuses_its_ingress_routes_and_only_those() {
             Some(Refusal::UnsupportedSecurityAnnotation),
             "{key}: the default backend of the Ingress is refused too"
         );
-        assert_eq!(refusal(table, "b.example.com", "/"), None, "{key}: neighbour");
+        assert_eq!(
+            refusal(table, "b.example.com", "/"),
+            None,
+            "{key}: neighbour"
+        );
         let found = with_reason(&compiled, Reason::UnsupportedAnnotation);
         assert_eq!(found.len(), 1, "{key}: {found:?}");
         assert!(
@@ -99,13 +103,21 @@ fn inert_security_values_restrict_nothing_and_serve() {
     ] {
         let world = guarded_world(key, value);
         let compiled = world.compile();
-        assert_eq!(refusal(&compiled.table, "a.example.com", "/"), None, "{key}: {value}");
+        assert_eq!(
+            refusal(&compiled.table, "a.example.com", "/"),
+            None,
+            "{key}: {value}"
+        );
     }
 }
 
 #[test]
 fn an_unparsable_security_value_refuses_like_a_missing_control() {
-    for (key, value) in [("limit-rps", "ten"), ("enable-modsecurity", "maybe"), ("proxy-body-size", "")] {
+    for (key, value) in [
+        ("limit-rps", "ten"),
+        ("enable-modsecurity", "maybe"),
+        ("proxy-body-size", ""),
+    ] {
         let world = guarded_world(key, value);
         assert_eq!(
             refusal(&world.table(), "a.example.com", "/"),
@@ -169,7 +181,10 @@ fn a_refused_ingress_still_holds_its_claims() {
             .build(),
     );
     let table = world.table();
-    assert_eq!(owner(&table, "a.example.com", "/").as_deref(), Some("default/app"));
+    assert_eq!(
+        owner(&table, "a.example.com", "/").as_deref(),
+        Some("default/app")
+    );
     assert_eq!(
         refusal(&table, "a.example.com", "/"),
         Some(Refusal::UnsupportedSecurityAnnotation)
@@ -211,8 +226,15 @@ fn a_canary_never_takes_its_mainlines_traffic() {
 #[test]
 fn canary_false_is_an_ordinary_ingress() {
     let mut world = World::new();
-    world.apply(app().annotation(&format!("{NGINX}/canary"), "false").build());
-    assert_eq!(owner(&world.table(), "a.example.com", "/").as_deref(), Some("default/app"));
+    world.apply(
+        app()
+            .annotation(&format!("{NGINX}/canary"), "false")
+            .build(),
+    );
+    assert_eq!(
+        owner(&world.table(), "a.example.com", "/").as_deref(),
+        Some("default/app")
+    );
 }
 
 #[test]
@@ -238,7 +260,9 @@ fn non_security_keys_not_enforced_are_reported_per_ingress_and_served() {
     );
     assert_eq!(
         with_reason(&compiled, Reason::IgnoredAnnotation),
-        [format!("Ingress default/app: {NGINX}/proxy-buffering: ignored (no effect on traffic)")]
+        [format!(
+            "Ingress default/app: {NGINX}/proxy-buffering: ignored (no effect on traffic)"
+        )]
     );
     assert_eq!(
         with_reason(&compiled, Reason::UnknownAnnotation),
@@ -246,7 +270,12 @@ fn non_security_keys_not_enforced_are_reported_per_ingress_and_served() {
             "Ingress default/app: unknown annotations, no effect: {NGINX}/server-snipets (did you mean {NGINX}/server-snippet?); {NGINX}/use-forwarded-headers"
         )]
     );
-    assert!(compiled.diagnostics.iter().all(|d| d.severity == Severity::Warning));
+    assert!(
+        compiled
+            .diagnostics
+            .iter()
+            .all(|d| d.severity == Severity::Warning)
+    );
 }
 
 #[test]
@@ -264,7 +293,11 @@ fn honoured_keys_raise_no_diagnostic() {
     let compiled = world.compile();
     assert_eq!(compiled.diagnostics, []);
     let report = &compiled.ingresses[0];
-    assert_eq!(report.findings.len(), 3, "other prefixes are not ours to judge");
+    assert_eq!(
+        report.findings.len(),
+        3,
+        "other prefixes are not ours to judge"
+    );
 }
 
 #[test]

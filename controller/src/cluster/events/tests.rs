@@ -174,7 +174,9 @@ fn a_deleted_or_recreated_ingress_gets_no_resolved() {
     assert_eq!(planner.plan(&broken).len(), 1);
     let recreated = planner.plan(&published(2, &[("web", ingress("u2", 1))], &[]));
     assert!(
-        summary(&recreated).iter().all(|(_, reason, _)| reason != "Resolved"),
+        summary(&recreated)
+            .iter()
+            .all(|(_, reason, _)| reason != "Resolved"),
         "{:?}",
         summary(&recreated)
     );

@@ -362,7 +362,13 @@ fn slimming_keeps_every_key_under_the_annotations_prefix_and_no_other() {
     .expect("decodes")
     .expect("an Ingress");
     slim(&mut object, "ingress.kubernetes.io");
-    let kept: Vec<&String> = object.metadata().annotations.as_ref().unwrap().keys().collect();
+    let kept: Vec<&String> = object
+        .metadata()
+        .annotations
+        .as_ref()
+        .unwrap()
+        .keys()
+        .collect();
     assert_eq!(
         kept,
         [
