@@ -116,6 +116,7 @@ impl Publisher {
         let compile_time = started.elapsed();
         self.metrics
             .set_ingress_annotations(&ingresses, &self.reports);
+        log_nginx_class_skipped(&ingresses, &self.reports);
         self.reports = ingresses;
         let previous = self.log_diagnostics(diagnostics);
         self.store(table, started, compile_time, &previous)
@@ -237,6 +238,34 @@ impl Publisher {
     }
 }
 
+/// ingress-nginx's IngressClass name.
+const NGINX_CLASS: &str = "nginx";
+
+/// Says once, whenever their number changes, that Ingresses of ingress-nginx's class are not
+/// ours (so not served), and how to serve them: a migrating user must not see them skipped
+/// without a word. Not a diagnostic: those Ingresses may rightly belong to an ingress-nginx
+/// still running, and Events on them would be noise. Returns the count logged.
+fn log_nginx_class_skipped(reports: &[IngressReport], previous: &[IngressReport]) -> Option<usize> {
+    let skipped = |reports: &[IngressReport]| {
+        reports
+            .iter()
+            .filter(|r| !r.ours && r.class.as_deref() == Some(NGINX_CLASS))
+            .count()
+    };
+    let count = skipped(reports);
+    if count == 0 || count == skipped(previous) {
+        return None;
+    }
+    tracing::info!(
+        count,
+        "Ingresses of class nginx (ingress-nginx's) are not ours and not served; to serve them \
+         beside or instead of ingress-nginx: --ingress-class strait,nginx --controller-name \
+         strait.dev/ingress-controller,k8s.io/ingress-nginx (README: Migrating from \
+         ingress-nginx)"
+    );
+    Some(count)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -280,6 +309,33 @@ mod tests {
         assert_eq!(outcome.generation, 1);
         assert_eq!(publisher.table().load().generation, 1);
         assert!(publisher.has_published());
+    }
+
+    fn report(name: &str, class: Option<&str>, ours: bool) -> IngressReport {
+        IngressReport {
+            key: strait_shared::ObjectKey::new("default", name),
+            class: class.map(str::to_owned),
+            ours,
+            ..IngressReport::default()
+        }
+    }
+
+    #[test]
+    fn ingresses_of_ingress_nginx_class_skipped_are_said_once_per_change() {
+        let two = [
+            report("a", Some("nginx"), false),
+            report("b", Some("nginx"), false),
+            report("c", Some("nginx"), true),
+            report("d", Some("traefik"), false),
+        ];
+        assert_eq!(log_nginx_class_skipped(&two, &[]), Some(2));
+        assert_eq!(
+            log_nginx_class_skipped(&two, &two),
+            None,
+            "unchanged: quiet"
+        );
+        assert_eq!(log_nginx_class_skipped(&two[..1], &two), Some(1));
+        assert_eq!(log_nginx_class_skipped(&two[2..], &two), None, "none left");
     }
 
     #[test]

@@ -216,10 +216,13 @@ fn dashboard_has_its_datasource_namespace_and_ingress_variables() {
 }
 
 /// Exposed metric names and their types (`# TYPE` lines; counters gain `_total`) once every
-/// family has a series: a routed and an unrouted request, and a rejected Ingress.
+/// family has a series: a routed and an unrouted request, and a rejected Ingress with an
+/// annotation.
 async fn exposed_types() -> BTreeMap<String, String> {
     let m = Manifests::new();
-    let broken = IngressB::new("default", "broken").rule("x.test", "/", "Prefix", "nope", 80);
+    let broken = IngressB::new("default", "broken")
+        .rule("x.test", "/", "Prefix", "nope", 80)
+        .annotation("nginx.ingress.kubernetes.io/use-regex", "true");
     m.write_list("all.json", &[our_class(), broken.build()]);
     let s = strait_e2e::start(m.path()).await;
     assert_eq!(get(s.http_addr, "x.test", "/").await.status, 503);
@@ -230,6 +233,7 @@ async fn exposed_types() -> BTreeMap<String, String> {
             "strait_requests_total{",
             "strait_request_duration_seconds_count{",
             "strait_rejected_objects{",
+            "strait_ingress_annotations{",
         ];
         late.iter()
             .all(|series| text.contains(series))

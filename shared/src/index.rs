@@ -68,6 +68,8 @@ pub struct Compiled {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IngressReport {
     pub key: ObjectKey,
+    /// The class it names (`spec.ingressClassName`, else the legacy annotation), if any.
+    pub class: Option<String>,
     /// Selected by our class rules.
     pub ours: bool,
     /// `canary: "true"`: set aside (canary releases are not implemented yet).

@@ -56,23 +56,11 @@ impl<'a> ClassFilter<'a> {
     }
 
     pub(super) fn is_ours(&self, ingress: &Ingress) -> bool {
-        let field = ingress
-            .spec
-            .as_ref()
-            .and_then(|s| s.ingress_class_name.as_deref())
-            .filter(|c| !c.is_empty());
-        if let Some(name) = field {
-            return self.names_us(name);
-        }
-        let legacy = ingress
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(LEGACY_CLASS_ANNOTATION))
-            .map(String::as_str)
-            .filter(|c| !c.is_empty());
-        match legacy {
-            Some(name) => self.is_our_class_name(name) || self.ours.contains(name),
+        match class_of(ingress) {
+            Some((name, ClassSource::Field)) => self.names_us(name),
+            Some((name, ClassSource::Legacy)) => {
+                self.is_our_class_name(name) || self.ours.contains(name)
+            }
             None => self.default_is_ours || self.config.watch_ingress_without_class,
         }
     }
@@ -90,6 +78,35 @@ impl<'a> ClassFilter<'a> {
     fn is_our_class_name(&self, name: &str) -> bool {
         self.config.ingress_classes.iter().any(|ours| ours == name)
     }
+}
+
+/// Where an Ingress names its class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ClassSource {
+    /// `spec.ingressClassName`.
+    Field,
+    /// The legacy `kubernetes.io/ingress.class` annotation (read only when the field is empty).
+    Legacy,
+}
+
+/// The class an Ingress names, and where; `None` when it names none.
+pub(super) fn class_of(ingress: &Ingress) -> Option<(&str, ClassSource)> {
+    let field = ingress
+        .spec
+        .as_ref()
+        .and_then(|s| s.ingress_class_name.as_deref())
+        .filter(|c| !c.is_empty());
+    if let Some(name) = field {
+        return Some((name, ClassSource::Field));
+    }
+    ingress
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(LEGACY_CLASS_ANNOTATION))
+        .map(String::as_str)
+        .filter(|c| !c.is_empty())
+        .map(|name| (name, ClassSource::Legacy))
 }
 
 fn is_our_controller(class: &IngressClass, config: &CompileConfig) -> bool {

@@ -45,6 +45,7 @@ pub(crate) fn compile(index: &Index, config: &CompileConfig) -> Compiled {
         let review = crate::annotations::review(ingress, &config.annotations_prefix);
         reports.push(IngressReport {
             key: key.clone(),
+            class: class::class_of(ingress).map(|(name, _)| name.to_owned()),
             ours,
             canary: review.canary,
             refusal: None,
