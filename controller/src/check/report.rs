@@ -229,7 +229,7 @@ impl Report {
                     class: explain_class(ingress, index, config, report.ours),
                     canary: report.canary,
                     refusal: report.refusal,
-                    annotations: annotation_checks(ingress, &report.findings),
+                    annotations: annotation_checks(&report.findings),
                     diagnostics: by_ingress.remove(&report.key).unwrap_or_default(),
                     regex_paths: if report.ours {
                         regex_paths(ingress)
@@ -304,16 +304,12 @@ impl Report {
     }
 }
 
-fn annotation_checks(ingress: &Ingress, findings: &[Finding]) -> Vec<AnnotationCheck> {
-    let values = ingress.metadata.annotations.as_ref();
+fn annotation_checks(findings: &[Finding]) -> Vec<AnnotationCheck> {
     findings
         .iter()
         .map(|finding| AnnotationCheck {
             finding: finding.clone(),
-            value: values
-                .and_then(|v| v.get(&finding.key))
-                .cloned()
-                .unwrap_or_default(),
+            value: finding.value.clone(),
         })
         .collect()
 }

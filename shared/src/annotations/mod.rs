@@ -255,6 +255,8 @@ impl KeyStatus {
 pub struct Finding {
     /// The full key as written on the Ingress.
     pub key: String,
+    /// Its value, as written (for reports; the compile parses values itself).
+    pub value: String,
     pub status: KeyStatus,
     /// The registry entry (`None` for unknown keys).
     pub spec: Option<&'static KeySpec>,
@@ -352,6 +354,7 @@ impl<'a> Annotations<'a> {
         let Some(spec) = lookup(namespace, name) else {
             return Some(Finding {
                 key: key.to_owned(),
+                value: value.to_owned(),
                 status: KeyStatus::Unknown,
                 spec: None,
                 restricts: false,
@@ -360,6 +363,7 @@ impl<'a> Annotations<'a> {
         };
         Some(Finding {
             key: key.to_owned(),
+            value: value.to_owned(),
             status: KeyStatus::Known(spec.status),
             spec: Some(spec),
             restricts: spec.security && !spec.inert.matches(value),
