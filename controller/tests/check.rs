@@ -145,34 +145,24 @@ fn the_json_carries_the_statuses() {
     assert_eq!(verdict("rewrite"), "attention");
     assert_eq!(verdict("whoami"), "not-ours");
 
-    assert_eq!(
-        annotation_status(&report, "ingress-with-auth", "auth-type"),
-        "not-yet"
-    );
-    assert_eq!(
-        annotation_status(
-            &report,
+    for (name, key, status) in [
+        ("ingress-with-auth", "auth-type", "not-yet"),
+        (
             "nginx-configuration-snippet",
-            "configuration-snippet"
+            "configuration-snippet",
+            "refused",
         ),
-        "refused"
-    );
-    assert_eq!(
-        annotation_status(&report, "server-snippet-typo", "server-snippets"),
-        "unknown"
-    );
-    assert_eq!(
-        annotation_status(&report, "rewrite", "rewrite-target"),
-        "not-yet"
-    );
-    assert_eq!(
-        annotation_status(&report, "kubernetes-dashboard", "backend-protocol"),
-        "not-yet"
-    );
-    assert_eq!(
-        annotation_status(&report, "nginx-test", "affinity"),
-        "not-yet"
-    );
+        ("server-snippet-typo", "server-snippets", "unknown"),
+        ("rewrite", "rewrite-target", "not-yet"),
+        ("kubernetes-dashboard", "backend-protocol", "not-yet"),
+        ("nginx-test", "affinity", "not-yet"),
+    ] {
+        assert_eq!(
+            annotation_status(&report, name, key),
+            status,
+            "{name}: {key}"
+        );
+    }
     let typo = &ingress(&report, "server-snippet-typo")["annotations"][0];
     assert_eq!(
         typo["suggestion"],

@@ -109,20 +109,22 @@ async fn get(addr: SocketAddr, host: &str) -> String {
     answer
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_controller_serves_what_the_api_lists_and_writes_status_back() {
-    let echo_listener = tokio::net::TcpListener::bind("127.0.0.2:0")
+/// An echo backend named `web` on 127.0.0.2; stopped by sending on the returned channel.
+async fn start_echo() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0")
         .await
         .expect("bind");
-    let echo = echo_listener.local_addr().expect("addr");
-    let (stop_echo, echo_stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(crate::echo::serve_echo(
-        echo_listener,
-        "web".to_owned(),
-        async {
-            let _ = echo_stopped.await;
-        },
-    ));
+    let echo = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(crate::echo::serve_echo(listener, "web".to_owned(), async {
+        let _ = stopped.await;
+    }));
+    (echo, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_serves_what_the_api_lists_and_writes_status_back() {
+    let (echo, stop_echo) = start_echo().await;
     let (client, api) = mock::pair();
     let (writes, mut written) = mpsc::unbounded_channel();
     tokio::spawn(fake_api(api, items, echo, writes));
@@ -295,18 +297,7 @@ impl Controller {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beside_ingress_nginx_both_serve_and_only_update_status_writes_it() {
-    let echo_listener = tokio::net::TcpListener::bind("127.0.0.2:0")
-        .await
-        .expect("bind");
-    let echo = echo_listener.local_addr().expect("addr");
-    let (stop_echo, echo_stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(crate::echo::serve_echo(
-        echo_listener,
-        "web".to_owned(),
-        async {
-            let _ = echo_stopped.await;
-        },
-    ));
+    let (echo, stop_echo) = start_echo().await;
     let mut writer = Controller::start(true, echo).await;
     let mut silent = Controller::start(false, echo).await;
     writer.serves_nginx_class().await;
