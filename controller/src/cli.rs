@@ -98,12 +98,18 @@ pub struct ControllerArgs {
     pub leader_election: bool,
     /// Write `status.loadBalancer.ingress` of our Ingresses (`--update-status=false`: never
     /// touch Ingress status, e.g. while ingress-nginx still owns it during a side-by-side
-    /// migration; Events are still posted).
-    #[arg(long, env = "STRAIT_UPDATE_STATUS", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
-    pub update_status: bool,
-    /// Name of the leader Lease, in the pod's namespace.
+    /// migration; Events are still posted). Default: true, but false when a kubeconfig is
+    /// given (`--kubeconfig` or `KUBECONFIG`): an instance run from a workstation does not
+    /// write status unless told to.
+    #[arg(long, env = "STRAIT_UPDATE_STATUS", action = ArgAction::Set, value_name = "BOOL")]
+    pub update_status: Option<bool>,
+    /// Name of the leader Lease, in the election namespace.
     #[arg(long, env = "STRAIT_ELECTION_ID", default_value = "strait-leader")]
     pub election_id: String,
+    /// Namespace of the leader Lease; the same for every instance of one installation.
+    /// Default: the pod's namespace. Without either, status and Events are never written.
+    #[arg(long, env = "STRAIT_ELECTION_NAMESPACE", value_name = "NS")]
+    pub election_namespace: Option<String>,
     /// This replica's namespace (the Lease lives there); set from the downward API.
     #[arg(long, env = "POD_NAMESPACE", value_name = "NS")]
     pub pod_namespace: Option<String>,
@@ -178,6 +184,19 @@ pub struct CommonArgs {
     /// An idle client keep-alive connection is closed after this.
     #[arg(long, env = "STRAIT_CLIENT_IDLE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
     pub client_idle_timeout: Duration,
+    /// Time a client has to send a complete request header block (from connection start, or
+    /// from the first byte of the next request on a keep-alive connection); then the
+    /// connection is closed. 0 disables it.
+    #[arg(long, env = "STRAIT_CLIENT_HEADER_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub client_header_timeout: Duration,
+    /// Longest pause between two reads of a request body; then the upstream request is
+    /// aborted and the client gets 408. 0 disables it.
+    #[arg(long, env = "STRAIT_CLIENT_BODY_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub client_body_timeout: Duration,
+    /// Most client connections open at once over all listeners; more are closed at once and
+    /// counted. 0 means no limit.
+    #[arg(long, env = "STRAIT_MAX_CLIENT_CONNECTIONS", default_value_t = 65_536)]
+    pub max_client_connections: usize,
     /// Largest request header block in bytes; larger requests get 431.
     #[arg(long, env = "STRAIT_MAX_HEADER_BYTES", default_value_t = 65536)]
     pub max_header_bytes: usize,
@@ -376,14 +395,18 @@ impl ControllerArgs {
     /// The typed configuration, cluster source included. The kube client itself is made by
     /// [`crate::cluster::connect`] from `kubeconfig`.
     pub fn into_config(self) -> ServeConfig {
+        // An explicit kubeconfig means a workstation (or a second installation): it writes
+        // status only when told to.
+        let update_status = self.update_status.unwrap_or(self.kubeconfig.is_none());
         let cluster = ClusterConfig {
             kubeconfig: self.kubeconfig,
             namespaces: self.watch_namespace,
             publish_service: self.publish_service,
             publish_addresses: self.publish_status_address,
             leader_election: self.leader_election,
-            update_status: self.update_status,
+            update_status,
             election_id: self.election_id,
+            election_namespace: self.election_namespace,
             pod_namespace: self.pod_namespace,
             pod_name: self.pod_name,
         };
@@ -404,6 +427,9 @@ impl CommonArgs {
                 connect_timeout: self.upstream_connect_timeout,
                 response_header_timeout: self.upstream_response_timeout,
                 idle_timeout: self.client_idle_timeout,
+                client_header_timeout: self.client_header_timeout,
+                client_body_timeout: self.client_body_timeout,
+                max_client_connections: self.max_client_connections,
                 max_header_bytes: self.max_header_bytes,
                 max_headers: self.max_headers,
                 drain_timeout: self.shutdown_grace,

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod burst;
 pub mod check;
 pub mod cli;
 pub mod cluster;

@@ -1,8 +1,10 @@
 //! The one compile-and-publish loop. Every source (the manifests folder, the Kubernetes
-//! watches) sends [`Change`]s on a channel; the loop applies them to the [`Store`], waits for
-//! a burst to settle (about 100 ms of quiet, never more than `max_delay` after its first
-//! change), then publishes: a full compile when anything but endpoint data changed, else the
-//! endpoint fast path. Compiles run on the blocking pool, never on an async worker.
+//! watches) sends [`Change`]s on a channel; the loop applies them to the [`Store`] and
+//! publishes: a full compile when anything but endpoint data changed, else the endpoint fast
+//! path. Each change is debounced once (see the `burst` module): endpoint data and folder scans
+//! (already settled by the folder watch) are published at once, other watched objects once
+//! their burst has settled (`--debounce` of quiet, never more than `max_delay` after its first
+//! change). Compiles run on the blocking pool, never on an async worker.
 //!
 //! Nothing is published until every expected kind has been listed once, so the first table
 //! is complete (no 503s for Services that simply were not listed yet); readiness turns true
@@ -18,10 +20,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::admin::Readiness;
+use crate::burst::{Pending, until};
 use crate::cluster::Published;
 use crate::publish::{PublishOutcome, Publisher};
 use crate::store::{Change, Store};
-use crate::watch::{WatchConfig, settle_deadline};
+use crate::watch::WatchConfig;
 
 /// Changes queued between the sources and the compile loop; a full queue makes the sources
 /// wait (their watches buffer), it never drops a change.
@@ -108,7 +111,8 @@ impl Pipeline {
     }
 
     /// Receives changes until `shutdown` resolves (or every sender is gone), publishing each
-    /// settled burst. Errors only if a compile panics (a bug); the served table stays.
+    /// as the `burst` module sorts it: at once, or once its burst has settled. Errors only if a
+    /// compile panics (a bug); the served table stays.
     pub async fn run(
         mut self,
         mut changes: mpsc::Receiver<Change>,
@@ -116,19 +120,34 @@ impl Pipeline {
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
         tokio::pin!(shutdown);
+        let mut pending = Pending::default();
         loop {
-            let first = tokio::select! {
+            let mut ready = Vec::new();
+            let mut closed = false;
+            tokio::select! {
                 () = &mut shutdown => break,
+                () = until(pending.deadline(&config)) => ready = pending.take(),
                 change = changes.recv() => match change {
-                    Some(change) => change,
-                    None => break,
+                    Some(change) => {
+                        let now = Instant::now();
+                        pending.sort(change, now, &mut ready);
+                        // What queued up meanwhile (during the last compile) joins this round.
+                        while let Ok(change) = changes.try_recv() {
+                            pending.sort(change, now, &mut ready);
+                        }
+                    }
+                    None => {
+                        ready = pending.take();
+                        closed = true;
+                    }
                 },
-            };
-            let burst = tokio::select! {
-                () = &mut shutdown => break,
-                burst = settle(first, &mut changes, &config) => burst,
-            };
-            (self, _) = self.apply_blocking(burst).await?;
+            }
+            if !ready.is_empty() {
+                (self, _) = self.apply_blocking(ready).await?;
+            }
+            if closed {
+                break;
+            }
         }
         tracing::debug!("compile loop stopped");
         Ok(())
@@ -216,23 +235,6 @@ impl Pipeline {
         // proxy starts with is not one, even when it looks the same as an empty table.
         if self.publisher.has_published() && waiting.is_empty() {
             readiness.set_ready(true);
-        }
-    }
-}
-
-/// Collects changes until `debounce` passes without one, or `max_delay` after the first.
-async fn settle(
-    first: Change,
-    changes: &mut mpsc::Receiver<Change>,
-    config: &WatchConfig,
-) -> Vec<Change> {
-    let started = Instant::now();
-    let mut burst = vec![first];
-    loop {
-        let deadline = settle_deadline(started, Instant::now(), config);
-        match tokio::time::timeout_at(deadline, changes.recv()).await {
-            Ok(Some(change)) => burst.push(change),
-            Ok(None) | Err(_) => return burst,
         }
     }
 }

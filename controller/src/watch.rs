@@ -17,6 +17,7 @@ use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use crate::burst::until;
 use crate::manifests::ManifestDir;
 use crate::metrics::{ControllerMetrics, Trigger};
 use crate::store::Change;
@@ -52,11 +53,17 @@ impl WatchConfig {
 pub struct ManifestSource {
     dir: ManifestDir,
     metrics: ControllerMetrics,
+    /// The last scan held back a file that may be half-written: rescan once it settles.
+    settling: bool,
 }
 
 impl ManifestSource {
     pub fn new(dir: ManifestDir, metrics: ControllerMetrics) -> Self {
-        Self { dir, metrics }
+        Self {
+            dir,
+            metrics,
+            settling: false,
+        }
     }
 
     pub fn dir(&self) -> &ManifestDir {
@@ -67,6 +74,7 @@ impl ManifestSource {
     /// for the first load). Blocking: file I/O and parsing.
     pub fn scan(&mut self, force: bool) -> Option<Change> {
         let report = self.dir.rescan();
+        self.settling = report.settling;
         self.metrics.set_manifest_errors(report.errors.len());
         (report.changed || force)
             .then(|| Change::Replace(self.dir.objects().into_iter().cloned().collect()))
@@ -105,6 +113,9 @@ pub async fn watch(
     let mut trigger = Trigger::Resync;
     let mut resync = tokio::time::interval_at(Instant::now() + period, period);
     resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // A file whose new version removes objects and was written within the debounce may be
+    // half-written: it is re-read once quiet that long before its removals apply.
+    source.dir.settle_window(config.debounce);
     tokio::pin!(shutdown);
     loop {
         tracing::trace!(?trigger, "rescanning the manifests folder");
@@ -116,9 +127,11 @@ pub async fn watch(
         {
             break;
         }
+        let recheck = source.settling.then(|| Instant::now() + config.debounce);
         trigger = tokio::select! {
             () = &mut shutdown => break,
             _ = resync.tick() => Trigger::Resync,
+            () = until(recheck) => Trigger::Watch,
             Some(()) = events.recv() => {
                 tokio::select! {
                     () = &mut shutdown => break,

@@ -8,7 +8,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,7 +22,18 @@ pub(crate) struct Activity {
     /// Milliseconds after `origin` of the last read or write that moved bytes.
     last_ms: AtomicU64,
     in_flight: AtomicUsize,
+    /// Milliseconds after `origin` when the client started the request header block being
+    /// waited for, or [`HEADER_ARMED`] (idle: the next byte read starts it) or
+    /// [`HEADER_NONE`] (a request is in flight, or the connection is HTTP/2).
+    header_since_ms: AtomicU64,
+    /// Set by the first HTTP/2 request: streams multiplex, so there is no "next header block".
+    multiplexed: AtomicBool,
 }
+
+/// `header_since_ms`: the connection is idle; the next byte read starts the header clock.
+const HEADER_ARMED: u64 = u64::MAX - 1;
+/// `header_since_ms`: no header block is awaited.
+const HEADER_NONE: u64 = u64::MAX;
 
 impl Activity {
     pub(crate) fn new() -> Arc<Self> {
@@ -30,7 +41,60 @@ impl Activity {
             origin: Instant::now(),
             last_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            // The first header block is awaited from the start of the connection.
+            header_since_ms: AtomicU64::new(0),
+            multiplexed: AtomicBool::new(false),
         })
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(HEADER_ARMED - 1)
+    }
+
+    /// Records that a byte was read: on an idle connection it starts the header clock.
+    fn read(&self) {
+        self.touch();
+        if self.header_since_ms.load(Ordering::Relaxed) == HEADER_ARMED {
+            let now = self.now_ms().min(HEADER_ARMED - 1);
+            let _ = self.header_since_ms.compare_exchange(
+                HEADER_ARMED,
+                now,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// The connection speaks HTTP/2: no more header clock after its first request.
+    pub(crate) fn multiplexed(&self) {
+        self.multiplexed.store(true, Ordering::Relaxed);
+        self.header_since_ms.store(HEADER_NONE, Ordering::Relaxed);
+    }
+
+    /// Resolves once a request header block has been awaited for `timeout`: from the start of
+    /// the connection, or from the first byte after the previous response ended. Never
+    /// resolves when `timeout` is zero.
+    pub(crate) async fn header_timeout(&self, timeout: Duration) {
+        if timeout.is_zero() {
+            return std::future::pending().await;
+        }
+        loop {
+            let since = self.header_since_ms.load(Ordering::Relaxed);
+            // Not waiting for a header block now: look again one timeout later, which is
+            // never after the deadline of a wait that starts meanwhile.
+            let deadline = if since >= HEADER_ARMED {
+                Instant::now().checked_add(timeout)
+            } else {
+                (self.origin + Duration::from_millis(since)).checked_add(timeout)
+            };
+            let Some(deadline) = deadline else {
+                return std::future::pending().await;
+            };
+            if since < HEADER_ARMED && deadline <= Instant::now() {
+                return;
+            }
+            tokio::time::sleep_until(deadline).await;
+        }
     }
 
     /// Records that bytes moved now. Relaxed: only this value is published.
@@ -46,6 +110,7 @@ impl Activity {
     /// Counts a request as in flight until the returned guard is dropped.
     pub(crate) fn request_started(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.header_since_ms.store(HEADER_NONE, Ordering::Relaxed);
         InFlight(Arc::clone(self))
     }
 
@@ -84,7 +149,16 @@ pub(crate) struct InFlight(Arc<Activity>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.touch();
-        self.0.in_flight.fetch_sub(1, Ordering::Release);
+        let last = self.0.in_flight.fetch_sub(1, Ordering::Release) == 1;
+        if last && !self.0.multiplexed.load(Ordering::Relaxed) {
+            // HTTP/1 keep-alive: idle until the next request's first byte.
+            let _ = self.0.header_since_ms.compare_exchange(
+                HEADER_NONE,
+                HEADER_ARMED,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
     }
 }
 
@@ -111,7 +185,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for TrackedIo<I> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
-            this.activity.touch();
+            this.activity.read();
         }
         polled
     }
@@ -200,6 +274,50 @@ mod tests {
         let read_at = Instant::now();
         activity.idle(IDLE).await;
         assert!(read_at.elapsed() >= IDLE);
+    }
+
+    const HEADER: Duration = Duration::from_secs(3);
+
+    #[tokio::test(start_paused = true)]
+    async fn the_header_clock_runs_from_the_start_of_the_connection() {
+        let activity = Activity::new();
+        let start = Instant::now();
+        activity.header_timeout(HEADER).await;
+        assert!(start.elapsed() + Duration::from_millis(1) >= HEADER);
+        assert!(start.elapsed() <= HEADER);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_keep_alive_connection_waits_for_its_first_byte() {
+        let activity = Activity::new();
+        drop(activity.request_started());
+        assert!(
+            timeout(HEADER * 10, activity.header_timeout(HEADER))
+                .await
+                .is_err()
+        );
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut server = TrackedIo::new(server, Arc::clone(&activity));
+        client.write_all(b"G").await.unwrap();
+        let mut buf = [0u8; 1];
+        server.read_exact(&mut buf).await.unwrap();
+        let first_byte = Instant::now();
+        activity.header_timeout(HEADER).await;
+        assert!(first_byte.elapsed() + Duration::from_millis(1) >= HEADER);
+        assert!(first_byte.elapsed() <= HEADER);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn http2_connections_have_no_header_clock_after_their_first_request() {
+        let activity = Activity::new();
+        let guard = activity.request_started();
+        activity.multiplexed();
+        drop(guard);
+        assert!(
+            timeout(HEADER * 10, activity.header_timeout(HEADER))
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test(start_paused = true)]

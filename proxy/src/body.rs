@@ -7,15 +7,18 @@
 //!   when it has been sent in full, so the response-header timeout starts then; counts the
 //!   bytes relayed.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::oneshot;
+use tokio::time::Sleep;
 
 use crate::activity::InFlight;
 use crate::exchange::Exchange;
@@ -98,10 +101,26 @@ impl Body for ResponseBody {
     }
 }
 
-/// Body of an upstream request: the client's body, passed through.
+/// Why the client's body could not be relayed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RequestBodyError {
+    /// The client's connection failed or broke the body's framing.
+    #[error(transparent)]
+    Client(#[from] hyper::Error),
+    /// The client sent nothing for the client body timeout.
+    #[error("no request body data from the client for {0:?}")]
+    Timeout(Duration),
+}
+
+/// Body of an upstream request: the client's body, passed through, cut when the client
+/// pauses longer than the client body timeout between two reads.
 #[derive(Debug)]
 pub(crate) struct RequestBody {
     inner: Incoming,
+    /// The client body timeout; zero: none.
+    timeout: Duration,
+    /// Runs while a read waits for the client; rearmed after each frame.
+    stall: Option<Pin<Box<Sleep>>>,
     /// Dropped when the body has ended; its receiver then resolves.
     sent: Option<oneshot::Sender<()>>,
     /// Bytes relayed so far, added to `counter` when the body is dropped.
@@ -116,11 +135,20 @@ impl RequestBody {
     pub(crate) fn new(inner: Incoming, counter: Counter, tally: Option<Arc<AtomicU64>>) -> Self {
         Self {
             inner,
+            timeout: Duration::ZERO,
+            stall: None,
             sent: None,
             bytes: 0,
             counter,
             tally,
         }
+    }
+
+    /// Cuts the body when the client pauses longer than `timeout` between two reads (zero:
+    /// never).
+    pub(crate) fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// A receiver that resolves once the body has been read to its end (or dropped), or `None`
@@ -139,14 +167,22 @@ impl RequestBody {
 
 impl Body for RequestBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = RequestBodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, RequestBodyError>>> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if polled.is_pending() {
+            if this.stalled(cx) {
+                this.sent = None;
+                return Poll::Ready(Some(Err(RequestBodyError::Timeout(this.timeout))));
+            }
+            return Poll::Pending;
+        }
+        this.stall = None;
         let ended = match &polled {
             Poll::Ready(None | Some(Err(_))) => true,
             Poll::Ready(Some(Ok(frame))) => {
@@ -160,7 +196,7 @@ impl Body for RequestBody {
         if ended {
             this.sent = None;
         }
-        polled
+        polled.map(|frame| frame.map(|r| r.map_err(RequestBodyError::Client)))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -173,6 +209,19 @@ impl Body for RequestBody {
 }
 
 impl RequestBody {
+    /// Whether the client has paused longer than the timeout; arms the timer on the first
+    /// pause after a frame.
+    fn stalled(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.timeout.is_zero() {
+            return false;
+        }
+        let timeout = self.timeout;
+        let stall = self
+            .stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        stall.as_mut().poll(cx).is_ready()
+    }
+
     fn count(&mut self, len: usize) {
         let len = len as u64;
         self.bytes += len;

@@ -14,10 +14,22 @@ pub struct ProxyConfig {
     /// (default 60 s); then 504.
     pub response_header_timeout: Duration,
     /// A client connection with no request in flight and no byte moved for this long is closed
-    /// gracefully (default 75 s). Zero disables the check. For HTTP/1 it also bounds the time
-    /// from the end of one response to the end of the next request's header block, which cuts
-    /// off clients that send headers too slowly (hyper's header read timeout).
+    /// gracefully (default 75 s, nginx's `keepalive_timeout`). Zero disables the check. It is
+    /// also the outer bound of hyper's HTTP/1 header read timeout.
     pub idle_timeout: Duration,
+    /// Time a client has for a complete request header block, counted from the start of the
+    /// connection (after the PROXY header and TLS handshake) and, on a keep-alive connection,
+    /// from the first byte of the next request; then the connection is closed without an
+    /// answer (default 30 s; zero disables it). An idle keep-alive connection is governed by
+    /// `idle_timeout` until that first byte. (nginx's `client_header_timeout`.)
+    pub client_header_timeout: Duration,
+    /// Longest wait between two reads of a request body (default 60 s, nginx's
+    /// `client_body_timeout`); then the upstream request is aborted and the client gets `408`
+    /// (or, when the response has started, the connection is closed). Zero disables it.
+    pub client_body_timeout: Duration,
+    /// Most client connections open at once, over every listener (default 65,536); a connection
+    /// accepted over it is closed at once and counted. Zero means no limit.
+    pub max_client_connections: usize,
     /// Largest total size of a request's header block (default 64 KiB); over it: 431. HTTP/1
     /// cannot go below 8 KiB (hyper's smallest read buffer), so smaller values act as 8 KiB there.
     pub max_header_bytes: usize,
@@ -101,6 +113,9 @@ impl Default for ProxyConfig {
             connect_timeout: Duration::from_secs(5),
             response_header_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(75),
+            client_header_timeout: Duration::from_secs(30),
+            client_body_timeout: Duration::from_secs(60),
+            max_client_connections: 65_536,
             max_header_bytes: 64 * 1024,
             max_headers: 200,
             drain_timeout: Duration::from_secs(30),

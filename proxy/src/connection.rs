@@ -21,6 +21,17 @@ use crate::service;
 /// hyper's smallest HTTP/1 read buffer; `max_buf_size` panics below it.
 const MIN_H1_BUF: usize = 8 * 1024;
 
+/// HTTP/2 limits, set explicitly rather than inherited (docs/architecture.md, "Slow and
+/// hostile clients"). Streams open at once per connection: nginx's
+/// `http2_max_concurrent_streams`.
+const H2_MAX_CONCURRENT_STREAMS: u32 = 128;
+/// Rapid reset (CVE-2023-44487): streams the client opened and reset before the service saw
+/// them; over this the connection gets GOAWAY (h2's default).
+const H2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
+/// Streams the server had to reset for errors the client caused (RUSTSEC-2024-0003, and the
+/// 2025 "MadeYouReset" variant); over this the connection gets GOAWAY (hyper's default).
+const H2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
+
 /// What every request of one client connection shares.
 #[derive(Debug)]
 pub(crate) struct ConnCtx {
@@ -53,7 +64,10 @@ pub(crate) fn builder(config: &ProxyConfig) -> Builder<TokioExecutor> {
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX));
+        .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+        .max_concurrent_streams(H2_MAX_CONCURRENT_STREAMS)
+        .max_pending_accept_reset_streams(H2_MAX_PENDING_ACCEPT_RESET_STREAMS)
+        .max_local_error_reset_streams(H2_MAX_LOCAL_ERROR_RESET_STREAMS);
     builder
 }
 
@@ -69,7 +83,10 @@ pub(crate) async fn serve<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let idle_timeout = proxy.config.idle_timeout;
+    let timeouts = Timeouts {
+        idle: proxy.config.idle_timeout,
+        header: proxy.config.client_header_timeout,
+    };
     let activity = Activity::new();
     let io = TokioIo::new(TrackedIo::new(io, Arc::clone(&activity)));
     let ctx = Arc::new(ConnCtx {
@@ -82,12 +99,20 @@ pub(crate) async fn serve<I>(
     });
     let service = service_fn(move |request| service::handle(Arc::clone(&ctx), request));
     let conn = builder.serve_connection_with_upgrades(io, service);
-    drive(conn, &activity, idle_timeout, drain).await;
+    drive(conn, &activity, timeouts, drain).await;
+}
+
+#[derive(Clone, Copy)]
+struct Timeouts {
+    idle: Duration,
+    header: Duration,
 }
 
 /// Polls the connection; on drain or idleness shuts it down gracefully and keeps polling until
-/// it finishes, or until the drain's grace period is over.
-async fn drive<C>(conn: C, activity: &Activity, idle_timeout: Duration, mut drain: Signal)
+/// it finishes, or until the drain's grace period is over. A header block not complete within
+/// the client header timeout closes the connection at once, without an answer (hyper owns the
+/// socket and a half-read request has no response slot; nginx closes too).
+async fn drive<C>(conn: C, activity: &Activity, timeouts: Timeouts, mut drain: Signal)
 where
     C: GracefulConnection,
     C::Error: std::fmt::Display,
@@ -96,7 +121,11 @@ where
     let reason = tokio::select! {
         ended = conn.as_mut() => return log_end(ended),
         () = drain::reached(&mut drain, Phase::Draining) => "draining",
-        () = activity.idle(idle_timeout) => "idle",
+        () = activity.idle(timeouts.idle) => "idle",
+        () = activity.header_timeout(timeouts.header) => {
+            tracing::debug!(timeout = ?timeouts.header, "closing connection: request header timed out");
+            return;
+        }
     };
     tracing::debug!(reason, "closing connection gracefully");
     conn.as_mut().graceful_shutdown();

@@ -4,7 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use http::header::{CONTENT_TYPE, HeaderValue};
+use http::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use strait_shared::Refusal;
 
@@ -134,6 +134,10 @@ pub enum ProxyError {
         #[source]
         source: hyper::Error,
     },
+    /// 408: the client paused longer than the client body timeout while its request body was
+    /// relayed; the upstream request was aborted and the connection is closed.
+    #[error("client sent no request body data for {after:?}")]
+    ClientBodyTimeout { after: std::time::Duration },
     /// 404: no rule and no default backend matches the host and path.
     #[error("no route for the request's host and path")]
     NoRoute,
@@ -172,7 +176,10 @@ pub enum ProxyError {
 impl ProxyError {
     pub fn fault(&self) -> Fault {
         match self {
-            Self::BadRequest(_) | Self::ClientBody { .. } | Self::NoRoute => Fault::Client,
+            Self::BadRequest(_)
+            | Self::ClientBody { .. }
+            | Self::ClientBodyTimeout { .. }
+            | Self::NoRoute => Fault::Client,
             Self::Refused(_) => Fault::Policy,
             Self::BackendUnavailable(_)
             | Self::UpstreamConnect { .. }
@@ -186,9 +193,11 @@ impl ProxyError {
     /// blame (the client's fault, or no route).
     pub(crate) fn upstream_error(&self) -> Option<UpstreamErrorKind> {
         match self {
-            Self::BadRequest(_) | Self::ClientBody { .. } | Self::NoRoute | Self::Refused(_) => {
-                None
-            }
+            Self::BadRequest(_)
+            | Self::ClientBody { .. }
+            | Self::ClientBodyTimeout { .. }
+            | Self::NoRoute
+            | Self::Refused(_) => None,
             Self::BackendUnavailable(_) => Some(UpstreamErrorKind::NoEndpoint),
             Self::UpstreamConnect { source, .. } => Some(UpstreamErrorKind::of_connect(source)),
             Self::UpstreamTimeout { .. } => Some(UpstreamErrorKind::ResponseTimeout),
@@ -206,6 +215,7 @@ impl ProxyError {
             | Self::UpstreamProtocol { addr, .. } => Some(*addr),
             Self::BadRequest(_)
             | Self::ClientBody { .. }
+            | Self::ClientBodyTimeout { .. }
             | Self::NoRoute
             | Self::Refused(_)
             | Self::BackendUnavailable(_) => None,
@@ -215,6 +225,7 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) | Self::ClientBody { .. } => StatusCode::BAD_REQUEST,
+            Self::ClientBodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::NoRoute => StatusCode::NOT_FOUND,
             Self::BackendUnavailable(_) | Self::Refused(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -229,6 +240,7 @@ impl ProxyError {
         match self {
             Self::BadRequest(detail) => detail,
             Self::ClientBody { .. } => "request body failed",
+            Self::ClientBodyTimeout { .. } => "request body timed out",
             Self::NoRoute => "no route for this host and path",
             Self::BackendUnavailable(reason) => reason,
             Self::Refused(refusal) => refusal.reason(),
@@ -246,6 +258,7 @@ pub(crate) fn respond(error: &ProxyError, peer: SocketAddr) -> Response<Response
     match error {
         ProxyError::BadRequest(_)
         | ProxyError::ClientBody { .. }
+        | ProxyError::ClientBodyTimeout { .. }
         | ProxyError::NoRoute
         | ProxyError::Refused(_)
         | ProxyError::BackendUnavailable(_) => {
@@ -261,6 +274,12 @@ pub(crate) fn respond(error: &ProxyError, peer: SocketAddr) -> Response<Response
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    if matches!(error, ProxyError::ClientBodyTimeout { .. }) {
+        // The rest of the body is never read: the connection cannot carry another request.
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 

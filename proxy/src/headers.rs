@@ -7,24 +7,38 @@ use http::uri::Authority;
 
 /// Headers that are always connection-specific (besides `Connection`, `TE` and `Upgrade`,
 /// which need care).
-const HOP_BY_HOP: [&str; 4] = [
+const HOP_BY_HOP: [&str; 5] = [
+    // Only meaningful with `Upgrade: h2c`, which is never relayed (h2c smuggling).
+    "http2-settings",
     "keep-alive",
     "proxy-connection",
     "trailer",
     "transfer-encoding",
 ];
 
-/// Whether a request asks to switch protocols (HTTP/1.1 `Connection: upgrade` + `Upgrade`).
 /// The host of a request's authority (HTTP/2 `:authority`, absolute-form target): userinfo
 /// (credentials) dropped, so it never routes, goes upstream or reaches the log.
 pub(crate) fn authority_host(authority: &Authority) -> &str {
     authority.as_str().rsplit('@').next().unwrap_or_default()
 }
 
+/// Whether a request asks to switch protocols (HTTP/1.1 `Connection: upgrade` + `Upgrade`).
+/// `Upgrade` counts only when `Connection` lists it too, and never when it offers `h2c`: an
+/// h2c upgrade relayed to the upstream would open an HTTP/2 connection past the proxy's routing
+/// (h2c smuggling). Such a request is served as plain HTTP/1.1, as RFC 9110 §7.8 allows.
 pub(crate) fn is_upgrade_request(version: Version, headers: &HeaderMap) -> bool {
     version == Version::HTTP_11
         && headers.contains_key(header::UPGRADE)
         && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
+        && !headers
+            .get_all(header::UPGRADE)
+            .iter()
+            .flat_map(tokens)
+            .any(|t| {
+                t.split('/')
+                    .next()
+                    .is_some_and(|p| p.trim().eq_ignore_ascii_case("h2c"))
+            })
 }
 
 /// Removes hop-by-hop headers: `Connection` and every header it names, `Keep-Alive`,
@@ -168,6 +182,26 @@ mod tests {
         );
         assert!(!headers.contains_key("x-hop"));
         assert_eq!(headers["sec-websocket-key"], "abc");
+    }
+
+    #[test]
+    fn an_h2c_upgrade_is_never_relayed() {
+        let mut headers = map(&[
+            ("connection", "Upgrade, HTTP2-Settings"),
+            ("upgrade", "h2c"),
+            ("http2-settings", "AAMAAABkAARAAAAAAAIAAAAA"),
+        ]);
+        assert!(!is_upgrade_request(Version::HTTP_11, &headers));
+        let mut offered = map(&[("connection", "upgrade"), ("upgrade", "websocket, H2C")]);
+        assert!(!is_upgrade_request(Version::HTTP_11, &offered));
+        strip_hop_by_hop(&mut headers, false);
+        strip_hop_by_hop(&mut offered, false);
+        assert!(headers.is_empty(), "{headers:?}");
+        assert!(offered.is_empty(), "{offered:?}");
+
+        let mut unlisted = map(&[("http2-settings", "AAMA"), ("upgrade", "h2c")]);
+        strip_hop_by_hop(&mut unlisted, false);
+        assert!(unlisted.is_empty(), "{unlisted:?}");
     }
 
     #[test]

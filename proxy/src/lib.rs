@@ -32,6 +32,8 @@ mod error;
 mod exchange;
 mod forwarding;
 mod front;
+#[cfg(test)]
+mod fuzz;
 mod headers;
 mod listener;
 pub mod metrics;
@@ -45,6 +47,7 @@ mod stats;
 pub mod tls;
 mod upgrade;
 mod upstream;
+pub mod validate;
 
 pub use access_log::AccessLog;
 pub use balancer::{Balancer, RoundRobin};

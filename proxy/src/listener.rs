@@ -131,14 +131,26 @@ fn spawn_connection(
     if let Err(error) = stream.set_nodelay(true) {
         tracing::debug!(%peer, %error, "could not set TCP_NODELAY");
     }
+    let slot = match &shared.proxy.connection_slots {
+        None => None,
+        Some(slots) => match Arc::clone(slots).try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            Err(_) => {
+                // Dropping the stream closes it; nothing is read or written.
+                tracing::debug!(%peer, "closing connection: client connection limit reached");
+                shared.proxy.metrics.listener(shared.info.scheme).rejected();
+                return;
+            }
+        },
+    };
     let shared = Arc::clone(shared);
     let mut drain = drain.clone();
     let span = tracing::debug_span!("conn", %peer, client = tracing::field::Empty);
     let open = shared.proxy.metrics.listener(shared.info.scheme).opened();
     tokio::spawn(
         async move {
-            // Counted as open until this task ends.
-            let _open = open;
+            // Counted as open, and holding its slot, until this task ends.
+            let _open = (open, slot);
             let Some((opened, client)) =
                 front::open(stream, peer, &shared.front, &shared.proxy, &mut drain).await
             else {

@@ -13,6 +13,7 @@
 //! | `strait_upstream_retries_total` | counter | — |
 //! | `strait_client_connections_active` | gauge | listener |
 //! | `strait_client_connections_total` | counter | listener |
+//! | `strait_client_connections_rejected_total` | counter | listener |
 //! | `strait_tls_handshakes_total` | counter | listener |
 //! | `strait_tls_handshake_failures_total` | counter | listener, reason |
 //! | `strait_proxy_protocol_rejected_total` | counter | listener, reason |
@@ -118,6 +119,12 @@ const CONNECTIONS: Def = Def {
     exposed: "strait_client_connections_total",
     help: "Client connections accepted, by listener",
 };
+const CONNECTIONS_REJECTED: Def = Def {
+    name: "client_connections_rejected",
+    exposed: "strait_client_connections_rejected_total",
+    help: "Client connections closed at once because --max-client-connections were open, by \
+           listener",
+};
 const TLS_HANDSHAKES: Def = Def {
     name: "tls_handshakes",
     exposed: "strait_tls_handshakes_total",
@@ -152,6 +159,7 @@ pub const NAMES: &[(&str, &str)] = &[
     (UPSTREAM_RETRIES.exposed, UPSTREAM_RETRIES.help),
     (CONNECTIONS_ACTIVE.exposed, CONNECTIONS_ACTIVE.help),
     (CONNECTIONS.exposed, CONNECTIONS.help),
+    (CONNECTIONS_REJECTED.exposed, CONNECTIONS_REJECTED.help),
     (TLS_HANDSHAKES.exposed, TLS_HANDSHAKES.help),
     (TLS_FAILURES.exposed, TLS_FAILURES.help),
     (PROXY_REJECTED.exposed, PROXY_REJECTED.help),
@@ -336,6 +344,11 @@ impl Families {
         add(r, &UPSTREAM_RETRIES, self.upstream_retries.clone());
         add(r, &CONNECTIONS_ACTIVE, listener.connections_active.clone());
         add(r, &CONNECTIONS, listener.connections.clone());
+        add(
+            r,
+            &CONNECTIONS_REJECTED,
+            listener.connections_rejected.clone(),
+        );
         add(r, &TLS_HANDSHAKES, listener.tls_handshakes.clone());
         add(r, &TLS_FAILURES, listener.tls_failures.clone());
         add(r, &PROXY_REJECTED, listener.proxy_rejected.clone());

@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::body::RequestBody;
+use crate::body::{RequestBody, RequestBodyError};
 use crate::config::ProxyConfig;
 use crate::error::ProxyError;
 
@@ -257,7 +257,10 @@ impl Pool {
 /// Whose fault a failed exchange was: hyper reports an error of the request body — the client's
 /// body, relayed — as a "user" error; anything else is the upstream's.
 fn failed(addr: SocketAddr, source: hyper::Error) -> ProxyError {
-    if source.is_user() {
+    let cause = std::error::Error::source(&source);
+    if let Some(RequestBodyError::Timeout(after)) = cause.and_then(|e| e.downcast_ref()) {
+        ProxyError::ClientBodyTimeout { after: *after }
+    } else if source.is_user() {
         ProxyError::ClientBody { source }
     } else {
         ProxyError::Upstream { addr, source }

@@ -31,6 +31,8 @@ pub struct Proxy {
     pub(crate) metrics: ProxyMetrics,
     /// Where request lines go; off by default.
     pub(crate) access_log: AccessLog,
+    /// One permit per open client connection, over every listener; `None`: no limit.
+    pub(crate) connection_slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// Builds a [`Proxy`] with optional parts: balancer (default [`RoundRobin`]), metrics
@@ -66,6 +68,12 @@ impl ProxyBuilder {
     pub fn build(self) -> Arc<Proxy> {
         let pool = Pool::new(&self.config, self.metrics.upstream_connect());
         let hsts = self.config.hsts.as_ref().map(Hsts::header_value);
+        let max = self.config.max_client_connections;
+        let connection_slots = (max > 0).then(|| {
+            Arc::new(tokio::sync::Semaphore::new(
+                max.min(tokio::sync::Semaphore::MAX_PERMITS),
+            ))
+        });
         Arc::new(Proxy {
             config: self.config,
             table: self.table,
@@ -74,6 +82,7 @@ impl ProxyBuilder {
             hsts,
             metrics: self.metrics,
             access_log: self.access_log,
+            connection_slots,
         })
     }
 }

@@ -271,3 +271,6 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Rewind<T> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fuzz;

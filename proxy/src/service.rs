@@ -24,7 +24,7 @@ use crate::exchange::Exchange;
 use crate::forwarding::{self, Forwarding};
 use crate::pool::Sent;
 use crate::upstream::{self, NO_ENDPOINTS};
-use crate::{headers, redirect, request_id, upgrade};
+use crate::{headers, redirect, request_id, upgrade, validate};
 
 /// Serves one request of a client connection. Never fails: errors become responses.
 pub(crate) async fn handle(
@@ -32,6 +32,9 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let in_flight = ctx.activity.request_started();
+    if request.version() == Version::HTTP_2 {
+        ctx.activity.multiplexed();
+    }
     let mut exchange = Exchange::start(Arc::clone(&ctx), &request);
     let mut response = match forward(&ctx, request, &mut exchange).await {
         Ok(response) => response,
@@ -60,6 +63,8 @@ async fn forward(
     if request.method() == Method::CONNECT {
         return Err(ProxyError::BadRequest("CONNECT is not supported"));
     }
+    validate::check(request.method(), request.uri(), request.headers())
+        .map_err(ProxyError::BadRequest)?;
     let table = ctx.proxy.table.load_full();
     let host = request_host(&request)?;
     let raw_host = host
@@ -88,7 +93,8 @@ async fn forward(
     };
     let client_upgrade = prepare_upstream(&mut request, host, ctx);
     exchange.forwarding(request.headers());
-    let request = request.map(|body| exchange.request_body(body));
+    let body_timeout = ctx.proxy.config.client_body_timeout;
+    let request = request.map(|body| exchange.request_body(body).with_timeout(body_timeout));
     let started = Instant::now();
     let sent = upstream::send(&ctx.proxy, endpoints, request).await;
     exchange.upstream_done(started.elapsed(), &sent);
@@ -140,6 +146,8 @@ fn prepare_upstream(
     *request.version_mut() = Version::HTTP_11;
     let headers = request.headers_mut();
     headers::strip_hop_by_hop(headers, upgrade);
+    // Checked by `validate::check` before routing: cannot fail here.
+    let _ = validate::normalise_content_length(headers);
     let fwd = Forwarding {
         peer: ctx.peer.ip(),
         trusted: &ctx.proxy.config.trusted_proxies,

@@ -14,6 +14,8 @@ pub struct FrontCounts {
     pub tls_handshakes: u64,
     /// TLS handshakes that failed (garbage, no shared protocol or cipher, client abort).
     pub tls_handshake_failures: u64,
+    /// Connections closed at once because the client connection limit was reached.
+    pub connections_rejected: u64,
 }
 
 impl FrontCounts {
@@ -29,6 +31,7 @@ impl FrontCounts {
                 + listener.tls_failures(TlsFailure::Timeout),
             tls_handshakes: listener.tls_handshakes(),
             tls_handshake_failures: failures,
+            connections_rejected: listener.connections_rejected(),
         }
     }
 }

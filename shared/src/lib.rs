@@ -18,6 +18,8 @@
 pub mod annotations;
 mod compile;
 pub mod config;
+#[cfg(test)]
+mod fuzz;
 pub mod host;
 pub mod index;
 pub mod model;

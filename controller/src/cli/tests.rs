@@ -482,3 +482,25 @@ fn class_and_controller_names_take_comma_separated_lists() {
     assert!(controller(&["--ingress-class=strait,"]).is_err());
     assert!(controller(&["--controller-name="]).is_err());
 }
+
+#[test]
+fn a_kubeconfig_writes_no_status_unless_told_to_and_the_election_namespace_is_a_flag() {
+    let cluster = |args: &[&str]| {
+        let Source::Cluster(cluster) = controller(args).expect("parses").into_config().source
+        else {
+            panic!("a cluster source");
+        };
+        cluster
+    };
+    assert!(cluster(&[]).update_status, "in a pod: on by default");
+    assert!(!cluster(&["--update-status=false"]).update_status);
+    assert!(
+        !cluster(&["--kubeconfig=/k"]).update_status,
+        "from a workstation: off by default"
+    );
+    let told = cluster(&["--kubeconfig=/k", "--update-status=true"]);
+    assert!(told.update_status);
+    assert_eq!(cluster(&[]).election_namespace, None);
+    let named = cluster(&["--election-namespace=strait", "--pod-namespace=other"]);
+    assert_eq!(named.election_namespace.as_deref(), Some("strait"));
+}

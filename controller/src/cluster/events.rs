@@ -17,7 +17,7 @@
 //! Events are best-effort: a failed post is counted and logged at debug level, never retried.
 //! The same diagnostics are logged by the publisher (`crate::publish`), so nothing is lost.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +48,13 @@ pub const MAX_NOTE_BYTES: usize = 1024;
 const POST_INTERVAL: Duration = Duration::from_millis(20);
 /// How long the Recorder merges identical Events into a series (kube-runtime's cache TTL).
 const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
+/// Events planned while this replica does not lead, kept for when it does: at most this many
+/// (the oldest are dropped first)...
+pub const MAX_PENDING: usize = 1024;
+/// ...and none older than this when leadership is gained. A healthy leader posted what was
+/// planned while it led; the gap without any leader (a leader gone until its Lease expires,
+/// 15 s, plus a retry) is well inside this. Older Events would only repeat the old leader's.
+pub const PENDING_TTL: Duration = Duration::from_secs(60);
 
 /// Decides which Events a publish calls for, by diffing it against the previous one.
 ///
@@ -186,9 +193,10 @@ impl EventPlanner {
 
 /// Plans every [`Published`] and posts the Events while `leader` is true, until `shutdown`.
 ///
-/// Every replica plans every publish, so a replica that becomes leader later posts only what
-/// changes from then on instead of replaying history; a follower drops its planned Events.
-/// Posts are paced ([`POST_INTERVAL`]) and best-effort: a failure is counted
+/// Every replica plans every publish, so a replica that becomes leader later does not replay
+/// history from before it started. A follower keeps what it planned ([`Pending`]: at most
+/// [`MAX_PENDING`], none older than [`PENDING_TTL`]) and posts it on becoming leader: an
+/// Ingress that went live while no replica led still gets its `Programmed`. Posts are paced ([`POST_INTERVAL`]) and best-effort: a failure is counted
 /// (`events_posted{result="error"}`, `api_errors{operation="event"}`) and not retried.
 pub async fn run(
     client: Client,
@@ -199,15 +207,23 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) {
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut leader = leader;
     let mut planner = EventPlanner::default();
     let mut poster = Poster::new(client, reporter, metrics);
-    let mut current = Arc::clone(&published.borrow_and_update());
+    let mut pending = Pending::default();
+    let mut current = Some(Arc::clone(&published.borrow_and_update()));
+    leader.borrow_and_update();
     loop {
-        let events = planner.plan(&current);
-        tokio::select! {
-            biased;
-            () = &mut shutdown => return,
-            () = poster.post_all(events, &leader) => {}
+        if let Some(report) = current.take() {
+            pending.extend(planner.plan(&report));
+        }
+        if *leader.borrow() && !pending.is_empty() {
+            let events = pending.take();
+            tokio::select! {
+                biased;
+                () = &mut shutdown => return,
+                unposted = poster.post_all(events, &leader) => pending.extend(unposted),
+            }
         }
         tokio::select! {
             biased;
@@ -218,9 +234,53 @@ pub async fn run(
                     shutdown.await;
                     return;
                 }
+                current = Some(Arc::clone(&published.borrow_and_update()));
+            }
+            changed = leader.changed() => {
+                if changed.is_err() {
+                    // Leader election is gone (shutting down): never leads again.
+                    shutdown.await;
+                    return;
+                }
+                leader.borrow_and_update();
             }
         }
-        current = Arc::clone(&published.borrow_and_update());
+    }
+}
+
+/// Planned Events not yet posted because this replica did not lead, oldest first.
+#[derive(Default)]
+struct Pending {
+    events: VecDeque<(Instant, PlannedEvent)>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Keeps `events`, dropping the oldest beyond [`MAX_PENDING`].
+    fn extend(&mut self, events: Vec<PlannedEvent>) {
+        let now = Instant::now();
+        self.events.extend(events.into_iter().map(|e| (now, e)));
+        let excess = self.events.len().saturating_sub(MAX_PENDING);
+        if excess > 0 {
+            self.events.drain(..excess);
+            tracing::debug!(
+                dropped = excess,
+                "too many Events pending while not leading; dropped the oldest"
+            );
+        }
+    }
+
+    /// Everything pending and still within [`PENDING_TTL`], oldest first.
+    fn take(&mut self) -> Vec<PlannedEvent> {
+        let now = Instant::now();
+        self.events
+            .drain(..)
+            .filter(|(at, _)| now.duration_since(*at) <= PENDING_TTL)
+            .map(|(_, event)| event)
+            .collect()
     }
 }
 
@@ -255,21 +315,25 @@ impl Poster {
         }
     }
 
-    /// Posts `events` one at a time, each only if this replica still leads.
-    async fn post_all(&mut self, events: Vec<PlannedEvent>, leader: &watch::Receiver<bool>) {
-        if events.is_empty() {
-            return;
-        }
+    /// Posts `events` one at a time while this replica leads; returns those it could not
+    /// post because it stopped leading.
+    async fn post_all(
+        &mut self,
+        events: Vec<PlannedEvent>,
+        leader: &watch::Receiver<bool>,
+    ) -> Vec<PlannedEvent> {
         let now = Instant::now();
         self.recorders
             .retain(|_, (_, used)| now.duration_since(*used) < SERIES_WINDOW);
-        for planned in events {
-            if !*leader.borrow() {
-                continue;
-            }
+        let mut events = events.into_iter();
+        while *leader.borrow() {
+            let Some(planned) = events.next() else {
+                break;
+            };
             self.pace.tick().await;
             self.post(&planned).await;
         }
+        events.collect()
     }
 
     async fn post(&mut self, planned: &PlannedEvent) {

@@ -121,6 +121,13 @@ impl Call {
         self.send.send_response(response);
     }
 
+    /// Fails the call without an answer, as a connection refused or reset does while the
+    /// API server is down.
+    pub(crate) fn unreachable(self) {
+        self.send
+            .send_error("connection refused (mock API server down)");
+    }
+
     /// Answers with a Kubernetes `Status` failure (404 NotFound, 409 Conflict, ...).
     pub(crate) fn fail(self, status: StatusCode, reason: &str, message: &str) {
         let body = json!({

@@ -47,6 +47,10 @@ pub struct ClusterConfig {
     pub update_status: bool,
     /// `--election-id`: the Lease's name.
     pub election_id: String,
+    /// `--election-namespace`: where the Lease lives; `None`: the pod's namespace. With
+    /// neither, leader election cannot be shared by every instance, so this one never leads
+    /// (it serves, and writes no status and no Events).
+    pub election_namespace: Option<String>,
     /// The pod's namespace (`POD_NAMESPACE`), else the service account's, else `default`.
     pub pod_namespace: Option<String>,
     /// The pod's name (`POD_NAME`), else the host name.
@@ -63,6 +67,7 @@ impl Default for ClusterConfig {
             leader_election: false,
             update_status: true,
             election_id: String::new(),
+            election_namespace: None,
             pod_namespace: None,
             pod_name: None,
         }

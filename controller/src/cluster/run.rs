@@ -117,6 +117,7 @@ pub fn spawn_with(
         metrics: metrics.clone(),
         readiness,
         annotations_prefix: Arc::from(compile.annotations_prefix.as_str()),
+        health: Arc::default(),
     };
     for target in WatchTarget::all(&config.namespaces) {
         tasks.spawn(until(
@@ -191,11 +192,24 @@ fn spawn_election(
         });
         return leading;
     }
-    let lease = LeaseConfig::new(
-        config.election_id.clone(),
-        namespace(config),
-        identity(config),
-    );
+    let Some(namespace) = election_namespace(config) else {
+        // Said once: this instance serves, but never leads.
+        tracing::warn!(
+            "no election namespace (--election-namespace, STRAIT_ELECTION_NAMESPACE or \
+             POD_NAMESPACE): this instance serves traffic but never writes Ingress status or \
+             Events, so it cannot become a second leader beside the installation's own"
+        );
+        metrics.set_leader(false);
+        leader.send_replace(false);
+        let done = stopped(signal.clone());
+        tasks.spawn(async move {
+            done.await;
+            drop(leader);
+            ("leader election (no namespace)", Ok(()))
+        });
+        return leading;
+    };
+    let lease = LeaseConfig::new(config.election_id.clone(), namespace, identity(config));
     let elect = leader::run(
         client,
         lease,
@@ -241,22 +255,22 @@ fn until(
     }
 }
 
-/// Where the Lease lives: `POD_NAMESPACE`, else the service account's namespace, else
-/// `default`.
-fn namespace(config: &ClusterConfig) -> String {
+/// Where the Lease lives: `--election-namespace`, else the pod's namespace (`POD_NAMESPACE`,
+/// else the in-cluster service account's, which is the pod's). Never the kubeconfig's
+/// namespace nor `default`: every instance of one installation must meet at the same Lease,
+/// and one run from a workstation would otherwise lead a Lease of its own.
+fn election_namespace(config: &ClusterConfig) -> Option<String> {
     const SERVICE_ACCOUNT_NAMESPACE: &str =
         "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
-    config
-        .pod_namespace
-        .clone()
-        .filter(|ns| !ns.is_empty())
+    let given = |ns: &Option<String>| ns.clone().filter(|ns| !ns.trim().is_empty());
+    given(&config.election_namespace)
+        .or_else(|| given(&config.pod_namespace))
         .or_else(|| {
             std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
                 .ok()
                 .map(|ns| ns.trim().to_owned())
                 .filter(|ns| !ns.is_empty())
         })
-        .unwrap_or_else(|| "default".to_owned())
 }
 
 /// This replica's name: `POD_NAME`, else the host name, else a fixed fallback.
@@ -275,5 +289,7 @@ fn identity(config: &ClusterConfig) -> String {
         .unwrap_or_else(|| "strait".to_owned())
 }
 
+#[cfg(test)]
+mod election_tests;
 #[cfg(test)]
 mod tests;

@@ -7,8 +7,9 @@
 //!   skipped (its last good version stays), the watch goes on (STYLE item 5).
 //! - Data never read is dropped before it is queued or cached: `managedFields`, annotations
 //!   other than the ingress ones, Node images, volumes and node info.
-//! - Errors are retried by the watcher with back-off; they are logged, counted, shown on
-//!   `/readyz`, and never stop serving: the last table stays.
+//! - Errors are retried with a back-off capped at 5 s and reset by any answer; a 410 Gone
+//!   relists at once (see [`retry`]). They are counted and shown on `/readyz`, an outage of
+//!   the API server is logged once each way, and nothing stops serving: the last table stays.
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
@@ -21,7 +22,6 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::DeserializeGuard;
 use kube::core::NamespaceResourceScope;
-use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
@@ -32,6 +32,10 @@ use tokio::sync::{mpsc, watch};
 use crate::admin::Readiness;
 use crate::metrics::{ApiOperation, ClusterMetrics, WatchEvent};
 use crate::store::Change;
+
+pub mod retry;
+
+use retry::{ApiHealth, Backoff, Failure};
 
 /// The field selector that limits the Secret watch to TLS Secrets: Strait never reads (and
 /// RBAC aside, never caches) any other Secret.
@@ -55,6 +59,8 @@ pub struct WatchContext {
     pub readiness: Arc<Readiness>,
     /// `--annotations-prefix`: ingress-nginx keys under it are kept on Ingresses.
     pub annotations_prefix: Arc<str>,
+    /// Whether the API server answers, as all watches see it (outages logged once).
+    pub health: Arc<ApiHealth>,
 }
 
 /// One watch: a kind in one namespace (or all).
@@ -187,9 +193,25 @@ async fn watch_kind<K>(
     K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
     Object: From<K>,
 {
-    let stream = watcher::watcher(api, config).default_backoff();
     let mut relay = Relay::new(context, target);
-    relay.forward(stream).await;
+    let mut backoff = Backoff::default();
+    // Each round is one watcher from an empty state, so it starts with a full list; a new
+    // round begins only after a 410 Gone.
+    loop {
+        let stream = watcher::watcher(api.clone(), config.clone());
+        if relay.forward(stream, &mut backoff).await == Ended::Closed {
+            return;
+        }
+    }
+}
+
+/// Why [`Relay::forward`] returned.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    /// The compile loop is gone (or the stream ended): stop watching.
+    Closed,
+    /// 410 Gone: start over with a fresh list.
+    Gone,
 }
 
 /// Turns one watcher's events into changes.
@@ -200,6 +222,8 @@ struct Relay<'a> {
     /// Objects of a list in progress, and the keys of those that did not decode.
     listing: Vec<Object>,
     unreadable: BTreeSet<ObjectKey>,
+    /// Whether the last attempt failed (a refusal is warned about once, not every retry).
+    failing: bool,
 }
 
 impl<'a> Relay<'a> {
@@ -210,32 +234,54 @@ impl<'a> Relay<'a> {
             kind: target.kind.as_str(),
             listing: Vec::new(),
             unreadable: BTreeSet::new(),
+            failing: false,
         }
     }
 
-    /// Forwards until the stream ends or the compile loop is gone.
+    /// Forwards until the stream ends, the compile loop is gone, or a 410 Gone calls for a
+    /// fresh list; pauses after each other error as `backoff` says.
     async fn forward<K>(
         &mut self,
         stream: impl Stream<Item = Result<Event<DeserializeGuard<K>>, watcher::Error>>,
-    ) where
+        backoff: &mut Backoff,
+    ) -> Ended
+    where
         K: Resource<DynamicType = ()>,
         Object: From<K>,
     {
         futures_util::pin_mut!(stream);
         while let Some(event) = stream.next().await {
             let change = match event {
-                Ok(event) => self.event(event),
+                Ok(event) => {
+                    backoff.reset();
+                    self.answered();
+                    self.event(event)
+                }
                 Err(error) => {
-                    self.error(&error);
+                    let failure = self.error(&error);
+                    let delay = backoff.delay(failure);
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    if failure == Failure::Gone {
+                        return Ended::Gone;
+                    }
                     None
                 }
             };
             if let Some(change) = change
                 && self.context.changes.send(change).await.is_err()
             {
-                return;
+                return Ended::Closed;
             }
         }
+        Ended::Closed
+    }
+
+    /// The API server answered this watch.
+    fn answered(&mut self) {
+        self.failing = false;
+        self.context.health.answered(&self.target.describe());
     }
 
     fn event<K>(&mut self, event: Event<DeserializeGuard<K>>) -> Option<Change>
@@ -294,15 +340,37 @@ impl<'a> Relay<'a> {
         }
     }
 
-    fn error(&mut self, error: &watcher::Error) {
+    /// Counts, reports and logs an error; says what it means. An outage is logged once for
+    /// all watches ([`ApiHealth`]); a refusal once per watch until it recovers.
+    fn error(&mut self, error: &watcher::Error) -> Failure {
         let name = self.target.describe();
-        tracing::warn!(watch = %name, %error, "watch failed; retrying with back-off, serving the last table");
+        let failure = Failure::of(error);
+        match failure {
+            Failure::Unavailable => {
+                self.context.health.unavailable(&name, error);
+                tracing::debug!(watch = %name, %error, "API server unavailable; retrying");
+            }
+            Failure::Gone => {
+                self.context.health.answered(&name);
+                tracing::info!(watch = %name, "watch expired (410 Gone); listing again");
+            }
+            Failure::Refused => {
+                self.context.health.answered(&name);
+                if self.failing {
+                    tracing::debug!(watch = %name, %error, "watch failed again; retrying");
+                } else {
+                    tracing::warn!(watch = %name, %error, "watch failed; retrying with back-off, serving the last table");
+                }
+            }
+        }
+        self.failing = true;
         self.context
             .metrics
             .api_error(ApiOperation::Watch, self.kind);
         self.context.metrics.set_synced(self.kind, false);
         let problem = format!("{name}: retrying after error: {error}");
         self.context.readiness.set_problem(&name, Some(problem));
+        failure
     }
 
     /// The object, slimmed, or the key of one that did not decode (logged).
@@ -368,5 +436,7 @@ pub fn slim(object: &mut Object, prefix: &str) {
     }
 }
 
+#[cfg(test)]
+mod outage_tests;
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,12 @@
 
 use std::path::{Path, PathBuf};
 
+#[cfg(test)]
+mod fuzz;
+#[cfg(test)]
+mod large;
 mod parse;
+mod settle;
 mod source;
 #[cfg(test)]
 mod tests;

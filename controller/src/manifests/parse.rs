@@ -84,7 +84,11 @@ fn located(path: &Path, failure: Failure) -> ManifestError {
 fn yaml_documents(contents: &str) -> Result<Vec<Document>, Failure> {
     // YAML 1.2 core booleans only: `name: y` or `value: on` stay strings (as with go-yaml v3)
     // instead of turning into YAML 1.1 booleans that no Kubernetes string field accepts.
-    let options = serde_saphyr::options! { with_snippet: false, strict_booleans: true };
+    let options = serde_saphyr::options! {
+        with_snippet: false,
+        strict_booleans: true,
+        budget: Some(budget(contents.len())),
+    };
     let documents: Vec<Spanned<serde_json::Value>> =
         serde_saphyr::from_multiple_with_options(contents, options).map_err(|err| Failure {
             line: err.location().map(|l| l.line()).filter(|&l| l > 0),
@@ -98,6 +102,24 @@ fn yaml_documents(contents: &str) -> Result<Vec<Document>, Failure> {
         })
         .collect())
 }
+
+/// The parser's resource budget for a file of `bytes` bytes. serde-saphyr's default (1,024
+/// documents, 250k nodes, 1M events) rejects a `kubectl get ingress -A -o yaml` dump of a few
+/// thousand objects, so the counts grow with the file: every node and every event comes from at
+/// least one byte of input (`-\n`, `[]`, `---\n`), so these limits only stop what aliases
+/// would add. Aliases keep their own caps (the default `AliasLimits`: 1M replayed events, and
+/// the alias/anchor ratio heuristic), which is what stops a billion-laughs file.
+fn budget(bytes: usize) -> serde_saphyr::Budget {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_documents = budget.max_documents.max(MIN_DOCUMENTS).max(bytes / 4);
+    budget.max_nodes = budget.max_nodes.max(bytes);
+    budget.max_events = budget.max_events.max(bytes.saturating_mul(2));
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(bytes);
+    budget
+}
+
+/// Documents a manifest file may hold whatever its size (a `---\n` is four bytes).
+const MIN_DOCUMENTS: usize = 100_000;
 
 fn json_documents(contents: &str) -> Result<Vec<Document>, Failure> {
     let mut stream = serde_json::Deserializer::from_str(contents).into_iter::<serde_json::Value>();

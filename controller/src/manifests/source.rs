@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use strait_shared::{Index, Object, ObjectRef};
 
+use super::settle::{age, must_wait};
 use super::{Format, ManifestError, parse_file};
 
 /// The state of a manifests folder across rescans.
@@ -27,6 +28,9 @@ pub struct ManifestDir {
     empty: bool,
     /// Objects found in more than one place: (object, the ignored file). Kept to log each once.
     duplicates: BTreeSet<(ObjectRef, PathBuf)>,
+    /// A file modified less than this long ago may still be being written (see
+    /// `settle.rs`); zero until [`settle_window`](Self::settle_window) sets it.
+    settle: std::time::Duration,
 }
 
 /// What one [`ManifestDir::rescan`] found.
@@ -36,6 +40,9 @@ pub struct ScanReport {
     pub changed: bool,
     /// Every error current after this scan (files that do not parse, or the folder itself).
     pub errors: Vec<ManifestError>,
+    /// Some file's new version removes objects and may be half-written: it was not applied;
+    /// rescan once the settle window has passed.
+    pub settling: bool,
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +53,9 @@ struct FileState {
     objects: Vec<Object>,
     /// Why the current version does not parse (or cannot be read).
     error: Option<ManifestError>,
+    /// The fingerprint of a version read but held back (it removes objects and may be
+    /// half-written); the file keeps `objects` until a later read applies it.
+    held: Option<u64>,
 }
 
 impl ManifestDir {
@@ -61,7 +71,15 @@ impl ManifestDir {
             subdir_errors: Vec::new(),
             empty: false,
             duplicates: BTreeSet::new(),
+            settle: std::time::Duration::ZERO,
         })
+    }
+
+    /// Sets the settle window: a file modified less than `window` ago whose new version removes
+    /// objects is not applied until it has been quiet that long (the folder watch's
+    /// `--debounce`).
+    pub fn settle_window(&mut self, window: std::time::Duration) {
+        self.settle = window;
     }
 
     /// The folder being read.
@@ -142,6 +160,7 @@ impl ManifestDir {
         ScanReport {
             changed,
             errors: self.errors(),
+            settling: self.files.values().any(|f| f.held.is_some()),
         }
     }
 
@@ -202,11 +221,12 @@ impl ManifestDir {
             }
         };
         let fingerprint = fingerprint(&bytes);
+        let settle = self.settle;
         let state = self.files.entry(path.clone()).or_default();
         if state.fingerprint == Some(fingerprint) {
+            state.held = None;
             return false;
         }
-        state.fingerprint = Some(fingerprint);
         let parsed = match std::str::from_utf8(&bytes) {
             Ok(contents) => parse_file(&path, contents),
             Err(err) => Err(ManifestError::Parse {
@@ -215,6 +235,23 @@ impl ManifestDir {
                 message: format!("not valid UTF-8: {err}"),
             }),
         };
+        if let Ok(objects) = &parsed
+            && must_wait(
+                &state.objects,
+                objects,
+                fingerprint,
+                state.held,
+                age(&path),
+                settle,
+            )
+        {
+            tracing::debug!(file = %path.display(), objects = objects.len(), kept = state.objects.len(),
+                "manifest file removes objects and may be half-written; re-reading it once settled");
+            state.held = Some(fingerprint);
+            return false;
+        }
+        state.held = None;
+        state.fingerprint = Some(fingerprint);
         match parsed {
             Ok(objects) => {
                 if let Some(err) = state.error.take() {

@@ -15,6 +15,7 @@ use crate::config::Scheme;
 pub(super) struct ListenerFamilies {
     pub(super) connections_active: Family<ListenerLabels, Gauge>,
     pub(super) connections: Family<ListenerLabels, Counter>,
+    pub(super) connections_rejected: Family<ListenerLabels, Counter>,
     pub(super) tls_handshakes: Family<ListenerLabels, Counter>,
     pub(super) tls_failures: Family<TlsFailureLabels, Counter>,
     pub(super) proxy_rejected: Family<ProxyRejectLabels, Counter>,
@@ -26,6 +27,7 @@ impl ListenerFamilies {
         ListenerHandles {
             connections_active: self.connections_active.get_or_create_owned(&labels),
             connections: self.connections.get_or_create_owned(&labels),
+            connections_rejected: self.connections_rejected.get_or_create_owned(&labels),
             tls_handshakes: self.tls_handshakes.get_or_create_owned(&labels),
             tls_failures: std::array::from_fn(|i| {
                 self.tls_failures.get_or_create_owned(&TlsFailureLabels {
@@ -48,6 +50,7 @@ impl ListenerFamilies {
 pub(crate) struct ListenerHandles {
     connections_active: Gauge,
     connections: Counter,
+    connections_rejected: Counter,
     tls_handshakes: Counter,
     tls_failures: [Counter; TlsFailure::ALL.len()],
     proxy_rejected: [Counter; ProxyHeaderRejection::ALL.len()],
@@ -59,6 +62,15 @@ impl ListenerHandles {
         self.connections.inc();
         self.connections_active.inc();
         OpenConnection(self.connections_active.clone())
+    }
+
+    /// Counts a connection closed at once because the connection limit was reached.
+    pub(crate) fn rejected(&self) {
+        self.connections_rejected.inc();
+    }
+
+    pub(crate) fn connections_rejected(&self) -> u64 {
+        self.connections_rejected.get()
     }
 
     pub(crate) fn tls_handshake(&self) {

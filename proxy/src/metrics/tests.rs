@@ -216,6 +216,7 @@ fn front_counts_fold_timeouts_of_both_stages_and_other_failures() {
             handshake_timeouts: 2,
             tls_handshakes: 1,
             tls_handshake_failures: 2,
+            connections_rejected: 0,
         }
     );
     assert_eq!(

@@ -436,7 +436,7 @@ async fn a_leader_posts_programmed_once_a_change_is_live() {
 }
 
 #[tokio::test]
-async fn a_follower_posts_nothing_and_does_not_replay_once_leader() {
+async fn a_follower_posts_nothing_then_what_is_pending_once_leader() {
     let (client, mut api) = mock::pair();
     let task = start(client, false, web_baseline()).await;
     let web = || ("web", ingress("u1", 1));
@@ -450,13 +450,52 @@ async fn a_follower_posts_nothing_and_does_not_replay_once_leader() {
         &[missing("web", "a"), missing("web", "b")],
     ));
     let scenario = tokio::spawn(async move {
-        let body = expect_create(&mut api).await;
-        assert_eq!(text(&body, "/note"), "service default/b does not exist");
+        let first = expect_create(&mut api).await;
+        assert_eq!(text(&first, "/note"), "service default/a does not exist");
+        let second = expect_create(&mut api).await;
+        assert_eq!(text(&second, "/note"), "service default/b does not exist");
         api.expect_none(QUIET).await;
     });
     mock::verify(scenario, DEADLINE).await;
     let metrics = task.stop().await;
-    assert_eq!(metrics.event_count(EventKind::Warning, WriteResult::Ok), 1);
+    assert_eq!(metrics.event_count(EventKind::Warning, WriteResult::Ok), 2);
+}
+
+/// An Ingress that went live while no replica led gets its `Programmed` from the replica
+/// that takes the Lease, without any further publish.
+#[tokio::test]
+async fn programmed_planned_while_following_is_posted_on_taking_the_lease() {
+    let (client, mut api) = mock::pair();
+    let task = start(client, false, web_baseline()).await;
+    task.publish(published(5, &[("web", ingress("u1", 2))], &[]));
+    api.expect_none(QUIET).await;
+    task.leader.send_replace(true);
+    let scenario = tokio::spawn(async move {
+        let body = expect_create(&mut api).await;
+        assert_eq!(text(&body, "/reason"), PROGRAMMED);
+        assert_eq!(
+            text(&body, "/note"),
+            "generation 2 is live in routing table generation 5"
+        );
+        api.expect_none(QUIET).await;
+    });
+    mock::verify(scenario, DEADLINE).await;
+    let metrics = task.stop().await;
+    assert_eq!(metrics.event_count(EventKind::Normal, WriteResult::Ok), 1);
+}
+
+/// Pending Events are bounded: older than the TTL when leadership comes, they are dropped
+/// (the leader of that time posted them).
+#[tokio::test(start_paused = true)]
+async fn pending_events_older_than_the_ttl_are_dropped() {
+    let (client, mut api) = mock::pair();
+    let task = start(client, false, web_baseline()).await;
+    task.publish(published(5, &[("web", ingress("u1", 2))], &[]));
+    tokio::time::sleep(PENDING_TTL + Duration::from_secs(1)).await;
+    task.leader.send_replace(true);
+    api.expect_none(QUIET).await;
+    let metrics = task.stop().await;
+    assert_eq!(metrics.event_count(EventKind::Normal, WriteResult::Ok), 0);
 }
 
 /// The Recorder merges identical Events into a series; a different message with the same

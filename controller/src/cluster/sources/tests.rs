@@ -28,6 +28,7 @@ fn context(client: Client) -> (WatchContext, mpsc::Receiver<Change>, Registry) {
         metrics,
         readiness: Readiness::new(),
         annotations_prefix: Arc::from("nginx.ingress.kubernetes.io"),
+        health: Arc::default(),
     };
     (context, received, registry)
 }
