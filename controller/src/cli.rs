@@ -219,7 +219,7 @@ pub struct CommonArgs {
     pub upstream_pool_max_idle: usize,
     /// Quiet time after a change (a manifest file, a watched object) before recompiling; a
     /// change never waits more than 1 s.
-    #[arg(long, env = "STRAIT_DEBOUNCE", default_value = "100ms", value_parser = parse_duration)]
+    #[arg(long, env = "STRAIT_DEBOUNCE", default_value = "50ms", value_parser = parse_duration)]
     pub debounce: Duration,
     /// Write one JSON line per request to stdout (`--access-log=false` turns it off).
     #[arg(long, env = "STRAIT_ACCESS_LOG", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]

@@ -25,7 +25,7 @@ use crate::store::Change;
 /// Timing of the watch loop.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WatchConfig {
-    /// Quiet time after the last event before reloading (about 100 ms).
+    /// Quiet time after the last event before reloading (`--debounce`, 50 ms by default).
     pub debounce: Duration,
     /// Longest a change waits under a steady stream of events, leaving room for the reload
     /// itself within the 1 s promise.

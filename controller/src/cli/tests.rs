@@ -25,7 +25,7 @@ fn serve_defaults_match_the_library_defaults() {
     assert_eq!(config.admin_addr, "127.0.0.1:10254".parse().unwrap());
     assert_eq!(config.https_addr, "0.0.0.0:8443".parse().unwrap());
     assert_eq!(config.compile, CompileConfig::default());
-    assert_eq!(config.debounce, Duration::from_millis(100));
+    assert_eq!(config.debounce, Duration::from_millis(50));
     let defaults = ProxyConfig::default();
     assert!(config.proxy.trusted_proxies.is_empty());
     assert_eq!(config.proxy.connect_timeout, defaults.connect_timeout);
