@@ -44,7 +44,19 @@ pub fn check(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), &'st
 /// Rewrites `Content-Length` to one canonical value (no leading zeros, no repeats). Fails as
 /// [`check`] does on a value that is not one number.
 pub fn normalise_content_length(headers: &mut HeaderMap) -> Result<(), &'static str> {
-    if let Some(length) = content_length(headers)? {
+    let Some(length) = content_length(headers)? else {
+        return Ok(());
+    };
+    // The common case, one value already canonical, is left as it is: no new header value.
+    let mut values = headers.get_all(CONTENT_LENGTH).iter();
+    let canonical = match (values.next(), values.next()) {
+        (Some(value), None) => {
+            let bytes = value.as_bytes();
+            bytes == b"0" || !bytes.starts_with(b"0") && bytes.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    };
+    if !canonical {
         headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
     }
     Ok(())

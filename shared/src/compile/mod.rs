@@ -38,32 +38,33 @@ pub(crate) use refresh::refresh_endpoints;
 pub(crate) fn compile(index: &Index, config: &CompileConfig) -> Compiled {
     let classes = class::ClassFilter::new(index, config);
     let mut diagnostics = Vec::new();
+    // One report and one review per Ingress, by position; the reviews' findings move into the
+    // reports once the rules are compiled.
     let mut reports = Vec::with_capacity(index.ingresses().len());
-    let mut ingresses: Vec<(&ObjectKey, &Ingress, Review)> = Vec::new();
+    let mut reviews: Vec<Review> = Vec::with_capacity(index.ingresses().len());
+    let mut ingresses: Vec<(usize, &ObjectKey, &Ingress)> = Vec::new();
     for (key, ingress) in index.ingresses() {
         let ours = classes.is_ours(ingress);
         let review = crate::annotations::review(ingress, &config.annotations_prefix);
+        if ours && review.canary {
+            // Never a claimant: the mainline keeps its host and path (docs/architecture.md,
+            // "Annotations").
+            let object = ObjectRef::new(Kind::Ingress, key.clone());
+            diagnostics.push(annotations::canary_ignored(&object));
+        } else if ours {
+            ingresses.push((reports.len(), key, ingress));
+        }
         reports.push(IngressReport {
             key: key.clone(),
             class: class::class_of(ingress).map(|(name, _)| name.to_owned()),
             ours,
             canary: review.canary,
             refusal: None,
-            findings: review.findings.clone(),
+            findings: Vec::new(),
         });
-        if !ours {
-            continue;
-        }
-        if review.canary {
-            // Never a claimant: the mainline keeps its host and path (docs/architecture.md,
-            // "Annotations").
-            let object = ObjectRef::new(Kind::Ingress, key.clone());
-            diagnostics.push(annotations::canary_ignored(&object));
-            continue;
-        }
-        ingresses.push((key, ingress, review));
+        reviews.push(review);
     }
-    ingresses.sort_by_key(|(key, ingress, _)| precedence(key, ingress));
+    ingresses.sort_by_key(|(_, key, ingress)| precedence(key, ingress));
 
     let mut compiler = Compiler {
         index,
@@ -72,13 +73,13 @@ pub(crate) fn compile(index: &Index, config: &CompileConfig) -> Compiled {
         diagnostics,
         tls_hosts: tls::TlsHosts::default(),
     };
-    let plain: Vec<(&ObjectKey, &Ingress)> = ingresses.iter().map(|(k, i, _)| (*k, *i)).collect();
+    let plain: Vec<(&ObjectKey, &Ingress)> = ingresses.iter().map(|(_, k, i)| (*k, *i)).collect();
     tls::compile_tls(&mut compiler, &plain);
-    for (key, ingress, review) in &ingresses {
-        let refusal = rules::compile_ingress(&mut compiler, key, ingress, review);
-        if let Ok(i) = reports.binary_search_by(|r| r.key.cmp(key)) {
-            reports[i].refusal = refusal;
-        }
+    for (i, key, ingress) in ingresses {
+        reports[i].refusal = rules::compile_ingress(&mut compiler, key, ingress, &reviews[i]);
+    }
+    for (report, review) in reports.iter_mut().zip(reviews) {
+        report.findings = review.findings;
     }
     let mut diagnostics = compiler.diagnostics;
     diagnostics.sort();
