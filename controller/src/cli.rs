@@ -221,6 +221,11 @@ pub struct CommonArgs {
     /// change never waits more than 1 s.
     #[arg(long, env = "STRAIT_DEBOUNCE", default_value = "50ms", value_parser = parse_duration)]
     pub debounce: Duration,
+    /// Data-path worker threads, each a single-threaded runtime with its own listening
+    /// sockets (SO_REUSEPORT) and upstream pool; 0: one per CPU this process may use
+    /// (affinity and cgroup quota).
+    #[arg(long, env = "STRAIT_WORKERS", default_value_t = 0)]
+    pub workers: usize,
     /// Write one JSON line per request to stdout (`--access-log=false` turns it off).
     #[arg(long, env = "STRAIT_ACCESS_LOG", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub access_log: bool,
@@ -448,6 +453,7 @@ impl CommonArgs {
                 https_redirect_port: self.https_redirect_port,
             },
             debounce: self.debounce,
+            workers: self.workers,
             access_log: if self.access_log {
                 AccessLog::stdout()
             } else {

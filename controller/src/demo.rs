@@ -240,6 +240,7 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<DemoHandle> {
             ..ProxyConfig::default()
         },
         debounce: Duration::from_millis(100),
+        workers: 0,
         // The demo prints its own guide on stdout; access-log lines would bury it.
         access_log: AccessLog::off(),
         log_control: None,

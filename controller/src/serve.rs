@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +60,8 @@ pub struct ServeConfig {
     /// Quiet time after a file change before recompiling (about 100 ms); a change is live
     /// within 1 s whatever the burst.
     pub debounce: Duration,
+    /// Data-path worker threads (`--workers`); 0: one per CPU this process may use.
+    pub workers: usize,
     /// Where the access log goes (`--access-log`: stdout, or off).
     pub access_log: AccessLog,
     /// The installed log subscriber's filter, changed through `PUT /log/level`; `None` when
@@ -175,10 +178,14 @@ pub(crate) async fn start_with(
     client: Option<kube::Client>,
 ) -> anyhow::Result<Running> {
     let opened = open(&config.source, client).await?;
-    let (http, http_addr) = bind(config.http_addr, "HTTP").await?;
-    let (https, https_addr) = bind(config.https_addr, "HTTPS").await?;
+    let workers = match NonZeroUsize::new(config.workers) {
+        Some(count) => count,
+        None => strait_proxy::workers::default_count(),
+    };
+    let (http, http_addr) = bind_group(config.http_addr, workers, "HTTP")?;
+    let (https, https_addr) = bind_group(config.https_addr, workers, "HTTPS")?;
     let (admin, admin_addr) = bind(config.admin_addr, "admin").await?;
-    tracing::info!(%http_addr, %https_addr, %admin_addr, "listening");
+    tracing::info!(%http_addr, %https_addr, %admin_addr, workers, "listening");
 
     let mut registry = Registry::with_prefix("strait");
     let proxy_metrics = ProxyMetrics::register(&mut registry);
@@ -241,17 +248,12 @@ pub(crate) async fn start_with(
         .access_log(config.access_log.clone())
         .build();
     let tls = tls_config(&table)?;
-    let http_done = stopped(signal.clone());
-    let http_proxy = Arc::clone(&proxy);
+    let sockets = strait_proxy::workers::pair(http, https);
+    let workers = strait_proxy::workers::start(&proxy, sockets, &tls, &signal)
+        .context("starting the data-path workers")?;
     tasks.spawn(async move {
-        let served = strait_proxy::serve_http(http, http_proxy, http_done).await;
-        ("HTTP listener", served.context("HTTP listener failed"))
-    });
-    let https_done = stopped(signal.clone());
-    let https_proxy = Arc::clone(&proxy);
-    tasks.spawn(async move {
-        let served = strait_proxy::serve_https(https, https_proxy, tls, https_done).await;
-        ("HTTPS listener", served.context("HTTPS listener failed"))
+        let served = workers.wait().await;
+        ("HTTP and HTTPS listeners", served.context("a listener failed"))
     });
     let admin_done = stopped(signal.clone());
     let admin_state = Admin::new(readiness.clone())
@@ -305,6 +307,20 @@ fn tls_config(table: &SharedTable) -> anyhow::Result<Arc<rustls::ServerConfig>> 
     strait_proxy::tls::server_config(table.clone(), fallback).context("building the TLS settings")
 }
 
+/// One listening socket per worker on `addr` (SO_REUSEPORT), and the address they got.
+fn bind_group(
+    addr: SocketAddr,
+    workers: NonZeroUsize,
+    what: &str,
+) -> anyhow::Result<(Vec<std::net::TcpListener>, SocketAddr)> {
+    let sockets = strait_proxy::workers::bind(addr, workers)
+        .with_context(|| format!("binding the {what} listener on {addr}"))?;
+    let bound = sockets[0]
+        .local_addr()
+        .with_context(|| format!("reading the address of the {what} listener"))?;
+    Ok((sockets, bound))
+}
+
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<(TcpListener, SocketAddr)> {
     let listener = TcpListener::bind(addr)
         .await
@@ -353,6 +369,7 @@ mod tests {
             compile: CompileConfig::default(),
             proxy: ProxyConfig::default(),
             debounce: Duration::from_millis(100),
+            workers: 0,
             access_log: AccessLog::off(),
             log_control: None,
         }

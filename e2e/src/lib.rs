@@ -79,6 +79,7 @@ pub fn config(dir: &Path) -> ServeConfig {
             ..ProxyConfig::default()
         },
         debounce: Duration::from_millis(50),
+        workers: 0,
         access_log: AccessLog::off(),
         log_control: None,
     }

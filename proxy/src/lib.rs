@@ -48,6 +48,7 @@ pub mod tls;
 mod upgrade;
 mod upstream;
 pub mod validate;
+pub mod workers;
 
 pub use access_log::AccessLog;
 pub use balancer::{Balancer, RoundRobin};

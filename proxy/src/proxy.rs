@@ -23,7 +23,7 @@ pub type SharedTable = Arc<ArcSwap<RouteTable>>;
 pub struct Proxy {
     pub(crate) config: ProxyConfig,
     pub(crate) table: SharedTable,
-    pub(crate) balancer: Box<dyn Balancer>,
+    pub(crate) balancer: Arc<dyn Balancer>,
     pub(crate) pool: Pool,
     /// `Strict-Transport-Security` for HTTPS responses, rendered once from the config.
     pub(crate) hsts: Option<HeaderValue>,
@@ -77,7 +77,7 @@ impl ProxyBuilder {
         Arc::new(Proxy {
             config: self.config,
             table: self.table,
-            balancer: self.balancer,
+            balancer: Arc::from(self.balancer),
             pool,
             hsts,
             metrics: self.metrics,
@@ -126,6 +126,22 @@ impl Proxy {
     /// Front-door counts (PROXY headers refused, TLS handshakes) of the listeners of `scheme`.
     pub fn front_counts(&self, scheme: Scheme) -> FrontCounts {
         FrontCounts::of(self.metrics.listener(scheme))
+    }
+
+    /// A sibling for one worker thread: everything shared with this proxy (configuration,
+    /// table, balancer, metrics, access log, client-connection cap) except the upstream pool,
+    /// which is the worker's own.
+    pub fn worker(&self) -> Arc<Proxy> {
+        Arc::new(Proxy {
+            config: self.config.clone(),
+            table: Arc::clone(&self.table),
+            balancer: Arc::clone(&self.balancer),
+            pool: Pool::new(&self.config, self.metrics.upstream_connect()),
+            hsts: self.hsts.clone(),
+            metrics: self.metrics.clone(),
+            access_log: self.access_log.clone(),
+            connection_slots: self.connection_slots.clone(),
+        })
     }
 
     /// Idle upstream connections currently pooled, over every address.

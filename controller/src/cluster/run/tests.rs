@@ -95,6 +95,7 @@ fn config() -> ServeConfig {
         compile: CompileConfig::default(),
         proxy: ProxyConfig::default(),
         debounce: Duration::from_millis(50),
+        workers: 0,
         access_log: AccessLog::off(),
         log_control: None,
     }
