@@ -22,6 +22,7 @@ use tokio::time::Sleep;
 
 use crate::activity::InFlight;
 use crate::exchange::Exchange;
+use crate::pool::Link;
 
 /// Body of every response the proxy sends.
 #[derive(Debug)]
@@ -34,14 +35,18 @@ pub struct ResponseBody {
 
 #[derive(Debug)]
 enum Kind {
-    Upstream(Incoming),
+    /// The upstream's body and the connection it streams over (`None` once it went back to
+    /// the pool, or for an upgrade).
+    Upstream(Incoming, Option<Link>),
     Full(Option<Bytes>),
 }
 
 impl ResponseBody {
-    pub(crate) fn upstream(body: Incoming) -> Self {
+    /// The upstream's body; `link` is polled while the body streams (it moves the body's
+    /// bytes) and released to its pool when the body ends.
+    pub(crate) fn upstream(body: Incoming, link: Option<Link>) -> Self {
         Self {
-            kind: Kind::Upstream(body),
+            kind: Kind::Upstream(body, link),
             in_flight: None,
             exchange: None,
         }
@@ -75,7 +80,21 @@ impl Body for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = self.get_mut();
         let polled = match &mut this.kind {
-            Kind::Upstream(body) => Pin::new(body).poll_frame(cx),
+            Kind::Upstream(body, link) => {
+                if let Some(link) = link {
+                    link.drive(cx);
+                }
+                let polled = Pin::new(&mut *body).poll_frame(cx);
+                let ended = match &polled {
+                    Poll::Ready(None) => true,
+                    Poll::Ready(Some(Ok(_))) => body.is_end_stream(),
+                    Poll::Ready(Some(Err(_))) | Poll::Pending => false,
+                };
+                if ended && let Some(link) = link.take() {
+                    link.release(cx);
+                }
+                polled
+            }
             Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
         };
         if let (Poll::Ready(Some(Ok(frame))), Some(exchange)) = (&polled, &mut this.exchange)
@@ -88,15 +107,28 @@ impl Body for ResponseBody {
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
-            Kind::Upstream(body) => body.is_end_stream(),
+            Kind::Upstream(body, _) => body.is_end_stream(),
             Kind::Full(bytes) => bytes.is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Upstream(body) => body.size_hint(),
+            Kind::Upstream(body, _) => body.size_hint(),
             Kind::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+        }
+    }
+}
+
+impl Drop for ResponseBody {
+    /// A body with nothing left to read (no body at all, or read to its end by hyper without
+    /// a last poll) still releases its connection; one dropped midway closes it.
+    fn drop(&mut self) {
+        if let Kind::Upstream(body, link) = &mut self.kind
+            && body.is_end_stream()
+            && let Some(link) = link.take()
+        {
+            link.release_now();
         }
     }
 }

@@ -110,7 +110,7 @@ impl Exchange {
         self.upstream_duration = Some(waited);
         match result {
             Ok(sent) => {
-                self.upstream = Some(sent.addr);
+                self.upstream = Some(sent.link.addr());
                 self.upstream_status = Some(sent.response.status());
                 self.route.upstream_headers.observe(waited.as_secs_f64());
             }

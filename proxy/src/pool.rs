@@ -1,18 +1,30 @@
-//! Upstream HTTP/1.1 connections with keep-alive pooling, over `hyper::client::conn::http1`.
+//! Upstream HTTP/1.1 connections with keep-alive pooling, over `hyper::client::conn::http1`,
+//! driven in the task of the request that uses them: no connection task, no channel hop
+//! between tasks, no spawn per request (docs/architecture.md, "Workers").
 //!
-//! Per upstream address a stack of idle senders (most recent on top). A request goes on a
-//! pooled connection when one is usable, else on a fresh one. `try_send_request` hands a
-//! request back when a connection failed before it was written, so a stale pooled connection
-//! costs a retry, not an error, and a fresh connection that fails the same way counts as a
-//! connect failure the caller may retry on another endpoint.
+//! A [`Link`] is one upstream connection: hyper's request handle and its connection future,
+//! which the request's task polls itself — while waiting for the response headers here, then
+//! from the response body ([`crate::body::ResponseBody`]) while the body streams. When the body
+//! ends the link goes back to its pool at once, in the same poll. An idle link is not polled;
+//! checkout polls it once (no syscall unless its socket turned readable) to see whether the
+//! upstream closed it meanwhile.
 //!
-//! The idle map sits behind a mutex held only to push or pop one entry (or to sweep expired
-//! entries, at most once per idle timeout).
+//! Per upstream address a stack of idle links (most recent on top). A request goes on a pooled
+//! link when one is usable, else on a fresh one. `try_send_request` hands a request back when
+//! a connection failed before it was written, so a stale pooled connection costs a retry, not
+//! an error, and a fresh connection that fails the same way counts as a connect failure the
+//! caller may retry on another endpoint.
+//!
+//! Each worker has its own pool (see [`crate::workers`]); the mutex around the idle map is
+//! only ever taken by that worker's thread, so it is never contended.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use http::{Request, Response};
@@ -30,12 +42,93 @@ use crate::error::ProxyError;
 
 pub(crate) type Sender = http1::SendRequest<RequestBody>;
 
-/// A response's headers, the connection it came on, and where that connection goes.
+/// hyper's connection future (with upgrades); its type cannot be named outside hyper.
+type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
+
+/// One upstream connection: the request handle and the connection future that moves its
+/// bytes, polled by whoever holds the link.
+pub(crate) struct Link {
+    sender: Sender,
+    /// `None` once the connection future has finished (closed, failed, or upgraded).
+    driver: Option<Driver>,
+    addr: SocketAddr,
+    pool: Pool,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("addr", &self.addr)
+            .field("open", &self.driver.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Link {
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Moves the connection's bytes: polls its future until it would block. Once it has
+    /// finished the link is dead (the response body, if any, gets hyper's error).
+    pub(crate) fn drive(&mut self, cx: &mut Context<'_>) {
+        if let Some(driver) = &mut self.driver
+            && let Poll::Ready(ended) = driver.as_mut().poll(cx)
+        {
+            if let Err(error) = ended {
+                tracing::debug!(addr = %self.addr, %error, "upstream connection ended with an error");
+            }
+            self.driver = None;
+        }
+    }
+
+    /// The response has been read to its end: back to the pool when the connection can take
+    /// another request now, else closed.
+    pub(crate) fn release(mut self, cx: &mut Context<'_>) {
+        // One more turn lets hyper see the exchange is over and ask for the next request.
+        self.drive(cx);
+        if self.driver.is_some() && self.sender.is_ready() {
+            let pool = self.pool.clone();
+            pool.push(self);
+        }
+    }
+
+    /// [`Link::release`] from a place with no task context (a body dropped at its end).
+    pub(crate) fn release_now(self) {
+        self.release(&mut Context::from_waker(Waker::noop()));
+    }
+
+    /// The upgraded (101) connection: its future must keep running until hyper hands the
+    /// socket over; it runs in a task of its own while the tunnel lives.
+    pub(crate) fn into_upgrade(self) -> Sender {
+        if let Some(driver) = self.driver {
+            let addr = self.addr;
+            tokio::spawn(async move {
+                if let Err(error) = driver.await {
+                    tracing::debug!(%addr, %error, "upgraded upstream connection ended with an error");
+                }
+            });
+        }
+        self.sender
+    }
+
+    /// Whether a pooled link can take a request: open, ready, not idle too long. Polls the
+    /// connection once (without a waker worth waking: nothing waits on an idle link) so a
+    /// close by the upstream is seen.
+    fn usable(&mut self, idle_since: Instant, now: Instant, idle_timeout: Duration) -> bool {
+        self.drive(&mut Context::from_waker(Waker::noop()));
+        self.driver.is_some()
+            && !self.sender.is_closed()
+            && self.sender.is_ready()
+            && now.saturating_duration_since(idle_since) < idle_timeout
+    }
+}
+
+/// A response's headers and the link it came on (the body still streams over it).
 #[derive(Debug)]
 pub(crate) struct Sent {
     pub response: Response<Incoming>,
-    pub sender: Sender,
-    pub addr: SocketAddr,
+    pub link: Link,
 }
 
 /// Why a request got no response.
@@ -70,22 +163,14 @@ struct Inner {
 
 #[derive(Debug)]
 struct Idle {
-    hosts: HashMap<SocketAddr, Vec<IdleConn>>,
+    hosts: HashMap<SocketAddr, Vec<IdleLink>>,
     last_sweep: Instant,
 }
 
 #[derive(Debug)]
-struct IdleConn {
-    sender: Sender,
+struct IdleLink {
+    link: Link,
     since: Instant,
-}
-
-impl IdleConn {
-    fn usable(&self, now: Instant, idle_timeout: Duration) -> bool {
-        !self.sender.is_closed()
-            && self.sender.is_ready()
-            && now.saturating_duration_since(self.since) < idle_timeout
-    }
 }
 
 /// How one attempt on one connection ended.
@@ -133,8 +218,8 @@ impl Pool {
         addr: SocketAddr,
         mut request: Request<RequestBody>,
     ) -> Result<Sent, SendError> {
-        while let Some(sender) = self.checkout(addr) {
-            match self.attempt(sender, addr, request).await {
+        while let Some(link) = self.checkout(addr) {
+            match self.attempt(link, request).await {
                 Attempt::Done(result) => return result,
                 Attempt::Unsent(back, error) => {
                     tracing::debug!(%addr, %error, "pooled upstream connection was stale; retrying");
@@ -142,8 +227,8 @@ impl Pool {
                 }
             }
         }
-        let sender = match self.connect(addr).await {
-            Ok(sender) => sender,
+        let link = match self.connect(addr).await {
+            Ok(link) => link,
             Err(error) => {
                 return Err(SendError::NotSent {
                     request: Box::new(request),
@@ -151,7 +236,7 @@ impl Pool {
                 });
             }
         };
-        match self.attempt(sender, addr, request).await {
+        match self.attempt(link, request).await {
             Attempt::Done(result) => result,
             Attempt::Unsent(request, error) => Err(SendError::NotSent {
                 request: Box::new(request),
@@ -160,24 +245,21 @@ impl Pool {
         }
     }
 
-    /// One try on one connection, with the response-header timeout.
-    async fn attempt(
-        &self,
-        mut sender: Sender,
-        addr: SocketAddr,
-        mut request: Request<RequestBody>,
-    ) -> Attempt {
+    /// One try on one connection, with the response-header timeout. The connection is driven
+    /// here, in the request's task, until the response headers are in.
+    async fn attempt(&self, mut link: Link, mut request: Request<RequestBody>) -> Attempt {
+        let addr = link.addr;
         let sent = request.body_mut().watch_sent();
-        let response = sender.try_send_request(request);
-        match headers_within(response, sent, self.inner.response_header_timeout).await {
+        let response = link.sender.try_send_request(request);
+        let exchange = Exchange {
+            response: std::pin::pin!(response),
+            link: &mut link,
+        };
+        match headers_within(exchange, sent, self.inner.response_header_timeout).await {
             Err(_elapsed) => {
                 Attempt::Done(Err(SendError::Failed(ProxyError::UpstreamTimeout { addr })))
             }
-            Ok(Ok(response)) => Attempt::Done(Ok(Sent {
-                response,
-                sender,
-                addr,
-            })),
+            Ok(Ok(response)) => Attempt::Done(Ok(Sent { response, link })),
             Ok(Err(mut error)) => match error.take_message() {
                 Some(request) => Attempt::Unsent(request, error.into_error()),
                 None => Attempt::Done(Err(SendError::Failed(failed(addr, error.into_error())))),
@@ -185,19 +267,19 @@ impl Pool {
         }
     }
 
-    fn checkout(&self, addr: SocketAddr) -> Option<Sender> {
+    fn checkout(&self, addr: SocketAddr) -> Option<Link> {
         let now = Instant::now();
         let mut idle = self.idle();
         let stack = idle.hosts.get_mut(&addr)?;
-        while let Some(conn) = stack.pop() {
-            if conn.usable(now, self.inner.idle_timeout) {
-                return Some(conn.sender);
+        while let Some(mut conn) = stack.pop() {
+            if conn.link.usable(conn.since, now, self.inner.idle_timeout) {
+                return Some(conn.link);
             }
         }
         None
     }
 
-    async fn connect(&self, addr: SocketAddr) -> io::Result<Sender> {
+    async fn connect(&self, addr: SocketAddr) -> io::Result<Link> {
         let started = Instant::now();
         let stream = tokio::time::timeout(self.inner.connect_timeout, TcpStream::connect(addr))
             .await
@@ -214,43 +296,49 @@ impl Pool {
         self.inner
             .connect_time
             .observe(started.elapsed().as_secs_f64());
-        tokio::spawn(async move {
-            if let Err(error) = conn.with_upgrades().await {
-                tracing::debug!(%addr, %error, "upstream connection ended with an error");
-            }
-        });
-        Ok(sender)
+        Ok(Link {
+            sender,
+            driver: Some(Box::pin(conn.with_upgrades())),
+            addr,
+            pool: self.clone(),
+        })
     }
 
-    /// Returns `sender` to the pool once its connection can take another request (the
-    /// response body has been read to its end); a connection that closes instead is dropped.
-    pub(crate) fn checkin(&self, addr: SocketAddr, mut sender: Sender) {
+    fn push(&self, link: Link) {
         if self.inner.max_idle_per_host == 0 {
             return;
         }
-        let pool = self.clone();
-        tokio::spawn(async move {
-            if sender.ready().await.is_ok() {
-                pool.push(addr, sender);
-            }
-        });
-    }
-
-    fn push(&self, addr: SocketAddr, sender: Sender) {
         let now = Instant::now();
         let idle_timeout = self.inner.idle_timeout;
         let mut idle = self.idle();
         if now.saturating_duration_since(idle.last_sweep) >= idle_timeout {
             idle.hosts.retain(|_, stack| {
-                stack.retain(|conn| conn.usable(now, idle_timeout));
+                stack.retain_mut(|conn| conn.link.usable(conn.since, now, idle_timeout));
                 !stack.is_empty()
             });
             idle.last_sweep = now;
         }
-        let stack = idle.hosts.entry(addr).or_default();
+        let stack = idle.hosts.entry(link.addr).or_default();
         if stack.len() < self.inner.max_idle_per_host {
-            stack.push(IdleConn { sender, since: now });
+            stack.push(IdleLink { link, since: now });
         }
+    }
+}
+
+/// The response future of one request, with the connection it travels on: each poll moves the
+/// connection's bytes first, then looks for the response.
+struct Exchange<'a, F> {
+    response: Pin<&'a mut F>,
+    link: &'a mut Link,
+}
+
+impl<F: Future> Future for Exchange<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        this.link.drive(cx);
+        this.response.as_mut().poll(cx)
     }
 }
 

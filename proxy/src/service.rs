@@ -168,8 +168,8 @@ fn origin_form(uri: &Uri) -> PathAndQuery {
 }
 
 /// The upstream's response for the client: hop-by-hop headers stripped, body streamed. A 101
-/// to an upgrade request starts the tunnel; any other response returns the connection to the
-/// pool once its body has been read.
+/// to an upgrade request starts the tunnel; any other response carries its connection, which
+/// goes back to the pool when the body has been read.
 fn relay_response(
     ctx: &ConnCtx,
     sent: Sent,
@@ -177,9 +177,9 @@ fn relay_response(
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let Sent {
         mut response,
-        sender,
-        addr,
+        link,
     } = sent;
+    let addr = link.addr();
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     if switching {
         let Some(client) = client_upgrade else {
@@ -189,11 +189,13 @@ fn relay_response(
             });
         };
         let upstream = hyper::upgrade::on(&mut response);
+        let sender = link.into_upgrade();
         upgrade::spawn_tunnel(client, upstream, sender, ctx.drain.clone(), addr);
-    } else {
-        ctx.proxy.pool.checkin(addr, sender);
+        headers::strip_hop_by_hop(response.headers_mut(), switching);
+        *response.version_mut() = Version::HTTP_11;
+        return Ok(response.map(|body| ResponseBody::upstream(body, None)));
     }
     headers::strip_hop_by_hop(response.headers_mut(), switching);
     *response.version_mut() = Version::HTTP_11;
-    Ok(response.map(ResponseBody::upstream))
+    Ok(response.map(|body| ResponseBody::upstream(body, Some(link))))
 }
