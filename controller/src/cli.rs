@@ -201,7 +201,7 @@ pub struct CommonArgs {
     #[arg(long, env = "STRAIT_MAX_HEADER_BYTES", default_value_t = 65536)]
     pub max_header_bytes: usize,
     /// Largest number of request headers; more get 431.
-    #[arg(long, env = "STRAIT_MAX_HEADERS", default_value_t = 200)]
+    #[arg(long, env = "STRAIT_MAX_HEADERS", default_value_t = strait_proxy::HYPER_MAX_HEADERS)]
     pub max_headers: usize,
     /// On SIGTERM/SIGINT: time to keep serving with /readyz failing, so load balancers stop
     /// sending new connections, before the listener closes.

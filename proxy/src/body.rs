@@ -16,12 +16,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use prometheus_client::metrics::counter::Counter;
 use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
 use crate::activity::InFlight;
 use crate::exchange::Exchange;
+use crate::metrics::Counter;
 use crate::pool::Link;
 
 /// Body of every response the proxy sends.

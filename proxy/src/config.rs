@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+/// hyper's HTTP/1 header-count limit when none is set: its parse buffer then lives on the stack.
+pub const HYPER_MAX_HEADERS: usize = 100;
+
 /// Data-path settings, parsed once from flags.
 #[derive(Clone, Debug)]
 pub struct ProxyConfig {
@@ -33,7 +36,8 @@ pub struct ProxyConfig {
     /// Largest total size of a request's header block (default 64 KiB); over it: 431. HTTP/1
     /// cannot go below 8 KiB (hyper's smallest read buffer), so smaller values act as 8 KiB there.
     pub max_header_bytes: usize,
-    /// Largest number of request headers (default 200); over it: 431.
+    /// Largest number of request headers (default 100, hyper's own limit, parsed on the stack;
+    /// another value makes hyper allocate its header buffer per request); over it: 431.
     pub max_headers: usize,
     /// After shutdown is asked for, how long open connections get to finish their requests
     /// before they are dropped (default 30 s).
@@ -117,7 +121,7 @@ impl Default for ProxyConfig {
             client_body_timeout: Duration::from_secs(60),
             max_client_connections: 65_536,
             max_header_bytes: 64 * 1024,
-            max_headers: 200,
+            max_headers: HYPER_MAX_HEADERS,
             drain_timeout: Duration::from_secs(30),
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 64,

@@ -12,7 +12,7 @@ use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::activity::{Activity, TrackedIo};
-use crate::config::{ListenerInfo, ProxyConfig};
+use crate::config::{HYPER_MAX_HEADERS, ListenerInfo, ProxyConfig};
 use crate::drain::{self, Phase, Signal};
 use crate::front::TlsFacts;
 use crate::proxy::Proxy;
@@ -55,12 +55,15 @@ pub(crate) fn builder(config: &ProxyConfig) -> Builder<TokioExecutor> {
     // (hyper adds it to the clock unchecked: absurdly long values mean "none".)
     let header_read_timeout = Some(config.idle_timeout)
         .filter(|t| !t.is_zero() && *t < Duration::from_secs(100 * 365 * 24 * 3600));
-    builder
-        .http1()
+    let mut http1 = builder.http1();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
-        .max_buf_size(config.max_header_bytes.max(MIN_H1_BUF))
-        .max_headers(config.max_headers);
+        .max_buf_size(config.max_header_bytes.max(MIN_H1_BUF));
+    // Setting the limit, even to hyper's own value, moves the parse buffer to the heap.
+    if config.max_headers != HYPER_MAX_HEADERS {
+        http1.max_headers(config.max_headers);
+    }
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -33,12 +33,10 @@
 //! gauge `client_connections` would share its family name with the counter
 //! `client_connections_total` and break the exposition.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Metric, Registry};
 use strait_shared::ObjectKey;
 
@@ -48,6 +46,15 @@ use crate::error::UpstreamErrorKind;
 mod labels;
 mod listener;
 mod routes;
+mod shard;
+
+pub(crate) use shard::{set_worker, worker};
+
+
+/// A counter in per-worker shards (see [`shard`]).
+pub(crate) type Counter = prometheus_client::metrics::counter::Counter<u64, shard::ShardedU64>;
+/// A histogram in per-worker shards.
+pub(crate) type Histogram = shard::ShardedHistogram;
 
 use labels::{
     DurationLabels, IngressLabels, Name, RequestLabels, ServiceLabels, UpstreamErrorLabels,
@@ -181,11 +188,20 @@ fn request_histogram() -> Histogram {
 
 type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
 
-/// Data-path metric families. Cheap to clone (every family is an `Arc` inside).
+/// Data-path metric families, and a worker's cache of per-route handles. Cheap to clone
+/// (clones share the cache; [`ProxyMetrics::for_worker`] gives a worker its own).
 /// [`Default`] gives families registered nowhere (library use, tests).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ProxyMetrics {
     inner: Arc<Families>,
+    routes: Arc<RouteCache>,
+    unrouted: Arc<RouteHandles>,
+}
+
+impl Default for ProxyMetrics {
+    fn default() -> Self {
+        Self::over(Arc::default())
+    }
 }
 
 #[derive(Debug)]
@@ -202,8 +218,6 @@ struct Families {
     upstream_error_kinds: [Counter; UpstreamErrorKind::ALL.len()],
     http: ListenerHandles,
     https: ListenerHandles,
-    routes: RouteCache,
-    unrouted: Arc<RouteHandles>,
 }
 
 /// The families whose labels are a route's names only; their handles are cached per route.
@@ -222,22 +236,38 @@ impl ProxyMetrics {
         metrics
     }
 
+    fn over(inner: Arc<Families>) -> Self {
+        let unrouted = Arc::new(inner.route.handles("", "", ""));
+        Self {
+            inner,
+            routes: Arc::new(RouteCache::new()),
+            unrouted,
+        }
+    }
+
+    /// The same families with a route-handle cache of its own, for one worker: the handles a
+    /// worker's requests clone and count into are that worker's alone.
+    pub fn for_worker(&self) -> Self {
+        Self::over(Arc::clone(&self.inner))
+    }
+
     /// The handles of the route owned by Ingress `ingress` with backend Service `service`.
     pub(crate) fn route(&self, ingress: &ObjectKey, service: &str) -> Arc<RouteHandles> {
         let (namespace, name) = (ingress.namespace.as_str(), ingress.name.as_str());
         let f = &*self.inner;
-        f.routes.get(namespace, name, service, || {
+        self.routes.get(namespace, name, service, || {
             f.route.handles(namespace, name, service)
         })
     }
 
     /// The handles of requests that matched no rule (empty names).
     pub(crate) fn unrouted(&self) -> Arc<RouteHandles> {
-        Arc::clone(&self.inner.unrouted)
+        Arc::clone(&self.unrouted)
     }
 
     /// Counts a finished request: `requests_total`, `request_duration_seconds` and the
-    /// response bytes. (Two family lookups; the rest are cached handles.)
+    /// response bytes, through the route's handles (a family lookup only the first time a
+    /// route sees a method and status class).
     pub(crate) fn request_done(
         &self,
         route: &RouteHandles,
@@ -248,20 +278,24 @@ impl ProxyMetrics {
     ) {
         let f = &*self.inner;
         let status = StatusClass::of(status);
-        f.requests
-            .get_or_create(&RequestLabels {
-                namespace: route.namespace.clone(),
-                ingress: route.ingress.clone(),
-                service: route.service.clone(),
-                method,
-                status,
+        route
+            .requests(method, status, || {
+                f.requests.get_or_create_owned(&RequestLabels {
+                    namespace: route.namespace.clone(),
+                    ingress: route.ingress.clone(),
+                    service: route.service.clone(),
+                    method,
+                    status,
+                })
             })
             .inc();
-        f.request_duration
-            .get_or_create(&DurationLabels {
-                namespace: route.namespace.clone(),
-                ingress: route.ingress.clone(),
-                status,
+        route
+            .duration(status, || {
+                f.request_duration.get_or_create_owned(&DurationLabels {
+                    namespace: route.namespace.clone(),
+                    ingress: route.ingress.clone(),
+                    status,
+                })
             })
             .observe(elapsed.as_secs_f64());
         if bytes_out > 0 {
@@ -312,7 +346,6 @@ impl Default for Families {
         Self {
             requests: Family::default(),
             request_duration: Family::new_with_constructor(request_histogram),
-            unrouted: Arc::new(route.handles("", "", "")),
             route,
             upstream_connect: Histogram::new(CONNECT_BUCKETS),
             upstream_errors,
@@ -322,7 +355,6 @@ impl Default for Families {
             listener,
             access_log_dropped: Counter::default(),
             upstream_error_kinds,
-            routes: RouteCache::new(),
         }
     }
 }
@@ -369,6 +401,8 @@ impl RouteFamilies {
             service: service.clone(),
         };
         RouteHandles {
+            requests: std::array::from_fn(|_| OnceLock::new()),
+            durations: Default::default(),
             request_bytes: self.request_bytes.get_or_create_owned(&by_ingress),
             response_bytes: self.response_bytes.get_or_create_owned(&by_ingress),
             upstream_headers: self.upstream_headers.get_or_create_owned(&by_service),

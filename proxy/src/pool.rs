@@ -23,6 +23,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -31,7 +32,6 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use prometheus_client::metrics::histogram::Histogram;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -39,6 +39,7 @@ use tokio::time::Instant;
 use crate::body::{RequestBody, RequestBodyError};
 use crate::config::ProxyConfig;
 use crate::error::ProxyError;
+use crate::metrics::Histogram;
 
 pub(crate) type Sender = http1::SendRequest<RequestBody>;
 
@@ -159,6 +160,11 @@ struct Inner {
     idle: Mutex<Idle>,
     /// `upstream_connect_duration_seconds`.
     connect_time: Histogram,
+    /// The worker whose pool this is (`None`: shared by the threads of one runtime).
+    owner: Option<usize>,
+    /// Checkouts and returns made from a thread other than the owner's: zero by construction
+    /// when every connection stays on its worker (a test watches it under load).
+    foreign: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -181,7 +187,8 @@ enum Attempt {
 }
 
 impl Pool {
-    pub(crate) fn new(config: &ProxyConfig, connect_time: Histogram) -> Self {
+    /// A pool for the threads of one runtime (`owner` `None`) or for worker `owner` alone.
+    pub(crate) fn new(config: &ProxyConfig, connect_time: Histogram, owner: Option<usize>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 connect_timeout: config.connect_timeout,
@@ -194,8 +201,24 @@ impl Pool {
                     last_sweep: Instant::now(),
                 }),
                 connect_time,
+                owner,
+                foreign: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Checkouts and returns from a thread that is not the owning worker.
+    pub(crate) fn foreign_uses(&self) -> u64 {
+        self.inner.foreign.load(Ordering::Relaxed)
+    }
+
+    fn idle_checked(&self) -> MutexGuard<'_, Idle> {
+        if let Some(owner) = self.inner.owner
+            && owner != crate::metrics::worker()
+        {
+            self.inner.foreign.fetch_add(1, Ordering::Relaxed);
+        }
+        self.idle()
     }
 
     fn idle(&self) -> MutexGuard<'_, Idle> {
@@ -269,7 +292,7 @@ impl Pool {
 
     fn checkout(&self, addr: SocketAddr) -> Option<Link> {
         let now = Instant::now();
-        let mut idle = self.idle();
+        let mut idle = self.idle_checked();
         let stack = idle.hosts.get_mut(&addr)?;
         while let Some(mut conn) = stack.pop() {
             if conn.link.usable(conn.since, now, self.inner.idle_timeout) {
@@ -310,7 +333,7 @@ impl Pool {
         }
         let now = Instant::now();
         let idle_timeout = self.inner.idle_timeout;
-        let mut idle = self.idle();
+        let mut idle = self.idle_checked();
         if now.saturating_duration_since(idle.last_sweep) >= idle_timeout {
             idle.hosts.retain(|_, stack| {
                 stack.retain_mut(|conn| conn.link.usable(conn.since, now, idle_timeout));

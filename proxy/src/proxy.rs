@@ -22,7 +22,7 @@ pub type SharedTable = Arc<ArcSwap<RouteTable>>;
 #[derive(Debug)]
 pub struct Proxy {
     pub(crate) config: ProxyConfig,
-    pub(crate) table: SharedTable,
+    pub(crate) table: LocalTable,
     pub(crate) balancer: Arc<dyn Balancer>,
     pub(crate) pool: Pool,
     /// `Strict-Transport-Security` for HTTPS responses, rendered once from the config.
@@ -66,7 +66,7 @@ impl ProxyBuilder {
     }
 
     pub fn build(self) -> Arc<Proxy> {
-        let pool = Pool::new(&self.config, self.metrics.upstream_connect());
+        let pool = Pool::new(&self.config, self.metrics.upstream_connect(), None);
         let hsts = self.config.hsts.as_ref().map(Hsts::header_value);
         let max = self.config.max_client_connections;
         let connection_slots = (max > 0).then(|| {
@@ -76,7 +76,7 @@ impl ProxyBuilder {
         });
         Arc::new(Proxy {
             config: self.config,
-            table: self.table,
+            table: LocalTable::new(self.table),
             balancer: Arc::from(self.balancer),
             pool,
             hsts,
@@ -120,7 +120,7 @@ impl Proxy {
 
     /// The table handle the proxy reads (the publisher stores new tables into it).
     pub fn table(&self) -> &SharedTable {
-        &self.table
+        self.table.shared()
     }
 
     /// Front-door counts (PROXY headers refused, TLS handshakes) of the listeners of `scheme`.
@@ -131,21 +131,64 @@ impl Proxy {
     /// A sibling for one worker thread: everything shared with this proxy (configuration,
     /// table, balancer, metrics, access log, client-connection cap) except the upstream pool,
     /// which is the worker's own.
-    pub fn worker(&self) -> Arc<Proxy> {
+    pub fn worker(&self, index: usize) -> Arc<Proxy> {
         Arc::new(Proxy {
             config: self.config.clone(),
-            table: Arc::clone(&self.table),
+            table: self.table.for_worker(),
             balancer: Arc::clone(&self.balancer),
-            pool: Pool::new(&self.config, self.metrics.upstream_connect()),
+            pool: Pool::new(&self.config, self.metrics.upstream_connect(), Some(index)),
             hsts: self.hsts.clone(),
-            metrics: self.metrics.clone(),
+            metrics: self.metrics.for_worker(),
             access_log: self.access_log.clone(),
             connection_slots: self.connection_slots.clone(),
         })
     }
 
+    /// Checkouts from and returns to this proxy's upstream pool made by a thread other than
+    /// its worker's (always 0 for a proxy that is no worker's).
+    pub fn foreign_pool_uses(&self) -> u64 {
+        self.pool.foreign_uses()
+    }
+
     /// Idle upstream connections currently pooled, over every address.
     pub fn idle_upstream_connections(&self) -> usize {
         self.pool.idle_count()
+    }
+}
+
+/// A worker's view of the shared table. Requests hold the table they started on through an
+/// `Arc` this worker alone clones: the shared table's own reference count is touched once per
+/// published table and worker, not once per request.
+#[derive(Debug)]
+pub(crate) struct LocalTable {
+    shared: SharedTable,
+    current: ArcSwap<Arc<RouteTable>>,
+}
+
+impl LocalTable {
+    fn new(shared: SharedTable) -> Self {
+        let current = ArcSwap::from_pointee(shared.load_full());
+        Self { shared, current }
+    }
+
+    fn for_worker(&self) -> Self {
+        Self::new(Arc::clone(&self.shared))
+    }
+
+    fn shared(&self) -> &SharedTable {
+        &self.shared
+    }
+
+    /// The table published last: this worker's handle on it, refreshed when a newer one was
+    /// published since the last call.
+    pub(crate) fn current(&self) -> Arc<Arc<RouteTable>> {
+        let latest = self.shared.load();
+        let mine = self.current.load_full();
+        if Arc::ptr_eq(&latest, &mine) {
+            return mine;
+        }
+        let fresh = Arc::new(arc_swap::Guard::into_inner(latest));
+        self.current.store(Arc::clone(&fresh));
+        fresh
     }
 }

@@ -65,7 +65,7 @@ async fn forward(
     }
     validate::check(request.method(), request.uri(), request.headers())
         .map_err(ProxyError::BadRequest)?;
-    let table = ctx.proxy.table.load_full();
+    let table = ctx.proxy.table.current();
     let host = request_host(&request)?;
     let raw_host = host
         .to_str()

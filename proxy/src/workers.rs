@@ -74,6 +74,7 @@ pub fn pair(
 #[derive(Debug)]
 pub struct Workers {
     done: Vec<oneshot::Receiver<io::Result<()>>>,
+    proxies: Vec<Arc<Proxy>>,
 }
 
 /// Starts one worker thread per entry of `sockets`, each serving plain HTTP and HTTPS (with
@@ -86,9 +87,11 @@ pub fn start(
     shutdown: &watch::Receiver<bool>,
 ) -> io::Result<Workers> {
     let mut done = Vec::with_capacity(sockets.len());
+    let mut proxies = Vec::with_capacity(sockets.len());
     for (index, sockets) in sockets.into_iter().enumerate() {
         let (tx, rx) = oneshot::channel();
-        let proxy = proxy.worker();
+        let proxy = proxy.worker(index);
+        proxies.push(Arc::clone(&proxy));
         let tls = Arc::clone(tls);
         let shutdown = shutdown.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -97,15 +100,21 @@ pub fn start(
         thread::Builder::new()
             .name(format!("strait-worker-{index}"))
             .spawn(move || {
+                crate::metrics::set_worker(index);
                 let served = runtime.block_on(run(proxy, sockets, tls, shutdown));
                 let _ = tx.send(served);
             })?;
         done.push(rx);
     }
-    Ok(Workers { done })
+    Ok(Workers { done, proxies })
 }
 
 impl Workers {
+    /// Each worker's proxy (its pool, its counters), in worker order.
+    pub fn proxies(&self) -> &[Arc<Proxy>] {
+        &self.proxies
+    }
+
     /// Waits for every worker to finish its drain; the first error, if any.
     pub async fn wait(self) -> io::Result<()> {
         let mut first = Ok(());

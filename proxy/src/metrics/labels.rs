@@ -45,6 +45,9 @@ pub(crate) enum MethodLabel {
 }
 
 impl MethodLabel {
+    /// How many values there are.
+    pub(crate) const COUNT: usize = 9;
+
     pub(crate) fn of(method: &http::Method) -> Self {
         match method.as_str() {
             "GET" => Self::Get,
@@ -86,6 +89,9 @@ pub(crate) enum StatusClass {
 }
 
 impl StatusClass {
+    /// How many values there are.
+    pub(crate) const COUNT: usize = 5;
+
     pub(crate) fn of(status: u16) -> Self {
         match status {
             ..200 => Self::Informational,

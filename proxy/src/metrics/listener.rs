@@ -1,9 +1,10 @@
 //! The per-listener families and their handles, made once per scheme: accepting a
 //! connection or finishing a handshake counts without a label lookup.
 
-use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+
+use super::Counter;
 
 use super::labels::{
     ListenerLabels, ProxyHeaderRejection, ProxyRejectLabels, TlsFailure, TlsFailureLabels,

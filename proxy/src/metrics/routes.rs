@@ -9,14 +9,16 @@
 //! The cache outlives table swaps: endpoint changes do not invalidate it.
 
 use std::fmt;
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Arc;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::histogram::Histogram;
 
-use super::labels::Name;
+use super::labels::{MethodLabel, Name, StatusClass};
+use super::{Counter, Histogram};
+
+/// Methods times status classes: the `requests_total` series one route can have.
+const REQUEST_SERIES: usize = MethodLabel::COUNT * StatusClass::COUNT;
 
 /// Slots of the cache; a power of two.
 const SLOTS: usize = 1024;
@@ -33,9 +35,32 @@ pub(crate) struct RouteHandles {
     pub response_bytes: Counter,
     /// `upstream_response_header_duration_seconds{namespace, service}`.
     pub upstream_headers: Histogram,
+    /// `requests_total` by method and status class, looked up on first use.
+    pub requests: [OnceLock<Counter>; REQUEST_SERIES],
+    /// `request_duration_seconds` by status class, looked up on first use.
+    pub durations: [OnceLock<Histogram>; StatusClass::COUNT],
 }
 
 impl RouteHandles {
+    /// The `requests_total` series of `method` and `status`, made by `make` the first time.
+    pub(crate) fn requests(
+        &self,
+        method: MethodLabel,
+        status: StatusClass,
+        make: impl FnOnce() -> Counter,
+    ) -> &Counter {
+        self.requests[method as usize * StatusClass::COUNT + status as usize].get_or_init(make)
+    }
+
+    /// The `request_duration_seconds` series of `status`, made by `make` the first time.
+    pub(crate) fn duration(
+        &self,
+        status: StatusClass,
+        make: impl FnOnce() -> Histogram,
+    ) -> &Histogram {
+        self.durations[status as usize].get_or_init(make)
+    }
+
     fn is(&self, namespace: &str, ingress: &str, service: &str) -> bool {
         self.namespace.as_str() == namespace
             && self.ingress.as_str() == ingress
@@ -84,8 +109,9 @@ impl fmt::Debug for RouteCache {
 }
 
 fn slot_of(namespace: &str, ingress: &str, service: &str) -> usize {
-    // Fixed keys: the slot only spreads routes; nothing a client sends chooses it.
-    let mut hasher = DefaultHasher::new();
+    // Names come from the cluster's objects, never from a request, and a collision only costs
+    // a cache miss: a fast unkeyed hash will do.
+    let mut hasher = foldhash::fast::FixedState::with_seed(0).build_hasher();
     (namespace, ingress, service).hash(&mut hasher);
     // Truncation is the point: only the low bits pick the slot.
     (hasher.finish() as usize) & (SLOTS - 1)
@@ -103,6 +129,8 @@ mod tests {
             request_bytes: Counter::default(),
             response_bytes: Counter::default(),
             upstream_headers: Histogram::new([1.0]),
+            requests: std::array::from_fn(|_| OnceLock::new()),
+            durations: Default::default(),
         }
     }
 

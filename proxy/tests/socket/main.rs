@@ -8,3 +8,4 @@ mod protocol;
 mod routing;
 mod support;
 mod upstream;
+mod workers;
