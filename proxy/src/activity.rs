@@ -51,17 +51,29 @@ impl Activity {
         u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(HEADER_ARMED - 1)
     }
 
-    /// Records that a byte was read: on an idle connection it starts the header clock.
+    /// Records that a byte was read: on an idle connection it starts the header clock. While a
+    /// request is in flight the connection is busy whatever moves, so the clock is not read
+    /// (the request's end stamps it).
     fn read(&self) {
-        self.touch();
         if self.header_since_ms.load(Ordering::Relaxed) == HEADER_ARMED {
-            let now = self.now_ms().min(HEADER_ARMED - 1);
+            let now = self.now_ms();
+            self.last_ms.store(now, Ordering::Relaxed);
             let _ = self.header_since_ms.compare_exchange(
                 HEADER_ARMED,
-                now,
+                now.min(HEADER_ARMED - 1),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             );
+        } else {
+            self.wrote();
+        }
+    }
+
+    /// Records that bytes moved (a write, or a read with no header clock to start); stamps
+    /// the time only when no request is in flight.
+    fn wrote(&self) {
+        if self.in_flight.load(Ordering::Relaxed) == 0 {
+            self.touch();
         }
     }
 
@@ -200,7 +212,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for TrackedIo<I> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch();
+            this.activity.wrote();
         }
         polled
     }
@@ -213,7 +225,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for TrackedIo<I> {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch();
+            this.activity.wrote();
         }
         polled
     }

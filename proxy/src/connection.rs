@@ -48,17 +48,13 @@ pub(crate) struct ConnCtx {
 /// blocks (bytes or count) get 431 from hyper; oversized HTTP/2 header lists get 431 from h2.
 pub(crate) fn builder(config: &ProxyConfig) -> Builder<TokioExecutor> {
     let mut builder = Builder::new(TokioExecutor::new());
-    // hyper's HTTP/1 header read timeout runs from the end of one response (or the start of
-    // the connection) until the next request's header block is complete: it is an idle
-    // keep-alive timeout and a slow-header (slowloris) bound in one. Left at hyper's default it
-    // would close idle keep-alive connections after 30 s whatever `idle_timeout` says.
-    // (hyper adds it to the clock unchecked: absurdly long values mean "none".)
-    let header_read_timeout = Some(config.idle_timeout)
-        .filter(|t| !t.is_zero() && *t < Duration::from_secs(100 * 365 * 24 * 3600));
+    // hyper's own HTTP/1 header read timeout is off: it would arm a fresh timer for every
+    // request. The connection's `Activity` enforces both bounds it stood for, the idle
+    // keep-alive timeout and the client header timeout, with one timer per connection.
     let mut http1 = builder.http1();
     http1
         .timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
+        .header_read_timeout(None)
         .max_buf_size(config.max_header_bytes.max(MIN_H1_BUF));
     // Setting the limit, even to hyper's own value, moves the parse buffer to the heap.
     if config.max_headers != HYPER_MAX_HEADERS {
