@@ -8,12 +8,18 @@
 //!   protocol header, TLS with the certificate chosen by SNI from the table — [`tls`]), then a
 //!   per-connection hyper server (HTTP/1.1, h2c, h2 over TLS), idle keep-alive timeout,
 //!   graceful drain on shutdown.
+//! - [`workers`] runs the data path on per-core workers: one single-threaded runtime per CPU,
+//!   each with its own `SO_REUSEPORT` sockets, its own [`Proxy`] sibling (upstream pool,
+//!   metric-handle cache, table handle); a request and its upstream connection never leave
+//!   the worker's thread.
 //! - [`Proxy`] is what connections share: [`ProxyConfig`], the [`SharedTable`], a
 //!   [`Balancer`] and the upstream connection pool.
 //! - A request: host from `:authority`/absolute-form or `Host`, table lookup, backend state (503
 //!   with the reason when unavailable), hop-by-hop headers stripped, forwarding headers rebuilt
 //!   (docs/architecture.md, "Client IP"), upstream HTTP/1.1 over a keep-alive pool with one retry
-//!   on connect failure, the response streamed back; `Upgrade` handshakes become tunnels.
+//!   on connect failure — the upstream connection driven in the request's own task, back in
+//!   the pool when the response body ends — the response streamed back; `Upgrade` handshakes
+//!   become tunnels.
 //! - Failures are [`ProxyError`]s, each with a [`Fault`] and a status, turned into a short
 //!   plain-text response in one place.
 //! - Each request is recorded once, when its response body is done: [`metrics`] (Prometheus
