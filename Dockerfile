@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The `strait` image: `docker build -t ghcr.io/strait-dev/strait:0.1.0 .`
-# deploy/30-deployment.yaml runs it; controller/tests/deploy.rs checks that the two agree
+# deploy/base/30-deployment.yaml runs it; controller/tests/deploy checks that the two agree
 # (binary name, default command, ports, user).
 
 # Build: the release binary only, against the committed Cargo.lock. The registry cache mount

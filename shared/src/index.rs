@@ -9,7 +9,6 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::annotations::Finding;
-use crate::config::CompileConfig;
 use crate::model::{Diagnostic, Kind, ObjectKey};
 use crate::objects::Object;
 use crate::table::{Refusal, RouteTable};
@@ -24,15 +23,17 @@ const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-config
 /// Every object Strait has seen, by kind and key.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Index {
-    ingress_classes: BTreeMap<ObjectKey, IngressClass>,
-    ingresses: BTreeMap<ObjectKey, Ingress>,
-    services: BTreeMap<ObjectKey, Service>,
-    endpoint_slices: BTreeMap<ObjectKey, EndpointSlice>,
+    // Objects are held by `Arc`: shared with the source that sent them (the manifests folder
+    // keeps each file's objects), and one pointer per slot in the maps' nodes.
+    ingress_classes: BTreeMap<ObjectKey, Arc<IngressClass>>,
+    ingresses: BTreeMap<ObjectKey, Arc<Ingress>>,
+    services: BTreeMap<ObjectKey, Arc<Service>>,
+    endpoint_slices: BTreeMap<ObjectKey, Arc<EndpointSlice>>,
     /// Service key → keys of the EndpointSlices labelled with it.
     slices_by_service: BTreeMap<ObjectKey, BTreeSet<ObjectKey>>,
     /// TLS Secrets, parsed when applied; the raw Secret (key bytes included) is not kept.
     secrets: BTreeMap<ObjectKey, TlsSecret>,
-    nodes: BTreeMap<ObjectKey, Node>,
+    nodes: BTreeMap<ObjectKey, Arc<Node>>,
 }
 
 /// A Secret as the index keeps it: its TLS material parsed and checked once, on apply.
@@ -89,24 +90,26 @@ impl Index {
     /// caller can skip a recompile). `metadata.managedFields` and the `kubectl apply`
     /// last-applied annotation are dropped first: they are large and never read.
     pub fn apply(&mut self, mut object: Object) -> bool {
-        trim(object.metadata_mut());
+        if needs_trim(object.metadata()) {
+            trim(object.metadata_mut());
+        }
         let key = object.key();
         match object {
-            Object::IngressClass(o) => replace(&mut self.ingress_classes, key, *o),
-            Object::Ingress(o) => replace(&mut self.ingresses, key, *o),
-            Object::Service(o) => replace(&mut self.services, key, *o),
+            Object::IngressClass(o) => replace(&mut self.ingress_classes, key, o),
+            Object::Ingress(o) => replace(&mut self.ingresses, key, o),
+            Object::Service(o) => replace(&mut self.services, key, o),
             Object::EndpointSlice(o) => {
-                if self.endpoint_slices.get(&key) == Some(&*o) {
+                if self.endpoint_slices.get(&key) == Some(&o) {
                     return false;
                 }
-                self.apply_slice(key, *o);
+                self.apply_slice(key, o);
                 true
             }
             Object::Secret(o) => {
                 let parsed = Certificate::from_secret(&o).map(Arc::new);
                 replace(&mut self.secrets, key, parsed)
             }
-            Object::Node(o) => replace(&mut self.nodes, key, *o),
+            Object::Node(o) => replace(&mut self.nodes, key, o),
         }
     }
 
@@ -151,34 +154,9 @@ impl Index {
         self.len() == 0
     }
 
-    /// Builds the routing table (pure; never fails: bad parts become diagnostics).
-    pub fn compile(&self, config: &CompileConfig) -> Compiled {
-        crate::compile::compile(self, config)
-    }
-
-    /// The endpoint fast path: `table` (compiled from this index before `changes` were
-    /// applied) with the endpoint sets of the backends `changes` touch recomputed. Routers,
-    /// certificates and untouched backends are shared, not rebuilt. Equal to
-    /// [`compile`](Self::compile)'s table when nothing but EndpointSlices and Nodes changed;
-    /// the caller keeps the previous diagnostics (endpoint state raises none).
-    pub fn refresh_endpoints(
-        &self,
-        table: &RouteTable,
-        changes: &EndpointChanges,
-        config: &CompileConfig,
-    ) -> RouteTable {
-        crate::compile::refresh_endpoints(self, table, changes, config)
-    }
-
     /// The Service an EndpointSlice belongs to, by its `kubernetes.io/service-name` label.
     pub fn slice_service(&self, key: &ObjectKey) -> Option<ObjectKey> {
         owning_service(key, self.endpoint_slices.get(key)?)
-    }
-
-    /// Keys of the Ingresses that are ours under `config`'s class rules (the status writer
-    /// and the Event recorder act on these only).
-    pub fn our_ingresses(&self, config: &CompileConfig) -> BTreeSet<&ObjectKey> {
-        crate::compile::our_ingresses(self, config)
     }
 
     /// Whether an object of `kind` with `key` is held.
@@ -194,15 +172,15 @@ impl Index {
     }
 
     /// IngressClasses by name.
-    pub fn ingress_classes(&self) -> &BTreeMap<ObjectKey, IngressClass> {
+    pub fn ingress_classes(&self) -> &BTreeMap<ObjectKey, Arc<IngressClass>> {
         &self.ingress_classes
     }
 
-    pub fn ingresses(&self) -> &BTreeMap<ObjectKey, Ingress> {
+    pub fn ingresses(&self) -> &BTreeMap<ObjectKey, Arc<Ingress>> {
         &self.ingresses
     }
 
-    pub fn services(&self) -> &BTreeMap<ObjectKey, Service> {
+    pub fn services(&self) -> &BTreeMap<ObjectKey, Arc<Service>> {
         &self.services
     }
 
@@ -212,7 +190,7 @@ impl Index {
     }
 
     /// Nodes by name.
-    pub fn nodes(&self) -> &BTreeMap<ObjectKey, Node> {
+    pub fn nodes(&self) -> &BTreeMap<ObjectKey, Arc<Node>> {
         &self.nodes
     }
 
@@ -225,10 +203,10 @@ impl Index {
             .get(service)
             .into_iter()
             .flatten()
-            .filter_map(|key| self.endpoint_slices.get(key))
+            .filter_map(|key| self.endpoint_slices.get(key).map(|slice| &**slice))
     }
 
-    fn apply_slice(&mut self, key: ObjectKey, slice: EndpointSlice) {
+    fn apply_slice(&mut self, key: ObjectKey, slice: Arc<EndpointSlice>) {
         let service = owning_service(&key, &slice);
         if let Some(old) = self.endpoint_slices.insert(key.clone(), slice) {
             self.unlink_slice(&key, &old);
@@ -280,6 +258,15 @@ fn replace<V: PartialEq>(map: &mut BTreeMap<ObjectKey, V>, key: ObjectKey, value
             true
         }
     }
+}
+
+/// Whether [`trim`] has anything to drop (checked first: trimming copies a shared object).
+fn needs_trim(meta: &ObjectMeta) -> bool {
+    meta.managed_fields.is_some()
+        || meta
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.is_empty() || a.contains_key(LAST_APPLIED_ANNOTATION))
 }
 
 fn trim(meta: &mut ObjectMeta) {

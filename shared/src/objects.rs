@@ -5,19 +5,22 @@ use k8s_openapi::api::core::v1::{Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 
 use crate::model::{Kind, ObjectKey};
 
-/// One object of a kind Strait reads.
+/// One object of a kind Strait reads. Shared, not copied: the manifests folder keeps each
+/// file's objects and the store's index holds the same ones, so a clone is a reference count.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Object {
-    IngressClass(Box<IngressClass>),
-    Ingress(Box<Ingress>),
-    Service(Box<Service>),
-    EndpointSlice(Box<EndpointSlice>),
-    Secret(Box<Secret>),
-    Node(Box<Node>),
+    IngressClass(Arc<IngressClass>),
+    Ingress(Arc<Ingress>),
+    Service(Arc<Service>),
+    EndpointSlice(Arc<EndpointSlice>),
+    Secret(Arc<Secret>),
+    Node(Arc<Node>),
 }
 
 /// Why a JSON value could not become an [`Object`].
@@ -107,14 +110,17 @@ impl Object {
         }
     }
 
+    /// The metadata to change; the object is copied first if it is shared
+    /// ([`Arc::make_mut`]), so check that there is something to change before calling this on
+    /// an object that may be held elsewhere.
     pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
         match self {
-            Self::IngressClass(o) => &mut o.metadata,
-            Self::Ingress(o) => &mut o.metadata,
-            Self::Service(o) => &mut o.metadata,
-            Self::EndpointSlice(o) => &mut o.metadata,
-            Self::Secret(o) => &mut o.metadata,
-            Self::Node(o) => &mut o.metadata,
+            Self::IngressClass(o) => &mut Arc::make_mut(o).metadata,
+            Self::Ingress(o) => &mut Arc::make_mut(o).metadata,
+            Self::Service(o) => &mut Arc::make_mut(o).metadata,
+            Self::EndpointSlice(o) => &mut Arc::make_mut(o).metadata,
+            Self::Secret(o) => &mut Arc::make_mut(o).metadata,
+            Self::Node(o) => &mut Arc::make_mut(o).metadata,
         }
     }
 }
@@ -134,9 +140,9 @@ fn decode<T: DeserializeOwned>(
     kind: Kind,
     name: &str,
     value: serde_json::Value,
-) -> Result<Box<T>, ObjectError> {
+) -> Result<Arc<T>, ObjectError> {
     serde_json::from_value(value)
-        .map(Box::new)
+        .map(Arc::new)
         .map_err(|source| ObjectError::Decode {
             kind,
             name: name.to_owned(),
@@ -148,7 +154,7 @@ macro_rules! from_k8s {
     ($($variant:ident),*) => {$(
         impl From<$variant> for Object {
             fn from(object: $variant) -> Self {
-                Self::$variant(Box::new(object))
+                Self::$variant(Arc::new(object))
             }
         }
     )*};

@@ -118,7 +118,7 @@ fn objects(range: std::ops::Range<usize>) -> Vec<Value> {
 /// Writes `ingresses` Ingresses with their Services and EndpointSlices into `dir` as `kind:
 /// List` files of at most [`OBJECTS_PER_FILE`] objects; returns the bytes written. Each file is
 /// generated just before it is written, so memory stays at one file's worth.
-fn write_manifests(dir: &Path, ingresses: usize) -> Result<u64> {
+pub fn write_manifests(dir: &Path, ingresses: usize) -> Result<u64> {
     let mut bytes = 0;
     for (n, start) in (0..ingresses).step_by(INGRESSES_PER_FILE).enumerate() {
         let end = ingresses.min(start + INGRESSES_PER_FILE);

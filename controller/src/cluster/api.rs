@@ -1,5 +1,5 @@
 //! Every Kubernetes API call the controller makes, as RBAC would name it. The deploy test
-//! (`controller/tests/deploy.rs`) checks that `deploy/`'s ClusterRole and Role grant each of
+//! (`controller/tests/deploy/rbac.rs`) checks that every overlay of `deploy/` grants each of
 //! these and nothing the controller does not use; code that adds a call adds it here.
 
 /// Where a permission must be granted.
@@ -57,7 +57,8 @@ pub const API_USE: &[ApiUse] = &[
     ApiUse {
         group: "",
         resource: "secrets",
-        verbs: &["get", "list", "watch"],
+        // Watched by field selector; never fetched by name.
+        verbs: &["list", "watch"],
         scope: Scope::Cluster,
     },
     ApiUse {

@@ -421,6 +421,8 @@ pub fn slim(object: &mut Object, prefix: &str) {
         meta.annotations = None;
     }
     if let Object::Node(node) = object {
+        // Just decoded from the watch, so not shared: `make_mut` copies nothing.
+        let node = std::sync::Arc::make_mut(node);
         node.metadata.labels = None;
         if let Some(status) = node.status.as_mut() {
             status.images = None;

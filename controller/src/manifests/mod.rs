@@ -16,6 +16,8 @@ mod fuzz;
 mod large;
 mod parse;
 mod settle;
+#[cfg(test)]
+mod shares;
 mod source;
 #[cfg(test)]
 mod tests;

@@ -2,10 +2,19 @@
 
 use super::*;
 
+/// Every overlay with the image and the `strait controller` command line of its container.
+pub(crate) fn setup() -> Vec<(Deploy, Image, ControllerArgs)> {
+    let image = image();
+    let parse = |deploy: Deploy| {
+        let args = controller_args(&deploy, &image);
+        (deploy, image.clone(), args)
+    };
+    Deploy::all().into_iter().map(parse).collect()
+}
+
 /// Docker's ENTRYPOINT/CMD under Kubernetes' `command`/`args`, then the container's `env`,
 /// parsed by the real `Cli`.
-fn setup() -> (Deploy, Image, ControllerArgs) {
-    let (deploy, image) = (Deploy::load(), image());
+fn controller_args(deploy: &Deploy, image: &Image) -> ControllerArgs {
     let (found, _, container) = deploy.deployment();
     let file = &found.file;
     let command = container.command.as_ref();
@@ -29,7 +38,7 @@ fn setup() -> (Deploy, Image, ControllerArgs) {
     let Command::Controller(args) = cli.command else {
         panic!("{file}: `{line}` is not `strait controller`");
     };
-    (deploy, image, args)
+    args
 }
 
 /// The container's `env` as flags. clap reads the process environment, which a test cannot set
@@ -73,7 +82,7 @@ fn env_value(found: &Found<Deployment>, var: &EnvVar) -> Option<String> {
 }
 
 /// A container port by name, or a number.
-fn port_number(file: &str, container: &Container, port: &IntOrString) -> i32 {
+pub(crate) fn port_number(file: &str, container: &Container, port: &IntOrString) -> i32 {
     let name = match port {
         IntOrString::Int(number) => return *number,
         IntOrString::String(name) => Some(name.as_str()),
@@ -86,31 +95,64 @@ fn port_number(file: &str, container: &Container, port: &IntOrString) -> i32 {
 
 #[test]
 fn container_runs_strait_controller_with_the_downward_api() {
-    let (deploy, _, args) = setup();
-    let file = &deploy.deployment().0.file;
-    let namespace = args.pod_namespace.as_deref();
-    same(file, "POD_NAMESPACE", namespace, Some(NAMESPACE));
-    check(file, args.pod_name.is_some(), "POD_NAME unset");
+    for (deploy, _, args) in setup() {
+        let file = &deploy.deployment().0.file;
+        let namespace = args.pod_namespace.as_deref();
+        same(file, "POD_NAMESPACE", namespace, Some(NAMESPACE));
+        check(file, args.pod_name.is_some(), "POD_NAME unset");
+    }
 }
 
 #[test]
 fn termination_grace_covers_the_drain() {
-    let (deploy, _, args) = setup();
-    let (found, spec, _) = deploy.deployment();
-    let drain = args.common.shutdown_delay + args.common.shutdown_grace;
-    let period = spec.termination_grace_period_seconds.unwrap_or(30);
-    let period = Duration::from_secs(u64::try_from(period).unwrap_or(0));
-    assert!(
-        period > drain,
-        "{}: terminationGracePeriodSeconds ({period:?}) must exceed the shutdown delay plus \
-         grace ({drain:?}), or the kubelet kills requests still in flight",
-        found.file
-    );
+    for (deploy, _, args) in setup() {
+        let (found, spec, _) = deploy.deployment();
+        let drain = args.common.shutdown_delay + args.common.shutdown_grace;
+        let period = spec.termination_grace_period_seconds.unwrap_or(30);
+        let period = Duration::from_secs(u64::try_from(period).unwrap_or(0));
+        assert!(
+            period > drain,
+            "{}: terminationGracePeriodSeconds ({period:?}) must exceed the shutdown delay plus \
+             grace ({drain:?}), or the kubelet kills requests still in flight",
+            found.file
+        );
+    }
+}
+
+/// The Service in front of the proxy: the one that targets the `http` container port.
+pub(crate) fn front_service<'a>(deploy: &'a Deploy, container: &Container) -> &'a Found<Service> {
+    let file = &deploy.deployment().0.file;
+    let http = port_number(file, container, &IntOrString::String("http".into()));
+    let fronts: Vec<&Found<Service>> = deploy
+        .services
+        .iter()
+        .filter(|found| {
+            let ports = found
+                .object
+                .spec
+                .iter()
+                .flat_map(|s| s.ports.iter().flatten());
+            let mut targets = ports.filter_map(|p| p.target_port.as_ref());
+            targets.any(|t| port_number(&found.file, container, t) == http)
+        })
+        .collect();
+    let [front] = fronts[..] else {
+        panic!(
+            "{file}: {} Services target the http port, expected 1",
+            fronts.len()
+        );
+    };
+    front
 }
 
 #[test]
 fn ports_agree_between_cli_image_deployment_and_service() {
-    let (deploy, image, args) = setup();
+    for (deploy, image, args) in setup() {
+        ports_agree(&deploy, &image, &args);
+    }
+}
+
+fn ports_agree(deploy: &Deploy, image: &Image, args: &ControllerArgs) {
     let (found, _, container) = deploy.deployment();
     let (file, common) = (&found.file, &args.common);
     let listeners = [
@@ -126,14 +168,22 @@ fn ports_agree_between_cli_image_deployment_and_service() {
         check(file, reachable, &what);
     }
     let ports: BTreeSet<u16> = listeners.iter().map(|(_, addr)| addr.port()).collect();
-    same("Dockerfile", "EXPOSE", image.exposed, ports);
+    same("Dockerfile", "EXPOSE", image.exposed.clone(), ports);
 
-    let published = args.publish_service.as_ref();
-    let published = published.unwrap_or_else(|| panic!("{file}: no --publish-service"));
-    let service = find(&deploy.services, &published.namespace, &published.name);
-    let service = service.unwrap_or_else(|| panic!("{file}: no Service {published} in deploy/"));
-    let (file, spec) = (&service.file, service.object.spec.as_ref().expect("spec"));
-    same(file, "type", spec.type_.as_deref(), Some("LoadBalancer"));
+    // --publish-service copies a load balancer's address: it must name one.
+    let front = front_service(deploy, container);
+    let spec = front.object.spec.as_ref().expect("spec");
+    if let Some(published) = &args.publish_service {
+        let service = find(&deploy.services, &published.namespace, &published.name);
+        let service = service.unwrap_or_else(|| panic!("{file}: no Service {published}"));
+        let spec = service.object.spec.as_ref().expect("spec");
+        same(
+            file,
+            "--publish-service type",
+            spec.type_.as_deref(),
+            Some("LoadBalancer"),
+        );
+    }
     let mut targets = BTreeMap::new();
     for port in spec.ports.iter().flatten() {
         let target = port.target_port.as_ref();
@@ -143,38 +193,62 @@ fn ports_agree_between_cli_image_deployment_and_service() {
     let http = i32::from(common.http_addr.port());
     let https = i32::from(common.https_addr.port());
     let targeted: Vec<i32> = targets.keys().copied().collect();
-    same(file, "target ports", targeted, vec![http, https]);
-    // HTTP→HTTPS redirects name `--https-redirect-port` (0: the listener's own port).
+    same(&front.file, "target ports", targeted, vec![http, https]);
+    // HTTP→HTTPS redirects name `--https-redirect-port` (0: the listener's own port); where
+    // clients arrive: the load balancer's port, or the host port. (Behind node ports, the
+    // port is the one of whatever is in front; the baremetal overlay says so.)
     let redirect = match common.https_redirect_port {
         0 => https,
         port => i32::from(port),
     };
     let what = "HTTPS port vs --https-redirect-port";
-    same(file, what, targets[&https], redirect);
+    let host_port = |target: i32| {
+        let ports = container.ports.iter().flatten();
+        ports
+            .filter(|p| p.container_port == target)
+            .find_map(|p| p.host_port)
+    };
+    match (spec.type_.as_deref(), host_port(https)) {
+        (_, Some(host)) => {
+            same(file, "hostPort of http", host_port(http), Some(80));
+            same(file, what, host, redirect);
+        }
+        (Some("LoadBalancer"), None) => same(&front.file, what, targets[&https], redirect),
+        (Some("NodePort"), None) => {}
+        (kind, None) => panic!(
+            "{}: type {kind:?} and no host ports: unreachable",
+            front.file
+        ),
+    }
 }
 
 #[test]
 fn selectors_pick_the_deployments_pods() {
-    let deploy = Deploy::load();
-    let spec = &deploy.deployment().0.object.spec;
-    let labels = spec.template.metadata.as_ref().map(|m| &m.labels);
-    let labels = labels.cloned().flatten().unwrap_or_default();
-    let picks = |selector: &BTreeMap<String, String>| {
-        !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-    };
-    let what = format!("selector does not pick the pods {labels:?}");
-    for Found { file, object } in &deploy.services {
-        let selector = object.spec.as_ref().and_then(|s| s.selector.clone());
-        check(file, picks(&selector.unwrap_or_default()), &what);
-    }
-    let replicas = spec.replicas.unwrap_or(1);
-    for Found { file, object } in &deploy.pdbs {
-        let spec = object.spec.as_ref().expect("PodDisruptionBudget spec");
-        let selector = spec.selector.as_ref().and_then(|s| s.match_labels.clone());
-        check(file, picks(&selector.unwrap_or_default()), &what);
-        let min = &spec.min_available;
-        let drainable = matches!(min, Some(IntOrString::Int(n)) if *n < replicas);
-        check(file, drainable, "minAvailable must be below the replicas");
+    for deploy in Deploy::all() {
+        let spec = &deploy.deployment().0.object.spec;
+        let labels = spec.template.metadata.as_ref().map(|m| &m.labels);
+        let labels = labels.cloned().flatten().unwrap_or_default();
+        let picks = |selector: &BTreeMap<String, String>| {
+            !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+        };
+        let what = format!("selector does not pick the pods {labels:?}");
+        for Found { file, object } in &deploy.services {
+            let selector = object.spec.as_ref().and_then(|s| s.selector.clone());
+            check(file, picks(&selector.unwrap_or_default()), &what);
+        }
+        let replicas = spec.replicas.unwrap_or(1);
+        for Found { file, object } in &deploy.pdbs {
+            let spec = object.spec.as_ref().expect("PodDisruptionBudget spec");
+            let selector = spec.selector.as_ref().and_then(|s| s.match_labels.clone());
+            check(file, picks(&selector.unwrap_or_default()), &what);
+            let min = &spec.min_available;
+            let max = &spec.max_unavailable;
+            let drainable = matches!(min, Some(IntOrString::Int(n)) if *n < replicas)
+                || matches!((min, max), (None, Some(IntOrString::Int(n))) if *n >= 1);
+            let what = "a drain must be able to evict a pod: minAvailable below the replicas, \
+                        or maxUnavailable at least 1";
+            check(file, drainable, what);
+        }
     }
 }
 
@@ -196,7 +270,12 @@ fn probe(file: &str, container: &Container, which: &str, admin: u16) -> Request<
 
 #[tokio::test]
 async fn probes_reach_the_admin_listener() {
-    let (deploy, _, args) = setup();
+    for (deploy, _, args) in setup() {
+        probes_reach(&deploy, &args).await;
+    }
+}
+
+async fn probes_reach(deploy: &Deploy, args: &ControllerArgs) {
     let (found, _, container) = deploy.deployment();
     let (file, port) = (&found.file, args.common.admin_addr.port());
     let readiness = Readiness::new();
@@ -221,7 +300,12 @@ async fn probes_reach_the_admin_listener() {
 
 #[test]
 fn image_and_deployment_run_as_uid_65532() {
-    let (deploy, image, _) = setup();
+    for (deploy, image, _) in setup() {
+        runs_as_65532(&deploy, &image);
+    }
+}
+
+fn runs_as_65532(deploy: &Deploy, image: &Image) {
     // runAsNonRoot can only check a numeric USER.
     let (uid, gid) = image.user.split_once(':').unwrap_or((&image.user, "65532"));
     let user = (uid.parse().ok(), gid.parse().ok());
@@ -240,7 +324,12 @@ fn image_and_deployment_run_as_uid_65532() {
 
 #[test]
 fn ingress_class_names_strait_as_its_controller() {
-    let (deploy, _, args) = setup();
+    for (deploy, _, args) in setup() {
+        names_strait(&deploy, &args);
+    }
+}
+
+fn names_strait(deploy: &Deploy, args: &ControllerArgs) {
     let default = strait_shared::CompileConfig::default().controller_names;
     let file = &deploy.deployment().0.file;
     same(
@@ -251,7 +340,7 @@ fn ingress_class_names_strait_as_its_controller() {
     );
     for name in &args.common.translation.ingress_class {
         let class = find(&deploy.ingress_classes, "", name);
-        let class = class.unwrap_or_else(|| panic!("deploy/: no IngressClass {name}"));
+        let class = class.unwrap_or_else(|| panic!("{file}: no IngressClass {name}"));
         let spec = class.object.spec.as_ref();
         let controller = spec.and_then(|s| s.controller.as_deref());
         same(

@@ -86,6 +86,7 @@ pub(crate) fn toml_value(text: &str, table: &str, key: &str) -> String {
 }
 
 /// What the image runs: where the binary is, ENTRYPOINT, CMD, USER and EXPOSEd ports.
+#[derive(Clone)]
 pub(crate) struct Image {
     pub(crate) binary: String,
     pub(crate) entrypoint: Vec<String>,

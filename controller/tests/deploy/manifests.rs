@@ -1,4 +1,6 @@
-//! Every file of `deploy/`, decoded by apiVersion/kind into k8s-openapi types.
+//! Every overlay of `deploy/`, as `kubectl kustomize` renders it, decoded by apiVersion/kind
+//! into k8s-openapi types (and the Prometheus Operator's monitors, which k8s-openapi lacks, as
+//! YAML values).
 
 use super::*;
 
@@ -10,6 +12,8 @@ pub(crate) struct Found<T> {
 
 #[derive(Default)]
 pub(crate) struct Deploy {
+    /// The overlay, e.g. `cloud`.
+    pub(crate) overlay: &'static str,
     pub(crate) namespaces: Vec<Found<Namespace>>,
     pub(crate) service_accounts: Vec<Found<ServiceAccount>>,
     pub(crate) cluster_roles: Vec<Found<ClusterRole>>,
@@ -20,24 +24,26 @@ pub(crate) struct Deploy {
     pub(crate) deployments: Vec<Found<Deployment>>,
     pub(crate) services: Vec<Found<Service>>,
     pub(crate) pdbs: Vec<Found<PodDisruptionBudget>>,
+    /// `monitoring.coreos.com/v1` ServiceMonitors and PodMonitors.
+    pub(crate) monitors: Vec<Found<Value>>,
 }
 
 impl Deploy {
-    /// Every `*.yaml` under `deploy/` except `deploy/grafana/`.
-    pub(crate) fn load() -> Self {
-        let mut files = Vec::new();
-        yaml_files(&root().join("deploy"), &mut files);
-        assert!(!files.is_empty(), "deploy/ holds no *.yaml file");
-        let mut deploy = Self::default();
-        for path in files {
-            let file = path.strip_prefix(root()).expect("under root");
-            let file = file.display().to_string();
-            let options = serde_saphyr::options! { strict_booleans: true };
-            let documents: Vec<Value> =
-                serde_saphyr::from_multiple_with_options(&read(&file), options)
-                    .unwrap_or_else(|e| panic!("{file}: not YAML: {e}"));
-            documents.iter().for_each(|doc| deploy.add(&file, doc));
-        }
+    /// Every overlay in `deploy/overlays/`, rendered.
+    pub(crate) fn all() -> Vec<Self> {
+        rendered().iter().map(Self::decode).collect()
+    }
+
+    /// One overlay's rendering; each object's `file` names the overlay.
+    fn decode(rendered: &Rendered) -> Self {
+        let file = format!("deploy/overlays/{}", rendered.overlay);
+        let mut deploy = Self {
+            overlay: rendered.overlay,
+            ..Self::default()
+        };
+        let documents = documents(&file, &rendered.yaml);
+        assert!(!documents.is_empty(), "{file} renders no object");
+        documents.iter().for_each(|doc| deploy.add(&file, doc));
         deploy
     }
 
@@ -51,7 +57,8 @@ impl Deploy {
             || take(&mut self.ingress_classes, file, doc)
             || take(&mut self.deployments, file, doc)
             || take(&mut self.services, file, doc)
-            || take(&mut self.pdbs, file, doc);
+            || take(&mut self.pdbs, file, doc)
+            || monitor(&mut self.monitors, file, doc);
         let (version, kind) = (&doc["apiVersion"], &doc["kind"]);
         assert!(known, "{file}: unexpected object {version} {kind}");
     }
@@ -60,7 +67,10 @@ impl Deploy {
     pub(crate) fn deployment(&self) -> (&Found<Deployment>, &PodSpec, &Container) {
         let [found] = &self.deployments[..] else {
             let count = self.deployments.len();
-            panic!("deploy/: {count} Deployments, expected 1");
+            panic!(
+                "deploy/overlays/{}: {count} Deployments, expected 1",
+                self.overlay
+            );
         };
         let file = &found.file;
         let spec = found.object.spec.template.spec.as_ref();
@@ -71,19 +81,19 @@ impl Deploy {
     }
 }
 
-pub(crate) fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    for path in entries.map(|entry| entry.expect("directory entry").path()) {
-        if path.is_dir() && !path.ends_with("grafana") {
-            yaml_files(&path, out);
-        } else if matches!(
-            path.extension().and_then(OsStr::to_str),
-            Some("yaml" | "yml")
-        ) {
-            out.push(path);
-        }
+/// A Prometheus Operator monitor, kept as YAML: k8s-openapi has no type for it.
+fn monitor(into: &mut Vec<Found<Value>>, file: &str, doc: &Value) -> bool {
+    let kind = doc["kind"].as_str().unwrap_or_default();
+    let ours = doc["apiVersion"] == "monitoring.coreos.com/v1"
+        && matches!(kind, "ServiceMonitor" | "PodMonitor");
+    if ours {
+        let file = file.to_owned();
+        into.push(Found {
+            file,
+            object: doc.clone(),
+        });
     }
-    out.sort();
+    ours
 }
 
 /// Decodes `doc` into `T` when its apiVersion/kind are `T`'s. Encoding the object again must
@@ -157,14 +167,15 @@ pub(crate) fn same<T: PartialEq + Debug>(file: &str, what: &str, found: T, expec
 
 #[test]
 pub(crate) fn every_manifest_decodes_into_its_kubernetes_type() {
-    let deploy = Deploy::load();
-    let namespace = find(&deploy.namespaces, "", NAMESPACE);
-    check("deploy/", namespace.is_some(), "no Namespace strait");
-    let account = find(&deploy.service_accounts, NAMESPACE, SERVICE_ACCOUNT);
-    check("deploy/", account.is_some(), "no ServiceAccount strait");
-    let (found, spec, _) = deploy.deployment();
-    let file = &found.file;
-    same(file, "namespace", key(&found.object.metadata).0, NAMESPACE);
-    let account = spec.service_account_name.as_deref();
-    same(file, "serviceAccountName", account, Some(SERVICE_ACCOUNT));
+    for deploy in Deploy::all() {
+        let (found, spec, _) = deploy.deployment();
+        let file = &found.file;
+        let namespace = find(&deploy.namespaces, "", NAMESPACE);
+        check(file, namespace.is_some(), "no Namespace strait");
+        let account = find(&deploy.service_accounts, NAMESPACE, SERVICE_ACCOUNT);
+        check(file, account.is_some(), "no ServiceAccount strait");
+        same(file, "namespace", key(&found.object.metadata).0, NAMESPACE);
+        let account = spec.service_account_name.as_deref();
+        same(file, "serviceAccountName", account, Some(SERVICE_ACCOUNT));
+    }
 }

@@ -5,23 +5,14 @@
 //! once per Service port and mode by the mode's module. A backend that cannot serve is still
 //! a backend: its route stays in the table and answers 503 rather than falling through.
 
-use std::net::IpAddr;
-
-use k8s_openapi::api::core::v1::{Service, ServicePort};
+use k8s_openapi::api::core::v1::ServicePort;
 use k8s_openapi::api::networking::v1::IngressBackend;
 
-use super::{Compiler, cluster_ip, nodeport, pod};
+use super::context::{Cluster, Compiler, Located};
+use super::{cluster_ip, nodeport, pod};
 use crate::index::Index;
 use crate::model::{Diagnostic, ObjectKey, ObjectRef, Reason};
 use crate::table::{BackendId, BackendMode, Endpoints, PortRef, ServiceRef, Unavailable};
-
-/// A Service port that exists and suits the backend mode.
-#[derive(Clone, Copy)]
-pub(super) struct Located<'a> {
-    pub(super) key: &'a ObjectKey,
-    pub(super) service: &'a Service,
-    pub(super) port: &'a ServicePort,
-}
 
 impl Compiler<'_> {
     /// The table's backend for `service` in `mode`, reporting on `object` why it cannot serve
@@ -32,15 +23,15 @@ impl Compiler<'_> {
         service: ServiceRef,
         mode: BackendMode,
     ) -> BackendId {
-        let index = self.index;
-        let located = locate(index, &service, mode);
+        let located = locate(self.index, &service, mode);
         if let Err(unavailable) = &located
             && let Some(diagnostic) = diagnostic(object, &service, mode, unavailable)
         {
             self.diagnostics.push(diagnostic);
         }
+        let cluster = &self.cluster;
         self.builder.backend(service, mode, move |_, mode| {
-            located.and_then(|located| resolve(index, located, mode))
+            located.and_then(|located| resolve(cluster, located, mode))
         })
     }
 }
@@ -98,13 +89,13 @@ pub(super) fn service_ref(
 }
 
 /// A backend's endpoint state as a full compile resolves it: the endpoint fast path
-/// ([`super::refresh`]) recomputes touched backends with this, so both agree by construction.
+/// (`refresh.rs`) recomputes touched backends with this, so both agree by construction.
 pub(super) fn state(
-    index: &Index,
+    cluster: &Cluster<'_>,
     service: &ServiceRef,
     mode: BackendMode,
 ) -> Result<Endpoints, Unavailable> {
-    locate(index, service, mode).and_then(|located| resolve(index, located, mode))
+    locate(cluster.index, service, mode).and_then(|located| resolve(cluster, located, mode))
 }
 
 /// Finds the Service and port, and checks that the Service has what `mode` needs.
@@ -145,10 +136,14 @@ fn locate<'a>(
     })
 }
 
-fn resolve(index: &Index, at: Located<'_>, mode: BackendMode) -> Result<Endpoints, Unavailable> {
+fn resolve(
+    cluster: &Cluster<'_>,
+    at: Located<'_>,
+    mode: BackendMode,
+) -> Result<Endpoints, Unavailable> {
     let endpoints = match mode {
-        BackendMode::Pod => pod::resolve(index, at),
-        BackendMode::NodePort => nodeport::resolve(index, at),
+        BackendMode::Pod => pod::resolve(cluster.index, at),
+        BackendMode::NodePort => nodeport::resolve(cluster, at),
         BackendMode::Service => cluster_ip::resolve(at),
     };
     if endpoints.is_empty() {
@@ -168,11 +163,6 @@ fn port_matches(port: &ServicePort, by: &PortRef) -> bool {
         PortRef::Number(n) => port.port == i32::from(*n),
         PortRef::Name(name) => port.name.as_deref() == Some(name.as_str()),
     }
-}
-
-/// The service port as a number, when it is a valid one.
-pub(super) fn port_number(port: &ServicePort) -> Option<u16> {
-    u16::try_from(port.port).ok().filter(|&p| p > 0)
 }
 
 /// A diagnostic for reasons the user can fix. A lack of ready endpoints is state, not a
@@ -206,9 +196,4 @@ fn diagnostic(
     };
     let message = format!("backend {service} ({} mode): {detail}", mode.as_str());
     Some(Diagnostic::error(object.clone(), reason, message))
-}
-
-/// Parses an address string from an object; `None` for anything that is not an IP.
-pub(super) fn parse_ip(address: &str) -> Option<IpAddr> {
-    address.parse().ok()
 }

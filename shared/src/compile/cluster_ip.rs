@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use k8s_openapi::api::core::v1::Service;
 
-use super::backend::{Located, parse_ip, port_number};
+use super::context::{Located, parse_ip, port_number};
 use crate::table::{Endpoint, Endpoints};
 
 /// `spec.clusterIP` when it is an address (not empty, not `None`).

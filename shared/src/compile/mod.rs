@@ -1,22 +1,38 @@
 //! The pure translation from an [`Index`] to a [`RouteTable`](crate::table::RouteTable) plus
 //! diagnostics (docs/architecture.md, "Ingress semantics" and "Backends").
 //!
-//! - [`class`]: which Ingresses are ours.
-//! - [`rules`]: one Ingress's rules, paths and default backend, in precedence order.
-//! - [`tls`]: `spec.tls` and the default certificate into the SNI map, first, so the rules
-//!   know which hosts redirect to HTTPS.
-//! - [`annotations`]: per-Ingress settings and verdicts read through the annotation registry;
-//!   a canary Ingress is set aside before any claim, so it never takes its mainline's routes.
-//! - [`backend`]: an Ingress backend to a Service port, checked, then resolved by mode:
-//!   [`pod`], [`nodeport`], [`cluster_ip`].
+//! The modules, in the order a compile runs; each one uses only modules above it, so the
+//! module graph has no cycle (and `crate::index` does not call back into this module: the
+//! `Index::compile`, `refresh_endpoints` and `our_ingresses` methods are defined here):
 //!
-//! Nothing here panics on user input: each bad part becomes a [`Diagnostic`] naming its
-//! object, and everything else still builds.
+//! 1. [`context`]: the bottom layer, shared by all: the [`Compiler`] state one compile threads
+//!    through, the TLS hosts, the usable nodes (computed once per compile or refresh) and the
+//!    small types the backend modes share.
+//! 2. [`class`]: which Ingresses are ours.
+//! 3. [`annotations`]: per-Ingress settings and verdicts read through the annotation registry;
+//!    a canary Ingress is set aside before any claim, so it never takes its mainline's routes.
+//! 4. [`tls`]: `spec.tls` and the default certificate into the SNI map, first, so the rules
+//!    know which hosts redirect to HTTPS.
+//! 5. [`pod`], [`nodeport`] (which reads pod mode's endpoints for the `Local` policy),
+//!    [`cluster_ip`]: the endpoints of one Service port, by mode.
+//! 6. [`backend`]: an Ingress backend to a Service port, checked, then resolved by its mode.
+//! 7. [`rules`]: one Ingress's rules, paths and default backend, in precedence order.
+//! 8. [`refresh`]: the endpoint fast path, after the full compile: only the backends that
+//!    changed endpoint data touches, resolved by [`backend`] as a full compile does.
+//! 9. This module: the entry points, which run 2–7 in that order.
+//!
+//! Nothing here panics on user input: each bad part becomes a
+//! [`Diagnostic`](crate::model::Diagnostic) naming its object, and everything else still
+//! builds.
 
+// Declared alphabetically (rustfmt's order); the run order is the list above.
 mod annotations;
 mod backend;
 mod class;
 mod cluster_ip;
+mod context;
+#[cfg(test)]
+mod layers;
 mod nodeport;
 mod pod;
 mod refresh;
@@ -28,14 +44,40 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::annotations::Review;
 use crate::config::CompileConfig;
-use crate::index::{Compiled, Index, IngressReport};
-use crate::model::{Diagnostic, Kind, ObjectKey, ObjectRef};
-use crate::table::TableBuilder;
+use crate::index::{Compiled, EndpointChanges, Index, IngressReport};
+use crate::model::{Kind, ObjectKey, ObjectRef};
+use crate::table::RouteTable;
+use context::Compiler;
 
-pub(crate) use refresh::refresh_endpoints;
+impl Index {
+    /// Builds the routing table (pure; never fails: bad parts become diagnostics).
+    pub fn compile(&self, config: &CompileConfig) -> Compiled {
+        compile(self, config)
+    }
+
+    /// The endpoint fast path: `table` (compiled from this index before `changes` were
+    /// applied) with the endpoint sets of the backends `changes` touch recomputed. Routers,
+    /// certificates and untouched backends are shared, not rebuilt. Equal to
+    /// [`compile`](Self::compile)'s table when nothing but EndpointSlices and Nodes changed;
+    /// the caller keeps the previous diagnostics (endpoint state raises none).
+    pub fn refresh_endpoints(
+        &self,
+        table: &RouteTable,
+        changes: &EndpointChanges,
+        config: &CompileConfig,
+    ) -> RouteTable {
+        refresh::refresh_endpoints(self, table, changes, config)
+    }
+
+    /// Keys of the Ingresses that are ours under `config`'s class rules (the status writer
+    /// and the Event recorder act on these only).
+    pub fn our_ingresses(&self, config: &CompileConfig) -> std::collections::BTreeSet<&ObjectKey> {
+        our_ingresses(self, config)
+    }
+}
 
 /// Builds the table from everything in `index`.
-pub(crate) fn compile(index: &Index, config: &CompileConfig) -> Compiled {
+fn compile(index: &Index, config: &CompileConfig) -> Compiled {
     let classes = class::ClassFilter::new(index, config);
     let mut diagnostics = Vec::new();
     // One report and one review per Ingress, by position; the reviews' findings move into the
@@ -66,13 +108,8 @@ pub(crate) fn compile(index: &Index, config: &CompileConfig) -> Compiled {
     }
     ingresses.sort_by_key(|(_, key, ingress)| precedence(key, ingress));
 
-    let mut compiler = Compiler {
-        index,
-        config,
-        builder: TableBuilder::new(),
-        diagnostics,
-        tls_hosts: tls::TlsHosts::default(),
-    };
+    let mut compiler = Compiler::new(index, config);
+    compiler.diagnostics = diagnostics;
     let plain: Vec<(&ObjectKey, &Ingress)> = ingresses.iter().map(|(_, k, i)| (*k, *i)).collect();
     tls::compile_tls(&mut compiler, &plain);
     for (i, key, ingress) in ingresses {
@@ -92,7 +129,7 @@ pub(crate) fn compile(index: &Index, config: &CompileConfig) -> Compiled {
 }
 
 /// Keys of the Ingresses in `index` that our class rules select (docs/architecture.md, "Class").
-pub(crate) fn our_ingresses<'a>(
+fn our_ingresses<'a>(
     index: &'a Index,
     config: &CompileConfig,
 ) -> std::collections::BTreeSet<&'a ObjectKey> {
@@ -113,14 +150,4 @@ fn precedence<'a>(
 ) -> (bool, Option<Timestamp>, &'a ObjectKey) {
     let created = ingress.metadata.creation_timestamp.as_ref().map(|t| t.0);
     (created.is_none(), created, key)
-}
-
-/// State threaded through one compilation.
-struct Compiler<'a> {
-    index: &'a Index,
-    config: &'a CompileConfig,
-    builder: TableBuilder,
-    diagnostics: Vec<Diagnostic>,
-    /// Hosts of every `spec.tls` entry of our Ingresses, filled before the rules are compiled.
-    tls_hosts: tls::TlsHosts,
 }

@@ -10,11 +10,11 @@
 //!   by how many such endpoints it hosts, so 1 pod on A and 3 on B give 25% / 75%.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-use k8s_openapi::api::core::v1::{Node, ServicePort};
+use k8s_openapi::api::core::v1::ServicePort;
 
-use super::backend::{Located, parse_ip};
+use super::context::{Cluster, Located};
 use super::pod;
 use crate::index::Index;
 use crate::table::{Endpoint, Endpoints};
@@ -26,7 +26,9 @@ pub(super) fn node_port(port: &ServicePort) -> Option<u16> {
         .filter(|&p| p > 0)
 }
 
-pub(super) fn resolve(index: &Index, at: Located<'_>) -> Endpoints {
+/// The usable nodes come from `cluster`, computed once for every backend of a compile or
+/// refresh (a Node change re-resolves every nodeport backend).
+pub(super) fn resolve(cluster: &Cluster<'_>, at: Located<'_>) -> Endpoints {
     let Some(port) = node_port(at.port) else {
         return Endpoints::default();
     };
@@ -36,23 +38,25 @@ pub(super) fn resolve(index: &Index, at: Located<'_>) -> Endpoints {
         .as_ref()
         .and_then(|s| s.external_traffic_policy.as_deref())
         == Some("Local");
-    let weights = local.then(|| endpoints_per_node(index, at));
-    let mut list = Vec::new();
-    for (key, node) in index.nodes() {
-        let weight = match &weights {
-            Some(weights) => match weights.get(key.name.as_str()) {
-                Some(&count) => count,
-                None => continue,
-            },
-            None => 1,
-        };
-        if let Some(ip) = usable_ip(node) {
-            list.push(Endpoint {
+    let nodes = cluster.usable_nodes();
+    let list = match local.then(|| endpoints_per_node(cluster.index, at)) {
+        None => nodes
+            .iter()
+            .map(|&(_, ip)| Endpoint {
                 addr: SocketAddr::new(ip, port),
-                weight,
-            });
-        }
-    }
+                weight: 1,
+            })
+            .collect(),
+        Some(weights) => nodes
+            .iter()
+            .filter_map(|&(name, ip)| {
+                Some(Endpoint {
+                    addr: SocketAddr::new(ip, port),
+                    weight: *weights.get(name)?,
+                })
+            })
+            .collect(),
+    };
     Endpoints::new(list)
 }
 
@@ -75,23 +79,4 @@ fn endpoints_per_node<'a>(index: &'a Index, at: Located<'_>) -> BTreeMap<&'a str
         }
     }
     counts
-}
-
-/// The node's InternalIP when the node is ready.
-fn usable_ip(node: &Node) -> Option<IpAddr> {
-    let status = node.status.as_ref();
-    let conditions = status.and_then(|s| s.conditions.as_deref()).unwrap_or(&[]);
-    let ready = conditions.is_empty()
-        || conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True");
-    if !ready {
-        return None;
-    }
-    status?
-        .addresses
-        .as_ref()?
-        .iter()
-        .filter(|a| a.type_ == "InternalIP")
-        .find_map(|a| parse_ip(&a.address))
 }

@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::discovery::v1::{Endpoint as SliceEndpoint, EndpointConditions};
 
-use super::backend::{Located, parse_ip};
+use super::context::{Located, parse_ip};
 use crate::index::Index;
 use crate::table::{Endpoint, Endpoints};
 

@@ -13,6 +13,7 @@
 //! diagnostics stay valid.
 
 use super::backend;
+use super::context::Cluster;
 use crate::config::CompileConfig;
 use crate::index::{EndpointChanges, Index};
 use crate::table::{Backend, BackendMode, RouteTable};
@@ -24,8 +25,9 @@ pub(crate) fn refresh_endpoints(
     changes: &EndpointChanges,
     _config: &CompileConfig,
 ) -> RouteTable {
+    let cluster = Cluster::new(index);
     table.refresh_backends(|b| {
-        touched(b, changes).then(|| backend::state(index, &b.service, b.mode))
+        touched(b, changes).then(|| backend::state(&cluster, &b.service, b.mode))
     })
 }
 

@@ -19,9 +19,9 @@
 
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend, IngressRule};
 
-use super::Compiler;
 use super::annotations::{self, Settings};
 use super::backend::service_ref;
+use super::context::Compiler;
 use crate::annotations::{Annotations, Review};
 use crate::host::HostPattern;
 use crate::model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason};

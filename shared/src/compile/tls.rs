@@ -24,31 +24,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use k8s_openapi::api::networking::v1::{Ingress, IngressSpec, IngressTLS};
 use k8s_openapi::jiff::Timestamp;
 
-use super::Compiler;
-use crate::host::{HostPattern, wildcard_suffix};
+use super::context::Compiler;
+use crate::host::HostPattern;
 use crate::model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason};
 use crate::tls::Certificate;
-
-/// Hosts listed in (or served by) some `spec.tls` entry of our Ingresses: plain HTTP to them
-/// redirects unless the owning Ingress opts out.
-#[derive(Debug, Default)]
-pub(super) struct TlsHosts(BTreeSet<HostPattern>);
-
-impl TlsHosts {
-    /// Whether a rule's host is served over TLS: an exact host by its own entry or by a
-    /// one-label wildcard entry above it; a wildcard host only by the same wildcard.
-    pub(super) fn contains(&self, host: &HostPattern) -> bool {
-        match host {
-            HostPattern::Exact(h) => {
-                self.0.contains(host)
-                    || wildcard_suffix(h)
-                        .is_some_and(|s| self.0.contains(&HostPattern::Wildcard(s.to_owned())))
-            }
-            HostPattern::Wildcard(_) => self.0.contains(host),
-            HostPattern::Any => false,
-        }
-    }
-}
 
 /// Claims certificates for every `spec.tls` entry of `ingresses` (in precedence order) and
 /// sets the default certificate.
