@@ -1,7 +1,9 @@
 //! A backend's endpoints and their weighted round-robin schedule.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One upstream address with its balancing weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -63,10 +65,14 @@ impl Endpoints {
         &self.schedule
     }
 
-    /// Advances the shared round-robin cursor and returns its previous value. Relaxed: the
-    /// cursor only spreads load; no other memory depends on it.
+    /// Advances the calling thread's round-robin cursor over this set and returns its
+    /// previous value. Each thread (each proxy worker) walks the schedule on its own, as each
+    /// nginx worker does: nothing is written that another core reads, and every worker still
+    /// spreads its requests by the weights. A thread's first ticket for a set starts at an
+    /// offset of its own, so workers do not all begin with the same endpoint after a table
+    /// change.
     pub fn next_ticket(&self) -> usize {
-        self.cursor.0.fetch_add(1, Ordering::Relaxed)
+        CURSORS.with_borrow_mut(|cursors| cursors.next(self.cursor.0))
     }
 }
 
@@ -106,10 +112,19 @@ fn gcd(a: u32, b: u32) -> u32 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
-/// Round-robin position. Not part of a table's identity: equal tables compare equal whatever
-/// their cursors, and a clone starts at zero.
-#[derive(Debug, Default)]
-struct Cursor(AtomicUsize);
+/// The identity of an endpoint set's round-robin cursors: unique per set (a clone gets a new
+/// one), the key of each thread's cursor. Not part of a table's identity: equal tables compare
+/// equal whatever their cursors.
+#[derive(Debug)]
+struct Cursor(u64);
+
+static CURSOR_IDS: AtomicU64 = AtomicU64::new(0);
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Self(CURSOR_IDS.fetch_add(1, Ordering::Relaxed))
+    }
+}
 
 impl Clone for Cursor {
     fn clone(&self) -> Self {
@@ -121,4 +136,42 @@ impl PartialEq for Cursor {
     fn eq(&self, _: &Self) -> bool {
         true
     }
+}
+
+/// Most cursors a thread keeps; past it the map is emptied (sets of tables long gone), and the
+/// live sets restart at a fresh offset: a restart only moves where round-robin resumes.
+const MAX_CURSORS: usize = 1 << 16;
+
+/// One thread's cursors, by set id.
+struct Cursors {
+    next: HashMap<u64, usize, foldhash::fast::FixedState>,
+    /// Spreads this thread's starting offsets away from other threads'.
+    salt: u64,
+}
+
+impl Cursors {
+    fn next(&mut self, id: u64) -> usize {
+        if self.next.len() >= MAX_CURSORS && !self.next.contains_key(&id) {
+            self.next.clear();
+        }
+        let salt = self.salt;
+        let cursor = self.next.entry(id).or_insert_with(|| {
+            // Truncation is fine: only the spread of the start matters.
+            (id ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize
+        });
+        let ticket = *cursor;
+        *cursor = ticket.wrapping_add(1);
+        ticket
+    }
+}
+
+static THREAD_SALTS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static CURSORS: RefCell<Cursors> = RefCell::new(Cursors {
+        next: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0)),
+        salt: THREAD_SALTS
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0xD1B5_4A32_D192_ED03),
+    });
 }
