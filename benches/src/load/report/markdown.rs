@@ -305,8 +305,8 @@ fn method(md: &mut String, o: &Options, cores: usize) -> fmt::Result {
          - Each run starts its target fresh, warms it for 1 s, then measures {} s; targets \
          alternate within each scenario; {} repetitions. Cells: median (min–max) over the \
          repetitions; errors: their total.\n\
-         - One worker per core ({cores}) for every proxy: Strait's tokio worker threads, nginx \
-         `worker_processes`, HAProxy `nbthread`.\n\
+         - One worker per core ({cores}) for every proxy: Strait's `--workers` (one \
+         single-threaded runtime each), nginx `worker_processes`, HAProxy `nbthread`.\n\
          - Closed loop: wrk `-t{cores} -c{c}`; the new-connection scenarios send \
          `Connection: close`.\n\
          - TLS full handshake: a rustls client with resumption disabled (wrk's OpenSSL resumes \
