@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
+use strait_proxy::access_log::Format as AccessLogFormat;
 use strait_proxy::{AccessLog, Hsts, ProxyConfig, ProxyProtocol};
 use strait_shared::config::UnsupportedSecurity;
+use strait_shared::table::{BodyLimit, SourcePolicy, parse_body_size};
 use strait_shared::{BackendMode, CompileConfig, ObjectKey};
 
 use crate::cluster::ClusterConfig;
@@ -178,7 +180,9 @@ pub struct CommonArgs {
     /// Upstream TCP connect timeout (e.g. `5s`, `250ms`).
     #[arg(long, env = "STRAIT_UPSTREAM_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub upstream_connect_timeout: Duration,
-    /// Time an upstream has to send response headers before the client gets 504.
+    /// Time an upstream has to send response headers before the client gets 504; also the
+    /// longest wait between two reads of a response body (then it is cut) and the longest
+    /// silence on a WebSocket tunnel (then it is closed). Per Ingress: `proxy-read-timeout`.
     #[arg(long, env = "STRAIT_UPSTREAM_RESPONSE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub upstream_response_timeout: Duration,
     /// An idle client keep-alive connection is closed after this.
@@ -229,6 +233,28 @@ pub struct CommonArgs {
     /// Write one JSON line per request to stdout (`--access-log=false` turns it off).
     #[arg(long, env = "STRAIT_ACCESS_LOG", default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub access_log: bool,
+    /// Access-log line format: `json` (one object per line) or `nginx` (ingress-nginx's
+    /// default `upstreaminfo` text line, for pipelines that parse it).
+    #[arg(long, env = "STRAIT_ACCESS_LOG_FORMAT", value_enum, default_value_t = AccessLogFormatArg::Json)]
+    pub access_log_format: AccessLogFormatArg,
+}
+
+/// `--access-log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccessLogFormatArg {
+    /// One JSON object per line.
+    Json,
+    /// ingress-nginx's `upstreaminfo` text format.
+    Nginx,
+}
+
+impl From<AccessLogFormatArg> for AccessLogFormat {
+    fn from(arg: AccessLogFormatArg) -> Self {
+        match arg {
+            AccessLogFormatArg::Json => Self::Json,
+            AccessLogFormatArg::Nginx => Self::Nginx,
+        }
+    }
 }
 
 /// The flags that change how objects translate into a table: shared by `serve`,
@@ -281,6 +307,32 @@ pub struct TranslationArgs {
     /// self-signed certificate generated at start.
     #[arg(long, env = "STRAIT_DEFAULT_SSL_CERTIFICATE", value_name = "NAMESPACE/NAME", value_parser = parse_object_key)]
     pub default_ssl_certificate: Option<ObjectKey>,
+    /// Client addresses every route serves, comma-separated CIDRs or IPs, unless its Ingress
+    /// sets `allowlist-source-range` (ingress-nginx's ConfigMap `whitelist-source-range`);
+    /// others get 403. Default: everyone.
+    #[arg(
+        long,
+        env = "STRAIT_ALLOWLIST_SOURCE_RANGE",
+        value_name = "CIDR,...",
+        value_delimiter = ',',
+        value_parser = parse_cidr
+    )]
+    pub allowlist_source_range: Vec<IpNet>,
+    /// Client addresses every route refuses (403), checked before the allow list, unless its
+    /// Ingress sets `denylist-source-range` (ConfigMap `denylist-source-range`).
+    #[arg(
+        long,
+        env = "STRAIT_DENYLIST_SOURCE_RANGE",
+        value_name = "CIDR,...",
+        value_delimiter = ',',
+        value_parser = parse_cidr
+    )]
+    pub denylist_source_range: Vec<IpNet>,
+    /// Largest request body of a route whose Ingress sets no `proxy-body-size` (ConfigMap
+    /// `proxy-body-size`): bytes, or with unit `k`, `m`, `g`; `0` is unlimited. Larger bodies
+    /// get 413.
+    #[arg(long, env = "STRAIT_MAX_BODY_SIZE", default_value = "1m", value_name = "SIZE", value_parser = parse_size)]
+    pub max_body_size: u64,
 }
 
 impl TranslationArgs {
@@ -294,6 +346,19 @@ impl TranslationArgs {
             default_ssl_certificate: self.default_ssl_certificate.clone(),
             annotations_prefix: self.annotations_prefix.clone(),
             unsupported_security: self.unsupported_security_annotations.into(),
+            source_ranges: SourcePolicy {
+                deny: self
+                    .denylist_source_range
+                    .iter()
+                    .map(IpNet::trunc)
+                    .collect(),
+                allow: self
+                    .allowlist_source_range
+                    .iter()
+                    .map(IpNet::trunc)
+                    .collect(),
+            },
+            max_body_size: (self.max_body_size > 0).then_some(BodyLimit(self.max_body_size)),
         }
     }
 }
@@ -455,7 +520,7 @@ impl CommonArgs {
             debounce: self.debounce,
             workers: self.workers,
             access_log: if self.access_log {
-                AccessLog::stdout()
+                AccessLog::stdout().with_format(self.access_log_format.into())
             } else {
                 AccessLog::off()
             },
@@ -515,6 +580,14 @@ pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
     s.parse::<IpAddr>().map(IpNet::from).map_err(|_| {
         format!("`{s}` is neither a CIDR (like 10.0.0.0/8) nor an IP address (like 192.0.2.1)")
     })
+}
+
+/// Parses a size as ingress-nginx's `proxy-body-size` (`1m`, `512k`, `100`; `0`: unlimited)
+/// into bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    parse_body_size(s)
+        .map(|limit| limit.map_or(0, |l| l.0))
+        .map_err(|e| format!("`{}` {e}", s.trim()))
 }
 
 /// Parses a duration written as one or more `<integer><unit>` parts, units `ms`, `s`, `m`,

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
@@ -17,13 +18,16 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use strait_shared::{Diagnostic, IngressReport, Reason, RouteTable, Severity};
+use strait_shared::index::TlsSecret;
+use strait_shared::{Diagnostic, IngressReport, ObjectKey, Reason, RouteTable, Severity};
 
 mod cluster;
+mod process;
 
 pub use cluster::{
     ApiOperation, CLUSTER_NAMES, ClusterMetrics, EventKind, WatchEvent, WriteResult,
 };
+pub use process::PROCESS_NAMES;
 
 /// One metric: the name it is registered under (the registry adds the `strait_` prefix, and
 /// `_total` to counters), the name it is exposed as, and its help text.
@@ -99,6 +103,22 @@ const INGRESS_ANNOTATIONS: Def = Def {
            honoured-with-difference, ignored, not-yet, refused, unknown (only non-zero series)",
 };
 
+const BUILD_INFO: Def = Def {
+    name: "build_info",
+    exposed: "strait_build_info",
+    help: "Always 1, labelled with the version and the git commit Strait was built from",
+};
+
+const CERTIFICATE_EXPIRY: Def = Def {
+    name: "ssl_certificate_expiry_timestamp_seconds",
+    exposed: "strait_ssl_certificate_expiry_timestamp_seconds",
+    help: "Unix time at which the leaf certificate of each usable kubernetes.io/tls Secret \
+           expires, by namespace and Secret (set when a table is compiled)",
+};
+
+/// The commit Strait was built from (`controller/build.rs`), `unknown` without git.
+pub const COMMIT: &str = env!("STRAIT_COMMIT");
+
 /// Every control-path metric as (exposed name, help text).
 pub const NAMES: &[(&str, &str)] = &[
     (TABLE_GENERATION.exposed, TABLE_GENERATION.help),
@@ -113,6 +133,8 @@ pub const NAMES: &[(&str, &str)] = &[
     (MANIFEST_ERRORS.exposed, MANIFEST_ERRORS.help),
     (RELOADS.exposed, RELOADS.help),
     (INGRESS_ANNOTATIONS.exposed, INGRESS_ANNOTATIONS.help),
+    (BUILD_INFO.exposed, BUILD_INFO.help),
+    (CERTIFICATE_EXPIRY.exposed, CERTIFICATE_EXPIRY.help),
 ];
 
 /// Control-path metric families. Cheap to clone (every family is an `Arc` inside); the
@@ -131,6 +153,10 @@ pub struct ControllerMetrics {
     manifest_errors: Gauge,
     reloads: Family<TriggerLabels, Counter>,
     ingress_annotations: Family<AnnotationLabels, Gauge>,
+    build_info: Family<BuildLabels, Gauge>,
+    certificate_expiry: Family<SecretLabels, Gauge>,
+    /// The Secrets with a `certificate_expiry` series, so those that go away are removed.
+    certificates: Arc<Mutex<BTreeSet<SecretLabels>>>,
 }
 
 /// What a publish did: `result="published"` (a new table was swapped in) or `"unchanged"`.
@@ -165,7 +191,17 @@ impl Default for ControllerMetrics {
             manifest_errors: Gauge::default(),
             reloads: Family::default(),
             ingress_annotations: Family::default(),
+            build_info: Family::default(),
+            certificate_expiry: Family::default(),
+            certificates: Arc::default(),
         };
+        metrics
+            .build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                commit: COMMIT,
+            })
+            .set(1);
         for result in [PublishResult::Published, PublishResult::Unchanged] {
             metrics
                 .publishes
@@ -224,7 +260,44 @@ impl ControllerMetrics {
             INGRESS_ANNOTATIONS.help,
             m.ingress_annotations.clone(),
         );
+        registry.register(BUILD_INFO.name, BUILD_INFO.help, m.build_info.clone());
+        registry.register(
+            CERTIFICATE_EXPIRY.name,
+            CERTIFICATE_EXPIRY.help,
+            m.certificate_expiry.clone(),
+        );
         m
+    }
+
+    /// Sets `ssl_certificate_expiry_timestamp_seconds` from the Secrets of a full compile:
+    /// one series per usable TLS Secret; Secrets gone (deleted, or now unusable) lose theirs.
+    pub(crate) fn set_certificates(&self, secrets: &BTreeMap<ObjectKey, TlsSecret>) {
+        let current: BTreeMap<SecretLabels, i64> = secrets
+            .iter()
+            .filter_map(|(key, secret)| {
+                let cert = secret.as_ref().ok()?;
+                let expiry = match cert.not_after().duration_since(UNIX_EPOCH) {
+                    Ok(since) => gauge_value(since.as_secs()),
+                    Err(before) => -gauge_value(before.duration().as_secs()),
+                };
+                let labels = SecretLabels {
+                    namespace: key.namespace.clone(),
+                    secret: key.name.clone(),
+                };
+                Some((labels, expiry))
+            })
+            .collect();
+        let mut known = self
+            .certificates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for gone in known.iter().filter(|l| !current.contains_key(*l)) {
+            self.certificate_expiry.remove(gone);
+        }
+        for (labels, expiry) in &current {
+            self.certificate_expiry.get_or_create(labels).set(*expiry);
+        }
+        *known = current.into_keys().collect();
     }
 
     /// Records one compile-and-publish: its result and duration, the served table, and the
@@ -316,11 +389,17 @@ impl ControllerMetrics {
     }
 }
 
-/// The registry in the Prometheus text format (what `/metrics` serves).
+/// The registry in the Prometheus text format (what `/metrics` serves), followed by the
+/// unprefixed `process_*` metrics read from `/proc/self` now (see [`process`]).
 pub fn encode(registry: &Registry) -> String {
+    use prometheus_client::encoding::text::{encode_eof, encode_registry};
     let mut text = String::new();
+    let process = process::registry();
+    let encoded = encode_registry(&mut text, registry)
+        .and_then(|()| encode_registry(&mut text, &process))
+        .and_then(|()| encode_eof(&mut text));
     // Writing to a `String` cannot fail; an encoder error would be a bug in a metric type.
-    if let Err(error) = prometheus_client::encoding::text::encode(&mut text, registry) {
+    if let Err(error) = encoded {
         tracing::error!(%error, "encoding metrics failed");
         let _ = writeln!(text, "# encoding failed");
     }
@@ -360,6 +439,20 @@ struct AnnotationLabels {
     namespace: String,
     ingress: String,
     status: &'static str,
+}
+
+/// `build_info`: the crate version and the commit (both fixed at build time).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    commit: &'static str,
+}
+
+/// A Secret (a resource reference: bounded by the cluster's objects).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, EncodeLabelSet)]
+struct SecretLabels {
+    namespace: String,
+    secret: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]

@@ -116,6 +116,7 @@ impl Publisher {
         let compile_time = started.elapsed();
         self.metrics
             .set_ingress_annotations(&ingresses, &self.reports);
+        self.metrics.set_certificates(index.secrets());
         log_nginx_class_skipped(&ingresses, &self.reports);
         self.reports = ingresses;
         let previous = self.log_diagnostics(diagnostics);

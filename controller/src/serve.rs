@@ -253,7 +253,10 @@ pub(crate) async fn start_with(
         .context("starting the data-path workers")?;
     tasks.spawn(async move {
         let served = workers.wait().await;
-        ("HTTP and HTTPS listeners", served.context("a listener failed"))
+        (
+            "HTTP and HTTPS listeners",
+            served.context("a listener failed"),
+        )
     });
     let admin_done = stopped(signal.clone());
     let admin_state = Admin::new(readiness.clone())

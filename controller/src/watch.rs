@@ -2,6 +2,14 @@
 //! rescan and a publish. A slow periodic rescan backs it up in case events are lost; without
 //! a watcher the folder is polled.
 //!
+//! A write that is known to be complete — a manifest file closed after writing, or moved into
+//! place (the atomic rename editors, generators and `kubectl cp` use), a file removed, a
+//! ConfigMap mount's `..data` swapped — is scanned at once when no scan ran within the
+//! debounce: an isolated change (an endpoint moved, a route added) is live in milliseconds.
+//! Anything else (a write still in progress, or the rest of a burst) waits until the events
+//! have been quiet for `--debounce`. A half-written file is safe either way: its removals are
+//! held back until it settles (`manifests/settle.rs`).
+//!
 //! The watch is recursive, like the scan: a change in a subfolder (or a new subfolder) is seen
 //! too. Any event in the tree triggers a rescan, whatever its file name: in a Kubernetes
 //! ConfigMap mount the only event is the `..data` symlink being swapped. Rescans are cheap
@@ -12,13 +20,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use notify::event::{AccessKind, AccessMode};
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::burst::until;
-use crate::manifests::ManifestDir;
+use crate::manifests::{Format, ManifestDir};
 use crate::metrics::{ControllerMetrics, Trigger};
 use crate::store::Change;
 
@@ -112,6 +120,7 @@ pub async fn watch(
     // event, so look once more now that events are being delivered.
     let mut trigger = Trigger::Resync;
     let mut resync = tokio::time::interval_at(Instant::now() + period, period);
+    let mut last_scan: Instant;
     resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // A file whose new version removes objects and was written within the debounce may be
     // half-written: it is re-read once quiet that long before its removals apply.
@@ -122,6 +131,7 @@ pub async fn watch(
         source.metrics.reloaded(trigger);
         let change;
         (source, change) = source.scan_blocking(false).await?;
+        last_scan = Instant::now();
         if let Some(change) = change
             && changes.send(change).await.is_err()
         {
@@ -132,10 +142,14 @@ pub async fn watch(
             () = &mut shutdown => break,
             _ = resync.tick() => Trigger::Resync,
             () = until(recheck) => Trigger::Watch,
-            Some(()) = events.recv() => {
-                tokio::select! {
-                    () = &mut shutdown => break,
-                    () = settle(&mut events, &config) => Trigger::Watch,
+            Some(wake) = events.recv() => {
+                if wake == Wake::Complete && last_scan.elapsed() >= config.debounce {
+                    Trigger::Watch
+                } else {
+                    tokio::select! {
+                        () = &mut shutdown => break,
+                        () = settle(&mut events, &config) => Trigger::Watch,
+                    }
                 }
             }
         };
@@ -146,12 +160,12 @@ pub async fn watch(
 }
 
 /// Waits until events have been quiet for `debounce`, or `max_delay` after the first one.
-async fn settle(events: &mut mpsc::Receiver<()>, config: &WatchConfig) {
+async fn settle(events: &mut mpsc::Receiver<Wake>, config: &WatchConfig) {
     let first = Instant::now();
     loop {
         let deadline = settle_deadline(first, Instant::now(), config);
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Some(())) => continue,
+            Ok(Some(_)) => continue,
             Ok(None) | Err(_) => return,
         }
     }
@@ -165,19 +179,19 @@ pub(crate) fn settle_deadline(first: Instant, last: Instant, config: &WatchConfi
 /// Starts a recursive watcher on `root` (the scan reads subfolders, so their changes count)
 /// that wakes the loop through `tx`; `None` (after a warning) when the platform refuses, in
 /// which case the loop polls. Folders created later are added to the watch by `notify`.
-fn start_watcher(root: &Path, tx: mpsc::Sender<()>) -> Option<RecommendedWatcher> {
+fn start_watcher(root: &Path, tx: mpsc::Sender<Wake>) -> Option<RecommendedWatcher> {
     let handler = move |event: notify::Result<notify::Event>| {
         let wake = match event {
-            Ok(event) => is_change(&event.kind),
+            Ok(event) => wake_of(&event),
             Err(err) => {
                 // E.g. the kernel queue overflowed: events were lost, so rescan.
                 tracing::warn!(%err, "manifests folder watcher error; rescanning");
-                true
+                Some(Wake::Partial)
             }
         };
         // A full channel already holds a wake-up; a closed one means the loop is gone.
-        if wake {
-            let _ = tx.try_send(());
+        if let Some(wake) = wake {
+            let _ = tx.try_send(wake);
         }
     };
     let started = notify::recommended_watcher(handler).and_then(|mut watcher| {
@@ -192,6 +206,38 @@ fn start_watcher(root: &Path, tx: mpsc::Sender<()>) -> Option<RecommendedWatcher
             None
         }
     }
+}
+
+/// What an event asks of the watch loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wake {
+    /// Contents may be changing still: rescan once the events are quiet.
+    Partial,
+    /// A write finished (see the module doc): rescan now unless a scan just ran.
+    Complete,
+}
+
+/// The wake-up an event calls for, if any.
+fn wake_of(event: &notify::Event) -> Option<Wake> {
+    if !is_change(&event.kind) {
+        return None;
+    }
+    let finished = matches!(
+        event.kind,
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Modify(ModifyKind::Name(RenameMode::To | RenameMode::Both))
+            | EventKind::Remove(_)
+    );
+    // A ConfigMap mount swaps its `..data` symlink; a temporary file (`x.json.tmp`) closing is
+    // not the manifest being complete: only the rename that follows is.
+    let manifest = event.paths.iter().any(|path| {
+        Format::of(path).is_some() || path.file_name().is_some_and(|name| name == "..data")
+    });
+    Some(if finished && manifest {
+        Wake::Complete
+    } else {
+        Wake::Partial
+    })
 }
 
 /// Whether an event may mean changed contents. Opening and reading are not (our own rescans
@@ -263,12 +309,46 @@ mod tests {
         assert!(is_change(&EventKind::Modify(ModifyKind::Any)));
     }
 
+    fn event(kind: EventKind, path: &str) -> notify::Event {
+        notify::Event::new(kind).add_path(path.into())
+    }
+
+    #[test]
+    fn a_manifest_closed_or_moved_into_place_is_complete_anything_else_partial() {
+        let close = EventKind::Access(AccessKind::Close(AccessMode::Write));
+        let moved = EventKind::Modify(ModifyKind::Name(RenameMode::To));
+        let written = EventKind::Modify(ModifyKind::Data(notify::event::DataChange::Any));
+        assert_eq!(wake_of(&event(close, "/m/a.yaml")), Some(Wake::Complete));
+        assert_eq!(wake_of(&event(moved, "/m/a.json")), Some(Wake::Complete));
+        assert_eq!(wake_of(&event(moved, "/m/..data")), Some(Wake::Complete));
+        assert_eq!(
+            wake_of(&event(
+                EventKind::Remove(notify::event::RemoveKind::File),
+                "/m/a.yml"
+            )),
+            Some(Wake::Complete)
+        );
+        assert_eq!(wake_of(&event(written, "/m/a.yaml")), Some(Wake::Partial));
+        assert_eq!(wake_of(&event(close, "/m/a.json.tmp")), Some(Wake::Partial));
+        assert_eq!(
+            wake_of(&event(EventKind::Create(CreateKind::File), "/m/a.yaml")),
+            Some(Wake::Partial)
+        );
+        assert_eq!(
+            wake_of(&event(
+                EventKind::Access(AccessKind::Open(AccessMode::Any)),
+                "/m/a.yaml"
+            )),
+            None
+        );
+    }
+
     #[tokio::test]
     async fn settle_ends_under_a_steady_stream_of_events() {
         let config = config();
         let (tx, mut rx) = mpsc::channel(64);
         let feeder = tokio::spawn(async move {
-            while tx.send(()).await.is_ok() {
+            while tx.send(Wake::Partial).await.is_ok() {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         });

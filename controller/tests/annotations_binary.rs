@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(20);
 const NGINX: &str = "nginx.ingress.kubernetes.io";
 
-/// `default/guarded` on `a.test` with `whitelist-source-range: 10.0.0.0/8` (annotations.md
-/// "Whitelist source range"), and `default/typo` on `t.test` with `server-snippets`, a typo of
+/// `default/guarded` on `a.test` with `enable-modsecurity: "true"` (annotations.md
+/// "ModSecurity": no WAF in Strait, so not enforced), and `default/typo` on `t.test` with `server-snippets`, a typo of
 /// `server-snippet` seen in published manifests. Their Services do not exist: a served route
 /// answers 503 "service not found", a refused one 503 with the refusal.
 const MANIFEST: &str = "
@@ -25,7 +25,7 @@ kind: Ingress
 metadata:
   name: guarded
   namespace: default
-  annotations: {nginx.ingress.kubernetes.io/whitelist-source-range: 10.0.0.0/8}
+  annotations: {nginx.ingress.kubernetes.io/enable-modsecurity: 'true'}
 spec:
   ingressClassName: strait
   rules:
@@ -173,7 +173,7 @@ fn is_warn(line: &str) -> bool {
 
 #[test]
 fn an_unenforced_security_key_is_logged_as_rejected_and_refused() {
-    let key = format!("{NGINX}/whitelist-source-range");
+    let key = format!("{NGINX}/enable-modsecurity");
     let mut strait = Strait::serve(&[]);
     let line = strait.line(
         |l| is_warn(l) && l.contains("rejected:") && l.contains(&key),
@@ -201,7 +201,7 @@ fn an_unenforced_security_key_is_logged_as_rejected_and_refused() {
 
 #[test]
 fn the_serve_flag_serves_the_route_and_logs_a_warning_naming_the_key() {
-    let key = format!("{NGINX}/whitelist-source-range");
+    let key = format!("{NGINX}/enable-modsecurity");
     let mut strait = Strait::serve(&["--unsupported-security-annotations=serve"]);
     let line = strait.line(
         |l| is_warn(l) && l.contains(&key),

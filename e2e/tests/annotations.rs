@@ -298,27 +298,6 @@ struct Case {
 /// One key per security group (docs/architecture.md, "Annotations").
 const SECURITY_CASES: &[Case] = &[
     Case {
-        // annotations.md "Whitelist source range" (annotations-risk.md: Allowlist, Medium).
-        // The issue's own example: 127.0.0.1 is outside 10.0.0.0/8, so nginx answers 403.
-        doc: "Whitelist source range",
-        annotations: &[("whitelist-source-range", "10.0.0.0/8")],
-        probe: Probe::Get,
-    },
-    Case {
-        // annotations.md "Denylist source range" (annotations-risk.md: Denylist, Medium): the
-        // client itself is denied.
-        doc: "Denylist source range",
-        annotations: &[("denylist-source-range", "127.0.0.1/32")],
-        probe: Probe::Get,
-    },
-    Case {
-        // annotations.md "Authentication" (annotations-risk.md: BasicDigestAuth auth-type Low,
-        // auth-secret Medium).
-        doc: "Authentication",
-        annotations: &[("auth-type", "basic"), ("auth-secret", "basic-auth")],
-        probe: Probe::Get,
-    },
-    Case {
         // annotations.md "External Authentication" (annotations-risk.md: ExternalAuth
         // auth-url, High).
         doc: "External Authentication",
@@ -352,14 +331,6 @@ const SECURITY_CASES: &[Case] = &[
         doc: "Rate Limiting (limit-connections)",
         annotations: &[("limit-connections", "1")],
         probe: Probe::Get,
-    },
-    Case {
-        // annotations.md "Custom max body size" (annotations-risk.md: Proxy proxy-body-size,
-        // Medium): nginx answers 413 to a 200 KiB body over 1k; it must not reach the
-        // upstream.
-        doc: "Custom max body size",
-        annotations: &[("proxy-body-size", "1k")],
-        probe: Probe::Post(200 * 1024),
     },
     Case {
         // annotations.md "ModSecurity" (annotations-risk.md: ModSecurity enable-modsecurity,
@@ -413,8 +384,8 @@ async fn unenforced_security_keys_refuse_their_ingress_and_never_reach_the_upstr
 
 #[tokio::test]
 async fn serve_mode_serves_an_unenforced_key_and_keeps_a_warning() {
-    // annotations.md "Whitelist source range"; the operator opted out of fail-closed.
-    let scene = Scene::new(&[("whitelist-source-range", "10.0.0.0/8")]).await;
+    // annotations.md "ModSecurity" (no WAF in Strait); the operator opted out of fail-closed.
+    let scene = Scene::new(&[("enable-modsecurity", "true")]).await;
     let s = scene.start(UnsupportedSecurity::Serve).await;
     let r = get_from_client(&s, HOST_A, "/").await;
     assert_served(&r, "guarded", "serve mode");

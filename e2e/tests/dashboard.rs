@@ -8,8 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
-use strait_e2e::manifests::{IngressB, our_class};
-use strait_e2e::{Manifests, eventually, get};
+use strait_e2e::manifests::{IngressB, backend, our_class};
+use strait_e2e::tls::{cert_for, tls_secret};
+use strait_e2e::{Echo, Manifests, eventually, get};
 
 const DASHBOARD: &str = include_str!("../../deploy/grafana/strait-dashboard.json");
 
@@ -63,20 +64,23 @@ fn ident(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == ':'
 }
 
-/// The `strait_…` identifiers in `expr`, with their byte offsets.
+/// The `strait_…` and `process_…` identifiers in `expr`, with their byte offsets, in order.
 fn metric_tokens(expr: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
-    let mut start = 0;
-    while let Some(at) = expr[start..].find("strait_").map(|i| start + i) {
-        let end = expr[at..]
-            .find(|c| !ident(c))
-            .map_or(expr.len(), |i| at + i);
-        let boundary = expr[..at].chars().next_back().is_none_or(|c| !ident(c));
-        if boundary {
-            out.push((at, &expr[at..end]));
+    for prefix in ["strait_", "process_"] {
+        let mut start = 0;
+        while let Some(at) = expr[start..].find(prefix).map(|i| start + i) {
+            let end = expr[at..]
+                .find(|c| !ident(c))
+                .map_or(expr.len(), |i| at + i);
+            let boundary = expr[..at].chars().next_back().is_none_or(|c| !ident(c));
+            if boundary {
+                out.push((at, &expr[at..end]));
+            }
+            start = end;
         }
-        start = end;
     }
+    out.sort_unstable();
     out
 }
 
@@ -92,7 +96,12 @@ fn family_of(token: &str) -> &str {
 fn known_names() -> BTreeSet<&'static str> {
     let proxy = strait_proxy::metrics::NAMES.iter();
     let controller = strait_controller::metrics::NAMES.iter();
-    proxy.chain(controller).map(|(name, _)| *name).collect()
+    let process = strait_controller::metrics::PROCESS_NAMES.iter();
+    proxy
+        .chain(controller)
+        .chain(process)
+        .map(|(name, _)| *name)
+        .collect()
 }
 
 #[test]
@@ -216,17 +225,23 @@ fn dashboard_has_its_datasource_namespace_and_ingress_variables() {
 }
 
 /// Exposed metric names and their types (`# TYPE` lines; counters gain `_total`) once every
-/// family has a series: a routed and an unrouted request, and a rejected Ingress with an
-/// annotation.
+/// family has a series: a routed and an unrouted request, a request answered upstream, a
+/// rejected Ingress with an annotation, and a TLS Secret.
 async fn exposed_types() -> BTreeMap<String, String> {
+    let echo = Echo::start("a", [127, 0, 0, 2], 0).await;
     let m = Manifests::new();
     let broken = IngressB::new("default", "broken")
         .rule("x.test", "/", "Prefix", "nope", 80)
         .annotation("nginx.ingress.kubernetes.io/use-regex", "true");
-    m.write_list("all.json", &[our_class(), broken.build()]);
+    let ok = IngressB::new("default", "ok").rule("ok.test", "/", "Prefix", "a", 80);
+    let mut items = vec![our_class(), broken.build(), ok.build()];
+    items.extend(backend("default", "a", &[echo.addr]));
+    items.push(tls_secret("default", "tls", &cert_for(&["ok.test"])));
+    m.write_list("all.json", &items);
     let s = strait_e2e::start(m.path()).await;
     assert_eq!(get(s.http_addr, "x.test", "/").await.status, 503);
     assert_eq!(get(s.http_addr, "unknown.test", "/").await.status, 404);
+    assert_eq!(get(s.http_addr, "ok.test", "/").await.status, 200);
     let text = eventually("every family to have a series", || async {
         let text = get(s.admin_addr, "localhost", "/metrics").await.text();
         let late = [
@@ -234,6 +249,8 @@ async fn exposed_types() -> BTreeMap<String, String> {
             "strait_request_duration_seconds_count{",
             "strait_rejected_objects{",
             "strait_ingress_annotations{",
+            "strait_upstream_response_header_duration_seconds_count{",
+            "strait_ssl_certificate_expiry_timestamp_seconds{",
         ];
         late.iter()
             .all(|series| text.contains(series))

@@ -158,33 +158,37 @@ async fn send(s: &Running, n: usize, host: &str, path: &str, status: u16) -> u64
 fn expected_increases(shop_bytes: u64, spare_bytes: u64) -> Vec<(String, Labels, f64)> {
     let text = format!(
         r#"
-strait_requests_total{{namespace="obs",ingress="shop",service="ok",method="GET",status="2xx"}} 3
-strait_requests_total{{namespace="obs",ingress="shop",service="ok",method="GET",status="4xx"}} 1
-strait_requests_total{{namespace="obs",ingress="shop",service="dead",method="GET",status="5xx"}} 1
-strait_requests_total{{namespace="obs",ingress="spare",service="empty",method="GET",status="5xx"}} 2
-strait_requests_total{{namespace="",ingress="",service="",method="GET",status="4xx"}} 2
-strait_request_duration_seconds_count{{namespace="obs",ingress="shop",status="2xx"}} 3
-strait_request_duration_seconds_count{{namespace="obs",ingress="shop",status="4xx"}} 1
-strait_request_duration_seconds_count{{namespace="obs",ingress="shop",status="5xx"}} 1
-strait_request_duration_seconds_count{{namespace="obs",ingress="spare",status="5xx"}} 2
-strait_request_duration_seconds_count{{namespace="",ingress="",status="4xx"}} 2
+strait_requests_total{{namespace="obs",ingress="shop",service="ok",method="GET",status="200"}} 3
+strait_requests_total{{namespace="obs",ingress="shop",service="ok",method="GET",status="404"}} 1
+strait_requests_total{{namespace="obs",ingress="shop",service="ok",method="GET",status="other_4xx"}} 1
+strait_requests_total{{namespace="obs",ingress="shop",service="ok",method="GET",status="504"}} 1
+strait_requests_total{{namespace="obs",ingress="shop",service="dead",method="GET",status="502"}} 1
+strait_requests_total{{namespace="obs",ingress="spare",service="empty",method="GET",status="503"}} 2
+strait_requests_total{{method="GET",status="404"}} 2
+strait_request_duration_seconds_count{{namespace="obs",ingress="shop",status="200"}} 3
+strait_request_duration_seconds_count{{namespace="obs",ingress="shop",status="404"}} 1
+strait_request_duration_seconds_count{{namespace="obs",ingress="shop",status="502"}} 1
+strait_request_duration_seconds_count{{namespace="obs",ingress="shop",status="504"}} 1
+strait_request_duration_seconds_count{{namespace="obs",ingress="spare",status="503"}} 2
+strait_request_duration_seconds_count{{status="404"}} 2
+strait_response_size_bytes_count{{namespace="obs",ingress="shop"}} 7
 strait_upstream_errors_total{{kind="refused"}} 2
 strait_upstream_retries_total 1
 strait_upstream_errors_total{{kind="no_endpoint"}} 2
 strait_upstream_errors_total{{kind="timeout"}} 0
-strait_upstream_errors_total{{kind="response_timeout"}} 0
+strait_upstream_errors_total{{kind="response_timeout"}} 1
 strait_upstream_errors_total{{kind="reset"}} 0
 strait_upstream_errors_total{{kind="unreachable"}} 0
 strait_upstream_errors_total{{kind="protocol"}} 0
 strait_upstream_errors_total{{kind="other"}} 0
-strait_upstream_response_header_duration_seconds_count{{namespace="obs",service="ok"}} 4
+strait_upstream_response_header_duration_seconds_count{{namespace="obs",ingress="shop",service="ok"}} 5
 strait_response_bytes_total{{namespace="obs",ingress="shop"}} {shop_bytes}
 strait_response_bytes_total{{namespace="obs",ingress="spare"}} {spare_bytes}
-strait_client_connections_total{{listener="http"}} 9
+strait_client_connections_total{{listener="http"}} 11
 "#
     );
     let expected: Vec<_> = text.lines().filter_map(sample).collect();
-    assert_eq!(expected.len(), 23, "every expectation parses");
+    assert_eq!(expected.len(), 27, "every expectation parses");
     expected
 }
 
@@ -206,13 +210,18 @@ async fn settled(s: &Running, before: &Scrape, expected: &[(String, Labels, f64)
 }
 
 #[tokio::test]
-async fn metrics_count_2xx_404_502_and_503() {
+async fn metrics_count_200_404_502_503_and_504_as_distinct_series() {
     let (m, _a) = metrics_scenario().await;
-    let s = strait_e2e::start(m.path()).await;
+    let mut cfg = config(m.path());
+    // Short, so a slow upstream gives 504 quickly.
+    cfg.proxy.response_header_timeout = std::time::Duration::from_millis(300);
+    let s = strait_controller::serve::start(cfg).await.expect("start");
     let before = Scrape::of(&s).await;
 
     let mut shop_bytes = send(&s, 3, "ok.test", "/", 200).await;
     shop_bytes += send(&s, 1, "ok.test", "/?status=404", 404).await;
+    shop_bytes += send(&s, 1, "ok.test", "/?status=418", 418).await;
+    shop_bytes += send(&s, 1, "ok.test", "/?delay_ms=2000", 504).await;
     shop_bytes += send(&s, 1, "dead.test", "/", 502).await;
     let spare_bytes = send(&s, 2, "gone.test", "/", 503).await;
     send(&s, 2, "nowhere.test", "/", 404).await;
@@ -224,6 +233,7 @@ async fn metrics_count_2xx_404_502_and_503() {
         assert_eq!(got, *want, "increase of {name}{labels:?}");
     }
     assert_table_gauges(&s, &after);
+    assert_exposition_hygiene(&s).await;
     let http = [("listener", "http")];
     eventually("closed connections to leave the open gauge", || async {
         let now = Scrape::of(&s).await;
@@ -231,6 +241,39 @@ async fn metrics_count_2xx_404_502_and_503() {
     })
     .await;
     s.shutdown().await.unwrap();
+}
+
+/// What the exposition must and must not have: `process_*` and `strait_build_info`; no TLS
+/// series on the plain listener; no label with an empty value.
+async fn assert_exposition_hygiene(s: &Running) {
+    let text = get(s.admin_addr, "localhost", "/metrics").await.text();
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} missing:\n{text}"
+        );
+    }
+    let build = Scrape(text.lines().filter_map(sample).collect());
+    let info = build
+        .0
+        .iter()
+        .find(|(n, _, _)| n == "strait_build_info")
+        .unwrap_or_else(|| panic!("strait_build_info missing:\n{text}"));
+    assert_eq!(info.2, 1.0);
+    assert!(info.1.contains_key("version") && info.1.contains_key("commit"));
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        assert!(!line.contains(r#"="""#), "empty label: {line}");
+        if line.starts_with("strait_tls_") {
+            assert!(!line.contains(r#"listener="http""#), "TLS on plain: {line}");
+        }
+    }
+    assert!(text.contains(r#"strait_tls_handshakes_total{listener="https"}"#));
 }
 
 /// The table gauges describe the table being served: three host routes, three backends, two
@@ -263,24 +306,30 @@ fn assert_table_gauges(s: &Running, scrape: &Scrape) {
 // ---- the access log ----
 
 /// The fields of every line, in order (README "Metrics and logs").
-const FIELDS: [&str; 19] = [
+const FIELDS: [&str; 25] = [
     "time",
     "client",
     "method",
     "host",
     "path",
+    "query",
     "protocol",
     "status",
     "bytes_in",
     "bytes_out",
+    "request_length",
+    "bytes_sent",
     "duration_ms",
     "upstream",
     "upstream_status",
+    "upstream_connect_ms",
     "upstream_duration_ms",
     "namespace",
     "ingress",
     "service",
     "request_id",
+    "user_agent",
+    "referer",
     "tls_version",
     "sni",
 ];
@@ -367,6 +416,7 @@ async fn access_log_lines_carry_every_field() {
         "service",
         "upstream",
         "upstream_status",
+        "upstream_connect_ms",
         "upstream_duration_ms",
     ] {
         assert_eq!(v[field], Value::Null, "{field} of a 404: {v}");
@@ -381,9 +431,14 @@ async fn access_log_lines_carry_every_field() {
 async fn plain_line(s: &Running, a: &Echo, lines: &mut Receiver<String>) {
     let peer: IpAddr = "127.0.0.9".parse().unwrap();
     let mut c = Conn::open_from(peer, s.http_addr).await.unwrap();
-    let spoof = [("x-forwarded-for", "6.6.6.6")];
-    let path = "/p/q?x=1&status=201&delay_ms=20";
-    let r = c.get("loud.test", path, &spoof).await.unwrap();
+    let headers = [
+        ("x-forwarded-for", "6.6.6.6"),
+        ("user-agent", "curl/8.5.0"),
+        ("referer", "https://loud.test/from"),
+    ];
+    let query = "x=1&status=201&delay_ms=20";
+    let path = format!("/p/q?{query}");
+    let r = c.get("loud.test", &path, &headers).await.unwrap();
     assert_eq!(r.status, 201);
     let v = next_line(lines).await;
     let time = v["time"].as_str().expect("time");
@@ -398,11 +453,26 @@ async fn plain_line(s: &Running, a: &Echo, lines: &mut Receiver<String>) {
     );
     assert_eq!(v["method"], json!("GET"));
     assert_eq!(v["host"], json!("loud.test"));
-    assert_eq!(v["path"], json!(path));
+    assert_eq!(v["path"], json!("/p/q"));
+    assert_eq!(v["query"], json!(query));
     assert_eq!(v["protocol"], json!("HTTP/1.1"));
     assert_eq!(v["status"], json!(201));
     assert_eq!(v["bytes_in"], json!(0));
     assert_eq!(v["bytes_out"], json!(r.body.len()));
+    assert_eq!(v["user_agent"], json!("curl/8.5.0"));
+    assert_eq!(v["referer"], json!("https://loud.test/from"));
+    let head = v["request_length"].as_u64().expect("request_length");
+    assert!(
+        head > path.len() as u64 + 40,
+        "request line and headers: {v}"
+    );
+    let sent = v["bytes_sent"].as_u64().expect("bytes_sent");
+    assert!(
+        sent > r.body.len() as u64 + 17,
+        "status line, headers, body: {v}"
+    );
+    let connect = ms(&v, "upstream_connect_ms");
+    assert!(connect <= ms(&v, "upstream_duration_ms"), "{v}");
     assert!(
         ms(&v, "upstream_duration_ms") >= 20.0,
         "the echo waited 20 ms: {v}"
@@ -451,7 +521,11 @@ async fn post_line(s: &Running, lines: &mut Receiver<String>) {
     let v = next_line(lines).await;
     assert_eq!(v["method"], json!("POST"));
     assert_eq!(v["path"], json!("/upload"));
+    assert_eq!(v["query"], Value::Null);
     assert_eq!(v["bytes_in"], json!(5));
+    // The request as written above, byte for byte: line, headers, blank line, body.
+    assert_eq!(v["request_length"], json!(request.len()), "{v}");
+    assert_eq!(v["user_agent"], Value::Null);
     assert_route(&v, "loud");
 }
 
@@ -493,7 +567,7 @@ async fn quiet_ingress_writes_no_line(s: &Running, lines: &mut Receiver<String>)
         ("ingress", "quiet"),
         ("service", "a"),
         ("method", "GET"),
-        ("status", "2xx"),
+        ("status", "200"),
     ];
     eventually("the quiet request to be counted all the same", || async {
         let scrape = Scrape::of(s).await;
@@ -502,3 +576,52 @@ async fn quiet_ingress_writes_no_line(s: &Running, lines: &mut Receiver<String>)
     })
     .await;
 }
+
+/// `--access-log-format nginx`: each line parses with a regex built from ingress-nginx's
+/// documented default `log-format-upstream` (`upstreaminfo`).
+#[tokio::test]
+async fn nginx_access_log_lines_parse_as_upstreaminfo() {
+    let (m, a) = log_scenario().await;
+    let (log, mut lines) = AccessLog::channel(64);
+    let mut cfg = config(m.path());
+    cfg.access_log = log.with_format(strait_proxy::access_log::Format::Nginx);
+    let s = strait_controller::serve::start(cfg).await.expect("start");
+    let mut c = Conn::open(s.http_addr).await.unwrap();
+    let ua = [("user-agent", "Mozilla/5.0 (X11) \"quoted\"")];
+    let r = c.get("loud.test", "/p?status=203", &ua).await.unwrap();
+    assert_eq!(r.status, 203);
+    let line = tokio::time::timeout(DEADLINE, lines.recv())
+        .await
+        .expect("a line within the deadline")
+        .expect("open");
+    let re = regex::Regex::new(UPSTREAMINFO).expect("regex");
+    let caps = re
+        .captures(&line)
+        .unwrap_or_else(|| panic!("not upstreaminfo: {line}"));
+    assert_eq!(&caps["remote_addr"], "127.0.0.1");
+    assert_eq!(&caps["request"], "GET /p?status=203 HTTP/1.1");
+    assert_eq!(&caps["status"], "203");
+    assert_eq!(&caps["body_bytes_sent"], r.body.len().to_string());
+    assert_eq!(&caps["http_referer"], "-");
+    assert_eq!(
+        &caps["http_user_agent"],
+        "Mozilla/5.0 (X11) \\x22quoted\\x22"
+    );
+    assert_eq!(&caps["proxy_upstream_name"], "logs-a-80");
+    assert_eq!(&caps["upstream_addr"], a.addr.to_string());
+    assert_eq!(&caps["upstream_status"], "203");
+    assert_eq!(&caps["req_id"], echoed(&r, "x-request-id"));
+    s.shutdown().await.unwrap();
+}
+
+/// ingress-nginx's default `upstreaminfo` format (docs/user-guide/nginx-configuration/
+/// log-format.md) as a regex, one group per variable.
+const UPSTREAMINFO: &str = concat!(
+    r#"^(?P<remote_addr>\S+) - (?P<remote_user>\S+) \[(?P<time_local>\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "#,
+    r#""(?P<request>[^"]*)" (?P<status>\d{3}) (?P<body_bytes_sent>\d+) "#,
+    r#""(?P<http_referer>[^"]*)" "(?P<http_user_agent>[^"]*)" "#,
+    r#"(?P<request_length>\d+) (?P<request_time>\d+\.\d{3}) "#,
+    r#"\[(?P<proxy_upstream_name>[^\]]*)\] \[(?P<proxy_alternative_upstream_name>[^\]]*)\] "#,
+    r#"(?P<upstream_addr>\S+) (?P<upstream_response_length>\S+) (?P<upstream_response_time>\S+) "#,
+    r#"(?P<upstream_status>\S+) (?P<req_id>\S+)$"#,
+);

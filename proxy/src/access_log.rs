@@ -1,4 +1,5 @@
-//! The access log: one JSON line per request, written off the request path.
+//! The access log: one line per request (JSON by default, or ingress-nginx's `upstreaminfo`
+//! text with `--access-log-format nginx`, see [`nginx`]), written off the request path.
 //!
 //! A request's line is made when its response body is done (or dropped) and handed to a
 //! bounded channel; a writer thread drains it to stdout in batches. When the channel is full
@@ -14,16 +15,21 @@
 //! | `client` | the client address after the trusted-proxy rules |
 //! | `method` | the request method |
 //! | `host` | `Host` / `:authority` as received (`null` when absent) |
-//! | `path` | the request target's path and query, as received |
+//! | `path` | the request target's path, as received, without the query |
+//! | `query` | the query, without the `?` (`null` when the target has none) |
 //! | `protocol` | `HTTP/1.0`, `HTTP/1.1` or `HTTP/2` |
 //! | `status` | the status sent to the client (`499`: the client went away first) |
 //! | `bytes_in`, `bytes_out` | request and response body bytes |
+//! | `request_length` | request line, headers and body, counted as HTTP/1.1 would carry them (nginx's `$request_length`) |
+//! | `bytes_sent` | status line, headers and body of the response (nginx's `$bytes_sent`) |
 //! | `duration_ms` | arrival to the end of the response body, milliseconds (float) |
 //! | `upstream` | the endpoint address of the last upstream attempt |
-//! | `upstream_status` | the upstream's status |
+//! | `upstream_status` | the upstream's status (`null` when Strait answered itself) |
+//! | `upstream_connect_ms` | time to open the upstream connection; `0` when a pooled one was reused |
 //! | `upstream_duration_ms` | start of the upstream exchange (connect, retry) to its response headers or failure |
 //! | `namespace`, `ingress`, `service` | the matched rule's Ingress and Service |
 //! | `request_id` | the `X-Request-ID` sent upstream |
+//! | `user_agent`, `referer` | the `User-Agent` and `Referer` headers (`null` when absent) |
 //! | `tls_version` | `TLSv1.2` / `TLSv1.3` on the HTTPS listener |
 //! | `sni` | the server name the TLS client asked for |
 
@@ -34,8 +40,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 mod line;
+mod nginx;
 
 pub(crate) use line::Entry;
+pub use line::Format;
 
 /// Lines the stdout writer may fall behind by before lines are dropped.
 pub const STDOUT_CAPACITY: usize = 8192;
@@ -47,6 +55,7 @@ const BATCH: usize = 256;
 #[derive(Clone, Debug, Default)]
 pub struct AccessLog {
     sink: Option<Sink>,
+    format: Format,
 }
 
 #[derive(Clone, Debug)]
@@ -83,7 +92,7 @@ impl AccessLog {
         Self::default()
     }
 
-    /// Lines (JSON, without the newline) to the returned receiver, for tests and embedders.
+    /// Lines (without the newline) to the returned receiver, for tests and embedders.
     /// At most `capacity` (at least 1) lines wait in the channel; further lines are dropped
     /// and counted, as are lines sent after the receiver is gone.
     pub fn channel(capacity: usize) -> (Self, mpsc::Receiver<String>) {
@@ -92,7 +101,22 @@ impl AccessLog {
             lines,
             dropped: Arc::default(),
         };
-        (Self { sink: Some(sink) }, receiver)
+        let log = Self {
+            sink: Some(sink),
+            format: Format::default(),
+        };
+        (log, receiver)
+    }
+
+    /// Lines in `format` (JSON unless told otherwise).
+    pub fn with_format(mut self, format: Format) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// The format lines are written in.
+    pub fn format(&self) -> Format {
+        self.format
     }
 
     /// Whether lines are written at all.

@@ -24,6 +24,11 @@ use crate::exchange::Exchange;
 use crate::metrics::Counter;
 use crate::pool::Link;
 
+mod stall;
+
+pub use stall::ResponseBodyError;
+use strait_shared::table::BodyLimit;
+
 /// Body of every response the proxy sends.
 #[derive(Debug)]
 pub struct ResponseBody {
@@ -31,6 +36,8 @@ pub struct ResponseBody {
     in_flight: Option<InFlight>,
     /// Recorded (metrics, access log) when the body is dropped.
     exchange: Option<Exchange>,
+    /// Cuts an upstream body that stalls (`None`: no read timeout).
+    read_timer: Option<stall::ReadTimer>,
 }
 
 #[derive(Debug)]
@@ -49,7 +56,14 @@ impl ResponseBody {
             kind: Kind::Upstream(body, link),
             in_flight: None,
             exchange: None,
+            read_timer: None,
         }
+    }
+
+    /// Cuts the upstream's body when a read waits longer than `timeout` (zero: never).
+    pub(crate) fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timer = (!timeout.is_zero()).then(|| stall::ReadTimer::new(timeout));
+        self
     }
 
     pub(crate) fn text(text: &'static str) -> Self {
@@ -58,6 +72,7 @@ impl ResponseBody {
             kind: Kind::Full(bytes),
             in_flight: None,
             exchange: None,
+            read_timer: None,
         }
     }
 
@@ -72,12 +87,12 @@ impl ResponseBody {
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = ResponseBodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, ResponseBodyError>>> {
         let this = self.get_mut();
         let polled = match &mut this.kind {
             Kind::Upstream(body, link) => {
@@ -85,6 +100,15 @@ impl Body for ResponseBody {
                     link.drive(cx);
                 }
                 let polled = Pin::new(&mut *body).poll_frame(cx);
+                if let Some(timer) = &mut this.read_timer {
+                    if !polled.is_pending() {
+                        timer.read();
+                    } else if timer.waiting(cx) {
+                        // The link is dropped with the body: a stalled connection is closed.
+                        let after = timer.timeout();
+                        return Poll::Ready(Some(Err(ResponseBodyError::ReadTimeout(after))));
+                    }
+                }
                 let ended = match &polled {
                     Poll::Ready(None) => true,
                     Poll::Ready(Some(Ok(_))) => body.is_end_stream(),
@@ -102,7 +126,7 @@ impl Body for ResponseBody {
         {
             exchange.sent_bytes(data.len());
         }
-        polled
+        polled.map(|frame| frame.map(|r| r.map_err(ResponseBodyError::Upstream)))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -142,6 +166,9 @@ pub(crate) enum RequestBodyError {
     /// The client sent nothing for the client body timeout.
     #[error("no request body data from the client for {0:?}")]
     Timeout(Duration),
+    /// The body grew past the route's limit (bytes); nothing past it was relayed.
+    #[error("request body over the limit of {0} bytes")]
+    TooLarge(u64),
 }
 
 /// Body of an upstream request: the client's body, passed through, cut when the client
@@ -157,6 +184,8 @@ pub(crate) struct RequestBody {
     sent: Option<oneshot::Sender<()>>,
     /// Bytes relayed so far, added to `counter` when the body is dropped.
     bytes: u64,
+    /// The route's body limit (`u64::MAX`: none).
+    limit: u64,
     counter: Counter,
     /// The running count for the access log, when the request is logged.
     tally: Option<Arc<AtomicU64>>,
@@ -171,6 +200,7 @@ impl RequestBody {
             stall: None,
             sent: None,
             bytes: 0,
+            limit: u64::MAX,
             counter,
             tally,
         }
@@ -180,6 +210,13 @@ impl RequestBody {
     /// never).
     pub(crate) fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Fails the body at the first frame that would take it past `limit` bytes (`None`:
+    /// never), so nothing past the limit goes upstream.
+    pub(crate) fn with_limit(mut self, limit: Option<BodyLimit>) -> Self {
+        self.limit = limit.map_or(u64::MAX, |l| l.0);
         self
     }
 
@@ -219,6 +256,10 @@ impl Body for RequestBody {
             Poll::Ready(None | Some(Err(_))) => true,
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
+                    if this.bytes.saturating_add(data.len() as u64) > this.limit {
+                        this.sent = None;
+                        return Poll::Ready(Some(Err(RequestBodyError::TooLarge(this.limit))));
+                    }
                     this.count(data.len());
                 }
                 this.inner.is_end_stream()

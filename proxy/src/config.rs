@@ -14,7 +14,10 @@ pub struct ProxyConfig {
     /// Upstream TCP connect timeout (default 5 s).
     pub connect_timeout: Duration,
     /// Time allowed for the upstream to send response headers once the whole request was sent
-    /// (default 60 s); then 504.
+    /// (default 60 s; then 504), and the default read timeout of every route (nginx's
+    /// `proxy_read_timeout`): the longest wait for the next bytes of a response body (then the
+    /// body is cut) and the longest silence on an upgraded tunnel (then it is closed). A
+    /// route's `proxy-read-timeout` replaces it.
     pub response_header_timeout: Duration,
     /// A client connection with no request in flight and no byte moved for this long is closed
     /// gracefully (default 75 s, nginx's `keepalive_timeout`). Zero disables the check. It is

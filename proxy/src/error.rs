@@ -141,6 +141,17 @@ pub enum ProxyError {
     /// 404: no rule and no default backend matches the host and path.
     #[error("no route for the request's host and path")]
     NoRoute,
+    /// 403: the route's source-address lists refuse the client (the address named).
+    #[error("client {0} refused by the route's source-address lists")]
+    Forbidden(std::net::IpAddr),
+    /// 401: the route has basic auth and the request has no matching user and password; the
+    /// answer carries the route's `WWW-Authenticate` challenge.
+    #[error("basic auth: no valid credentials")]
+    Unauthorized { challenge: HeaderValue },
+    /// 413: the request body is larger than the route's limit (declared by `Content-Length`,
+    /// or counted as it streamed); the connection is closed.
+    #[error("request body over the route's limit of {limit} bytes")]
+    BodyTooLarge { limit: u64 },
     /// 503: the matched backend cannot serve; the reason is the response body.
     #[error("backend unavailable: {0}")]
     BackendUnavailable(&'static str),
@@ -179,8 +190,9 @@ impl ProxyError {
             Self::BadRequest(_)
             | Self::ClientBody { .. }
             | Self::ClientBodyTimeout { .. }
+            | Self::BodyTooLarge { .. }
             | Self::NoRoute => Fault::Client,
-            Self::Refused(_) => Fault::Policy,
+            Self::Refused(_) | Self::Forbidden(_) | Self::Unauthorized { .. } => Fault::Policy,
             Self::BackendUnavailable(_)
             | Self::UpstreamConnect { .. }
             | Self::UpstreamTimeout { .. }
@@ -197,6 +209,9 @@ impl ProxyError {
             | Self::ClientBody { .. }
             | Self::ClientBodyTimeout { .. }
             | Self::NoRoute
+            | Self::Forbidden(_)
+            | Self::Unauthorized { .. }
+            | Self::BodyTooLarge { .. }
             | Self::Refused(_) => None,
             Self::BackendUnavailable(_) => Some(UpstreamErrorKind::NoEndpoint),
             Self::UpstreamConnect { source, .. } => Some(UpstreamErrorKind::of_connect(source)),
@@ -217,6 +232,9 @@ impl ProxyError {
             | Self::ClientBody { .. }
             | Self::ClientBodyTimeout { .. }
             | Self::NoRoute
+            | Self::Forbidden(_)
+            | Self::Unauthorized { .. }
+            | Self::BodyTooLarge { .. }
             | Self::Refused(_)
             | Self::BackendUnavailable(_) => None,
         }
@@ -227,6 +245,9 @@ impl ProxyError {
             Self::BadRequest(_) | Self::ClientBody { .. } => StatusCode::BAD_REQUEST,
             Self::ClientBodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BackendUnavailable(_) | Self::Refused(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamConnect { .. }
@@ -242,6 +263,9 @@ impl ProxyError {
             Self::ClientBody { .. } => "request body failed",
             Self::ClientBodyTimeout { .. } => "request body timed out",
             Self::NoRoute => "no route for this host and path",
+            Self::Forbidden(_) => "forbidden",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::BodyTooLarge { .. } => "request body too large",
             Self::BackendUnavailable(reason) => reason,
             Self::Refused(refusal) => refusal.reason(),
             Self::UpstreamConnect { .. } => "upstream connect failed",
@@ -260,6 +284,9 @@ pub(crate) fn respond(error: &ProxyError, peer: SocketAddr) -> Response<Response
         | ProxyError::ClientBody { .. }
         | ProxyError::ClientBodyTimeout { .. }
         | ProxyError::NoRoute
+        | ProxyError::Forbidden(_)
+        | ProxyError::Unauthorized { .. }
+        | ProxyError::BodyTooLarge { .. }
         | ProxyError::Refused(_)
         | ProxyError::BackendUnavailable(_) => {
             tracing::debug!(%peer, status = status.as_u16(), fault = error.fault().as_str(), %error, "request failed");
@@ -274,7 +301,15 @@ pub(crate) fn respond(error: &ProxyError, peer: SocketAddr) -> Response<Response
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    if matches!(error, ProxyError::ClientBodyTimeout { .. }) {
+    if let ProxyError::Unauthorized { challenge } = error {
+        response
+            .headers_mut()
+            .insert(http::header::WWW_AUTHENTICATE, challenge.clone());
+    }
+    if matches!(
+        error,
+        ProxyError::ClientBodyTimeout { .. } | ProxyError::BodyTooLarge { .. }
+    ) {
         // The rest of the body is never read: the connection cannot carry another request.
         response
             .headers_mut()
@@ -298,6 +333,15 @@ mod tests {
         let cases = [
             (ProxyError::BadRequest("x"), 400, Fault::Client),
             (ProxyError::NoRoute, 404, Fault::Client),
+            (ProxyError::Forbidden(addr().ip()), 403, Fault::Policy),
+            (
+                ProxyError::Unauthorized {
+                    challenge: HeaderValue::from_static("Basic realm=\"r\""),
+                },
+                401,
+                Fault::Policy,
+            ),
+            (ProxyError::BodyTooLarge { limit: 1 }, 413, Fault::Client),
             (ProxyError::BackendUnavailable("r"), 503, Fault::Upstream),
             (
                 ProxyError::UpstreamConnect {

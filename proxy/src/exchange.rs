@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use http::header::{HOST, HeaderMap, HeaderValue};
+use http::header::{HOST, HeaderMap, HeaderValue, REFERER, USER_AGENT};
 use http::uri::PathAndQuery;
 use http::{Method, Request, StatusCode, Version};
 use hyper::body::Incoming;
@@ -39,6 +39,7 @@ pub(crate) struct Exchange {
     status: Option<StatusCode>,
     upstream: Option<SocketAddr>,
     upstream_status: Option<StatusCode>,
+    upstream_connect: Option<Duration>,
     upstream_duration: Option<Duration>,
     bytes_out: u64,
     log: Option<Box<LogFields>>,
@@ -54,6 +55,14 @@ struct LogFields {
     version: Version,
     request_id: Option<HeaderValue>,
     bytes_in: Option<Arc<AtomicU64>>,
+    user_agent: Option<HeaderValue>,
+    referer: Option<HeaderValue>,
+    /// Request line and headers, as HTTP/1.1 would carry them.
+    head_length: u64,
+    /// Status line and headers of the response.
+    response_head_length: u64,
+    /// The matched backend's Service port.
+    service_port: Option<String>,
 }
 
 impl Exchange {
@@ -74,18 +83,28 @@ impl Exchange {
             status: None,
             upstream: None,
             upstream_status: None,
+            upstream_connect: None,
             upstream_duration: None,
             bytes_out: 0,
             log,
         }
     }
 
-    /// The request matched a rule; `access_log` is the rule's Ingress's switch.
-    pub(crate) fn routed(&mut self, route: Arc<RouteHandles>, access_log: bool) {
+    /// The request matched a rule whose backend is on Service port `port`; `access_log` is
+    /// the rule's Ingress's switch.
+    pub(crate) fn routed(
+        &mut self,
+        route: Arc<RouteHandles>,
+        access_log: bool,
+        port: &impl std::fmt::Display,
+    ) {
         self.route = route;
         self.routed = true;
         if !access_log {
             self.log = None;
+        }
+        if let Some(log) = &mut self.log {
+            log.service_port = Some(port.to_string());
         }
     }
 
@@ -95,7 +114,7 @@ impl Exchange {
             .log
             .as_mut()
             .map(|log| Arc::clone(log.bytes_in.get_or_insert_with(Arc::default)));
-        RequestBody::new(body, self.route.request_bytes.clone(), tally)
+        RequestBody::new(body, self.route.request_bytes().clone(), tally)
     }
 
     /// The request is about to go upstream with `headers` (forwarding headers set).
@@ -112,7 +131,8 @@ impl Exchange {
             Ok(sent) => {
                 self.upstream = Some(sent.link.addr());
                 self.upstream_status = Some(sent.response.status());
-                self.route.upstream_headers.observe(waited.as_secs_f64());
+                self.upstream_connect = Some(sent.link.connect_time().unwrap_or_default());
+                self.route.upstream_headers().observe(waited.as_secs_f64());
             }
             Err(error) => self.upstream = error.upstream_addr(),
         }
@@ -125,9 +145,14 @@ impl Exchange {
         }
     }
 
-    /// The response going to the client has `status`.
-    pub(crate) fn responded(&mut self, status: StatusCode) {
+    /// The response going to the client has `status` and `headers`.
+    pub(crate) fn responded(&mut self, status: StatusCode, headers: &HeaderMap) {
         self.status = Some(status);
+        if let Some(log) = &mut self.log {
+            // "HTTP/1.1 200 OK\r\n", the headers, the blank line.
+            let reason = status.canonical_reason().map_or(0, str::len);
+            log.response_head_length = (15 + reason) as u64 + headers_length(headers);
+        }
     }
 
     /// `len` more response body bytes went to the client.
@@ -141,25 +166,37 @@ impl Exchange {
             (r.namespace.as_str(), r.ingress.as_str(), r.service.as_str())
         });
         let tls = self.ctx.tls.as_ref();
+        let bytes_in = log
+            .bytes_in
+            .as_ref()
+            .map_or(0, |n| n.load(Ordering::Relaxed));
+        let (path, query) = match &log.target {
+            Some(target) => (target.path(), target.query()),
+            None => ("", None),
+        };
         Entry {
             time: log.time,
             client: log.client,
             method: log.method.as_str(),
             host: log.host.as_ref().map(HeaderValue::as_bytes),
-            path: log.target.as_ref().map_or("", PathAndQuery::as_str),
+            path,
+            query,
             protocol: log.version,
             status,
-            bytes_in: log
-                .bytes_in
-                .as_ref()
-                .map_or(0, |n| n.load(Ordering::Relaxed)),
+            bytes_in,
             bytes_out: self.bytes_out,
+            request_length: log.head_length + bytes_in,
+            bytes_sent: log.response_head_length + self.bytes_out,
             duration: elapsed,
             upstream: self.upstream,
             upstream_status: self.upstream_status.map(|s| s.as_u16()),
+            upstream_connect: self.upstream_connect,
             upstream_duration: self.upstream_duration,
             route,
+            service_port: log.service_port.as_deref(),
             request_id: log.request_id.as_ref().map(HeaderValue::as_bytes),
+            user_agent: log.user_agent.as_ref().map(HeaderValue::as_bytes),
+            referer: log.referer.as_ref().map(HeaderValue::as_bytes),
             tls_version: tls.and_then(|t| t.version),
             sni: tls.and_then(|t| t.sni.as_deref()),
         }
@@ -175,7 +212,9 @@ impl Drop for Exchange {
             .metrics
             .request_done(&self.route, self.method, status, elapsed, self.bytes_out);
         if let Some(log) = self.log.take() {
-            let line = self.entry(&log, status, elapsed).render();
+            let line = self
+                .entry(&log, status, elapsed)
+                .render(proxy.access_log.format());
             if !proxy.access_log.send(line) {
                 proxy.metrics.access_log_dropped();
             }
@@ -213,6 +252,30 @@ impl LogFields {
             version: request.version(),
             request_id: None,
             bytes_in: None,
+            user_agent: request.headers().get(USER_AGENT).cloned(),
+            referer: request.headers().get(REFERER).cloned(),
+            head_length: head_length(request),
+            response_head_length: 0,
+            service_port: None,
         }
     }
+}
+
+/// The request line and headers of `request` as HTTP/1.1 would carry them:
+/// `METHOD target HTTP/1.1\r\n`, each `name: value\r\n`, the blank line.
+fn head_length<B>(request: &Request<B>) -> u64 {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(1, |t| t.as_str().len());
+    (request.method().as_str().len() + 1 + target + 11) as u64 + headers_length(request.headers())
+}
+
+/// `name: value\r\n` per header, and the blank line after them.
+fn headers_length(headers: &HeaderMap) -> u64 {
+    let fields: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    (fields + 2) as u64
 }

@@ -43,6 +43,7 @@ mod fuzz;
 mod headers;
 mod listener;
 pub mod metrics;
+mod policy;
 mod pool;
 mod proxy;
 mod proxy_protocol;

@@ -7,7 +7,8 @@
 //! | `strait_request_duration_seconds` | histogram | namespace, ingress, status |
 //! | `strait_request_bytes_total` | counter | namespace, ingress |
 //! | `strait_response_bytes_total` | counter | namespace, ingress |
-//! | `strait_upstream_response_header_duration_seconds` | histogram | namespace, service |
+//! | `strait_response_size_bytes` | histogram | namespace, ingress |
+//! | `strait_upstream_response_header_duration_seconds` | histogram | namespace, ingress, service |
 //! | `strait_upstream_connect_duration_seconds` | histogram | — |
 //! | `strait_upstream_errors_total` | counter | kind |
 //! | `strait_upstream_retries_total` | counter | — |
@@ -20,20 +21,23 @@
 //! | `strait_access_log_dropped_total` | counter | — |
 //!
 //! Label values: `namespace`/`ingress` name the Ingress that owns the matched rule and
-//! `service` its backend Service (all empty when no rule matched); `method` is GET, HEAD,
-//! POST, PUT, DELETE, PATCH, OPTIONS, CONNECT or `other`; `status` is `1xx` … `5xx` (`499`,
-//! client gone before the response, counts as `4xx`); `listener` is `http` or `https`;
+//! `service` its backend Service (left out, not empty, when no rule matched); `method` is GET,
+//! HEAD, POST, PUT, DELETE, PATCH, OPTIONS, CONNECT or `other`; `status` is the exact code for
+//! 101, 200, 201, 204, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 408, 413, 429, 431,
+//! 499 (client gone before the response), 500, 502, 503 and 504, else `other_1xx` …
+//! `other_5xx`; `listener` is `http` or `https` (TLS series only for `https`);
 //! `kind` is refused, timeout (connect), response_timeout, reset, unreachable, protocol, tls
 //! (reserved: upstream TLS is not supported yet), no_endpoint or other; a TLS failure
 //! `reason` is timeout, closed, alert, incompatible, protocol or other; a PROXY header
-//! `reason` is invalid or timeout. Series of the bounded enums are created at zero up front.
+//! `reason` is invalid or timeout. Series of the bounded enums are created at zero up front;
+//! per-route series appear with their first count (see [`routes`]).
 //!
 //! A request is counted once, when its response body is done or dropped; its duration runs
 //! from its arrival until then. The open-connection gauge is named `..._active` because a
 //! gauge `client_connections` would share its family name with the counter
 //! `client_connections_total` and break the exposition.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::metrics::family::Family;
@@ -50,16 +54,13 @@ mod shard;
 
 pub(crate) use shard::{set_worker, worker};
 
-
 /// A counter in per-worker shards (see [`shard`]).
 pub(crate) type Counter = prometheus_client::metrics::counter::Counter<u64, shard::ShardedU64>;
 /// A histogram in per-worker shards.
 pub(crate) type Histogram = shard::ShardedHistogram;
 
-use labels::{
-    DurationLabels, IngressLabels, Name, RequestLabels, ServiceLabels, UpstreamErrorLabels,
-};
-pub(crate) use labels::{MethodLabel, ProxyHeaderRejection, StatusClass, TlsFailure};
+use labels::{DurationLabels, IngressLabels, RequestLabels, UpstreamErrorLabels, UpstreamLabels};
+pub(crate) use labels::{MethodLabel, ProxyHeaderRejection, StatusLabel, TlsFailure};
 use listener::ListenerFamilies;
 pub(crate) use listener::ListenerHandles;
 use routes::RouteCache;
@@ -76,14 +77,15 @@ struct Def {
 const REQUESTS: Def = Def {
     name: "requests",
     exposed: "strait_requests_total",
-    help: "Requests answered, by Ingress, Service, method and status class; requests that \
-           matched no rule have empty ingress and service",
+    help: "Requests answered, by Ingress, Service, method and status code (other_4xx etc. \
+           for uncommon codes); requests that matched no rule have no namespace, ingress and \
+           service labels",
 };
 const REQUEST_DURATION: Def = Def {
     name: "request_duration_seconds",
     exposed: "strait_request_duration_seconds",
     help: "Time from a request's arrival to the end of its response body, by Ingress and \
-           status class",
+           status code",
 };
 const REQUEST_BYTES: Def = Def {
     name: "request_bytes",
@@ -95,11 +97,16 @@ const RESPONSE_BYTES: Def = Def {
     exposed: "strait_response_bytes_total",
     help: "Response body bytes sent to clients, by Ingress",
 };
+const RESPONSE_SIZE: Def = Def {
+    name: "response_size_bytes",
+    exposed: "strait_response_size_bytes",
+    help: "Response body bytes sent per request, by Ingress",
+};
 const UPSTREAM_HEADERS: Def = Def {
     name: "upstream_response_header_duration_seconds",
     exposed: "strait_upstream_response_header_duration_seconds",
     help: "Time from the start of a request's upstream exchange (connect and retry included) \
-           to the upstream's response headers, by Service",
+           to the upstream's response headers, by Ingress and Service",
 };
 const UPSTREAM_CONNECT: Def = Def {
     name: "upstream_connect_duration_seconds",
@@ -160,6 +167,7 @@ pub const NAMES: &[(&str, &str)] = &[
     (REQUEST_DURATION.exposed, REQUEST_DURATION.help),
     (REQUEST_BYTES.exposed, REQUEST_BYTES.help),
     (RESPONSE_BYTES.exposed, RESPONSE_BYTES.help),
+    (RESPONSE_SIZE.exposed, RESPONSE_SIZE.help),
     (UPSTREAM_HEADERS.exposed, UPSTREAM_HEADERS.help),
     (UPSTREAM_CONNECT.exposed, UPSTREAM_CONNECT.help),
     (UPSTREAM_ERRORS.exposed, UPSTREAM_ERRORS.help),
@@ -182,8 +190,15 @@ const CONNECT_BUCKETS: [f64; 13] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
+/// Buckets of response sizes, in bytes: ingress-nginx's (10 B to 10 MB, powers of ten).
+const SIZE_BUCKETS: [f64; 7] = [10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7];
+
 fn request_histogram() -> Histogram {
     Histogram::new(REQUEST_BUCKETS)
+}
+
+fn size_histogram() -> Histogram {
+    Histogram::new(SIZE_BUCKETS)
 }
 
 type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
@@ -225,7 +240,8 @@ struct Families {
 struct RouteFamilies {
     request_bytes: Family<IngressLabels, Counter>,
     response_bytes: Family<IngressLabels, Counter>,
-    upstream_headers: HistogramFamily<ServiceLabels>,
+    response_size: HistogramFamily<IngressLabels>,
+    upstream_headers: HistogramFamily<UpstreamLabels>,
 }
 
 impl ProxyMetrics {
@@ -237,7 +253,7 @@ impl ProxyMetrics {
     }
 
     fn over(inner: Arc<Families>) -> Self {
-        let unrouted = Arc::new(inner.route.handles("", "", ""));
+        let unrouted = Arc::new(RouteHandles::new(Arc::clone(&inner), "", "", ""));
         Self {
             inner,
             routes: Arc::new(RouteCache::new()),
@@ -254,9 +270,8 @@ impl ProxyMetrics {
     /// The handles of the route owned by Ingress `ingress` with backend Service `service`.
     pub(crate) fn route(&self, ingress: &ObjectKey, service: &str) -> Arc<RouteHandles> {
         let (namespace, name) = (ingress.namespace.as_str(), ingress.name.as_str());
-        let f = &*self.inner;
         self.routes.get(namespace, name, service, || {
-            f.route.handles(namespace, name, service)
+            RouteHandles::new(Arc::clone(&self.inner), namespace, name, service)
         })
     }
 
@@ -265,9 +280,9 @@ impl ProxyMetrics {
         Arc::clone(&self.unrouted)
     }
 
-    /// Counts a finished request: `requests_total`, `request_duration_seconds` and the
-    /// response bytes, through the route's handles (a family lookup only the first time a
-    /// route sees a method and status class).
+    /// Counts a finished request: `requests_total`, `request_duration_seconds`, the response
+    /// bytes and size, through the route's handles (a family lookup only the first time a
+    /// route handle sees a method and status).
     pub(crate) fn request_done(
         &self,
         route: &RouteHandles,
@@ -276,30 +291,12 @@ impl ProxyMetrics {
         elapsed: Duration,
         bytes_out: u64,
     ) {
-        let f = &*self.inner;
-        let status = StatusClass::of(status);
-        route
-            .requests(method, status, || {
-                f.requests.get_or_create_owned(&RequestLabels {
-                    namespace: route.namespace.clone(),
-                    ingress: route.ingress.clone(),
-                    service: route.service.clone(),
-                    method,
-                    status,
-                })
-            })
-            .inc();
-        route
-            .duration(status, || {
-                f.request_duration.get_or_create_owned(&DurationLabels {
-                    namespace: route.namespace.clone(),
-                    ingress: route.ingress.clone(),
-                    status,
-                })
-            })
-            .observe(elapsed.as_secs_f64());
+        let status = StatusLabel::of(status);
+        route.requests(method, status).inc();
+        route.duration(status).observe(elapsed.as_secs_f64());
+        route.response_size().observe(bytes_out as f64);
         if bytes_out > 0 {
-            route.response_bytes.inc_by(bytes_out);
+            route.response_bytes().inc_by(bytes_out);
         }
     }
 
@@ -340,6 +337,7 @@ impl Default for Families {
         let route = RouteFamilies {
             request_bytes: Family::default(),
             response_bytes: Family::default(),
+            response_size: Family::new_with_constructor(size_histogram),
             upstream_headers: Family::new_with_constructor(request_histogram),
         };
         let listener = ListenerFamilies::default();
@@ -370,6 +368,7 @@ impl Families {
         add(r, &REQUEST_DURATION, self.request_duration.clone());
         add(r, &REQUEST_BYTES, route.request_bytes.clone());
         add(r, &RESPONSE_BYTES, route.response_bytes.clone());
+        add(r, &RESPONSE_SIZE, route.response_size.clone());
         add(r, &UPSTREAM_HEADERS, route.upstream_headers.clone());
         add(r, &UPSTREAM_CONNECT, self.upstream_connect.clone());
         add(r, &UPSTREAM_ERRORS, self.upstream_errors.clone());
@@ -385,31 +384,6 @@ impl Families {
         add(r, &TLS_FAILURES, listener.tls_failures.clone());
         add(r, &PROXY_REJECTED, listener.proxy_rejected.clone());
         add(r, &ACCESS_LOG_DROPPED, self.access_log_dropped.clone());
-    }
-}
-
-impl RouteFamilies {
-    fn handles(&self, namespace: &str, ingress: &str, service: &str) -> RouteHandles {
-        let (namespace, ingress, service) =
-            (Name::new(namespace), Name::new(ingress), Name::new(service));
-        let by_ingress = IngressLabels {
-            namespace: namespace.clone(),
-            ingress: ingress.clone(),
-        };
-        let by_service = ServiceLabels {
-            namespace: namespace.clone(),
-            service: service.clone(),
-        };
-        RouteHandles {
-            requests: std::array::from_fn(|_| OnceLock::new()),
-            durations: Default::default(),
-            request_bytes: self.request_bytes.get_or_create_owned(&by_ingress),
-            response_bytes: self.response_bytes.get_or_create_owned(&by_ingress),
-            upstream_headers: self.upstream_headers.get_or_create_owned(&by_service),
-            namespace,
-            ingress,
-            service,
-        }
     }
 }
 

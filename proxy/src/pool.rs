@@ -40,6 +40,7 @@ use crate::body::{RequestBody, RequestBodyError};
 use crate::config::ProxyConfig;
 use crate::error::ProxyError;
 use crate::metrics::Histogram;
+use strait_shared::table::Timeouts;
 
 pub(crate) type Sender = http1::SendRequest<RequestBody>;
 
@@ -54,6 +55,9 @@ pub(crate) struct Link {
     driver: Option<Driver>,
     addr: SocketAddr,
     pool: Pool,
+    /// How long this connection took to open, until it first goes back to the pool (a reused
+    /// connection reports none, as nginx's `$upstream_connect_time` does).
+    connect_time: Option<Duration>,
 }
 
 impl std::fmt::Debug for Link {
@@ -68,6 +72,11 @@ impl std::fmt::Debug for Link {
 impl Link {
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The connect time of a connection opened for this request (`None` when reused).
+    pub(crate) fn connect_time(&self) -> Option<Duration> {
+        self.connect_time
     }
 
     /// Moves the connection's bytes: polls its future until it would block. Once it has
@@ -240,9 +249,13 @@ impl Pool {
         &self,
         addr: SocketAddr,
         mut request: Request<RequestBody>,
+        timeouts: Option<&Timeouts>,
     ) -> Result<Sent, SendError> {
+        let read_timeout = timeouts
+            .and_then(|t| t.read)
+            .unwrap_or(self.inner.response_header_timeout);
         while let Some(link) = self.checkout(addr) {
-            match self.attempt(link, request).await {
+            match self.attempt(link, request, read_timeout).await {
                 Attempt::Done(result) => return result,
                 Attempt::Unsent(back, error) => {
                     tracing::debug!(%addr, %error, "pooled upstream connection was stale; retrying");
@@ -250,7 +263,10 @@ impl Pool {
                 }
             }
         }
-        let link = match self.connect(addr).await {
+        let connect_timeout = timeouts
+            .and_then(|t| t.connect)
+            .unwrap_or(self.inner.connect_timeout);
+        let link = match self.connect(addr, connect_timeout).await {
             Ok(link) => link,
             Err(error) => {
                 return Err(SendError::NotSent {
@@ -259,7 +275,7 @@ impl Pool {
                 });
             }
         };
-        match self.attempt(link, request).await {
+        match self.attempt(link, request, read_timeout).await {
             Attempt::Done(result) => result,
             Attempt::Unsent(request, error) => Err(SendError::NotSent {
                 request: Box::new(request),
@@ -270,7 +286,12 @@ impl Pool {
 
     /// One try on one connection, with the response-header timeout. The connection is driven
     /// here, in the request's task, until the response headers are in.
-    async fn attempt(&self, mut link: Link, mut request: Request<RequestBody>) -> Attempt {
+    async fn attempt(
+        &self,
+        mut link: Link,
+        mut request: Request<RequestBody>,
+        response_header_timeout: Duration,
+    ) -> Attempt {
         let addr = link.addr;
         let sent = request.body_mut().watch_sent();
         let response = link.sender.try_send_request(request);
@@ -278,7 +299,7 @@ impl Pool {
             response: std::pin::pin!(response),
             link: &mut link,
         };
-        match headers_within(exchange, sent, self.inner.response_header_timeout).await {
+        match headers_within(exchange, sent, response_header_timeout).await {
             Err(_elapsed) => {
                 Attempt::Done(Err(SendError::Failed(ProxyError::UpstreamTimeout { addr })))
             }
@@ -302,9 +323,9 @@ impl Pool {
         None
     }
 
-    async fn connect(&self, addr: SocketAddr) -> io::Result<Link> {
+    async fn connect(&self, addr: SocketAddr, connect_timeout: Duration) -> io::Result<Link> {
         let started = Instant::now();
-        let stream = tokio::time::timeout(self.inner.connect_timeout, TcpStream::connect(addr))
+        let stream = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
         if let Err(error) = stream.set_nodelay(true) {
@@ -316,18 +337,19 @@ impl Pool {
             .handshake(TokioIo::new(stream))
             .await
             .map_err(io::Error::other)?;
-        self.inner
-            .connect_time
-            .observe(started.elapsed().as_secs_f64());
+        let connect_time = started.elapsed();
+        self.inner.connect_time.observe(connect_time.as_secs_f64());
         Ok(Link {
             sender,
             driver: Some(Box::pin(conn.with_upgrades())),
             addr,
             pool: self.clone(),
+            connect_time: Some(connect_time),
         })
     }
 
-    fn push(&self, link: Link) {
+    fn push(&self, mut link: Link) {
+        link.connect_time = None;
         if self.inner.max_idle_per_host == 0 {
             return;
         }
@@ -369,8 +391,11 @@ impl<F: Future> Future for Exchange<'_, F> {
 /// body, relayed — as a "user" error; anything else is the upstream's.
 fn failed(addr: SocketAddr, source: hyper::Error) -> ProxyError {
     let cause = std::error::Error::source(&source);
-    if let Some(RequestBodyError::Timeout(after)) = cause.and_then(|e| e.downcast_ref()) {
+    let body_error = cause.and_then(|e| e.downcast_ref());
+    if let Some(RequestBodyError::Timeout(after)) = body_error {
         ProxyError::ClientBodyTimeout { after: *after }
+    } else if let Some(RequestBodyError::TooLarge(limit)) = body_error {
+        ProxyError::BodyTooLarge { limit: *limit }
     } else if source.is_user() {
         ProxyError::ClientBody { source }
     } else {

@@ -162,12 +162,25 @@ impl Proxy {
 #[derive(Debug)]
 pub(crate) struct LocalTable {
     shared: SharedTable,
-    current: ArcSwap<Arc<RouteTable>>,
+    current: ArcSwap<WorkerTable>,
+}
+
+/// One worker's hold on one published table: requests clone the `Arc` around it (a count only
+/// this worker writes), not the table's own.
+#[derive(Debug)]
+pub(crate) struct WorkerTable(Arc<RouteTable>);
+
+impl std::ops::Deref for WorkerTable {
+    type Target = RouteTable;
+
+    fn deref(&self) -> &RouteTable {
+        &self.0
+    }
 }
 
 impl LocalTable {
     fn new(shared: SharedTable) -> Self {
-        let current = ArcSwap::from_pointee(shared.load_full());
+        let current = ArcSwap::from_pointee(WorkerTable(shared.load_full()));
         Self { shared, current }
     }
 
@@ -181,13 +194,13 @@ impl LocalTable {
 
     /// The table published last: this worker's handle on it, refreshed when a newer one was
     /// published since the last call.
-    pub(crate) fn current(&self) -> Arc<Arc<RouteTable>> {
+    pub(crate) fn current(&self) -> Arc<WorkerTable> {
         let latest = self.shared.load();
         let mine = self.current.load_full();
-        if Arc::ptr_eq(&latest, &mine) {
+        if Arc::ptr_eq(&latest, &mine.0) {
             return mine;
         }
-        let fresh = Arc::new(arc_swap::Guard::into_inner(latest));
+        let fresh = Arc::new(WorkerTable(arc_swap::Guard::into_inner(latest)));
         self.current.store(Arc::clone(&fresh));
         fresh
     }

@@ -8,12 +8,14 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::header::{HOST, HeaderValue, STRICT_TRANSPORT_SECURITY};
 use http::uri::PathAndQuery;
 use http::{Extensions, Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
+use strait_shared::table::Timeouts;
 use tokio::time::Instant;
 
 use crate::body::ResponseBody;
@@ -24,7 +26,7 @@ use crate::exchange::Exchange;
 use crate::forwarding::{self, Forwarding};
 use crate::pool::Sent;
 use crate::upstream::{self, NO_ENDPOINTS};
-use crate::{headers, redirect, request_id, upgrade, validate};
+use crate::{headers, policy, redirect, request_id, upgrade, validate};
 
 /// Serves one request of a client connection. Never fails: errors become responses.
 pub(crate) async fn handle(
@@ -51,7 +53,7 @@ pub(crate) async fn handle(
             .entry(STRICT_TRANSPORT_SECURITY)
             .or_insert_with(|| hsts.clone());
     }
-    exchange.responded(response.status());
+    exchange.responded(response.status(), response.headers());
     Ok(response.map(|body| body.hold(in_flight, exchange)))
 }
 
@@ -75,7 +77,11 @@ async fn forward(
         .ok_or(ProxyError::NoRoute)?;
     let service = &route.backend.service.service.name;
     let handles = ctx.proxy.metrics.route(&route.route.ingress, service);
-    exchange.routed(handles, route.route.options.access_log);
+    exchange.routed(
+        handles,
+        route.route.options.access_log,
+        &route.backend.service.port,
+    );
     if let Some(refusal) = route.route.options.refused {
         return Err(ProxyError::Refused(refusal));
     }
@@ -86,6 +92,18 @@ async fn forward(
             request.uri(),
         ));
     }
+    let cors = policy::cors::allowed(
+        route.route.options.cors.as_ref(),
+        request.method(),
+        request.headers(),
+    );
+    if let Some(preflight) = cors.as_ref().and_then(policy::cors::Allowed::preflight) {
+        return Ok(preflight);
+    }
+    policy::access::check(ctx, request.headers(), &route.route.options)?;
+    if let Some(auth) = &route.route.options.basic_auth {
+        policy::basic_auth::check(auth, request.headers()).await?;
+    }
     let endpoints = match &route.backend.state {
         Ok(endpoints) if !endpoints.is_empty() => endpoints,
         Ok(_) => return Err(ProxyError::BackendUnavailable(NO_ENDPOINTS)),
@@ -94,11 +112,18 @@ async fn forward(
     let client_upgrade = prepare_upstream(&mut request, host, ctx);
     exchange.forwarding(request.headers());
     let body_timeout = ctx.proxy.config.client_body_timeout;
-    let request = request.map(|body| exchange.request_body(body).with_timeout(body_timeout));
+    let max_body = route.route.options.max_body_size;
+    let request = request.map(|body| {
+        let body = exchange.request_body(body).with_timeout(body_timeout);
+        body.with_limit(max_body)
+    });
     let started = Instant::now();
-    let sent = upstream::send(&ctx.proxy, endpoints, request).await;
+    let timeouts = route.route.options.timeouts.as_deref();
+    let sent = upstream::send(&ctx.proxy, endpoints, request, timeouts).await;
     exchange.upstream_done(started.elapsed(), &sent);
-    relay_response(ctx, sent?, client_upgrade)
+    let read_timeout = read_timeout(ctx, timeouts);
+    let response = relay_response(ctx, sent?, client_upgrade, read_timeout);
+    policy::cors::respond(cors.as_ref(), response)
 }
 
 fn redirect_check<'a>(ctx: &'a ConnCtx, request: &'a Request<Incoming>) -> redirect::Check<'a> {
@@ -174,11 +199,9 @@ fn relay_response(
     ctx: &ConnCtx,
     sent: Sent,
     client_upgrade: Option<OnUpgrade>,
+    read_timeout: Duration,
 ) -> Result<Response<ResponseBody>, ProxyError> {
-    let Sent {
-        mut response,
-        link,
-    } = sent;
+    let Sent { mut response, link } = sent;
     let addr = link.addr();
     let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     if switching {
@@ -190,12 +213,21 @@ fn relay_response(
         };
         let upstream = hyper::upgrade::on(&mut response);
         let sender = link.into_upgrade();
-        upgrade::spawn_tunnel(client, upstream, sender, ctx.drain.clone(), addr);
+        let drain = ctx.drain.clone();
+        upgrade::spawn_tunnel(client, upstream, sender, drain, addr, read_timeout);
         headers::strip_hop_by_hop(response.headers_mut(), switching);
         *response.version_mut() = Version::HTTP_11;
         return Ok(response.map(|body| ResponseBody::upstream(body, None)));
     }
     headers::strip_hop_by_hop(response.headers_mut(), switching);
     *response.version_mut() = Version::HTTP_11;
-    Ok(response.map(|body| ResponseBody::upstream(body, Some(link))))
+    let body = |body| ResponseBody::upstream(body, Some(link)).with_read_timeout(read_timeout);
+    Ok(response.map(body))
+}
+
+/// The route's read timeout (nginx `proxy_read_timeout`), else the global response timeout.
+fn read_timeout(ctx: &ConnCtx, timeouts: Option<&Timeouts>) -> Duration {
+    timeouts
+        .and_then(|t| t.read)
+        .unwrap_or(ctx.proxy.config.response_header_timeout)
 }

@@ -1,14 +1,18 @@
 //! Protocol upgrades (WebSocket and friends, HTTP/1.1): once the upstream answered 101, both
 //! connections are handed over by hyper and bytes are copied both ways until either side
-//! closes. The upstream connection is never pooled again.
+//! closes, or until no byte moved either way for the route's read timeout (nginx's
+//! `proxy_read_timeout`; zero: never). The upstream connection is never pooled again.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use crate::drain::{self, Phase, Signal};
 use crate::pool::Sender;
+
+mod idle;
 
 /// Spawns the tunnel between the client and upstream sides of an accepted upgrade. The
 /// upstream `sender` is kept until the upgrade completes and then dropped. The tunnel holds a
@@ -19,6 +23,7 @@ pub(crate) fn spawn_tunnel(
     sender: Sender,
     mut drain: Signal,
     addr: SocketAddr,
+    idle_timeout: Duration,
 ) {
     tokio::spawn(async move {
         let (client, upstream) = match tokio::try_join!(client, upstream) {
@@ -29,9 +34,21 @@ pub(crate) fn spawn_tunnel(
             }
         };
         drop(sender);
-        let mut client = TokioIo::new(client);
-        let mut upstream = TokioIo::new(upstream);
+        let activity = idle::Activity::new();
+        let watch = |io| idle::Watched {
+            inner: TokioIo::new(io),
+            activity: activity.clone(),
+        };
+        let (mut client, mut upstream) = (watch(client), watch(upstream));
+        let idle = async {
+            if idle_timeout.is_zero() {
+                std::future::pending().await
+            } else {
+                activity.idle_for(idle_timeout).await;
+            }
+        };
         tokio::select! {
+            () = idle => tracing::debug!(%addr, ?idle_timeout, "tunnel closed: idle for the read timeout"),
             copied = tokio::io::copy_bidirectional(&mut client, &mut upstream) => match copied {
                 Ok((up, down)) => tracing::debug!(%addr, up, down, "tunnel closed"),
                 Err(error) => tracing::debug!(%addr, %error, "tunnel failed"),

@@ -3,6 +3,7 @@
 
 use http::Request;
 use strait_shared::Endpoints;
+use strait_shared::table::Timeouts;
 
 use crate::body::RequestBody;
 use crate::error::{ProxyError, UpstreamErrorKind};
@@ -17,12 +18,13 @@ pub(crate) async fn send(
     proxy: &Proxy,
     endpoints: &Endpoints,
     request: Request<RequestBody>,
+    timeouts: Option<&Timeouts>,
 ) -> Result<Sent, ProxyError> {
     let first = proxy
         .balancer
         .pick(endpoints, None)
         .ok_or(ProxyError::BackendUnavailable(NO_ENDPOINTS))?;
-    let request = match proxy.pool.send(first, request).await {
+    let request = match proxy.pool.send(first, request, timeouts).await {
         Ok(sent) => return Ok(sent),
         Err(SendError::Failed(error)) => return Err(error),
         Err(SendError::NotSent { request, error }) => {
@@ -34,7 +36,7 @@ pub(crate) async fn send(
         }
     };
     let second = proxy.balancer.pick(endpoints, Some(first)).unwrap_or(first);
-    match proxy.pool.send(second, *request).await {
+    match proxy.pool.send(second, *request, timeouts).await {
         Ok(sent) => Ok(sent),
         Err(SendError::Failed(error)) => Err(error),
         Err(SendError::NotSent { error, .. }) => Err(ProxyError::UpstreamConnect {

@@ -1,7 +1,7 @@
 //! Settings that change how objects translate into a table.
 
 use crate::model::ObjectKey;
-use crate::table::BackendMode;
+use crate::table::{BackendMode, BodyLimit, DEFAULT_MAX_BODY_SIZE, SourcePolicy};
 
 /// Translation settings, parsed once from flags by the controller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +34,14 @@ pub struct CompileConfig {
     /// What happens to the routes of an Ingress carrying a security-relevant annotation that
     /// Strait does not enforce (`--unsupported-security-annotations`, default `refuse`).
     pub unsupported_security: UnsupportedSecurity,
+    /// Source-address lists of every route whose Ingress sets no list of that kind
+    /// (`--denylist-source-range`, `--allowlist-source-range`; default none). An Ingress's
+    /// `allowlist-source-range` replaces the global allow list and its `denylist-source-range`
+    /// the global deny list, each on its own, as in ingress-nginx.
+    pub source_ranges: SourcePolicy,
+    /// Request body limit of every route whose Ingress does not set `proxy-body-size`
+    /// (`--max-body-size`, default ingress-nginx's `1m`; `None`: unlimited).
+    pub max_body_size: Option<BodyLimit>,
 }
 
 /// `--unsupported-security-annotations`: refuse (fail closed) or serve (fail open, warned).
@@ -74,6 +82,8 @@ impl Default for CompileConfig {
             default_ssl_certificate: None,
             annotations_prefix: DEFAULT_ANNOTATIONS_PREFIX.to_owned(),
             unsupported_security: UnsupportedSecurity::Refuse,
+            source_ranges: SourcePolicy::default(),
+            max_body_size: Some(BodyLimit(DEFAULT_MAX_BODY_SIZE)),
         }
     }
 }

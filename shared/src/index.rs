@@ -11,6 +11,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use crate::annotations::Finding;
 use crate::model::{Diagnostic, Kind, ObjectKey};
 use crate::objects::Object;
+use crate::table::basic_auth::AuthSecret;
 use crate::table::{Refusal, RouteTable};
 use crate::tls::{Certificate, CertificateError};
 
@@ -33,6 +34,8 @@ pub struct Index {
     slices_by_service: BTreeMap<ObjectKey, BTreeSet<ObjectKey>>,
     /// TLS Secrets, parsed when applied; the raw Secret (key bytes included) is not kept.
     secrets: BTreeMap<ObjectKey, TlsSecret>,
+    /// Other Secrets as basic auth reads them (htpasswd files and maps, parsed when applied).
+    auth_secrets: BTreeMap<ObjectKey, Arc<AuthSecret>>,
     nodes: BTreeMap<ObjectKey, Arc<Node>>,
 }
 
@@ -107,7 +110,11 @@ impl Index {
             }
             Object::Secret(o) => {
                 let parsed = Certificate::from_secret(&o).map(Arc::new);
-                replace(&mut self.secrets, key, parsed)
+                let auth_changed = match AuthSecret::from_secret(&o).map(Arc::new) {
+                    Some(auth) => replace(&mut self.auth_secrets, key.clone(), auth),
+                    None => self.auth_secrets.remove(&key).is_some(),
+                };
+                replace(&mut self.secrets, key, parsed) | auth_changed
             }
             Object::Node(o) => replace(&mut self.nodes, key, o),
         }
@@ -135,7 +142,10 @@ impl Index {
             Kind::Ingress => self.ingresses.remove(key).is_some(),
             Kind::Service => self.services.remove(key).is_some(),
             Kind::EndpointSlice => self.delete_slice(key),
-            Kind::Secret => self.secrets.remove(key).is_some(),
+            Kind::Secret => {
+                self.auth_secrets.remove(key);
+                self.secrets.remove(key).is_some()
+            }
             Kind::Node => self.nodes.remove(key).is_some(),
         }
     }
@@ -187,6 +197,11 @@ impl Index {
     /// Secrets by key, each parsed into a certificate or the reason it is unusable.
     pub fn secrets(&self) -> &BTreeMap<ObjectKey, TlsSecret> {
         &self.secrets
+    }
+
+    /// Non-TLS Secrets as basic auth reads them, by key.
+    pub fn auth_secrets(&self) -> &BTreeMap<ObjectKey, Arc<AuthSecret>> {
+        &self.auth_secrets
     }
 
     /// Nodes by name.

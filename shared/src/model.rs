@@ -149,6 +149,10 @@ pub enum Reason {
     /// A `spec.tls` entry (or `--default-ssl-certificate`) names a Secret that does not exist;
     /// its hosts get the default certificate.
     TlsSecretMissing,
+    /// `auth-secret` names a Secret that does not exist (basic auth; routes refused).
+    AuthSecretMissing,
+    /// The basic-auth Secret has no usable htpasswd data (routes refused).
+    AuthSecretInvalid,
     /// The Secret's TLS material is unusable (wrong type, bad PEM, key not matching the
     /// certificate); its hosts get the default certificate.
     TlsSecretInvalid,
@@ -185,6 +189,8 @@ impl Reason {
             Reason::DuplicateObject => "DuplicateObject",
             Reason::BackendModeUnsupported => "BackendModeUnsupported",
             Reason::TlsSecretMissing => "TlsSecretMissing",
+            Reason::AuthSecretMissing => "AuthSecretMissing",
+            Reason::AuthSecretInvalid => "AuthSecretInvalid",
             Reason::TlsSecretInvalid => "TlsSecretInvalid",
             Reason::TlsHostNotCovered => "TlsHostNotCovered",
             Reason::TlsCertificateExpired => "TlsCertificateExpired",

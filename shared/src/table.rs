@@ -12,9 +12,18 @@ use crate::model::ObjectKey;
 use crate::paths::{MatchRank, PathKind, PathRouter};
 use crate::tls::{Certificate, TlsTable};
 
+pub mod basic_auth;
+mod body_size;
+pub mod cors;
 mod endpoints;
+mod source;
+pub mod timeouts;
 
+pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size};
+pub use cors::Cors;
 pub use endpoints::{Endpoint, Endpoints};
+pub use source::{SourcePolicy, SourceRangeError, parse_source_ranges};
+pub use timeouts::Timeouts;
 
 /// Index of a [`Backend`] in its table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -127,6 +136,8 @@ pub enum Refusal {
     InvalidSecurityAnnotation,
     /// A snippet annotation: configuration text, never executed.
     SnippetAnnotation,
+    /// Basic auth whose Secret is missing or holds no usable htpasswd data.
+    BasicAuthSecret,
 }
 
 impl Refusal {
@@ -142,6 +153,9 @@ impl Refusal {
             Self::SnippetAnnotation => {
                 "route refused: its Ingress carries a snippet annotation, which Strait never executes (see the Ingress's events or strait check)"
             }
+            Self::BasicAuthSecret => {
+                "route refused: the basic-auth Secret of its Ingress is missing or unusable (see the Ingress's events or strait check)"
+            }
         }
     }
 
@@ -151,6 +165,7 @@ impl Refusal {
             Self::UnsupportedSecurityAnnotation => "unsupported_security_annotation",
             Self::InvalidSecurityAnnotation => "invalid_security_annotation",
             Self::SnippetAnnotation => "snippet_annotation",
+            Self::BasicAuthSecret => "basic_auth_secret",
         }
     }
 }
@@ -167,6 +182,21 @@ pub struct RouteOptions {
     pub access_log: bool,
     /// The route answers 503 with this reason and is never forwarded (fail closed).
     pub refused: Option<Refusal>,
+    /// CORS (`enable-cors`, `cors-*`): preflights answered by the proxy, headers added to
+    /// responses. `None`: no CORS.
+    pub cors: Option<Arc<Cors>>,
+    /// Upstream timeouts (`proxy-connect-timeout`, `proxy-read-timeout`,
+    /// `proxy-send-timeout`). `None`: the global defaults.
+    pub timeouts: Option<Arc<Timeouts>>,
+    /// HTTP basic auth (`auth-type: basic`, `auth-secret`): requests without a valid user and
+    /// password get 401 with `WWW-Authenticate`. `None`: no basic auth.
+    pub basic_auth: Option<Arc<basic_auth::BasicAuth>>,
+    /// Which client addresses the route serves (`allowlist-source-range`,
+    /// `denylist-source-range`, or the global flags); others get 403. `None`: everyone.
+    pub source: Option<Arc<SourcePolicy>>,
+    /// The largest request body the route takes (`proxy-body-size`, else `--max-body-size`);
+    /// a larger one gets 413. `None`: unlimited.
+    pub max_body_size: Option<BodyLimit>,
 }
 
 impl Default for RouteOptions {
@@ -175,6 +205,11 @@ impl Default for RouteOptions {
             https_redirect: false,
             access_log: true,
             refused: None,
+            cors: None,
+            timeouts: None,
+            basic_auth: None,
+            source: None,
+            max_body_size: None,
         }
     }
 }

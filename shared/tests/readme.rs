@@ -25,7 +25,7 @@ fn every_key_has_one_row() {
     let table = support::markdown();
     let rows = table.lines().filter(|l| l.starts_with("| `")).count();
     assert_eq!(rows, strait_shared::annotations::keys().len());
-    assert!(table.contains("| `auth-type` | basic auth | not-yet | yes |"));
+    assert!(table.contains("| `auth-type` | basic auth | honoured-with-difference | yes |"));
     assert!(table.contains("| `configuration-snippet` | other | refused |"));
     assert!(table.contains("| `strait.dev/backend-mode` | Strait | honoured |"));
 }

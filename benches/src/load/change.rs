@@ -1,7 +1,9 @@
 //! Change under load: keep-alive load runs while the configuration is rewritten ten times a
-//! second (a route added and one removed, the endpoint moved between two addresses). Strait
-//! picks up its manifests folder by itself; nginx gets `nginx -s reload` after each write.
-//! A prober measures from each write until the new route answers.
+//! second (a route added and one removed; every fifth write also moves the endpoint between
+//! two addresses). Strait picks up its manifests folder by itself; nginx gets
+//! `nginx -s reload` after each write. Probers measure from each write until the new route
+//! answers, and from each endpoint move until a new connection is answered by the new
+//! address (the upstream names itself in `x-upstream-addr`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,8 +16,9 @@ use strait_e2e::manifests::IngressB;
 
 use super::Options;
 use super::clients::{self, Errors};
-use super::procs::{http_status, rss_kib, tree};
+use super::procs::{http_header, http_status, rss_kib, tree};
 use super::targets::{self, Env, PLAIN_HOST, PROBE_HOST, Running, Target};
+use super::upstream::ADDR_HEADER;
 
 /// Writes per second.
 const RATE: u32 = 10;
@@ -24,6 +27,14 @@ const RATE: u32 = 10;
 const LIVE_WRITES: usize = 20;
 /// A new route not answering within this long counts as missed.
 const PROBE_DEADLINE: Duration = Duration::from_secs(2);
+/// The endpoint moves on every this many writes (half a second apart at [`RATE`]), so a move
+/// is seen before the next one even on a slow pickup.
+const MOVE_EVERY: usize = 5;
+
+/// The upstream address (index into `Env::upstream`) of write `n`.
+fn endpoint(n: usize) -> usize {
+    (n / MOVE_EVERY) % 2
+}
 
 /// One target's churn run.
 #[derive(Clone, Debug)]
@@ -39,6 +50,11 @@ pub struct ChurnRun {
     pub route_ms: Vec<f64>,
     /// New routes that never answered within the prober's deadline.
     pub missed: usize,
+    /// Milliseconds from each endpoint move to the first new connection answered by the new
+    /// address, for the moves that were seen.
+    pub endpoint_ms: Vec<f64>,
+    /// Endpoint moves not seen before the next write that moves it again.
+    pub endpoint_missed: usize,
     /// Process count of the target's tree: before the churn and at its peak.
     pub processes_before: usize,
     pub processes_peak: usize,
@@ -59,14 +75,17 @@ pub fn run(env: &Env, options: &Options) -> Result<ChangeReport> {
     write_strait(env, &manifests, 0)?;
     let mut strait = targets::start_strait(env, &manifests, &[])?;
     strait.wait_proxying()?;
-    let strait = churn(options, &mut strait, |n| write_strait(env, &manifests, n))
-        .context("change under load: Strait")?;
+    let upstream = env.upstream.clone();
+    let strait = churn(options, &mut strait, &upstream, |n| {
+        write_strait(env, &manifests, n)
+    })
+    .context("change under load: Strait")?;
 
     let mut nginx = targets::start_nginx(env, 0, &window(0))?;
     nginx.wait_proxying()?;
     let files = nginx.nginx.clone().context("nginx files")?;
-    let nginx = churn(options, &mut nginx, |n| {
-        files.write(env, n % 2, &window(n))?;
+    let nginx = churn(options, &mut nginx, &upstream, |n| {
+        files.write(env, endpoint(n), &window(n))?;
         files.reload()
     })
     .context("change under load: nginx")?;
@@ -79,9 +98,9 @@ fn window(n: usize) -> Vec<usize> {
 }
 
 /// Write `n` of Strait's churn: `echo.json` with the Service, its EndpointSlice on upstream
-/// address `n % 2`, and an Ingress with an Exact route per live probe.
+/// address [`endpoint`]`(n)`, and an Ingress with an Exact route per live probe.
 fn write_strait(env: &Env, dir: &Path, n: usize) -> Result<()> {
-    let mut objects = targets::echo_backend(env, n % 2)?;
+    let mut objects = targets::echo_backend(env, endpoint(n))?;
     let mut probes = IngressB::new("default", "probes");
     for k in window(n) {
         probes = probes.rule(PROBE_HOST, &format!("/probe-{k}"), "Exact", "echo", 80);
@@ -95,6 +114,7 @@ fn write_strait(env: &Env, dir: &Path, n: usize) -> Result<()> {
 fn churn(
     options: &Options,
     running: &mut Running,
+    upstream: &[String; 2],
     mut write: impl FnMut(usize) -> Result<()>,
 ) -> Result<ChurnRun> {
     let pid = running.pid().context("target has a process")?;
@@ -135,6 +155,7 @@ fn churn(
     let start = Instant::now();
     let writes = (seconds * u64::from(RATE)) as usize;
     let mut probes = Vec::with_capacity(writes);
+    let mut moves = Vec::new();
     for n in 1..=writes {
         let due = start + Duration::from_secs(n as u64 - 1) / RATE;
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -142,6 +163,13 @@ fn churn(
         }
         let written = Instant::now();
         write(n).with_context(|| format!("configuration write {n}"))?;
+        if endpoint(n) != endpoint(n - 1) {
+            let (addr, to) = (addr.clone(), upstream[endpoint(n)].clone());
+            let window = Duration::from_secs(MOVE_EVERY as u64) / RATE;
+            moves.push(thread::spawn(move || {
+                probe_endpoint(&addr, &to, written, window)
+            }));
+        }
         let addr = addr.clone();
         probes.push(thread::spawn(move || probe(&addr, n, written)));
     }
@@ -152,6 +180,13 @@ fn churn(
         match probe.join().expect("prober thread") {
             Some(ms) => route_ms.push(ms),
             None => missed += 1,
+        }
+    }
+    let (mut endpoint_ms, mut endpoint_missed) = (Vec::new(), 0);
+    for probe in moves {
+        match probe.join().expect("endpoint prober thread") {
+            Some(ms) => endpoint_ms.push(ms),
+            None => endpoint_missed += 1,
         }
     }
     let load = load.join().expect("load thread")?;
@@ -168,13 +203,15 @@ fn churn(
         errors: load.breakdown,
         route_ms,
         missed,
+        endpoint_ms,
+        endpoint_missed,
         processes_before,
         processes_peak: processes_peak.max(processes_before),
         rss_before_mib: rss_before as f64 / 1024.0,
         rss_peak_mib: rss_peak.max(rss_before) as f64 / 1024.0,
     };
     eprintln!(
-        "change under load · {:<7} · {} writes in {:.1} s · {} requests, {} failed ({:?}) · {} routes live, {} missed · {} → {} processes · {:.1} → {:.1} MiB",
+        "change under load · {:<7} · {} writes in {:.1} s · {} requests, {} failed ({:?}) · {} routes live, {} missed · {} endpoint moves seen, {} missed · {} → {} processes · {:.1} → {:.1} MiB",
         run.target.name(),
         run.writes,
         run.seconds,
@@ -183,6 +220,8 @@ fn churn(
         run.errors,
         run.route_ms.len(),
         run.missed,
+        run.endpoint_ms.len(),
+        run.endpoint_missed,
         run.processes_before,
         run.processes_peak,
         run.rss_before_mib,
@@ -205,6 +244,18 @@ fn probe(addr: &str, n: usize, written: Instant) -> Option<f64> {
     None
 }
 
+/// Polls `GET /` on [`PLAIN_HOST`] over new connections until the address `to` answers:
+/// milliseconds since `written`, or `None` when `window` (until the next move) runs out.
+fn probe_endpoint(addr: &str, to: &str, written: Instant, window: Duration) -> Option<f64> {
+    while written.elapsed() < window {
+        if http_header(addr, PLAIN_HOST, "/", ADDR_HEADER).as_deref() == Some(to) {
+            return Some(written.elapsed().as_secs_f64() * 1e3);
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,5 +268,13 @@ mod tests {
         assert_eq!(w.len(), LIVE_WRITES);
         assert_eq!(w.first(), Some(&(100 - LIVE_WRITES + 1)));
         assert_eq!(w.last(), Some(&100));
+    }
+
+    #[test]
+    fn the_endpoint_moves_every_fifth_write() {
+        let moves: Vec<usize> = (1..=20)
+            .filter(|&n| endpoint(n) != endpoint(n - 1))
+            .collect();
+        assert_eq!(moves, vec![5, 10, 15, 20]);
     }
 }

@@ -260,6 +260,34 @@ pub fn free_port(ip: &str) -> Result<u16> {
 }
 
 /// One blocking HTTP/1.1 request on a new connection (`Connection: close`): the status code.
+/// The value of response header `name` (lowercase) of `GET path` on a new connection, if the
+/// answer is a 200 carrying it.
+pub fn http_header(addr: &str, host: &str, path: &str, name: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    conn.set_nodelay(true).ok()?;
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = Vec::new();
+    let _ = conn.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response);
+    let (head, _) = text.split_once("\r\n\r\n")?;
+    let mut lines = head.lines();
+    if !lines.next()?.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    lines.find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_owned())
+    })
+}
+
 pub fn http_status(addr: &str, host: &str, path: &str) -> Option<u16> {
     use std::io::{Read, Write};
     let mut conn = std::net::TcpStream::connect(addr).ok()?;

@@ -1,6 +1,7 @@
 //! The one upstream every target forwards to: a small hyper HTTP/1.1 server answering every
-//! request with the same 200 and a fixed 64-byte body, on every address it is given. It runs
-//! as its own process (`load upstream ADDR...`), so its CPU is not the proxy's.
+//! request with the same 200 and a fixed 64-byte body, on every address it is given, naming
+//! the address that answered in `x-upstream-addr` (the change-under-load prober watches it
+//! move). It runs as its own process (`load upstream ADDR...`), so its CPU is not the proxy's.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -35,20 +36,32 @@ pub fn run(addrs: &[SocketAddr]) -> Result<()> {
     })
 }
 
+/// The response header naming the address that answered.
+pub const ADDR_HEADER: &str = "x-upstream-addr";
+
 async fn accept(listener: TcpListener) {
+    let Ok(local) = listener.local_addr() else {
+        return;
+    };
+    let addr = http::HeaderValue::from_str(&local.to_string()).expect("an address is a header");
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let addr = addr.clone();
         tokio::spawn(async move {
-            let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
-                Ok::<_, Infallible>(
-                    Response::builder()
-                        .header("content-type", "text/plain")
-                        .body(Full::new(Bytes::from_static(BODY)))
-                        .expect("static response"),
-                )
+            let service = service_fn(move |_req: Request<hyper::body::Incoming>| {
+                let addr = addr.clone();
+                async move {
+                    Ok::<_, Infallible>(
+                        Response::builder()
+                            .header("content-type", "text/plain")
+                            .header(ADDR_HEADER, addr)
+                            .body(Full::new(Bytes::from_static(BODY)))
+                            .expect("static response"),
+                    )
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -16,7 +16,7 @@ use strait_shared::{Kind, Object, ObjectKey};
 
 use super::input::Loaded;
 use crate::cluster::api::{ApiUse, Scope};
-use crate::cluster::sources::TLS_SECRETS;
+use crate::cluster::sources::WATCHED_SECRETS;
 
 /// Objects per list page.
 const PAGE: u32 = 500;
@@ -64,7 +64,7 @@ pub async fn read_cluster(client: Client, configmap: &ObjectKey) -> anyhow::Resu
     reader
         .list::<EndpointSlice>(Kind::EndpointSlice, &all, false)
         .await?;
-    let tls = ListParams::default().fields(TLS_SECRETS);
+    let tls = ListParams::default().fields(WATCHED_SECRETS);
     reader.list::<Secret>(Kind::Secret, &tls, true).await?;
     reader.list::<Node>(Kind::Node, &all, true).await?;
     reader.configmap(configmap).await?;

@@ -183,6 +183,17 @@ fn access_log_is_on_by_default_and_can_be_turned_off() {
 }
 
 #[test]
+fn access_log_format_is_json_by_default_and_nginx_on_request() {
+    use strait_proxy::access_log::Format;
+    let default = serve(&["--manifests=/m"]).unwrap();
+    assert_eq!(default.into_config().access_log.format(), Format::Json);
+    let nginx = serve(&["--manifests=/m", "--access-log-format=nginx"]).unwrap();
+    assert_eq!(nginx.into_config().access_log.format(), Format::Nginx);
+    let err = serve(&["--manifests=/m", "--access-log-format=apache"]).unwrap_err();
+    assert!(err.to_string().contains("json, nginx"), "{err}");
+}
+
+#[test]
 fn manifests_is_required() {
     let err = serve(&[]).unwrap_err();
     assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);

@@ -37,9 +37,12 @@ pub mod retry;
 
 use retry::{ApiHealth, Backoff, Failure};
 
-/// The field selector that limits the Secret watch to TLS Secrets: Strait never reads (and
-/// RBAC aside, never caches) any other Secret.
-pub const TLS_SECRETS: &str = "type=kubernetes.io/tls";
+/// The field selector of the Secret watch: TLS Secrets and basic-auth htpasswd Secrets (any
+/// type: `kubectl create secret generic` makes `Opaque` ones) are read, so every type is
+/// watched except those that never hold either and can be many or large: Helm releases,
+/// service-account and bootstrap tokens, image-pull credentials. The index keeps only what it
+/// parsed (certificates, htpasswd hashes), never the raw data.
+pub const WATCHED_SECRETS: &str = "type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token,type!=bootstrap.kubernetes.io/token,type!=kubernetes.io/dockerconfigjson,type!=kubernetes.io/dockercfg";
 
 /// Annotation prefixes kept on Ingresses and IngressClasses besides `--annotations-prefix`
 /// (whose keys the registry judges, unknown ones included); every other annotation is dropped
@@ -132,7 +135,7 @@ pub async fn run(context: WatchContext, target: WatchTarget) {
         }
         Kind::Secret => {
             let api = scoped::<Secret>(client, ns);
-            watch_kind(&context, &target, api, config().fields(TLS_SECRETS)).await;
+            watch_kind(&context, &target, api, config().fields(WATCHED_SECRETS)).await;
         }
         Kind::Node => {
             let api = Api::<DeserializeGuard<Node>>::all(client);

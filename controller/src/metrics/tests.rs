@@ -18,11 +18,12 @@ fn diagnostic(name: &str, reason: Reason, severity: Severity) -> Diagnostic {
     }
 }
 
-/// The exposed metric names: `# TYPE` lines (written only for families with a series),
-/// counters carrying their `_total`.
+/// The exposed `strait_` metric names: `# TYPE` lines (written only for families with a
+/// series), counters carrying their `_total`. (`encode` adds the unprefixed `process_*`.)
 fn exposed_names(text: &str) -> BTreeSet<String> {
     text.lines()
         .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter(|rest| rest.starts_with("strait_"))
         .filter_map(|rest| {
             let (name, kind) = rest.split_once(' ')?;
             Some(match kind {
@@ -53,8 +54,74 @@ fn names_lists_exactly_what_is_registered() {
         )],
         &[],
     );
+    metrics.set_certificates(&secrets(&[("shop", "web-tls", 2030)]));
     let listed: BTreeSet<String> = NAMES.iter().map(|(n, _)| (*n).to_owned()).collect();
     assert_eq!(exposed_names(&encode(&registry)), listed);
+}
+
+/// Usable TLS Secrets (namespace, name, the year their certificate expires on 1 January).
+fn secrets(list: &[(&str, &str, i32)]) -> BTreeMap<ObjectKey, TlsSecret> {
+    list.iter()
+        .map(|(namespace, name, year)| {
+            let key = rcgen::KeyPair::generate().expect("key");
+            let mut params =
+                rcgen::CertificateParams::new(vec!["shop.example.com".to_owned()]).expect("params");
+            params.not_after = rcgen::date_time_ymd(*year, 1, 1);
+            let cert = params.self_signed(&key).expect("certificate");
+            let parsed = strait_shared::tls::Certificate::from_pem(
+                cert.pem().as_bytes(),
+                key.serialize_pem().as_bytes(),
+            )
+            .expect("parses");
+            (ObjectKey::new(*namespace, *name), Ok(Arc::new(parsed)))
+        })
+        .collect()
+}
+
+#[test]
+fn certificate_expiry_is_a_timestamp_per_secret_and_gone_secrets_lose_their_series() {
+    let (registry, metrics) = registered();
+    metrics.set_certificates(&secrets(&[
+        ("shop", "web-tls", 2030),
+        ("api", "api-tls", 2031),
+    ]));
+    let text = encode(&registry);
+    for expected in [
+        r#"strait_ssl_certificate_expiry_timestamp_seconds{namespace="shop",secret="web-tls"} 1893456000"#,
+        r#"strait_ssl_certificate_expiry_timestamp_seconds{namespace="api",secret="api-tls"} 1924992000"#,
+    ] {
+        assert!(text.contains(expected), "{expected} in\n{text}");
+    }
+    let mut unusable = secrets(&[("shop", "web-tls", 2030)]);
+    unusable.insert(
+        ObjectKey::new("api", "api-tls"),
+        Err(strait_shared::tls::CertificateError::NoKey),
+    );
+    metrics.set_certificates(&unusable);
+    let text = encode(&registry);
+    assert!(text.contains(r#"secret="web-tls"} 1893456000"#), "{text}");
+    assert!(!text.contains("api-tls"), "{text}");
+}
+
+#[test]
+fn build_info_and_process_metrics_are_exposed() {
+    let (registry, _metrics) = registered();
+    let text = encode(&registry);
+    let build = format!(
+        r#"strait_build_info{{version="{}",commit="{COMMIT}"}} 1"#,
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(text.contains(&build), "{build} in\n{text}");
+    assert!(!COMMIT.is_empty());
+    #[cfg(target_os = "linux")]
+    for (name, _) in PROCESS_NAMES {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} in\n{text}"
+        );
+    }
+    assert!(text.ends_with("# EOF\n"), "one EOF, at the end");
+    assert_eq!(text.matches("# EOF").count(), 1);
 }
 
 #[test]
@@ -63,6 +130,7 @@ fn every_name_is_documented_in_the_readme() {
     let all = NAMES
         .iter()
         .chain(CLUSTER_NAMES)
+        .chain(PROCESS_NAMES)
         .chain(strait_proxy::metrics::NAMES);
     for (name, _) in all {
         assert!(

@@ -1,4 +1,5 @@
-//! One access-log line: the facts of a request, rendered as a JSON object.
+//! One access-log line: the facts of a request, rendered as a JSON object or as
+//! ingress-nginx's default `upstreaminfo` text line.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -13,35 +14,59 @@ pub(crate) struct Entry<'a> {
     pub client: IpAddr,
     pub method: &'a str,
     pub host: Option<&'a [u8]>,
+    /// The request target's path, without the query.
     pub path: &'a str,
+    /// The query, without the `?` (`None` when the target has none).
+    pub query: Option<&'a str>,
     pub protocol: Version,
     pub status: u16,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Request line, headers and body, as an HTTP/1.1 request would carry them.
+    pub request_length: u64,
+    /// Response status line, headers and body bytes sent to the client.
+    pub bytes_sent: u64,
     pub duration: Duration,
     pub upstream: Option<SocketAddr>,
     pub upstream_status: Option<u16>,
+    /// The time to open the upstream connection; zero when a pooled one was reused.
+    pub upstream_connect: Option<Duration>,
     pub upstream_duration: Option<Duration>,
     /// Namespace, Ingress and Service of the matched rule.
     pub route: Option<(&'a str, &'a str, &'a str)>,
+    /// The matched backend's Service port (number or name).
+    pub service_port: Option<&'a str>,
     pub request_id: Option<&'a [u8]>,
+    pub user_agent: Option<&'a [u8]>,
+    pub referer: Option<&'a [u8]>,
     pub tls_version: Option<&'static str>,
     pub sni: Option<&'a str>,
 }
 
 impl Entry<'_> {
+    /// The line in `format`, without the newline.
+    pub(crate) fn render(&self, format: Format) -> String {
+        match format {
+            Format::Json => self.json(),
+            Format::Nginx => super::nginx::render(self),
+        }
+    }
+
     /// The JSON object, on one line, without the newline.
-    pub(crate) fn render(&self) -> String {
-        let mut j = Json::with_capacity(384);
+    pub(crate) fn json(&self) -> String {
+        let mut j = Json::with_capacity(512);
         j.display("time", Rfc3339(self.time));
         j.display("client", self.client);
         j.text("method", self.method);
         j.opt_bytes("host", self.host);
         j.text("path", self.path);
+        j.opt_text("query", self.query);
         j.text("protocol", protocol(self.protocol));
         j.raw("status", self.status);
         j.raw("bytes_in", self.bytes_in);
         j.raw("bytes_out", self.bytes_out);
+        j.raw("request_length", self.request_length);
+        j.raw("bytes_sent", self.bytes_sent);
         j.raw("duration_ms", Millis(self.duration));
         match self.upstream {
             Some(addr) => j.display("upstream", addr),
@@ -50,6 +75,10 @@ impl Entry<'_> {
         match self.upstream_status {
             Some(status) => j.raw("upstream_status", status),
             None => j.null("upstream_status"),
+        }
+        match self.upstream_connect {
+            Some(d) => j.raw("upstream_connect_ms", Millis(d)),
+            None => j.null("upstream_connect_ms"),
         }
         match self.upstream_duration {
             Some(d) => j.raw("upstream_duration_ms", Millis(d)),
@@ -60,10 +89,22 @@ impl Entry<'_> {
         j.opt_text("ingress", ingress);
         j.opt_text("service", service);
         j.opt_bytes("request_id", self.request_id);
+        j.opt_bytes("user_agent", self.user_agent);
+        j.opt_bytes("referer", self.referer);
         j.opt_text("tls_version", self.tls_version);
         j.opt_text("sni", self.sni);
         j.finish()
     }
+}
+
+/// How access-log lines are written (`--access-log-format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line (the default).
+    #[default]
+    Json,
+    /// ingress-nginx's default `upstreaminfo` text format, for pipelines that parse it.
+    Nginx,
 }
 
 trait Unzip3<'a> {
@@ -79,7 +120,7 @@ impl<'a> Unzip3<'a> for Option<(&'a str, &'a str, &'a str)> {
     }
 }
 
-fn protocol(version: Version) -> &'static str {
+pub(super) fn protocol(version: Version) -> &'static str {
     match version {
         Version::HTTP_09 => "HTTP/0.9",
         Version::HTTP_10 => "HTTP/1.0",
@@ -205,7 +246,7 @@ impl std::fmt::Display for Rfc3339 {
 }
 
 /// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(super) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

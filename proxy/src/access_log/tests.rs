@@ -8,27 +8,49 @@ use serde_json::Value;
 use super::line::Rfc3339;
 use super::*;
 
-const FIELDS: [&str; 19] = [
+const FIELDS: [&str; 25] = [
     "time",
     "client",
     "method",
     "host",
     "path",
+    "query",
     "protocol",
     "status",
     "bytes_in",
     "bytes_out",
+    "request_length",
+    "bytes_sent",
     "duration_ms",
     "upstream",
     "upstream_status",
+    "upstream_connect_ms",
     "upstream_duration_ms",
     "namespace",
     "ingress",
     "service",
     "request_id",
+    "user_agent",
+    "referer",
     "tls_version",
     "sni",
 ];
+
+/// ingress-nginx's default `log-format-upstream` (`upstreaminfo`), from its
+/// docs/user-guide/nginx-configuration/log-format.md, turned into a regex field by field:
+/// `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
+/// "$http_referer" "$http_user_agent" $request_length $request_time [$proxy_upstream_name]
+/// [$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length
+/// $upstream_response_time $upstream_status $req_id`.
+pub(crate) const UPSTREAMINFO: &str = concat!(
+    r#"^(?P<remote_addr>\S+) - (?P<remote_user>\S+) \[(?P<time_local>\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "#,
+    r#""(?P<request>[^"]*)" (?P<status>\d{3}) (?P<body_bytes_sent>\d+) "#,
+    r#""(?P<http_referer>[^"]*)" "(?P<http_user_agent>[^"]*)" "#,
+    r#"(?P<request_length>\d+) (?P<request_time>\d+\.\d{3}) "#,
+    r#"\[(?P<proxy_upstream_name>[^\]]*)\] \[(?P<proxy_alternative_upstream_name>[^\]]*)\] "#,
+    r#"(?P<upstream_addr>\S+) (?P<upstream_response_length>\S+) (?P<upstream_response_time>\S+) "#,
+    r#"(?P<upstream_status>\S+) (?P<req_id>\S+)$"#,
+);
 
 fn at(secs: u64, millis: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis)
@@ -41,17 +63,24 @@ fn full() -> Entry<'static> {
         client: IpAddr::from([198, 51, 100, 7]),
         method: "GET",
         host: Some(b"shop.example.com"),
-        path: "/cart?id=1",
+        path: "/cart",
+        query: Some("id=1"),
         protocol: Version::HTTP_2,
         status: 200,
         bytes_in: 12,
         bytes_out: 3456,
+        request_length: 120,
+        bytes_sent: 3556,
         duration: Duration::from_micros(12_345),
         upstream: Some(SocketAddr::from(([10, 0, 0, 7], 8080))),
         upstream_status: Some(200),
+        upstream_connect: Some(Duration::from_micros(250)),
         upstream_duration: Some(Duration::from_micros(10_500)),
         route: Some(("shop", "web", "frontend")),
+        service_port: Some("80"),
         request_id: Some(b"0123456789abcdef0123456789abcdef"),
+        user_agent: Some(b"curl/8.5.0"),
+        referer: Some(b"https://shop.example.com/"),
         tls_version: Some("TLSv1.3"),
         sni: Some("shop.example.com"),
     }
@@ -70,7 +99,7 @@ fn keys_in_order(line: &str, value: &Value) -> Vec<&'static str> {
 
 #[test]
 fn line_is_one_json_object_with_every_field_in_order() {
-    let line = full().render();
+    let line = full().render(Format::Json);
     assert!(!line.contains('\n'));
     let value: Value = serde_json::from_str(&line).expect("valid JSON");
     assert_eq!(value.as_object().unwrap().len(), FIELDS.len(), "{line}");
@@ -78,14 +107,20 @@ fn line_is_one_json_object_with_every_field_in_order() {
     assert_eq!(value["time"], "2024-03-01T12:00:00.007Z");
     assert_eq!(value["client"], "198.51.100.7");
     assert_eq!(value["host"], "shop.example.com");
-    assert_eq!(value["path"], "/cart?id=1");
+    assert_eq!(value["path"], "/cart");
+    assert_eq!(value["query"], "id=1");
     assert_eq!(value["protocol"], "HTTP/2");
     assert_eq!(value["status"], 200);
     assert_eq!(value["bytes_in"], 12);
     assert_eq!(value["bytes_out"], 3456);
+    assert_eq!(value["request_length"], 120);
+    assert_eq!(value["bytes_sent"], 3556);
     assert_eq!(value["duration_ms"], 12.345);
     assert_eq!(value["upstream"], "10.0.0.7:8080");
     assert_eq!(value["upstream_status"], 200);
+    assert_eq!(value["upstream_connect_ms"], 0.25);
+    assert_eq!(value["user_agent"], "curl/8.5.0");
+    assert_eq!(value["referer"], "https://shop.example.com/");
     assert_eq!(value["upstream_duration_ms"], 10.5);
     assert_eq!(value["namespace"], "shop");
     assert_eq!(value["ingress"], "web");
@@ -101,27 +136,36 @@ fn unrouted_plain_request_has_nulls_where_it_did_not_get() {
         host: None,
         protocol: Version::HTTP_11,
         status: 404,
+        query: None,
         upstream: None,
         upstream_status: None,
+        upstream_connect: None,
         upstream_duration: None,
         route: None,
+        service_port: None,
         request_id: None,
+        user_agent: None,
+        referer: None,
         tls_version: None,
         sni: None,
         ..full()
     };
-    let line = entry.render();
+    let line = entry.render(Format::Json);
     let value: Value = serde_json::from_str(&line).expect("valid JSON");
     assert_eq!(value.as_object().unwrap().len(), FIELDS.len(), "{line}");
     for field in [
         "host",
+        "query",
         "upstream",
         "upstream_status",
+        "upstream_connect_ms",
         "upstream_duration_ms",
         "namespace",
         "ingress",
         "service",
         "request_id",
+        "user_agent",
+        "referer",
         "tls_version",
         "sni",
     ] {
@@ -138,10 +182,86 @@ fn hostile_bytes_are_escaped_and_stay_valid_json() {
         path: "/\"quoted\"\\\t",
         ..full()
     };
-    let line = entry.render();
+    let line = entry.render(Format::Json);
     let value: Value = serde_json::from_str(&line).expect("valid JSON");
     assert_eq!(value["host"], "a\"b\\c\u{1}\u{fffd}");
     assert_eq!(value["path"], "/\"quoted\"\\\t");
+}
+
+#[test]
+fn nginx_format_parses_with_ingress_nginx_upstreaminfo_regex() {
+    let re = regex::Regex::new(UPSTREAMINFO).expect("regex");
+    let line = full().render(Format::Nginx);
+    let caps = re
+        .captures(&line)
+        .unwrap_or_else(|| panic!("no match: {line}"));
+    let expected = [
+        ("remote_addr", "198.51.100.7"),
+        ("remote_user", "-"),
+        ("time_local", "01/Mar/2024:12:00:00 +0000"),
+        ("request", "GET /cart?id=1 HTTP/2.0"),
+        ("status", "200"),
+        ("body_bytes_sent", "3456"),
+        ("http_referer", "https://shop.example.com/"),
+        ("http_user_agent", "curl/8.5.0"),
+        ("request_length", "120"),
+        ("request_time", "0.012"),
+        ("proxy_upstream_name", "shop-frontend-80"),
+        ("proxy_alternative_upstream_name", ""),
+        ("upstream_addr", "10.0.0.7:8080"),
+        ("upstream_response_length", "3456"),
+        ("upstream_response_time", "0.011"),
+        ("upstream_status", "200"),
+        ("req_id", "0123456789abcdef0123456789abcdef"),
+    ];
+    for (name, value) in expected {
+        assert_eq!(&caps[name], value, "{name} in {line}");
+    }
+}
+
+#[test]
+fn nginx_format_writes_dashes_for_what_did_not_happen_and_escapes_quotes() {
+    let re = regex::Regex::new(UPSTREAMINFO).expect("regex");
+    let entry = Entry {
+        path: "/a\"b c",
+        query: None,
+        protocol: Version::HTTP_11,
+        status: 404,
+        upstream: None,
+        upstream_status: None,
+        upstream_connect: None,
+        upstream_duration: None,
+        route: None,
+        service_port: None,
+        request_id: None,
+        user_agent: Some(b"evil\" \"agent\n"),
+        referer: None,
+        ..full()
+    };
+    let line = entry.render(Format::Nginx);
+    let caps = re
+        .captures(&line)
+        .unwrap_or_else(|| panic!("no match: {line}"));
+    assert_eq!(&caps["request"], "GET /a\\x22b c HTTP/1.1");
+    assert_eq!(&caps["http_user_agent"], "evil\\x22 \\x22agent\\x0A");
+    assert_eq!(&caps["http_referer"], "-");
+    assert_eq!(&caps["proxy_upstream_name"], "-");
+    for name in [
+        "upstream_addr",
+        "upstream_response_length",
+        "upstream_response_time",
+        "upstream_status",
+        "req_id",
+    ] {
+        assert_eq!(&caps[name], "-", "{name} in {line}");
+    }
+}
+
+#[test]
+fn json_stays_the_default_format() {
+    let (log, _lines) = AccessLog::channel(1);
+    assert_eq!(log.format(), Format::Json);
+    assert_eq!(log.with_format(Format::Nginx).format(), Format::Nginx);
 }
 
 #[test]

@@ -4,7 +4,9 @@
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::encoding::{
+    EncodeLabel, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder,
+};
 
 use crate::config::Scheme;
 use crate::error::UpstreamErrorKind;
@@ -77,38 +79,60 @@ impl MethodLabel {
     }
 }
 
-/// The class of a response status: `1xx` … `5xx`. (hyper accepts codes up to 999; anything
-/// from 500 up counts as `5xx`.)
+/// A response status as a label value: the exact code for the codes ingress-nginx users
+/// graph most ([`StatusLabel::CODES`]), else `other_1xx` … `other_5xx` for the rest of its
+/// class (hyper accepts codes up to 999; anything from 600 up counts as `other_5xx`). So the
+/// label has at most `CODES.len() + 5` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum StatusClass {
-    Informational,
-    Success,
-    Redirection,
-    ClientError,
-    ServerError,
-}
+pub(crate) struct StatusLabel(u8);
 
-impl StatusClass {
+impl StatusLabel {
+    /// The codes that get a value of their own.
+    pub(crate) const CODES: [u16; 23] = [
+        101, 200, 201, 204, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 408, 413, 429, 431,
+        499, 500, 502, 503, 504,
+    ];
+    const OTHER: [&'static str; 5] = [
+        "other_1xx",
+        "other_2xx",
+        "other_3xx",
+        "other_4xx",
+        "other_5xx",
+    ];
+    const TEXT: [&'static str; 23] = [
+        "101", "200", "201", "204", "301", "302", "304", "307", "308", "400", "401", "403", "404",
+        "405", "408", "413", "429", "431", "499", "500", "502", "503", "504",
+    ];
     /// How many values there are.
-    pub(crate) const COUNT: usize = 5;
+    pub(crate) const COUNT: usize = Self::CODES.len() + Self::OTHER.len();
 
     pub(crate) fn of(status: u16) -> Self {
-        match status {
-            ..200 => Self::Informational,
-            200..300 => Self::Success,
-            300..400 => Self::Redirection,
-            400..500 => Self::ClientError,
-            500.. => Self::ServerError,
+        match Self::CODES.binary_search(&status) {
+            // At most 23: fits a u8.
+            Ok(i) => Self(i as u8),
+            Err(_) => {
+                let class = match status {
+                    ..200 => 0,
+                    200..300 => 1,
+                    300..400 => 2,
+                    400..500 => 3,
+                    500.. => 4,
+                };
+                Self((Self::CODES.len() + class) as u8)
+            }
         }
     }
 
+    /// The index of this value, below [`Self::COUNT`].
+    pub(crate) fn index(self) -> usize {
+        usize::from(self.0)
+    }
+
     pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Informational => "1xx",
-            Self::Success => "2xx",
-            Self::Redirection => "3xx",
-            Self::ClientError => "4xx",
-            Self::ServerError => "5xx",
+        let i = self.index();
+        match Self::TEXT.get(i) {
+            Some(text) => text,
+            None => Self::OTHER[i - Self::CODES.len()],
         }
     }
 }
@@ -184,43 +208,87 @@ macro_rules! label_value_from_as_str {
 
 label_value_from_as_str!(
     MethodLabel,
-    StatusClass,
+    StatusLabel,
     TlsFailure,
     ProxyHeaderRejection,
     UpstreamErrorKind,
     Scheme
 );
 
+/// Writes `key="value"` unless the value is empty: the names of a request that matched no
+/// rule are left out rather than written empty (Prometheus reads a missing label as an empty
+/// one, so queries are the same, and the exposition has no empty-label series).
+fn name_label(encoder: &mut LabelSetEncoder, key: &'static str, value: &Name) -> fmt::Result {
+    if value.as_str().is_empty() {
+        return Ok(());
+    }
+    (key, value.as_str()).encode(encoder.encode_label())
+}
+
 /// `requests_total`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct RequestLabels {
     pub namespace: Name,
     pub ingress: Name,
     pub service: Name,
     pub method: MethodLabel,
-    pub status: StatusClass,
+    pub status: StatusLabel,
+}
+
+impl EncodeLabelSet for RequestLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> fmt::Result {
+        name_label(encoder, "namespace", &self.namespace)?;
+        name_label(encoder, "ingress", &self.ingress)?;
+        name_label(encoder, "service", &self.service)?;
+        ("method", self.method).encode(encoder.encode_label())?;
+        ("status", self.status).encode(encoder.encode_label())
+    }
 }
 
 /// `request_duration_seconds`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct DurationLabels {
     pub namespace: Name,
     pub ingress: Name,
-    pub status: StatusClass,
+    pub status: StatusLabel,
 }
 
-/// `request_bytes_total`, `response_bytes_total`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+impl EncodeLabelSet for DurationLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> fmt::Result {
+        name_label(encoder, "namespace", &self.namespace)?;
+        name_label(encoder, "ingress", &self.ingress)?;
+        ("status", self.status).encode(encoder.encode_label())
+    }
+}
+
+/// `request_bytes_total`, `response_bytes_total`, `response_size_bytes`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct IngressLabels {
     pub namespace: Name,
     pub ingress: Name,
 }
 
-/// `upstream_response_header_duration_seconds`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
-pub(crate) struct ServiceLabels {
+impl EncodeLabelSet for IngressLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> fmt::Result {
+        name_label(encoder, "namespace", &self.namespace)?;
+        name_label(encoder, "ingress", &self.ingress)
+    }
+}
+
+/// `upstream_response_header_duration_seconds`: upstream latency per Ingress and Service.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct UpstreamLabels {
     pub namespace: Name,
+    pub ingress: Name,
     pub service: Name,
+}
+
+impl EncodeLabelSet for UpstreamLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> fmt::Result {
+        name_label(encoder, "namespace", &self.namespace)?;
+        name_label(encoder, "ingress", &self.ingress)?;
+        name_label(encoder, "service", &self.service)
+    }
 }
 
 /// `upstream_errors_total`.

@@ -1,5 +1,6 @@
 //! The per-listener families and their handles, made once per scheme: accepting a
-//! connection or finishing a handshake counts without a label lookup.
+//! connection or finishing a handshake counts without a label lookup. The TLS series exist
+//! only for the `https` listener: a plain listener never handshakes, so it shows none.
 
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -29,12 +30,14 @@ impl ListenerFamilies {
             connections_active: self.connections_active.get_or_create_owned(&labels),
             connections: self.connections.get_or_create_owned(&labels),
             connections_rejected: self.connections_rejected.get_or_create_owned(&labels),
-            tls_handshakes: self.tls_handshakes.get_or_create_owned(&labels),
-            tls_failures: std::array::from_fn(|i| {
-                self.tls_failures.get_or_create_owned(&TlsFailureLabels {
-                    listener,
-                    reason: TlsFailure::ALL[i],
-                })
+            tls: (listener == Scheme::Https).then(|| TlsHandles {
+                handshakes: self.tls_handshakes.get_or_create_owned(&labels),
+                failures: std::array::from_fn(|i| {
+                    self.tls_failures.get_or_create_owned(&TlsFailureLabels {
+                        listener,
+                        reason: TlsFailure::ALL[i],
+                    })
+                }),
             }),
             proxy_rejected: std::array::from_fn(|i| {
                 self.proxy_rejected.get_or_create_owned(&ProxyRejectLabels {
@@ -52,9 +55,15 @@ pub(crate) struct ListenerHandles {
     connections_active: Gauge,
     connections: Counter,
     connections_rejected: Counter,
-    tls_handshakes: Counter,
-    tls_failures: [Counter; TlsFailure::ALL.len()],
+    /// `None` on the plain listener.
+    tls: Option<TlsHandles>,
     proxy_rejected: [Counter; ProxyHeaderRejection::ALL.len()],
+}
+
+#[derive(Debug)]
+struct TlsHandles {
+    handshakes: Counter,
+    failures: [Counter; TlsFailure::ALL.len()],
 }
 
 impl ListenerHandles {
@@ -75,11 +84,15 @@ impl ListenerHandles {
     }
 
     pub(crate) fn tls_handshake(&self) {
-        self.tls_handshakes.inc();
+        if let Some(tls) = &self.tls {
+            tls.handshakes.inc();
+        }
     }
 
     pub(crate) fn tls_failed(&self, reason: TlsFailure) {
-        self.tls_failures[reason as usize].inc();
+        if let Some(tls) = &self.tls {
+            tls.failures[reason as usize].inc();
+        }
     }
 
     pub(crate) fn proxy_header_rejected(&self, reason: ProxyHeaderRejection) {
@@ -87,11 +100,13 @@ impl ListenerHandles {
     }
 
     pub(crate) fn tls_handshakes(&self) -> u64 {
-        self.tls_handshakes.get()
+        self.tls.as_ref().map_or(0, |tls| tls.handshakes.get())
     }
 
     pub(crate) fn tls_failures(&self, reason: TlsFailure) -> u64 {
-        self.tls_failures[reason as usize].get()
+        self.tls
+            .as_ref()
+            .map_or(0, |tls| tls.failures[reason as usize].get())
     }
 
     pub(crate) fn proxy_headers_rejected(&self, reason: ProxyHeaderRejection) -> u64 {

@@ -1,70 +1,158 @@
 //! Per-route metric handles, cached so a request does not build label strings.
 //!
-//! A route's labels are its Ingress (namespace, name) and Service name. The handles of the
-//! families whose labels are only those (bytes in and out, upstream header time) are looked up
-//! once per route and kept, with the shared label values, in a small direct-mapped cache: one
+//! A route's labels are its Ingress (namespace, name) and Service name. Its handles resolve
+//! each series lazily, once per handle, and are kept, with the shared label values, in a small direct-mapped cache: one
 //! slot per hash of the three names, each an `ArcSwapOption` (lock-free reads, no lock at
 //! all). A miss — a route's first request, or two hot routes sharing a slot — builds the
 //! handles again; families keep their series, so a rebuilt handle counts into the same one.
 //! The cache outlives table swaps: endpoint changes do not invalidate it.
 
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
 
-use super::labels::{MethodLabel, Name, StatusClass};
-use super::{Counter, Histogram};
+use super::labels::{
+    DurationLabels, IngressLabels, MethodLabel, Name, RequestLabels, StatusLabel, UpstreamLabels,
+};
+use super::{Counter, Families, Histogram};
 
-/// Methods times status classes: the `requests_total` series one route can have.
-const REQUEST_SERIES: usize = MethodLabel::COUNT * StatusClass::COUNT;
+/// Methods times statuses: the `requests_total` series one route can have.
+const REQUEST_SERIES: usize = MethodLabel::COUNT * StatusLabel::COUNT;
 
 /// Slots of the cache; a power of two.
 const SLOTS: usize = 1024;
 
-/// What a request needs to count itself against its route.
-#[derive(Debug)]
+/// What a request needs to count itself against its route. Every series is looked up in its
+/// family the first time this handle uses it (a `OnceLock` per series, indexed by bounded
+/// enums), so a request never does a family lookup after the first, and a series exists only
+/// once something was counted in it: no empty-label or never-used series up front.
 pub(crate) struct RouteHandles {
     pub namespace: Name,
     pub ingress: Name,
     pub service: Name,
-    /// `request_bytes_total{namespace, ingress}`.
-    pub request_bytes: Counter,
-    /// `response_bytes_total{namespace, ingress}`.
-    pub response_bytes: Counter,
-    /// `upstream_response_header_duration_seconds{namespace, service}`.
-    pub upstream_headers: Histogram,
-    /// `requests_total` by method and status class, looked up on first use.
-    pub requests: [OnceLock<Counter>; REQUEST_SERIES],
-    /// `request_duration_seconds` by status class, looked up on first use.
-    pub durations: [OnceLock<Histogram>; StatusClass::COUNT],
+    families: Arc<Families>,
+    request_bytes: OnceLock<Counter>,
+    response_bytes: OnceLock<Counter>,
+    response_size: OnceLock<Histogram>,
+    upstream_headers: OnceLock<Histogram>,
+    requests: [OnceLock<Counter>; REQUEST_SERIES],
+    durations: [OnceLock<Histogram>; StatusLabel::COUNT],
 }
 
 impl RouteHandles {
-    /// The `requests_total` series of `method` and `status`, made by `make` the first time.
-    pub(crate) fn requests(
-        &self,
-        method: MethodLabel,
-        status: StatusClass,
-        make: impl FnOnce() -> Counter,
-    ) -> &Counter {
-        self.requests[method as usize * StatusClass::COUNT + status as usize].get_or_init(make)
+    pub(super) fn new(
+        families: Arc<Families>,
+        namespace: &str,
+        ingress: &str,
+        service: &str,
+    ) -> Self {
+        Self {
+            namespace: Name::new(namespace),
+            ingress: Name::new(ingress),
+            service: Name::new(service),
+            families,
+            request_bytes: OnceLock::new(),
+            response_bytes: OnceLock::new(),
+            response_size: OnceLock::new(),
+            upstream_headers: OnceLock::new(),
+            requests: std::array::from_fn(|_| OnceLock::new()),
+            durations: std::array::from_fn(|_| OnceLock::new()),
+        }
     }
 
-    /// The `request_duration_seconds` series of `status`, made by `make` the first time.
-    pub(crate) fn duration(
-        &self,
-        status: StatusClass,
-        make: impl FnOnce() -> Histogram,
-    ) -> &Histogram {
-        self.durations[status as usize].get_or_init(make)
+    fn by_ingress(&self) -> IngressLabels {
+        IngressLabels {
+            namespace: self.namespace.clone(),
+            ingress: self.ingress.clone(),
+        }
+    }
+
+    /// `request_bytes_total{namespace, ingress}`.
+    pub(crate) fn request_bytes(&self) -> &Counter {
+        self.request_bytes.get_or_init(|| {
+            self.families
+                .route
+                .request_bytes
+                .get_or_create_owned(&self.by_ingress())
+        })
+    }
+
+    /// `response_bytes_total{namespace, ingress}`.
+    pub(crate) fn response_bytes(&self) -> &Counter {
+        self.response_bytes.get_or_init(|| {
+            self.families
+                .route
+                .response_bytes
+                .get_or_create_owned(&self.by_ingress())
+        })
+    }
+
+    /// `response_size_bytes{namespace, ingress}`.
+    pub(crate) fn response_size(&self) -> &Histogram {
+        self.response_size.get_or_init(|| {
+            self.families
+                .route
+                .response_size
+                .get_or_create_owned(&self.by_ingress())
+        })
+    }
+
+    /// `upstream_response_header_duration_seconds{namespace, ingress, service}`.
+    pub(crate) fn upstream_headers(&self) -> &Histogram {
+        self.upstream_headers.get_or_init(|| {
+            self.families
+                .route
+                .upstream_headers
+                .get_or_create_owned(&UpstreamLabels {
+                    namespace: self.namespace.clone(),
+                    ingress: self.ingress.clone(),
+                    service: self.service.clone(),
+                })
+        })
+    }
+
+    /// The `requests_total` series of `method` and `status`.
+    pub(crate) fn requests(&self, method: MethodLabel, status: StatusLabel) -> &Counter {
+        self.requests[method as usize * StatusLabel::COUNT + status.index()].get_or_init(|| {
+            self.families.requests.get_or_create_owned(&RequestLabels {
+                namespace: self.namespace.clone(),
+                ingress: self.ingress.clone(),
+                service: self.service.clone(),
+                method,
+                status,
+            })
+        })
+    }
+
+    /// The `request_duration_seconds` series of `status`.
+    pub(crate) fn duration(&self, status: StatusLabel) -> &Histogram {
+        self.durations[status.index()].get_or_init(|| {
+            self.families
+                .request_duration
+                .get_or_create_owned(&DurationLabels {
+                    namespace: self.namespace.clone(),
+                    ingress: self.ingress.clone(),
+                    status,
+                })
+        })
     }
 
     fn is(&self, namespace: &str, ingress: &str, service: &str) -> bool {
         self.namespace.as_str() == namespace
             && self.ingress.as_str() == ingress
             && self.service.as_str() == service
+    }
+}
+
+impl fmt::Debug for RouteHandles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouteHandles")
+            .field("namespace", &self.namespace)
+            .field("ingress", &self.ingress)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
     }
 }
 
@@ -111,10 +199,9 @@ impl fmt::Debug for RouteCache {
 fn slot_of(namespace: &str, ingress: &str, service: &str) -> usize {
     // Names come from the cluster's objects, never from a request, and a collision only costs
     // a cache miss: a fast unkeyed hash will do.
-    let mut hasher = foldhash::fast::FixedState::with_seed(0).build_hasher();
-    (namespace, ingress, service).hash(&mut hasher);
+    let hash = foldhash::fast::FixedState::with_seed(0).hash_one((namespace, ingress, service));
     // Truncation is the point: only the low bits pick the slot.
-    (hasher.finish() as usize) & (SLOTS - 1)
+    (hash as usize) & (SLOTS - 1)
 }
 
 #[cfg(test)]
@@ -122,16 +209,7 @@ mod tests {
     use super::*;
 
     fn handles(namespace: &str, ingress: &str, service: &str) -> RouteHandles {
-        RouteHandles {
-            namespace: Name::new(namespace),
-            ingress: Name::new(ingress),
-            service: Name::new(service),
-            request_bytes: Counter::default(),
-            response_bytes: Counter::default(),
-            upstream_headers: Histogram::new([1.0]),
-            requests: std::array::from_fn(|_| OnceLock::new()),
-            durations: Default::default(),
-        }
+        RouteHandles::new(Arc::default(), namespace, ingress, service)
     }
 
     #[test]

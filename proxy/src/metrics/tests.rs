@@ -22,8 +22,8 @@ fn text(registry: &Registry) -> String {
 fn touch_everything(metrics: &ProxyMetrics) {
     let route = metrics.route(&ObjectKey::new("ns", "ing"), "svc");
     metrics.request_done(&route, MethodLabel::Get, 200, Duration::from_millis(5), 10);
-    route.request_bytes.inc_by(3);
-    route.upstream_headers.observe(0.001);
+    route.request_bytes().inc_by(3);
+    route.upstream_headers().observe(0.001);
     metrics.upstream_connect().observe(0.001);
     metrics.upstream_error(UpstreamErrorKind::Refused);
     metrics.upstream_retry();
@@ -78,37 +78,72 @@ fn names_list_matches_what_is_registered() {
 }
 
 #[test]
-fn requests_are_counted_by_route_method_and_status_class() {
+fn requests_are_counted_by_route_method_and_status_code() {
     let (registry, metrics) = registered();
     let route = metrics.route(&ObjectKey::new("shop", "web"), "frontend");
-    for status in [200, 204, 404] {
+    for status in [200, 200, 404, 502, 503, 504, 418] {
         metrics.request_done(&route, MethodLabel::Get, status, Duration::ZERO, 5);
     }
     metrics.request_done(&route, MethodLabel::Post, 503, Duration::ZERO, 0);
     let text = text(&registry);
+    let series = r#"strait_requests_total{namespace="shop",ingress="web",service="frontend""#;
     for expected in [
-        r#"strait_requests_total{namespace="shop",ingress="web",service="frontend",method="GET",status="2xx"} 2"#,
-        r#"strait_requests_total{namespace="shop",ingress="web",service="frontend",method="GET",status="4xx"} 1"#,
-        r#"strait_requests_total{namespace="shop",ingress="web",service="frontend",method="POST",status="5xx"} 1"#,
-        r#"strait_request_duration_seconds_count{namespace="shop",ingress="web",status="2xx"} 2"#,
-        r#"strait_response_bytes_total{namespace="shop",ingress="web"} 15"#,
+        format!(r#"{series},method="GET",status="200"}} 2"#),
+        format!(r#"{series},method="GET",status="404"}} 1"#),
+        format!(r#"{series},method="GET",status="502"}} 1"#),
+        format!(r#"{series},method="GET",status="503"}} 1"#),
+        format!(r#"{series},method="GET",status="504"}} 1"#),
+        format!(r#"{series},method="GET",status="other_4xx"}} 1"#),
+        format!(r#"{series},method="POST",status="503"}} 1"#),
+        r#"strait_request_duration_seconds_count{namespace="shop",ingress="web",status="200"} 2"#
+            .to_owned(),
+        r#"strait_request_duration_seconds_count{namespace="shop",ingress="web",status="503"} 2"#
+            .to_owned(),
+        r#"strait_response_bytes_total{namespace="shop",ingress="web"} 35"#.to_owned(),
+        r#"strait_response_size_bytes_count{namespace="shop",ingress="web"} 8"#.to_owned(),
+        r#"strait_response_size_bytes_bucket{le="10.0",namespace="shop",ingress="web"} 8"#
+            .to_owned(),
     ] {
-        assert!(text.contains(expected), "missing {expected}\n{text}");
+        assert!(text.contains(&expected), "missing {expected}\n{text}");
     }
 }
 
 #[test]
-fn unmatched_requests_have_empty_ingress_and_service() {
+fn upstream_latency_is_per_ingress_and_service() {
     let (registry, metrics) = registered();
+    let route = metrics.route(&ObjectKey::new("shop", "web"), "frontend");
+    route.upstream_headers().observe(0.002);
+    let expected = r#"strait_upstream_response_header_duration_seconds_count{namespace="shop",ingress="web",service="frontend"} 1"#;
+    assert!(text(&registry).contains(expected));
+}
+
+#[test]
+fn unmatched_requests_have_no_name_labels_and_no_series_before_they_happen() {
+    let (registry, metrics) = registered();
+    let before = text(&registry);
+    assert!(
+        !before.contains(r#"="""#),
+        "an empty-label series:\n{before}"
+    );
+    assert!(
+        !before.contains("strait_response_bytes_total{"),
+        "route series before any request:\n{before}"
+    );
     metrics.request_done(
         &metrics.unrouted(),
         MethodLabel::Other,
         404,
         Duration::ZERO,
-        0,
+        9,
     );
-    let expected = r#"strait_requests_total{namespace="",ingress="",service="",method="other",status="4xx"} 1"#;
-    assert!(text(&registry).contains(expected));
+    let text = text(&registry);
+    for expected in [
+        r#"strait_requests_total{method="other",status="404"} 1"#,
+        r#"strait_response_bytes_total{} 9"#,
+    ] {
+        assert!(text.contains(expected), "missing {expected}\n{text}");
+    }
+    assert!(!text.contains(r#"="""#), "an empty-label series:\n{text}");
 }
 
 #[test]
@@ -116,10 +151,10 @@ fn a_route_rebuilt_after_eviction_counts_into_the_same_series() {
     let metrics = ProxyMetrics::default();
     let key = ObjectKey::new("ns", "ing");
     let a = metrics.route(&key, "svc");
-    let b = metrics.inner.route.handles("ns", "ing", "svc");
-    a.request_bytes.inc_by(2);
-    b.request_bytes.inc_by(3);
-    assert_eq!(a.request_bytes.get(), 5);
+    let b = RouteHandles::new(Arc::clone(&metrics.inner), "ns", "ing", "svc");
+    a.request_bytes().inc_by(2);
+    b.request_bytes().inc_by(3);
+    assert_eq!(a.request_bytes().get(), 5);
 }
 
 #[test]
@@ -144,22 +179,36 @@ fn method_classes() {
 }
 
 #[test]
-fn status_classes() {
+fn status_labels_are_exact_codes_or_other_per_class() {
     let cases = [
-        (100, "1xx"),
-        (101, "1xx"),
-        (200, "2xx"),
-        (299, "2xx"),
-        (308, "3xx"),
-        (400, "4xx"),
-        (499, "4xx"),
-        (500, "5xx"),
-        (504, "5xx"),
-        (999, "5xx"),
+        (100, "other_1xx"),
+        (101, "101"),
+        (200, "200"),
+        (206, "other_2xx"),
+        (299, "other_2xx"),
+        (308, "308"),
+        (400, "400"),
+        (418, "other_4xx"),
+        (499, "499"),
+        (500, "500"),
+        (501, "other_5xx"),
+        (502, "502"),
+        (503, "503"),
+        (504, "504"),
+        (999, "other_5xx"),
+        (0, "other_1xx"),
     ];
-    for (status, class) in cases {
-        assert_eq!(StatusClass::of(status).as_str(), class, "{status}");
+    for (status, label) in cases {
+        assert_eq!(StatusLabel::of(status).as_str(), label, "{status}");
     }
+    for code in StatusLabel::CODES {
+        assert_eq!(StatusLabel::of(code).as_str(), code.to_string());
+        assert!(StatusLabel::of(code).index() < StatusLabel::COUNT);
+    }
+    assert!(
+        StatusLabel::CODES.is_sorted(),
+        "binary search needs them sorted"
+    );
 }
 
 #[test]
@@ -185,6 +234,19 @@ fn bounded_series_exist_at_zero_from_the_start() {
     ] {
         assert!(text.contains(expected), "missing {expected}\n{text}");
     }
+}
+
+#[test]
+fn the_plain_listener_has_no_tls_series() {
+    let (registry, metrics) = registered();
+    let http = metrics.listener(Scheme::Http);
+    http.tls_handshake();
+    http.tls_failed(TlsFailure::Alert);
+    let text = text(&registry);
+    for line in text.lines().filter(|l| l.starts_with("strait_tls_")) {
+        assert!(!line.contains(r#"listener="http""#), "{line}\n{text}");
+    }
+    assert!(text.contains(r#"strait_tls_handshakes_total{listener="https"} 0"#));
 }
 
 #[test]

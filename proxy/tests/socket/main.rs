@@ -3,6 +3,7 @@
 
 mod hostile;
 mod lifecycle;
+mod links;
 mod observability;
 mod protocol;
 mod routing;

@@ -155,19 +155,25 @@ pub static OPTIONS: &[ConfigOption] = &[
     none("enable-brotli", "no response compression yet"),
     none("use-gzip", "no response compression yet"),
     none("use-http2", "HTTP/2 is always offered over TLS (ALPN h2)"),
-    guard(
+    flag(
         "proxy-body-size",
-        "no request body limit yet (ingress-nginx's default is 1m)",
+        "--max-body-size",
+        "same default (1m); 413 over it",
     ),
     guard(
         "global-auth-url",
         "no global external auth yet: requests it guarded would pass",
     ),
-    guard(
+    flag(
         "whitelist-source-range",
-        "no global source-address list yet",
+        "--allowlist-source-range",
+        "an Ingress's allowlist-source-range replaces it",
     ),
-    guard("denylist-source-range", "no global source-address list yet"),
+    flag(
+        "denylist-source-range",
+        "--denylist-source-range",
+        "an Ingress's denylist-source-range replaces it; checked before the allow list",
+    ),
     guard("block-cidrs", "no global block list yet"),
     guard("block-user-agents", "no global block list yet"),
     guard("block-referers", "no global block list yet"),

@@ -62,17 +62,19 @@ const AFFINITY: &str =
 const HASHING: &str = "planned: consistent hashing; requests are balanced round robin meanwhile";
 const UPSTREAM_TLS: &str =
     "planned: TLS and HTTP/2 upstreams; Strait speaks cleartext HTTP/1.1 upstream today";
-const TIMEOUTS: &str = "planned per Ingress; the global --upstream-connect-timeout / --upstream-response-timeout apply meanwhile";
+const TIMEOUTS: &str = "planned: a write to the upstream that waits longer is cut; request bodies are streamed without a send timeout meanwhile (--client-body-timeout still bounds a stalled client)";
 const RETRIES: &str =
     "planned per Ingress; a failed connect is retried once on another endpoint meanwhile";
-const BASIC_AUTH: &str = "planned: basic auth; routes are refused until it is enforced";
 const EXTERNAL_AUTH: &str = "planned: external auth; routes are refused until it is enforced";
 const CLIENT_CERTS: &str =
     "planned: client-certificate auth; routes are refused until it is enforced";
-const SOURCE: &str = "planned: source-address lists; routes are refused until they are enforced";
+const SOURCE: &str = "CIDRs or addresses, comma-separated, matched against the client address (trusted proxies and PROXY protocol applied); deny before allow; 403; replaces the global --allowlist-source-range / --denylist-source-range";
 const LIMITS: &str =
     "planned: rate and connection limits; routes are refused until they are enforced";
-const CORS: &str = "planned: CORS; responses carry no CORS headers meanwhile (browsers then refuse cross-origin reads: fails closed)";
+const CORS: &str =
+    "an invalid value falls back to ingress-nginx's default for the key, with a warning";
+const CORS_PREFLIGHT: &str = "only an OPTIONS request with Origin and Access-Control-Request-Method (a preflight) is answered 204 by the proxy; ingress-nginx answers every OPTIONS request from an allowed origin itself";
+const CORS_ORIGIN: &str = "an echoed origin also gets `Vary: Origin`, and must match an entry whole (ingress-nginx's regex is not anchored at the start)";
 const COOKIES: &str = "planned: response rewriting; upstream Set-Cookie and Location headers pass unchanged meanwhile";
 const MIRROR: &str = "planned: request mirroring; nothing is mirrored meanwhile";
 const WAF: &str = "no WAF in Strait yet: routes that ask for ModSecurity are refused";
@@ -124,13 +126,13 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("proxy-ssl-ciphers", Upstream, NotYet, UPSTREAM_TLS),
     k("proxy-ssl-protocols", Upstream, NotYet, UPSTREAM_TLS),
     // Timeouts, retries, sizes, buffering.
-    k("proxy-connect-timeout", Proxying, NotYet, TIMEOUTS),
+    k("proxy-connect-timeout", Proxying, Honoured, "whole seconds; an invalid value leaves --upstream-connect-timeout in force"),
     k("proxy-send-timeout", Proxying, NotYet, TIMEOUTS),
-    k("proxy-read-timeout", Proxying, NotYet, TIMEOUTS),
+    k("proxy-read-timeout", Proxying, Honoured, "whole seconds, between two reads: the response-header wait, each response-body read and a silent WebSocket tunnel; default --upstream-response-timeout"),
     k("proxy-next-upstream", Proxying, NotYet, RETRIES),
     k("proxy-next-upstream-timeout", Proxying, NotYet, RETRIES),
     k("proxy-next-upstream-tries", Proxying, NotYet, RETRIES),
-    k("proxy-body-size", Proxying, NotYet, "planned: request body limit (413); routes are refused until it is enforced, except `0` (unlimited)")
+    k("proxy-body-size", Proxying, Honoured, "request body limit with units k, m, g (`0`: unlimited; default --max-body-size, 1m): 413 on Content-Length before anything goes upstream, and when a streamed body crosses it")
         .security(true)
         .inert(Inert::Zero),
     k("client-body-buffer-size", Proxying, Ignored, STREAMING),
@@ -166,10 +168,10 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("session-cookie-conditional-samesite-none", Affinity, NotYet, AFFINITY),
     k("session-cookie-change-on-failure", Affinity, NotYet, AFFINITY),
     // Basic auth.
-    k("auth-type", BasicAuth, NotYet, BASIC_AUTH),
-    k("auth-secret", BasicAuth, NotYet, BASIC_AUTH),
-    k("auth-secret-type", BasicAuth, NotYet, BASIC_AUTH),
-    k("auth-realm", BasicAuth, NotYet, BASIC_AUTH),
+    k("auth-type", BasicAuth, HonouredWithDifference, "`basic` is enforced; `digest` is not yet, so routes asking for it are refused (503)"),
+    k("auth-secret", BasicAuth, HonouredWithDifference, "htpasswd entries in DES or SHA-2 crypt format are not verified: a Secret holding one refuses the routes (bcrypt, apr1, MD5-crypt, {SHA}, {SSHA}, {PLAIN} are)"),
+    k("auth-secret-type", BasicAuth, Honoured, "`auth-file` (the `auth` key, an htpasswd file) or `auth-map` (key = user, value = hash)"),
+    k("auth-realm", BasicAuth, Honoured, "the realm of the `WWW-Authenticate: Basic` challenge"),
     // External auth.
     k("auth-url", ExternalAuth, NotYet, EXTERNAL_AUTH),
     k("auth-signin", ExternalAuth, NotYet, EXTERNAL_AUTH),
@@ -197,9 +199,9 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("auth-tls-match-cn", ClientCerts, NotYet, CLIENT_CERTS),
     k("satisfy", ClientCerts, NotYet, "planned with the auth methods it combines; routes are refused until they are enforced"),
     // Source address.
-    k("allowlist-source-range", SourceAddress, NotYet, SOURCE),
-    k("whitelist-source-range", SourceAddress, NotYet, SOURCE).alias("allowlist-source-range"),
-    k("denylist-source-range", SourceAddress, NotYet, SOURCE),
+    k("allowlist-source-range", SourceAddress, Honoured, SOURCE),
+    k("whitelist-source-range", SourceAddress, Honoured, SOURCE).alias("allowlist-source-range"),
+    k("denylist-source-range", SourceAddress, Honoured, SOURCE),
     // Rate limiting.
     k("limit-rps", RateLimit, NotYet, LIMITS).inert(Inert::Zero),
     k("limit-rpm", RateLimit, NotYet, LIMITS).inert(Inert::Zero),
@@ -210,13 +212,13 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("limit-rate", Proxying, NotYet, "planned: response bandwidth limit; responses are sent at full speed meanwhile"),
     k("limit-rate-after", Proxying, NotYet, "planned: response bandwidth limit; responses are sent at full speed meanwhile"),
     // CORS.
-    k("enable-cors", Cors, NotYet, CORS),
-    k("cors-allow-origin", Cors, NotYet, CORS),
-    k("cors-allow-methods", Cors, NotYet, CORS),
-    k("cors-allow-headers", Cors, NotYet, CORS),
-    k("cors-expose-headers", Cors, NotYet, CORS),
-    k("cors-allow-credentials", Cors, NotYet, CORS),
-    k("cors-max-age", Cors, NotYet, CORS),
+    k("enable-cors", Cors, HonouredWithDifference, CORS_PREFLIGHT),
+    k("cors-allow-origin", Cors, HonouredWithDifference, CORS_ORIGIN),
+    k("cors-allow-methods", Cors, Honoured, CORS),
+    k("cors-allow-headers", Cors, Honoured, CORS),
+    k("cors-expose-headers", Cors, Honoured, CORS),
+    k("cors-allow-credentials", Cors, Honoured, CORS),
+    k("cors-max-age", Cors, Honoured, CORS),
     // WAF.
     k("enable-modsecurity", Waf, NotYet, WAF).inert(Inert::False),
     k("enable-owasp-core-rules", Waf, NotYet, WAF).inert(Inert::False),

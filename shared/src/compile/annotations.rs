@@ -12,7 +12,12 @@
 use crate::annotations::{Annotations, KeyStatus, Review, Status, parse_bool};
 use crate::config::{CompileConfig, UnsupportedSecurity};
 use crate::model::{Diagnostic, ObjectRef, Reason};
-use crate::table::{BackendMode, Refusal};
+use crate::table::{BackendMode, BodyLimit, Refusal, SourcePolicy};
+
+use std::sync::Arc;
+
+mod access;
+mod proxying;
 
 /// How an Ingress wants plain HTTP handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,13 +29,21 @@ pub(super) struct Redirects {
 }
 
 /// What the rules of one Ingress take from its annotations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Settings {
     pub(super) mode: BackendMode,
     pub(super) redirects: Redirects,
     pub(super) access_log: bool,
     /// Every route of the Ingress answers 503 with this reason.
     pub(super) refused: Option<Refusal>,
+    /// Source-address lists (see [`access`]).
+    pub(super) source: Option<Arc<SourcePolicy>>,
+    /// Request body limit (see [`access`]).
+    pub(super) max_body_size: Option<BodyLimit>,
+    /// CORS (see [`proxying`]).
+    pub(super) cors: Option<Arc<crate::table::Cors>>,
+    /// Upstream timeouts (see [`proxying`]).
+    pub(super) timeouts: Option<Arc<crate::table::Timeouts>>,
 }
 
 /// The settings of an Ingress whose annotations were reviewed as `review`.
@@ -46,12 +59,15 @@ pub(super) fn settings(
         object,
         diagnostics,
     };
+    let access = access::read(&mut read, config);
     let refused = if !review.snippets.is_empty() {
         Some(Refusal::SnippetAnnotation)
     } else if !review.unenforced.is_empty()
         && config.unsupported_security == UnsupportedSecurity::Refuse
     {
         Some(Refusal::UnsupportedSecurityAnnotation)
+    } else if access.invalid {
+        Some(Refusal::InvalidSecurityAnnotation)
     } else {
         None
     };
@@ -63,6 +79,10 @@ pub(super) fn settings(
         },
         access_log: read.boolean("enable-access-log").unwrap_or(true),
         refused,
+        source: access.source,
+        max_body_size: access.max_body_size,
+        cors: read.cors(),
+        timeouts: read.timeouts(),
     }
 }
 

@@ -26,13 +26,18 @@ use crate::annotations::{Annotations, Review};
 use crate::host::HostPattern;
 use crate::model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason};
 use crate::paths::PathKind;
+use crate::table::basic_auth::BasicAuth;
 use crate::table::{Refusal, Route, RouteOptions};
+
+mod basic_auth;
 
 /// What every claim of one Ingress shares.
 struct IngressCtx<'a> {
     key: &'a ObjectKey,
     object: ObjectRef,
     settings: Settings,
+    /// Basic auth of every route (`auth-type: basic`), read in [`basic_auth`].
+    basic_auth: Option<std::sync::Arc<BasicAuth>>,
 }
 
 pub(super) fn compile_ingress(
@@ -43,15 +48,21 @@ pub(super) fn compile_ingress(
 ) -> Option<Refusal> {
     let object = ObjectRef::new(Kind::Ingress, key.clone());
     let read = Annotations::of(ingress, &c.config.annotations_prefix);
-    let settings = annotations::settings(read, review, c.config, &object, &mut c.diagnostics);
+    let mut settings = annotations::settings(read, review, c.config, &object, &mut c.diagnostics);
     annotations::report(review, c.config, &object, &mut c.diagnostics);
+    let basic_auth = basic_auth::read(read, c.index, key, &object, &mut c.diagnostics)
+        .unwrap_or_else(|refusal| {
+            settings.refused = settings.refused.or(Some(refusal));
+            None
+        });
     let ctx = IngressCtx {
         key,
         object,
         settings,
+        basic_auth,
     };
     let Some(spec) = ingress.spec.as_ref() else {
-        return settings.refused;
+        return ctx.settings.refused;
     };
     for rule in spec.rules.iter().flatten() {
         compile_rule(c, &ctx, rule, spec.default_backend.as_ref());
@@ -59,7 +70,7 @@ pub(super) fn compile_ingress(
     if let Some(backend) = &spec.default_backend {
         compile_default_backend(c, &ctx, backend);
     }
-    settings.refused
+    ctx.settings.refused
 }
 
 fn compile_rule(
@@ -195,6 +206,11 @@ fn route(
             https_redirect,
             access_log: settings.access_log,
             refused: settings.refused,
+            basic_auth: ctx.basic_auth.clone(),
+            source: settings.source.clone(),
+            max_body_size: settings.max_body_size,
+            cors: settings.cors.clone(),
+            timeouts: settings.timeouts.clone(),
         },
     })
 }

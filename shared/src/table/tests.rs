@@ -65,16 +65,30 @@ fn equal_endpoints_compare_equal_whatever_the_cursor() {
 fn a_clone_and_another_thread_walk_their_own_cursors() {
     let a = Endpoints::new(vec![ep(1, 1), ep(2, 1)]);
     let first = a.next_ticket();
-    assert_eq!(a.next_ticket(), first.wrapping_add(1), "one thread's tickets follow");
+    assert_eq!(
+        a.next_ticket(),
+        first.wrapping_add(1),
+        "one thread's tickets follow"
+    );
     let clone = a.clone();
     let c = clone.next_ticket();
     assert_eq!(clone.next_ticket(), c.wrapping_add(1));
-    assert_eq!(a.next_ticket(), first.wrapping_add(2), "the clone moved nothing of a's");
+    assert_eq!(
+        a.next_ticket(),
+        first.wrapping_add(2),
+        "the clone moved nothing of a's"
+    );
     let elsewhere = std::thread::scope(|s| {
-        s.spawn(|| (a.next_ticket(), a.next_ticket())).join().unwrap()
+        s.spawn(|| (a.next_ticket(), a.next_ticket()))
+            .join()
+            .unwrap()
     });
     assert_eq!(elsewhere.1, elsewhere.0.wrapping_add(1));
-    assert_eq!(a.next_ticket(), first.wrapping_add(3), "the other thread moved nothing here");
+    assert_eq!(
+        a.next_ticket(),
+        first.wrapping_add(3),
+        "the other thread moved nothing here"
+    );
 }
 
 fn route(name: &str, backend: BackendId) -> Route {

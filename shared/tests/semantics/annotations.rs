@@ -38,14 +38,9 @@ fn guarded_world(key: &str, value: &str) -> World {
 
 #[test]
 fn every_unenforced_security_key_refuses_its_ingress_routes_and_only_those() {
-    // docs/architecture.md, "Annotations": auth, client certificates, satisfy, source lists, limits, body size,
-    // WAF.
+    // docs/architecture.md, "Annotations": external auth, client certificates, satisfy,
+    // limits, WAF (source lists, basic auth and body size are enforced: access_* tests).
     for (key, value) in [
-        ("whitelist-source-range", "10.0.0.0/8"),
-        ("allowlist-source-range", "10.0.0.0/8"),
-        ("denylist-source-range", "127.0.0.1/32"),
-        ("auth-type", "basic"),
-        ("auth-secret", "basic-auth"),
         ("auth-url", "http://auth.example.com/verify"),
         ("auth-tls-secret", "default/ca"),
         ("auth-tls-verify-client", "on"),
@@ -53,7 +48,6 @@ fn every_unenforced_security_key_refuses_its_ingress_routes_and_only_those() {
         ("limit-rps", "1"),
         ("limit-rpm", "60"),
         ("limit-connections", "5"),
-        ("proxy-body-size", "1k"),
         ("enable-modsecurity", "true"),
         ("global-rate-limit", "100"),
     ] {
@@ -113,11 +107,7 @@ fn inert_security_values_restrict_nothing_and_serve() {
 
 #[test]
 fn an_unparsable_security_value_refuses_like_a_missing_control() {
-    for (key, value) in [
-        ("limit-rps", "ten"),
-        ("enable-modsecurity", "maybe"),
-        ("proxy-body-size", ""),
-    ] {
+    for (key, value) in [("limit-rps", "ten"), ("enable-modsecurity", "maybe")] {
         let world = guarded_world(key, value);
         assert_eq!(
             refusal(&world.table(), "a.example.com", "/"),
@@ -125,11 +115,23 @@ fn an_unparsable_security_value_refuses_like_a_missing_control() {
             "{key}: {value:?}"
         );
     }
+    // An enforced key whose value does not parse refuses too, for its own reason.
+    for (key, value) in [
+        ("proxy-body-size", ""),
+        ("whitelist-source-range", "10.0.0.0/33"),
+    ] {
+        let world = guarded_world(key, value);
+        assert_eq!(
+            refusal(&world.table(), "a.example.com", "/"),
+            Some(Refusal::InvalidSecurityAnnotation),
+            "{key}: {value:?}"
+        );
+    }
 }
 
 #[test]
 fn serve_mode_serves_unenforced_security_keys_with_a_warning() {
-    let mut world = guarded_world("auth-type", "basic");
+    let mut world = guarded_world("auth-tls-secret", "default/ca");
     world.config.unsupported_security = UnsupportedSecurity::Serve;
     let compiled = world.compile();
     assert_eq!(refusal(&compiled.table, "a.example.com", "/"), None);
@@ -171,7 +173,7 @@ fn a_refused_ingress_still_holds_its_claims() {
     world.apply(
         app()
             .created("2024-01-01T00:00:00Z")
-            .annotation(&format!("{NGINX}/auth-type"), "basic")
+            .annotation(&format!("{NGINX}/auth-tls-secret"), "default/ca")
             .build(),
     );
     world.apply(
@@ -307,7 +309,7 @@ fn the_annotations_prefix_flag_moves_the_nginx_keys() {
     world.config.annotations_prefix = "ingress.kubernetes.io".to_owned();
     world.apply(
         app()
-            .annotation("ingress.kubernetes.io/auth-type", "basic")
+            .annotation("ingress.kubernetes.io/auth-tls-secret", "default/ca")
             .annotation(&format!("{NGINX}/configuration-snippet"), "deny all;")
             .build(),
     );
@@ -315,7 +317,7 @@ fn the_annotations_prefix_flag_moves_the_nginx_keys() {
     assert_eq!(
         refusal(&compiled.table, "a.example.com", "/"),
         Some(Refusal::UnsupportedSecurityAnnotation),
-        "keys under another prefix are not ours: only auth-type counts"
+        "keys under another prefix are not ours: only auth-tls-secret counts"
     );
     assert!(with_reason(&compiled, Reason::RefusedAnnotation).is_empty());
 }

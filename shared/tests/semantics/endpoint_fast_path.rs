@@ -301,10 +301,15 @@ fn untouched_backends_keep_their_round_robin_position() {
         let m = t.lookup("api.example.com", "/").expect("api matches");
         m.backend.state.as_ref().expect("endpoints").next_ticket()
     };
-    assert_eq!((ticket(&before), ticket(&before)), (0, 1));
+    let first = ticket(&before);
+    assert_eq!(ticket(&before), first.wrapping_add(1));
     world.apply(http_slice("web-1", "web", vec![ready("10.0.0.2")]));
     let after = refresh(&world, &before, &slices_of(&["web"]));
-    assert_eq!(ticket(&after), 2, "the cursor carries on");
+    assert_eq!(
+        ticket(&after),
+        first.wrapping_add(2),
+        "the cursor carries on"
+    );
     assert_eq!(
         served(&after, "api.example.com", "/").map(|e| e.len()),
         Ok(3)

@@ -161,6 +161,8 @@ mod tests {
             },
             route_ms: (1..=290).map(f64::from).collect(),
             missed: (read > 0) as usize * 10,
+            endpoint_ms: (1..=58).map(f64::from).collect(),
+            endpoint_missed: 0,
             processes_before: 3,
             processes_peak: 3 + (read > 0) as usize * 27,
             rss_before_mib: 10.0,

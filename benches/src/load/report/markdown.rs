@@ -423,9 +423,11 @@ fn change_section(md: &mut String, change: &ChangeReport) -> fmt::Result {
     writeln!(
         md,
         "### Change under load\n\nKeep-alive load while the configuration is rewritten ten \
-         times a second (a route added, one removed, the endpoint moved). Strait reads its \
-         manifests folder; nginx gets `nginx -s reload` after each write. Route live: from a \
-         write to its new route's first 200.\n"
+         times a second (a route added, one removed; every fifth write also moves the \
+         endpoint). Strait reads its manifests folder; nginx gets `nginx -s reload` after each \
+         write. Route live: from a write to its new route's first 200. Endpoint live: from a \
+         write that moves the endpoint to the first new connection answered by the new address \
+         (missed: not seen before the next move, half a second later).\n"
     )?;
     let (mut rows, mut sentences) = (Vec::new(), Vec::new());
     for run in [&change.strait, &change.nginx] {
@@ -441,13 +443,20 @@ fn change_section(md: &mut String, change: &ChangeReport) -> fmt::Result {
             failures(&run.errors),
             format!("{} / {}", ms(p50), ms(p99)),
             run.missed.to_string(),
+            {
+                let mut moved = run.endpoint_ms.clone();
+                moved.sort_by(f64::total_cmp);
+                let [p50, p99] = [50.0, 99.0].map(|p| percentile(&moved, p));
+                format!("{} / {} ({} missed)", ms(p50), ms(p99), run.endpoint_missed)
+            },
             format!("{} → {}", run.processes_before, run.processes_peak),
             format!("{:.1} → {:.1}", run.rss_before_mib, run.rss_peak_mib),
         ]);
         sentences.push(churn_sentence(run, p99));
     }
     let header = "target | config writes | seconds | requests completed | failed requests \
-                  | route live p50 / p99 ms | missed routes | processes before → peak \
+                  | route live p50 / p99 ms | missed routes | endpoint live p50 / p99 ms \
+                  | processes before → peak \
                   | RSS before → peak MiB";
     table(md, header, &rows)?;
     writeln!(md, "- {}\n", sentences.join("\n- "))

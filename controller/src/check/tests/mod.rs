@@ -175,13 +175,8 @@ fn an_unenforced_security_key_refuses_the_routes() {
 
 #[test]
 fn serve_mode_serves_an_unenforced_key_but_still_exits_1() {
-    let key = nginx("whitelist-source-range");
-    let loaded = with_service([ingress(
-        "default",
-        "web",
-        Some("strait"),
-        &[(&key, "10.0.0.0/8")],
-    )]);
+    let key = nginx("limit-rps");
+    let loaded = with_service([ingress("default", "web", Some("strait"), &[(&key, "10")])]);
     let config = CompileConfig {
         unsupported_security: UnsupportedSecurity::Serve,
         ..CompileConfig::default()
@@ -447,8 +442,14 @@ fn configmap_options_map_to_flags_or_need_attention() {
             OptionStatus::Flag,
             Some("--trusted-proxies"),
         ),
-        ("proxy-body-size", "16m", OptionStatus::NotEnforced, None),
-        ("proxy-body-size", "", OptionStatus::NoFlag, None),
+        (
+            "proxy-body-size",
+            "16m",
+            OptionStatus::Flag,
+            Some("--max-body-size"),
+        ),
+        ("block-cidrs", "10.0.0.0/8", OptionStatus::NotEnforced, None),
+        ("block-cidrs", "", OptionStatus::NoFlag, None),
         (
             "allow-snippet-annotations",
             "true",
@@ -464,7 +465,7 @@ fn configmap_options_map_to_flags_or_need_attention() {
         assert_eq!(option.attention(), status != OptionStatus::Flag, "{key}");
     }
     assert!(
-        OptionCheck::new("proxy-body-size", "16m")
+        OptionCheck::new("block-cidrs", "10.0.0.0/8")
             .note
             .starts_with("NOT ENFORCED")
     );

@@ -221,8 +221,8 @@ async fn a_cluster_is_listed_once_per_kind_and_checked_like_a_folder() {
         let secrets = api.expect(Method::GET, "/api/v1/secrets").await;
         assert_eq!(
             secrets.query_value("fieldSelector").as_deref(),
-            Some("type=kubernetes.io/tls"),
-            "only TLS Secrets, as the controller"
+            Some(crate::cluster::sources::WATCHED_SECRETS),
+            "the Secrets the controller watches"
         );
         secrets.fail(StatusCode::FORBIDDEN, "Forbidden", "secrets is forbidden");
         answer_list(&mut api, "/api/v1/nodes", "Node", vec![]).await;
@@ -278,7 +278,7 @@ async fn a_cluster_is_listed_once_per_kind_and_checked_like_a_folder() {
         options,
         [
             ("use-forwarded-headers", OptionStatus::Flag),
-            ("whitelist-source-range", OptionStatus::NotEnforced)
+            ("whitelist-source-range", OptionStatus::Flag)
         ]
     );
     assert_eq!(report.exit_code(), 1);

@@ -191,20 +191,20 @@ async fn an_object_that_does_not_decode_is_skipped_and_kept() {
 }
 
 #[tokio::test]
-async fn secrets_are_watched_with_the_tls_type_field_selector() {
+async fn secrets_are_watched_except_types_that_never_hold_tls_or_htpasswd() {
     let (client, mut api) = mock::pair();
     let (context, mut received, _) = context(client);
     let scenario = tokio::spawn(async move {
         let listing = api.expect(Method::GET, "/api/v1/secrets").await;
         assert_eq!(
             listing.query_value("fieldSelector").as_deref(),
-            Some("type=kubernetes.io/tls")
+            Some(WATCHED_SECRETS)
         );
         listing.ok(&list("Secret", vec![]));
         let watching = api.expect(Method::GET, "/api/v1/secrets").await;
         assert_eq!(
             watching.query_value("fieldSelector").as_deref(),
-            Some("type=kubernetes.io/tls")
+            Some(WATCHED_SECRETS)
         );
         api.expect_none(Duration::from_millis(100)).await;
         drop(watching);

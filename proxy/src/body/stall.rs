@@ -1,0 +1,63 @@
+//! The read timeout of an upstream response body (nginx's `proxy_read_timeout`: the longest
+//! wait between two successive reads). One timer per response, allocated at the first read
+//! that has to wait and reset, not reallocated, at each later one; disarmed while data flows.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Context;
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
+
+/// Why the proxy cut a response body.
+#[derive(Debug, thiserror::Error)]
+pub enum ResponseBodyError {
+    /// The upstream connection failed or broke the body's framing.
+    #[error(transparent)]
+    Upstream(#[from] hyper::Error),
+    /// The upstream sent nothing for the read timeout.
+    #[error("no response body data from the upstream for {0:?}")]
+    ReadTimeout(Duration),
+}
+
+#[derive(Debug)]
+pub(super) struct ReadTimer {
+    timeout: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// The timer runs for the current wait.
+    armed: bool,
+}
+
+impl ReadTimer {
+    pub(super) fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            sleep: None,
+            armed: false,
+        }
+    }
+
+    /// A read is pending: arms the timer if it is not running yet; `true` when it has expired.
+    pub(super) fn waiting(&mut self, cx: &mut Context<'_>) -> bool {
+        let deadline = || Instant::now() + self.timeout;
+        if !self.armed {
+            self.armed = true;
+            match &mut self.sleep {
+                Some(sleep) => sleep.as_mut().reset(deadline()),
+                None => self.sleep = Some(Box::pin(tokio::time::sleep_until(deadline()))),
+            }
+        }
+        self.sleep
+            .as_mut()
+            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
+    }
+
+    /// A read completed: the next wait starts a fresh timeout.
+    pub(super) fn read(&mut self) {
+        self.armed = false;
+    }
+
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}

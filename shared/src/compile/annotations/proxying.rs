@@ -1,0 +1,79 @@
+//! CORS and upstream timeouts of an Ingress: values read through the registry, parsed by
+//! [`crate::table::cors`] and [`crate::table::timeouts`]. Neither restricts access, so a value
+//! that does not parse is reported and ingress-nginx's default applies, as ingress-nginx does.
+
+use std::sync::Arc;
+
+use super::Reader;
+use crate::model::{Diagnostic, Reason};
+use crate::table::cors::{Cors, CorsValues};
+use crate::table::timeouts::{Timeouts, parse_seconds};
+
+impl Reader<'_, '_> {
+    /// `enable-cors` and the `cors-*` keys; `None` unless CORS is enabled.
+    pub(super) fn cors(&mut self) -> Option<Arc<Cors>> {
+        if self.boolean_nginx("enable-cors") != Some(true) {
+            return None;
+        }
+        let value = |name| self.keys.nginx(name).map(|(_, value)| value);
+        let values = CorsValues {
+            allow_origin: value("cors-allow-origin"),
+            allow_methods: value("cors-allow-methods"),
+            allow_headers: value("cors-allow-headers"),
+            expose_headers: value("cors-expose-headers"),
+            allow_credentials: value("cors-allow-credentials"),
+            max_age: value("cors-max-age"),
+        };
+        let (cors, fallbacks) = Cors::parse(values);
+        for f in fallbacks {
+            let key = self
+                .keys
+                .nginx(f.key)
+                .map_or_else(|| f.key.to_owned(), |(key, _)| key);
+            let message = format!(
+                "{key}: {:?} is not valid as ingress-nginx reads it; {} applies",
+                f.value, f.default
+            );
+            self.diagnostics.push(Diagnostic::warning(
+                self.object.clone(),
+                Reason::InvalidAnnotation,
+                message,
+            ));
+        }
+        Some(Arc::new(cors))
+    }
+
+    /// `proxy-connect-timeout`, `proxy-read-timeout`, `proxy-send-timeout`; `None` when all
+    /// are the global defaults.
+    pub(super) fn timeouts(&mut self) -> Option<Arc<Timeouts>> {
+        let timeouts = Timeouts {
+            connect: self.seconds("proxy-connect-timeout"),
+            read: self.seconds("proxy-read-timeout"),
+            send: self.seconds("proxy-send-timeout"),
+        };
+        (!timeouts.is_default()).then(|| Arc::new(timeouts))
+    }
+
+    fn seconds(&mut self, name: &'static str) -> Option<std::time::Duration> {
+        let (key, value) = self.keys.nginx(name)?;
+        let seconds = parse_seconds(value);
+        if seconds.is_none() {
+            self.invalid(
+                &key,
+                value,
+                "is not a positive whole number of seconds (the global default applies)",
+            );
+        }
+        seconds
+    }
+
+    /// `<prefix>/<name>` as a boolean (Go's `strconv.ParseBool`); unparsable: reported, `None`.
+    fn boolean_nginx(&mut self, name: &'static str) -> Option<bool> {
+        let (key, value) = self.keys.nginx(name)?;
+        let parsed = crate::annotations::parse_bool(value);
+        if parsed.is_none() {
+            self.invalid(&key, value, "is not true or false");
+        }
+        parsed
+    }
+}
