@@ -120,7 +120,9 @@ pub async fn watch(
     // event, so look once more now that events are being delivered.
     let mut trigger = Trigger::Resync;
     let mut resync = tokio::time::interval_at(Instant::now() + period, period);
-    let mut last_scan: Instant;
+    // When a complete write last jumped the debounce: at most one such scan per debounce, so
+    // a burst of renames still settles into few scans. (Rechecks and resyncs do not count.)
+    let mut leading: Option<Instant> = None;
     resync.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // A file whose new version removes objects and was written within the debounce may be
     // half-written: it is re-read once quiet that long before its removals apply.
@@ -131,7 +133,6 @@ pub async fn watch(
         source.metrics.reloaded(trigger);
         let change;
         (source, change) = source.scan_blocking(false).await?;
-        last_scan = Instant::now();
         if let Some(change) = change
             && changes.send(change).await.is_err()
         {
@@ -143,12 +144,21 @@ pub async fn watch(
             _ = resync.tick() => Trigger::Resync,
             () = until(recheck) => Trigger::Watch,
             Some(wake) = events.recv() => {
-                if wake == Wake::Complete && last_scan.elapsed() >= config.debounce {
+                let may_lead = |leading: Option<Instant>| {
+                    leading.is_none_or(|at| at.elapsed() >= config.debounce)
+                };
+                if wake == Wake::Complete && may_lead(leading) {
+                    leading = Some(Instant::now());
                     Trigger::Watch
                 } else {
                     tokio::select! {
                         () = &mut shutdown => break,
-                        () = settle(&mut events, &config) => Trigger::Watch,
+                        led = settle(&mut events, &config, may_lead(leading)) => {
+                            if led {
+                                leading = Some(Instant::now());
+                            }
+                            Trigger::Watch
+                        }
                     }
                 }
             }
@@ -159,14 +169,17 @@ pub async fn watch(
     Ok(())
 }
 
-/// Waits until events have been quiet for `debounce`, or `max_delay` after the first one.
-async fn settle(events: &mut mpsc::Receiver<Wake>, config: &WatchConfig) {
+/// Waits until events have been quiet for `debounce`, or `max_delay` after the first one. With
+/// `may_lead`, a complete write ends the wait at once (a temporary file's events come before
+/// the rename that completes it); returns whether that happened.
+async fn settle(events: &mut mpsc::Receiver<Wake>, config: &WatchConfig, may_lead: bool) -> bool {
     let first = Instant::now();
     loop {
         let deadline = settle_deadline(first, Instant::now(), config);
         match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(Wake::Complete)) if may_lead => return true,
             Ok(Some(_)) => continue,
-            Ok(None) | Err(_) => return,
+            Ok(None) | Err(_) => return false,
         }
     }
 }
@@ -344,6 +357,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_complete_write_ends_the_settle_at_once_unless_one_just_did() {
+        let config = WatchConfig {
+            debounce: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            ..config()
+        };
+        let (tx, mut rx) = mpsc::channel(64);
+        tx.send(Wake::Partial).await.unwrap();
+        tx.send(Wake::Complete).await.unwrap();
+        let started = std::time::Instant::now();
+        assert!(settle(&mut rx, &config, true).await, "it led");
+        assert!(
+            started.elapsed() < config.debounce,
+            "{:?}",
+            started.elapsed()
+        );
+
+        tx.send(Wake::Complete).await.unwrap();
+        let started = std::time::Instant::now();
+        assert!(!settle(&mut rx, &config, false).await, "it waited");
+        assert!(
+            started.elapsed() >= config.debounce,
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
     async fn settle_ends_under_a_steady_stream_of_events() {
         let config = config();
         let (tx, mut rx) = mpsc::channel(64);
@@ -353,7 +394,7 @@ mod tests {
             }
         });
         let started = std::time::Instant::now();
-        settle(&mut rx, &config).await;
+        settle(&mut rx, &config, false).await;
         let waited = started.elapsed();
         assert!(waited >= config.max_delay, "{waited:?}");
         assert!(waited < Duration::from_millis(600), "{waited:?}");
