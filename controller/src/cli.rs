@@ -4,7 +4,7 @@
 //! `STRAIT_DEMO_<FLAG>` and `STRAIT_ECHO_<FLAG>`; `check`'s own flags: `STRAIT_CHECK_<FLAG>`). Values are parsed into typed data once,
 //! here; [`ServeArgs::into_config`] turns the `serve` flags into a [`ServeConfig`].
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use ipnet::IpNet;
 use strait_proxy::access_log::Format as AccessLogFormat;
 use strait_proxy::{AccessLog, Hsts, ProxyConfig, ProxyProtocol};
 use strait_shared::config::UnsupportedSecurity;
-use strait_shared::table::{BodyLimit, SourcePolicy, parse_body_size};
+use strait_shared::table::{BodyLimit, SourcePolicy};
 use strait_shared::{BackendMode, CompileConfig, ObjectKey};
 
 use crate::cluster::ClusterConfig;
@@ -529,115 +529,10 @@ impl CommonArgs {
     }
 }
 
-/// Parses one item of a comma-separated name list (`--ingress-class`, `--controller-name`):
-/// trimmed, not empty.
-pub fn parse_name(s: &str) -> Result<String, String> {
-    match s.trim() {
-        "" => Err("empty name in the list".to_owned()),
-        name => Ok(name.to_owned()),
-    }
-}
-
-/// Parses `NAMESPACE/NAME`.
-pub fn parse_object_key(s: &str) -> Result<ObjectKey, String> {
-    match s.trim().split_once('/') {
-        Some((namespace, name))
-            if !namespace.is_empty() && !name.is_empty() && !name.contains('/') =>
-        {
-            Ok(ObjectKey::new(namespace, name))
-        }
-        _ => Err(format!("`{s}` is not NAMESPACE/NAME")),
-    }
-}
-
-/// Parses a listen address: `IP:PORT` (`0.0.0.0:8080`, `127.0.0.1:8080`, `[::]:8080`), or
-/// `:PORT` for every IPv4 interface (`0.0.0.0:PORT`, as Go tools and ingress-nginx write it).
-/// Host names are not resolved.
-pub fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
-    let text = s.trim();
-    let parsed = match text.strip_prefix(':') {
-        Some(port) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => port
-            .parse::<u16>()
-            .ok()
-            .map(|port| SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port))),
-        Some(_) => None,
-        None => text.parse().ok(),
-    };
-    parsed.ok_or_else(|| {
-        format!(
-            "`{text}` is not an IP address and port \
-             (expected e.g. 0.0.0.0:8080, 127.0.0.1:8080, [::]:8080 or :8080)"
-        )
-    })
-}
-
-/// Parses a CIDR (`10.0.0.0/8`, `fd00::/8`) or a bare IP address (one host: /32 or /128).
-pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
-    let s = s.trim();
-    if let Ok(net) = s.parse::<IpNet>() {
-        return Ok(net);
-    }
-    s.parse::<IpAddr>().map(IpNet::from).map_err(|_| {
-        format!("`{s}` is neither a CIDR (like 10.0.0.0/8) nor an IP address (like 192.0.2.1)")
-    })
-}
-
-/// Parses a size as ingress-nginx's `proxy-body-size` (`1m`, `512k`, `100`; `0`: unlimited)
-/// into bytes.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    parse_body_size(s)
-        .map(|limit| limit.map_or(0, |l| l.0))
-        .map_err(|e| format!("`{}` {e}", s.trim()))
-}
-
-/// Parses a duration written as one or more `<integer><unit>` parts, units `ms`, `s`, `m`,
-/// `h`, `d`: `250ms`, `5s`, `2m`, `1m30s`, `365d`. A bare `0` is accepted; other bare numbers are not,
-/// because their unit would be a guess.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let text = s.trim();
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let bad = |why: &str| {
-        format!("invalid duration `{text}`: {why} (expected e.g. 250ms, 5s, 2m, 1m30s, 365d)")
-    };
-    if text.is_empty() {
-        return Err(bad("empty"));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(bad("expected a number"));
-        }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| bad("number too large"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(1),
-            "s" => Duration::from_secs(1),
-            "m" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            "d" => Duration::from_secs(86_400),
-            "" => return Err(bad("missing unit")),
-            _ => return Err(bad("unknown unit")),
-        };
-        rest = &rest[unit_len..];
-        let part = u32::try_from(number)
-            .ok()
-            .and_then(|n| unit.checked_mul(n))
-            .ok_or_else(|| bad("too large"))?;
-        total = total.checked_add(part).ok_or_else(|| bad("too large"))?;
-    }
-    Ok(total)
-}
+mod parse;
+pub use parse::{
+    parse_cidr, parse_duration, parse_listen_addr, parse_name, parse_object_key, parse_size,
+};
 
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod manifests;
+pub mod scrape;
 pub mod tls;
 
 use std::future::Future;
