@@ -276,6 +276,7 @@ async fn quiet_ingress_writes_no_line(s: &Running, lines: &mut Receiver<String>)
         ("namespace", "logs"),
         ("ingress", "quiet"),
         ("service", "a"),
+        ("path", "/"),
         ("method", "GET"),
         ("status", "200"),
     ];

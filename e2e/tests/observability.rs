@@ -11,7 +11,7 @@ use strait_e2e::{DEADLINE, Echo, Manifests, config, dead_addr, eventually, get};
 
 // ---- metrics ----
 
-/// `obs/shop` routes `ok.test` to a healthy echo and `dead.test` to a port nobody listens
+/// `obs/shop` routes `ok.test` to a healthy echo and `dead.test/api` to a port nobody listens
 /// on; `obs/spare` routes `gone.test` to a Service whose only endpoint is not ready.
 async fn metrics_scenario() -> (Manifests, Echo) {
     let a = Echo::start("a", [127, 0, 0, 2], 0).await;
@@ -33,7 +33,7 @@ async fn metrics_scenario() -> (Manifests, Echo) {
     items.push(
         IngressB::new("obs", "shop")
             .rule("ok.test", "/", "Prefix", "ok", 80)
-            .rule("dead.test", "/", "Prefix", "dead", 80)
+            .rule("dead.test", "/api", "Prefix", "dead", 80)
             .build(),
     );
     items.push(
@@ -61,18 +61,18 @@ async fn send(s: &Running, n: usize, host: &str, path: &str, status: u16) -> u64
 fn expected_increases(shop_bytes: u64, spare_bytes: u64) -> Vec<(String, Labels, f64)> {
     let text = format!(
         r#"
-strait_requests_total{{namespace="obs",ingress="shop",service="ok",method="GET",status="200"}} 3
-strait_requests_total{{namespace="obs",ingress="shop",service="ok",method="GET",status="404"}} 1
-strait_requests_total{{namespace="obs",ingress="shop",service="ok",method="GET",status="other_4xx"}} 1
-strait_requests_total{{namespace="obs",ingress="shop",service="ok",method="GET",status="504"}} 1
-strait_requests_total{{namespace="obs",ingress="shop",service="dead",method="GET",status="502"}} 1
-strait_requests_total{{namespace="obs",ingress="spare",service="empty",method="GET",status="503"}} 2
+strait_requests_total{{namespace="obs",ingress="shop",service="ok",path="/",method="GET",status="200"}} 3
+strait_requests_total{{namespace="obs",ingress="shop",service="ok",path="/",method="GET",status="404"}} 1
+strait_requests_total{{namespace="obs",ingress="shop",service="ok",path="/",method="GET",status="other_4xx"}} 1
+strait_requests_total{{namespace="obs",ingress="shop",service="ok",path="/",method="GET",status="504"}} 1
+strait_requests_total{{namespace="obs",ingress="shop",service="dead",path="/api",method="GET",status="502"}} 1
+strait_requests_total{{namespace="obs",ingress="spare",service="empty",path="/",method="GET",status="503"}} 2
 strait_requests_total{{method="GET",status="404"}} 2
-strait_request_duration_seconds_count{{namespace="obs",ingress="shop",status="200"}} 3
-strait_request_duration_seconds_count{{namespace="obs",ingress="shop",status="404"}} 1
-strait_request_duration_seconds_count{{namespace="obs",ingress="shop",status="502"}} 1
-strait_request_duration_seconds_count{{namespace="obs",ingress="shop",status="504"}} 1
-strait_request_duration_seconds_count{{namespace="obs",ingress="spare",status="503"}} 2
+strait_request_duration_seconds_count{{namespace="obs",ingress="shop",path="/",status="200"}} 3
+strait_request_duration_seconds_count{{namespace="obs",ingress="shop",path="/",status="404"}} 1
+strait_request_duration_seconds_count{{namespace="obs",ingress="shop",path="/api",status="502"}} 1
+strait_request_duration_seconds_count{{namespace="obs",ingress="shop",path="/",status="504"}} 1
+strait_request_duration_seconds_count{{namespace="obs",ingress="spare",path="/",status="503"}} 2
 strait_request_duration_seconds_count{{status="404"}} 2
 strait_response_size_bytes_count{{namespace="obs",ingress="shop"}} 7
 strait_upstream_errors_total{{kind="refused"}} 2
@@ -125,7 +125,7 @@ async fn metrics_count_200_404_502_503_and_504_as_distinct_series() {
     shop_bytes += send(&s, 1, "ok.test", "/?status=404", 404).await;
     shop_bytes += send(&s, 1, "ok.test", "/?status=418", 418).await;
     shop_bytes += send(&s, 1, "ok.test", "/?delay_ms=2000", 504).await;
-    shop_bytes += send(&s, 1, "dead.test", "/", 502).await;
+    shop_bytes += send(&s, 1, "dead.test", "/api/items", 502).await;
     let spare_bytes = send(&s, 2, "gone.test", "/", 503).await;
     send(&s, 2, "nowhere.test", "/", 404).await;
 

@@ -3,8 +3,8 @@
 //!
 //! | exposed name | type | labels |
 //! | --- | --- | --- |
-//! | `strait_requests_total` | counter | namespace, ingress, service, method, status |
-//! | `strait_request_duration_seconds` | histogram | namespace, ingress, status |
+//! | `strait_requests_total` | counter | namespace, ingress, service, path, method, status |
+//! | `strait_request_duration_seconds` | histogram | namespace, ingress, path, status |
 //! | `strait_request_bytes_total` | counter | namespace, ingress |
 //! | `strait_response_bytes_total` | counter | namespace, ingress |
 //! | `strait_response_size_bytes` | histogram | namespace, ingress |
@@ -21,7 +21,10 @@
 //! | `strait_access_log_dropped_total` | counter | — |
 //!
 //! Label values: `namespace`/`ingress` name the Ingress that owns the matched rule and
-//! `service` its backend Service (left out, not empty, when no rule matched); `method` is GET,
+//! `service` its backend Service (left out, not empty, when no rule matched); `path` is the
+//! matched rule's path as the table holds it (Prefix paths without their trailing slash, `/`
+//! for a catch-all and the default backend): bounded by the table, never a request's own
+//! path; `method` is GET,
 //! HEAD, POST, PUT, DELETE, PATCH, OPTIONS, CONNECT or `other`; `status` is the exact code for
 //! 101, 200, 201, 204, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 408, 413, 429, 431,
 //! 499 (client gone before the response), 500, 502, 503 and 504, else `other_1xx` …
@@ -253,7 +256,7 @@ impl ProxyMetrics {
     }
 
     fn over(inner: Arc<Families>) -> Self {
-        let unrouted = Arc::new(RouteHandles::new(Arc::clone(&inner), "", "", ""));
+        let unrouted = Arc::new(RouteHandles::new(Arc::clone(&inner), "", "", "", ""));
         Self {
             inner,
             routes: Arc::new(RouteCache::new()),
@@ -267,11 +270,17 @@ impl ProxyMetrics {
         Self::over(Arc::clone(&self.inner))
     }
 
-    /// The handles of the route owned by Ingress `ingress` with backend Service `service`.
-    pub(crate) fn route(&self, ingress: &ObjectKey, service: &str) -> Arc<RouteHandles> {
+    /// The handles of the route owned by Ingress `ingress` with backend Service `service`, for
+    /// the rule whose path is `path` (from the table, never the request).
+    pub(crate) fn route(
+        &self,
+        ingress: &ObjectKey,
+        service: &str,
+        path: &str,
+    ) -> Arc<RouteHandles> {
         let (namespace, name) = (ingress.namespace.as_str(), ingress.name.as_str());
-        self.routes.get(namespace, name, service, || {
-            RouteHandles::new(Arc::clone(&self.inner), namespace, name, service)
+        self.routes.get(namespace, name, service, path, || {
+            RouteHandles::new(Arc::clone(&self.inner), namespace, name, service, path)
         })
     }
 

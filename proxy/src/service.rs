@@ -15,6 +15,7 @@ use http::uri::PathAndQuery;
 use http::{Extensions, Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
+use strait_shared::paths::MatchRank;
 use strait_shared::table::Timeouts;
 use tokio::time::Instant;
 
@@ -76,7 +77,8 @@ async fn forward(
         .lookup(raw_host, request.uri().path())
         .ok_or(ProxyError::NoRoute)?;
     let service = &route.backend.service.service.name;
-    let handles = ctx.proxy.metrics.route(&route.route.ingress, service);
+    let path = rule_path(request.uri().path(), route.rank);
+    let handles = ctx.proxy.metrics.route(&route.route.ingress, service, path);
     exchange.routed(
         handles,
         route.route.options.access_log,
@@ -124,6 +126,16 @@ async fn forward(
     let read_timeout = read_timeout(ctx, timeouts);
     let response = relay_response(ctx, sent?, client_upgrade, read_timeout);
     policy::cors::respond(cors.as_ref(), response)
+}
+
+/// The matched rule's path for the `path` metric label: the part of the request path the rule
+/// matched, which equals a key of the table (so the label's values are bounded by the table);
+/// `/` for a catch-all and for the default backend.
+fn rule_path(request_path: &str, rank: Option<MatchRank>) -> &str {
+    match rank {
+        Some(rank) if rank.len > 0 => request_path.get(..rank.len).unwrap_or("/"),
+        _ => "/",
+    }
 }
 
 fn redirect_check<'a>(ctx: &'a ConnCtx, request: &'a Request<Incoming>) -> redirect::Check<'a> {

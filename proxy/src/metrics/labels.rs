@@ -231,6 +231,7 @@ pub(crate) struct RequestLabels {
     pub namespace: Name,
     pub ingress: Name,
     pub service: Name,
+    pub path: Name,
     pub method: MethodLabel,
     pub status: StatusLabel,
 }
@@ -240,6 +241,7 @@ impl EncodeLabelSet for RequestLabels {
         name_label(encoder, "namespace", &self.namespace)?;
         name_label(encoder, "ingress", &self.ingress)?;
         name_label(encoder, "service", &self.service)?;
+        name_label(encoder, "path", &self.path)?;
         ("method", self.method).encode(encoder.encode_label())?;
         ("status", self.status).encode(encoder.encode_label())
     }
@@ -250,6 +252,7 @@ impl EncodeLabelSet for RequestLabels {
 pub(crate) struct DurationLabels {
     pub namespace: Name,
     pub ingress: Name,
+    pub path: Name,
     pub status: StatusLabel,
 }
 
@@ -257,6 +260,7 @@ impl EncodeLabelSet for DurationLabels {
     fn encode(&self, encoder: &mut LabelSetEncoder) -> fmt::Result {
         name_label(encoder, "namespace", &self.namespace)?;
         name_label(encoder, "ingress", &self.ingress)?;
+        name_label(encoder, "path", &self.path)?;
         ("status", self.status).encode(encoder.encode_label())
     }
 }

@@ -1,6 +1,7 @@
 //! Per-route metric handles, cached so a request does not build label strings.
 //!
-//! A route's labels are its Ingress (namespace, name) and Service name. Its handles resolve
+//! A route's labels are its Ingress (namespace, name), Service name and the rule's path (as the
+//! table matched it: bounded by the table, never the request's own path). Its handles resolve
 //! each series lazily, once per handle, and are kept, with the shared label values, in a small direct-mapped cache: one
 //! slot per hash of the three names, each an `ArcSwapOption` (lock-free reads, no lock at
 //! all). A miss — a route's first request, or two hot routes sharing a slot — builds the
@@ -32,6 +33,8 @@ pub(crate) struct RouteHandles {
     pub namespace: Name,
     pub ingress: Name,
     pub service: Name,
+    /// The matched rule's path (`/` for a catch-all or the default backend).
+    pub path: Name,
     families: Arc<Families>,
     request_bytes: OnceLock<Counter>,
     response_bytes: OnceLock<Counter>,
@@ -47,11 +50,13 @@ impl RouteHandles {
         namespace: &str,
         ingress: &str,
         service: &str,
+        path: &str,
     ) -> Self {
         Self {
             namespace: Name::new(namespace),
             ingress: Name::new(ingress),
             service: Name::new(service),
+            path: Name::new(path),
             families,
             request_bytes: OnceLock::new(),
             response_bytes: OnceLock::new(),
@@ -120,6 +125,7 @@ impl RouteHandles {
                 namespace: self.namespace.clone(),
                 ingress: self.ingress.clone(),
                 service: self.service.clone(),
+                path: self.path.clone(),
                 method,
                 status,
             })
@@ -134,15 +140,17 @@ impl RouteHandles {
                 .get_or_create_owned(&DurationLabels {
                     namespace: self.namespace.clone(),
                     ingress: self.ingress.clone(),
+                    path: self.path.clone(),
                     status,
                 })
         })
     }
 
-    fn is(&self, namespace: &str, ingress: &str, service: &str) -> bool {
+    fn is(&self, namespace: &str, ingress: &str, service: &str, path: &str) -> bool {
         self.namespace.as_str() == namespace
             && self.ingress.as_str() == ingress
             && self.service.as_str() == service
+            && self.path.as_str() == path
     }
 }
 
@@ -152,6 +160,7 @@ impl fmt::Debug for RouteHandles {
             .field("namespace", &self.namespace)
             .field("ingress", &self.ingress)
             .field("service", &self.service)
+            .field("path", &self.path)
             .finish_non_exhaustive()
     }
 }
@@ -174,11 +183,12 @@ impl RouteCache {
         namespace: &str,
         ingress: &str,
         service: &str,
+        path: &str,
         make: impl FnOnce() -> RouteHandles,
     ) -> Arc<RouteHandles> {
-        let slot = &self.slots[slot_of(namespace, ingress, service)];
+        let slot = &self.slots[slot_of(namespace, ingress, service, path)];
         if let Some(handles) = slot.load_full()
-            && handles.is(namespace, ingress, service)
+            && handles.is(namespace, ingress, service, path)
         {
             return handles;
         }
@@ -196,10 +206,11 @@ impl fmt::Debug for RouteCache {
     }
 }
 
-fn slot_of(namespace: &str, ingress: &str, service: &str) -> usize {
+fn slot_of(namespace: &str, ingress: &str, service: &str, path: &str) -> usize {
     // Names come from the cluster's objects, never from a request, and a collision only costs
     // a cache miss: a fast unkeyed hash will do.
-    let hash = foldhash::fast::FixedState::with_seed(0).hash_one((namespace, ingress, service));
+    let hash =
+        foldhash::fast::FixedState::with_seed(0).hash_one((namespace, ingress, service, path));
     // Truncation is the point: only the low bits pick the slot.
     (hash as usize) & (SLOTS - 1)
 }
@@ -209,7 +220,7 @@ mod tests {
     use super::*;
 
     fn handles(namespace: &str, ingress: &str, service: &str) -> RouteHandles {
-        RouteHandles::new(Arc::default(), namespace, ingress, service)
+        RouteHandles::new(Arc::default(), namespace, ingress, service, "/")
     }
 
     #[test]
@@ -217,7 +228,7 @@ mod tests {
         let cache = RouteCache::new();
         let mut made = 0;
         for _ in 0..3 {
-            let h = cache.get("ns", "ing", "svc", || {
+            let h = cache.get("ns", "ing", "svc", "/", || {
                 made += 1;
                 handles("ns", "ing", "svc")
             });
@@ -229,16 +240,16 @@ mod tests {
     #[test]
     fn names_that_share_a_slot_are_told_apart() {
         let cache = RouteCache::new();
-        let a = cache.get("ns", "a", "svc", || handles("ns", "a", "svc"));
+        let a = cache.get("ns", "a", "svc", "/", || handles("ns", "a", "svc"));
         // Find another route that lands in the same slot.
-        let slot = slot_of("ns", "a", "svc");
+        let slot = slot_of("ns", "a", "svc", "/");
         let other = (0..100_000)
             .map(|i| format!("b{i}"))
-            .find(|name| slot_of("ns", name, "svc") == slot)
+            .find(|name| slot_of("ns", name, "svc", "/") == slot)
             .expect("a colliding name among 100k");
-        let b = cache.get("ns", &other, "svc", || handles("ns", &other, "svc"));
+        let b = cache.get("ns", &other, "svc", "/", || handles("ns", &other, "svc"));
         assert_eq!(b.ingress.as_str(), other);
-        let again = cache.get("ns", "a", "svc", || handles("ns", "a", "svc"));
+        let again = cache.get("ns", "a", "svc", "/", || handles("ns", "a", "svc"));
         assert_eq!(again.ingress.as_str(), "a");
         assert!(
             !Arc::ptr_eq(&a, &again),

@@ -20,7 +20,7 @@ fn text(registry: &Registry) -> String {
 
 /// Records one of everything, so every family has a series to show.
 fn touch_everything(metrics: &ProxyMetrics) {
-    let route = metrics.route(&ObjectKey::new("ns", "ing"), "svc");
+    let route = metrics.route(&ObjectKey::new("ns", "ing"), "svc", "/api");
     metrics.request_done(&route, MethodLabel::Get, 200, Duration::from_millis(5), 10);
     route.request_bytes().inc_by(3);
     route.upstream_headers().observe(0.001);
@@ -80,13 +80,14 @@ fn names_list_matches_what_is_registered() {
 #[test]
 fn requests_are_counted_by_route_method_and_status_code() {
     let (registry, metrics) = registered();
-    let route = metrics.route(&ObjectKey::new("shop", "web"), "frontend");
+    let route = metrics.route(&ObjectKey::new("shop", "web"), "frontend", "/cart");
     for status in [200, 200, 404, 502, 503, 504, 418] {
         metrics.request_done(&route, MethodLabel::Get, status, Duration::ZERO, 5);
     }
     metrics.request_done(&route, MethodLabel::Post, 503, Duration::ZERO, 0);
     let text = text(&registry);
-    let series = r#"strait_requests_total{namespace="shop",ingress="web",service="frontend""#;
+    let series =
+        r#"strait_requests_total{namespace="shop",ingress="web",service="frontend",path="/cart""#;
     for expected in [
         format!(r#"{series},method="GET",status="200"}} 2"#),
         format!(r#"{series},method="GET",status="404"}} 1"#),
@@ -95,9 +96,9 @@ fn requests_are_counted_by_route_method_and_status_code() {
         format!(r#"{series},method="GET",status="504"}} 1"#),
         format!(r#"{series},method="GET",status="other_4xx"}} 1"#),
         format!(r#"{series},method="POST",status="503"}} 1"#),
-        r#"strait_request_duration_seconds_count{namespace="shop",ingress="web",status="200"} 2"#
+        r#"strait_request_duration_seconds_count{namespace="shop",ingress="web",path="/cart",status="200"} 2"#
             .to_owned(),
-        r#"strait_request_duration_seconds_count{namespace="shop",ingress="web",status="503"} 2"#
+        r#"strait_request_duration_seconds_count{namespace="shop",ingress="web",path="/cart",status="503"} 2"#
             .to_owned(),
         r#"strait_response_bytes_total{namespace="shop",ingress="web"} 35"#.to_owned(),
         r#"strait_response_size_bytes_count{namespace="shop",ingress="web"} 8"#.to_owned(),
@@ -111,7 +112,7 @@ fn requests_are_counted_by_route_method_and_status_code() {
 #[test]
 fn upstream_latency_is_per_ingress_and_service() {
     let (registry, metrics) = registered();
-    let route = metrics.route(&ObjectKey::new("shop", "web"), "frontend");
+    let route = metrics.route(&ObjectKey::new("shop", "web"), "frontend", "/");
     route.upstream_headers().observe(0.002);
     let expected = r#"strait_upstream_response_header_duration_seconds_count{namespace="shop",ingress="web",service="frontend"} 1"#;
     assert!(text(&registry).contains(expected));
@@ -150,8 +151,8 @@ fn unmatched_requests_have_no_name_labels_and_no_series_before_they_happen() {
 fn a_route_rebuilt_after_eviction_counts_into_the_same_series() {
     let metrics = ProxyMetrics::default();
     let key = ObjectKey::new("ns", "ing");
-    let a = metrics.route(&key, "svc");
-    let b = RouteHandles::new(Arc::clone(&metrics.inner), "ns", "ing", "svc");
+    let a = metrics.route(&key, "svc", "/");
+    let b = RouteHandles::new(Arc::clone(&metrics.inner), "ns", "ing", "svc", "/");
     a.request_bytes().inc_by(2);
     b.request_bytes().inc_by(3);
     assert_eq!(a.request_bytes().get(), 5);

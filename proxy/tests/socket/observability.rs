@@ -71,7 +71,7 @@ async fn a_request_moves_requests_total_and_the_byte_counters() {
         .unwrap();
     let reply = send(&mut sender, req).await;
     assert_eq!(reply.status, StatusCode::OK);
-    o.has_sample(r#"strait_requests_total{namespace="default",ingress="ing-0",service="svc-0",method="POST",status="200"} 1"#).await;
+    o.has_sample(r#"strait_requests_total{namespace="default",ingress="ing-0",service="svc-0",path="/",method="POST",status="200"} 1"#).await;
     let text = o.metrics();
     let out = format!(
         r#"strait_response_bytes_total{{namespace="default",ingress="ing-0"}} {}"#,
@@ -80,7 +80,7 @@ async fn a_request_moves_requests_total_and_the_byte_counters() {
     for expected in [
         r#"strait_request_bytes_total{namespace="default",ingress="ing-0"} 5"#,
         out.as_str(),
-        r#"strait_request_duration_seconds_count{namespace="default",ingress="ing-0",status="200"} 1"#,
+        r#"strait_request_duration_seconds_count{namespace="default",ingress="ing-0",path="/",status="200"} 1"#,
         r#"strait_upstream_response_header_duration_seconds_count{namespace="default",ingress="ing-0",service="svc-0"} 1"#,
         "strait_upstream_connect_duration_seconds_count 1",
         r#"strait_client_connections_total{listener="http"} 1"#,
@@ -165,7 +165,7 @@ async fn an_ingress_that_turned_its_log_off_is_counted_but_not_logged() {
     let mut o = Observed::start(ProxyConfig::default(), rules).await;
     let mut sender = h1(o.proxy.addr).await;
     send(&mut sender, get_request("quiet.test", "/")).await;
-    o.has_sample(r#"strait_requests_total{namespace="default",ingress="ing-0",service="svc-0",method="GET",status="200"} 1"#).await;
+    o.has_sample(r#"strait_requests_total{namespace="default",ingress="ing-0",service="svc-0",path="/",method="GET",status="200"} 1"#).await;
     send(&mut sender, get_request("loud.test", "/")).await;
     let line = o.line().await;
     assert_eq!(line["host"], "loud.test", "the quiet request wrote nothing");
