@@ -226,7 +226,8 @@ fn dashboard_has_its_datasource_namespace_and_ingress_variables() {
 
 /// Exposed metric names and their types (`# TYPE` lines; counters gain `_total`) once every
 /// family has a series: a routed and an unrouted request, a request answered upstream, a
-/// rejected Ingress with an annotation, and a TLS Secret.
+/// rejected Ingress with an annotation, a TLS Secret, and a connection without the PROXY
+/// header the HTTPS listener expects.
 async fn exposed_types() -> BTreeMap<String, String> {
     let echo = Echo::start("a", [127, 0, 0, 2], 0).await;
     let m = Manifests::new();
@@ -238,7 +239,13 @@ async fn exposed_types() -> BTreeMap<String, String> {
     items.extend(backend("default", "a", &[echo.addr]));
     items.push(tls_secret("default", "tls", &cert_for(&["ok.test"])));
     m.write_list("all.json", &items);
-    let s = strait_e2e::start(m.path()).await;
+    let mut cfg = strait_e2e::config(m.path());
+    cfg.proxy.proxy_protocol.https = true;
+    let s = strait_controller::serve::start(cfg).await.expect("starts");
+    let mut no_header = tokio::net::TcpStream::connect(s.https_addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut no_header, b"GET / HTTP/1.1\r\n\r\n")
+        .await
+        .unwrap();
     assert_eq!(get(s.http_addr, "x.test", "/").await.status, 503);
     assert_eq!(get(s.http_addr, "unknown.test", "/").await.status, 404);
     assert_eq!(get(s.http_addr, "ok.test", "/").await.status, 200);
@@ -251,6 +258,7 @@ async fn exposed_types() -> BTreeMap<String, String> {
             "strait_ingress_annotations{",
             "strait_upstream_response_header_duration_seconds_count{",
             "strait_ssl_certificate_expiry_timestamp_seconds{",
+            "strait_proxy_protocol_rejected_total{",
         ];
         late.iter()
             .all(|series| text.contains(series))

@@ -1,6 +1,10 @@
 //! The per-listener families and their handles, made once per scheme: accepting a
 //! connection or finishing a handshake counts without a label lookup. The TLS series exist
-//! only for the `https` listener: a plain listener never handshakes, so it shows none.
+//! only for the `https` listener: a plain listener never handshakes, so it shows none. The
+//! PROXY-header rejection series appear with their first rejection, so a listener that does
+//! not expect the header shows none.
+
+use std::sync::OnceLock;
 
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -39,12 +43,9 @@ impl ListenerFamilies {
                     })
                 }),
             }),
-            proxy_rejected: std::array::from_fn(|i| {
-                self.proxy_rejected.get_or_create_owned(&ProxyRejectLabels {
-                    listener,
-                    reason: ProxyHeaderRejection::ALL[i],
-                })
-            }),
+            listener,
+            proxy_rejected_family: self.proxy_rejected.clone(),
+            proxy_rejected: std::array::from_fn(|_| OnceLock::new()),
         }
     }
 }
@@ -57,7 +58,10 @@ pub(crate) struct ListenerHandles {
     connections_rejected: Counter,
     /// `None` on the plain listener.
     tls: Option<TlsHandles>,
-    proxy_rejected: [Counter; ProxyHeaderRejection::ALL.len()],
+    listener: Scheme,
+    proxy_rejected_family: Family<ProxyRejectLabels, Counter>,
+    /// Made at the first rejection of each reason.
+    proxy_rejected: [OnceLock<Counter>; ProxyHeaderRejection::ALL.len()],
 }
 
 #[derive(Debug)]
@@ -96,7 +100,15 @@ impl ListenerHandles {
     }
 
     pub(crate) fn proxy_header_rejected(&self, reason: ProxyHeaderRejection) {
-        self.proxy_rejected[reason as usize].inc();
+        self.proxy_rejected[reason as usize]
+            .get_or_init(|| {
+                self.proxy_rejected_family
+                    .get_or_create_owned(&ProxyRejectLabels {
+                        listener: self.listener,
+                        reason,
+                    })
+            })
+            .inc();
     }
 
     pub(crate) fn tls_handshakes(&self) -> u64 {
@@ -110,7 +122,9 @@ impl ListenerHandles {
     }
 
     pub(crate) fn proxy_headers_rejected(&self, reason: ProxyHeaderRejection) -> u64 {
-        self.proxy_rejected[reason as usize].get()
+        self.proxy_rejected[reason as usize]
+            .get()
+            .map_or(0, Counter::get)
     }
 }
 

@@ -29,6 +29,9 @@ fn touch_everything(metrics: &ProxyMetrics) {
     metrics.upstream_retry();
     drop(metrics.listener(Scheme::Http).opened());
     metrics.access_log_dropped();
+    metrics
+        .listener(Scheme::Https)
+        .proxy_header_rejected(ProxyHeaderRejection::Invalid);
 }
 
 /// `# TYPE` lines: family name → type.
@@ -223,6 +226,30 @@ fn bounded_label_lists_index_their_enums() {
 }
 
 #[test]
+fn proxy_header_rejections_show_only_once_one_happened() {
+    let (registry, metrics) = registered();
+    assert!(!text(&registry).contains("strait_proxy_protocol_rejected_total{"));
+    let https = metrics.listener(Scheme::Https);
+    https.proxy_header_rejected(ProxyHeaderRejection::Timeout);
+    let text = text(&registry);
+    assert!(
+        text.contains(
+            r#"strait_proxy_protocol_rejected_total{listener="https",reason="timeout"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(!text.contains(r#"listener="http",reason"#), "{text}");
+    assert_eq!(
+        https.proxy_headers_rejected(ProxyHeaderRejection::Timeout),
+        1
+    );
+    assert_eq!(
+        https.proxy_headers_rejected(ProxyHeaderRejection::Invalid),
+        0
+    );
+}
+
+#[test]
 fn bounded_series_exist_at_zero_from_the_start() {
     let (registry, _metrics) = registered();
     let text = text(&registry);
@@ -230,7 +257,6 @@ fn bounded_series_exist_at_zero_from_the_start() {
         r#"strait_upstream_errors_total{kind="no_endpoint"} 0"#,
         r#"strait_upstream_errors_total{kind="tls"} 0"#,
         r#"strait_tls_handshake_failures_total{listener="https",reason="alert"} 0"#,
-        r#"strait_proxy_protocol_rejected_total{listener="http",reason="timeout"} 0"#,
         r#"strait_client_connections_active{listener="https"} 0"#,
     ] {
         assert!(text.contains(expected), "missing {expected}\n{text}");
