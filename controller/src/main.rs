@@ -106,36 +106,50 @@ async fn run_server(
         log_control: Some(log_control),
         ..config
     };
+    // Listen for the signals before anything is served: a SIGTERM that arrives while the
+    // server starts must drain it, not kill the process by default.
+    let signal = shutdown_signal();
     let running = serve::start(config).await?;
-    running.run_until(shutdown_signal(), drain).await
+    running.run_until(signal, drain).await
 }
 
-/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
+/// Listens for SIGINT (Ctrl-C) and SIGTERM from now on; the future resolves on the first.
+/// Must be called within the runtime.
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    let listen = |kind: SignalKind, name: &'static str| {
+        signal(kind)
+            .inspect_err(|error| tracing::error!(%error, "cannot listen for {name}"))
+            .ok()
+    };
+    async fn next(signal: Option<Signal>) {
+        match signal {
+            Some(mut signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    let interrupt = next(listen(SignalKind::interrupt(), "SIGINT"));
+    let terminate = next(listen(SignalKind::terminate(), "SIGTERM"));
+    async move {
+        tokio::select! {
+            () = interrupt => tracing::info!("SIGINT received; shutting down"),
+            () = terminate => tracing::info!("SIGTERM received; shutting down"),
+        }
+    }
+}
+
+/// Resolves on the first Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
         if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for SIGINT");
+            tracing::error!(%error, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                terminate.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received; shutting down"),
-        () = terminate => tracing::info!("SIGTERM received; shutting down"),
+        tracing::info!("Ctrl-C received; shutting down");
     }
 }
 
