@@ -11,38 +11,10 @@ use strait_e2e::scrape::Scrape;
 use strait_e2e::tls::{cert_for, connect, tls_secret};
 use strait_e2e::{Conn, DEADLINE, Echo, Manifests, Reply, config, eventually, get};
 use strait_proxy::AccessLog;
+use strait_proxy::access_log::FIELDS;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::Receiver;
-
-/// The fields of every line, in order (README "Metrics and logs").
-const FIELDS: [&str; 25] = [
-    "time",
-    "client",
-    "method",
-    "host",
-    "path",
-    "query",
-    "protocol",
-    "status",
-    "bytes_in",
-    "bytes_out",
-    "request_length",
-    "bytes_sent",
-    "duration_ms",
-    "upstream",
-    "upstream_status",
-    "upstream_connect_ms",
-    "upstream_duration_ms",
-    "namespace",
-    "ingress",
-    "service",
-    "request_id",
-    "user_agent",
-    "referer",
-    "tls_version",
-    "sni",
-];
 
 /// Echo `a` behind `logs/loud` (`loud.test`), `logs/secure` (`tls.test`, HTTPS) and
 /// `logs/quiet` (`quiet.test`, access log turned off).

@@ -48,6 +48,35 @@ pub use line::Format;
 /// Lines the stdout writer may fall behind by before lines are dropped.
 pub const STDOUT_CAPACITY: usize = 8192;
 
+/// The fields of every JSON line, in order (README "Metrics and logs").
+pub const FIELDS: [&str; 25] = [
+    "time",
+    "client",
+    "method",
+    "host",
+    "path",
+    "query",
+    "protocol",
+    "status",
+    "bytes_in",
+    "bytes_out",
+    "request_length",
+    "bytes_sent",
+    "duration_ms",
+    "upstream",
+    "upstream_status",
+    "upstream_connect_ms",
+    "upstream_duration_ms",
+    "namespace",
+    "ingress",
+    "service",
+    "request_id",
+    "user_agent",
+    "referer",
+    "tls_version",
+    "sni",
+];
+
 /// Lines written per batch (one flush, usually one `write` to stdout).
 const BATCH: usize = 256;
 

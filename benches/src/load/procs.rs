@@ -260,10 +260,9 @@ pub fn free_port(ip: &str) -> Result<u16> {
 }
 
 /// One blocking HTTP/1.1 request on a new connection (`Connection: close`): the status code.
-/// The value of response header `name` (lowercase) of `GET path` on a new connection, if the
-/// answer is a 200 carrying it.
-pub fn http_header(addr: &str, host: &str, path: &str, name: &str) -> Option<String> {
-    use std::io::{Read, Write};
+/// `GET path` on a new connection (`Connection: close`), the request written.
+fn get_closed(addr: &str, host: &str, path: &str) -> Option<std::net::TcpStream> {
+    use std::io::Write;
     let mut conn = std::net::TcpStream::connect(addr).ok()?;
     conn.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     conn.set_nodelay(true).ok()?;
@@ -272,6 +271,14 @@ pub fn http_header(addr: &str, host: &str, path: &str, name: &str) -> Option<Str
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
+    Some(conn)
+}
+
+/// The value of response header `name` (lowercase) of `GET path` on a new connection, if the
+/// answer is a 200 carrying it.
+pub fn http_header(addr: &str, host: &str, path: &str, name: &str) -> Option<String> {
+    use std::io::Read;
+    let mut conn = get_closed(addr, host, path)?;
     let mut response = Vec::new();
     let _ = conn.read_to_end(&mut response);
     let text = String::from_utf8_lossy(&response);
@@ -288,16 +295,10 @@ pub fn http_header(addr: &str, host: &str, path: &str, name: &str) -> Option<Str
     })
 }
 
+/// The status code of `GET path` on a new connection.
 pub fn http_status(addr: &str, host: &str, path: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut conn = std::net::TcpStream::connect(addr).ok()?;
-    conn.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    conn.set_nodelay(true).ok()?;
-    write!(
-        conn,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    use std::io::Read;
+    let mut conn = get_closed(addr, host, path)?;
     let mut head = [0u8; 12];
     conn.read_exact(&mut head).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()

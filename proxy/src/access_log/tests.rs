@@ -8,34 +8,6 @@ use serde_json::Value;
 use super::line::Rfc3339;
 use super::*;
 
-const FIELDS: [&str; 25] = [
-    "time",
-    "client",
-    "method",
-    "host",
-    "path",
-    "query",
-    "protocol",
-    "status",
-    "bytes_in",
-    "bytes_out",
-    "request_length",
-    "bytes_sent",
-    "duration_ms",
-    "upstream",
-    "upstream_status",
-    "upstream_connect_ms",
-    "upstream_duration_ms",
-    "namespace",
-    "ingress",
-    "service",
-    "request_id",
-    "user_agent",
-    "referer",
-    "tls_version",
-    "sni",
-];
-
 /// ingress-nginx's default `log-format-upstream` (`upstreaminfo`), from its
 /// docs/user-guide/nginx-configuration/log-format.md, turned into a regex field by field:
 /// `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent
