@@ -7,7 +7,6 @@
 //!   when it has been sent in full, so the response-header timeout starts then; counts the
 //!   bytes relayed.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +16,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::sync::oneshot;
-use tokio::time::Sleep;
 
 use crate::activity::InFlight;
 use crate::exchange::Exchange;
@@ -176,10 +174,8 @@ pub(crate) enum RequestBodyError {
 #[derive(Debug)]
 pub(crate) struct RequestBody {
     inner: Incoming,
-    /// The client body timeout; zero: none.
-    timeout: Duration,
-    /// Runs while a read waits for the client; rearmed after each frame.
-    stall: Option<Pin<Box<Sleep>>>,
+    /// Cuts a client that pauses longer than the client body timeout (`None`: no timeout).
+    stall: Option<stall::ReadTimer>,
     /// Dropped when the body has ended; its receiver then resolves.
     sent: Option<oneshot::Sender<()>>,
     /// Bytes relayed so far, added to `counter` when the body is dropped.
@@ -196,7 +192,6 @@ impl RequestBody {
     pub(crate) fn new(inner: Incoming, counter: Counter, tally: Option<Arc<AtomicU64>>) -> Self {
         Self {
             inner,
-            timeout: Duration::ZERO,
             stall: None,
             sent: None,
             bytes: 0,
@@ -209,7 +204,7 @@ impl RequestBody {
     /// Cuts the body when the client pauses longer than `timeout` between two reads (zero:
     /// never).
     pub(crate) fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.stall = (!timeout.is_zero()).then(|| stall::ReadTimer::new(timeout));
         self
     }
 
@@ -245,13 +240,17 @@ impl Body for RequestBody {
         let this = self.get_mut();
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         if polled.is_pending() {
-            if this.stalled(cx) {
+            if let Some(stall) = &mut this.stall
+                && stall.waiting(cx)
+            {
                 this.sent = None;
-                return Poll::Ready(Some(Err(RequestBodyError::Timeout(this.timeout))));
+                return Poll::Ready(Some(Err(RequestBodyError::Timeout(stall.timeout()))));
             }
             return Poll::Pending;
         }
-        this.stall = None;
+        if let Some(stall) = &mut this.stall {
+            stall.read();
+        }
         let ended = match &polled {
             Poll::Ready(None | Some(Err(_))) => true,
             Poll::Ready(Some(Ok(frame))) => {
@@ -282,19 +281,6 @@ impl Body for RequestBody {
 }
 
 impl RequestBody {
-    /// Whether the client has paused longer than the timeout; arms the timer on the first
-    /// pause after a frame.
-    fn stalled(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.timeout.is_zero() {
-            return false;
-        }
-        let timeout = self.timeout;
-        let stall = self
-            .stall
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        stall.as_mut().poll(cx).is_ready()
-    }
-
     fn count(&mut self, len: usize) {
         let len = len as u64;
         self.bytes += len;

@@ -1,6 +1,7 @@
-//! The read timeout of an upstream response body (nginx's `proxy_read_timeout`: the longest
-//! wait between two successive reads). One timer per response, allocated at the first read
-//! that has to wait and reset, not reallocated, at each later one; disarmed while data flows.
+//! The timer between two successive reads of a body: the upstream's response body (nginx's
+//! `proxy_read_timeout`) and the client's request body (`client_body_timeout`). One timer per
+//! body, allocated at the first read that has to wait and reset, not reallocated, at each
+//! later one; disarmed while data flows.
 
 use std::future::Future;
 use std::pin::Pin;
