@@ -101,6 +101,18 @@ pub fn wrk(
     connections: usize,
     duration: Duration,
 ) -> Result<ClientResult> {
+    wrk_with(url, host, &[], close, connections, duration)
+}
+
+/// [`wrk`] with more request headers (`Name: value` each).
+pub fn wrk_with(
+    url: &str,
+    host: &str,
+    headers: &[&str],
+    close: bool,
+    connections: usize,
+    duration: Duration,
+) -> Result<ClientResult> {
     let script = std::env::temp_dir().join("strait-load-report.lua");
     std::fs::write(&script, WRK_REPORT)?;
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
@@ -111,6 +123,9 @@ pub fn wrk(
         .args(["--timeout", "5s", "-s"])
         .arg(&script)
         .args(["-H", &format!("Host: {host}")]);
+    for header in headers {
+        cmd.args(["-H", header]);
+    }
     if close {
         cmd.args(["-H", "Connection: close"]);
     }

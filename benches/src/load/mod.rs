@@ -7,6 +7,7 @@
 
 pub mod change;
 pub mod clients;
+pub mod policies;
 pub mod procs;
 pub mod report;
 pub mod scale;
@@ -84,6 +85,8 @@ pub enum Part {
     Change,
     /// Strait at 1k/10k/50k Ingresses.
     Scale,
+    /// What each per-route policy costs (Strait only).
+    Policies,
 }
 
 /// The measured scenarios, in run order.
@@ -229,6 +232,7 @@ fn run(options: Options) -> Result<()> {
         samples: Vec::new(),
         change: None,
         scale: Vec::new(),
+        policies: Vec::new(),
     };
     if !options.skip.contains(&Part::Load) {
         results.samples = measure(&env, &options)?;
@@ -239,6 +243,12 @@ fn run(options: Options) -> Result<()> {
         match change::run(&env, &options) {
             Ok(change) => results.change = Some(change),
             Err(e) => failed.push(e.context("change under load")),
+        }
+    }
+    if !options.skip.contains(&Part::Policies) {
+        match policies::run(&env, &options) {
+            Ok(samples) => results.policies = samples,
+            Err(e) => failed.push(e.context("policies")),
         }
     }
     if !options.skip.contains(&Part::Scale) {

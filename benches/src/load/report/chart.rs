@@ -191,6 +191,7 @@ mod tests {
                 nginx: run(Target::Nginx, 1234),
             }),
             scale: vec![],
+            policies: vec![],
         };
         fs::write(&options.results, "# Results\n").unwrap();
         write(&results, &options).unwrap();

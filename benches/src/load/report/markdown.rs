@@ -56,13 +56,6 @@ impl Metric {
             Self::Rss => ("RSS", 1),
         }
     }
-
-    fn format(self, v: f64) -> String {
-        match self.column().1 {
-            0 => thousands(v),
-            decimals => format!("{v:.decimals$}"),
-        }
-    }
 }
 
 /// Median, min and max of some repetitions.
@@ -202,7 +195,16 @@ fn thousands(v: f64) -> String {
 
 /// `median (min–max)`, or the value alone when all repetitions agree; `—` when there is none.
 fn cell(values: &[f64], metric: Metric) -> String {
-    let f = |v| metric.format(v);
+    spread_cell(values, metric.column().1)
+}
+
+/// `median (min–max)` with `decimals` (0: an integer with thousands separators), or the value
+/// alone when all repetitions agree; `—` when there is none.
+pub(crate) fn spread_cell(values: &[f64], decimals: usize) -> String {
+    let f = |v: f64| match decimals {
+        0 => thousands(v),
+        decimals => format!("{v:.decimals$}"),
+    };
     match spread(values) {
         None => "—".into(),
         Some(s) if f(s.min) == f(s.max) => f(s.median),
@@ -221,7 +223,7 @@ fn target_row(samples: &[Sample], scenario: Scenario, target: Target) -> Option<
 }
 
 /// A markdown table; `header` separates its columns with `|`.
-fn table(md: &mut String, header: &str, rows: &[Vec<String>]) -> fmt::Result {
+pub(crate) fn table(md: &mut String, header: &str, rows: &[Vec<String>]) -> fmt::Result {
     writeln!(
         md,
         "| {header} |\n|{}",
@@ -288,6 +290,9 @@ pub(super) fn section(
     }
     if let Some(change) = &r.change {
         change_section(md, change)?;
+    }
+    if !r.policies.is_empty() {
+        crate::load::policies::section(md, &r.policies)?;
     }
     if !r.scale.is_empty() {
         scale_section(md, &r.scale)?;

@@ -6,7 +6,7 @@
 //! itself is built in `markdown`, the chart drawn in `chart`.
 
 mod chart;
-mod markdown;
+pub(crate) mod markdown;
 
 use std::ffi::OsStr;
 use std::fs;
@@ -102,6 +102,7 @@ pub struct Results {
     pub samples: Vec<Sample>,
     pub change: Option<ChangeReport>,
     pub scale: Vec<ScaleRow>,
+    pub policies: Vec<super::policies::PolicySample>,
 }
 
 /// Writes the report section, then the chart (so a gnuplot failure loses no numbers).
