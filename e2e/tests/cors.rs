@@ -266,3 +266,31 @@ async fn disabled_cors_adds_nothing() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(header(&reply, "access-control-allow-origin"), None);
 }
+
+/// The template's CORS block sets its headers with `more_set_headers` and no `-s` list, which
+/// applies to every status: the proxy's own error for an allowed origin (here a 502 from a
+/// dead upstream) carries them, so the browser can read the error; a disallowed origin's
+/// error carries none.
+#[tokio::test]
+async fn proxy_errors_carry_the_cors_headers() {
+    let s = scene(&[
+        ("enable-cors", "true"),
+        ("cors-allow-origin", "https://origin.cors.com:8080"),
+    ])
+    .await;
+    let addr = s.running.http_addr;
+    let allowed = [("origin", "https://origin.cors.com:8080")];
+    let reply = send(addr, Method::GET, DEAD, &allowed).await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        header(&reply, "access-control-allow-origin"),
+        Some("https://origin.cors.com:8080")
+    );
+    assert_eq!(header(&reply, "vary"), Some("Origin"));
+    assert!(header(&reply, "access-control-allow-methods").is_some());
+
+    let other = [("origin", "https://evil.example")];
+    let reply = send(addr, Method::GET, DEAD, &other).await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(header(&reply, "access-control-allow-origin"), None);
+}

@@ -39,11 +39,18 @@ pub(crate) async fn handle(
         ctx.activity.multiplexed();
     }
     let mut exchange = Exchange::start(Arc::clone(&ctx), &request);
-    let mut response = match forward(&ctx, request, &mut exchange).await {
+    let mut cors = None;
+    let mut response = match forward(&ctx, request, &mut exchange, &mut cors).await {
         Ok(response) => response,
         Err(error) => {
             exchange.failed(&error);
-            error::respond(&error, ctx.peer)
+            let mut response = error::respond(&error, ctx.peer);
+            // nginx's `more_set_headers` sets the CORS headers on every status, so a browser
+            // can read the proxy's own 401, 403, 413 or 502 too.
+            if let Some(allowed) = &cors {
+                allowed.apply(response.headers_mut());
+            }
+            response
         }
     };
     if ctx.listener.scheme == Scheme::Https
@@ -58,10 +65,13 @@ pub(crate) async fn handle(
     Ok(response.map(|body| body.hold(in_flight, exchange)))
 }
 
+/// Routes and forwards one request. `cors` is set to the CORS the request is granted as soon
+/// as its route is known, so that an error answered for it carries the CORS headers too.
 async fn forward(
     ctx: &ConnCtx,
     mut request: Request<Incoming>,
     exchange: &mut Exchange,
+    cors: &mut Option<policy::cors::Allowed>,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     if request.method() == Method::CONNECT {
         return Err(ProxyError::BadRequest("CONNECT is not supported"));
@@ -94,7 +104,7 @@ async fn forward(
             request.uri(),
         ));
     }
-    let cors = policy::cors::allowed(
+    *cors = policy::cors::allowed(
         route.route.options.cors.as_ref(),
         request.method(),
         request.headers(),

@@ -11,11 +11,11 @@ use anyhow::{Context, Result, bail};
 use serde_json::json;
 use strait_e2e::manifests::IngressB;
 
+use super::Options;
 use super::clients::wrk_with;
 use super::procs::cpu_seconds;
 use super::report::markdown::{spread_cell, table};
 use super::targets::{Env, PLAIN_HOST, echo_backend, fresh_dir, start_strait, write_list};
-use super::Options;
 
 const NGINX: &str = "nginx.ingress.kubernetes.io";
 
@@ -77,7 +77,10 @@ impl Policy {
             Policy::RateLimit => &[("limit-rps", "100000")],
             Policy::Cors => &[
                 ("enable-cors", "true"),
-                ("cors-allow-origin", "https://app.example, https://other.example"),
+                (
+                    "cors-allow-origin",
+                    "https://app.example, https://other.example",
+                ),
             ],
         }
     }
@@ -245,9 +248,22 @@ mod tests {
         ];
         let mut md = String::new();
         section(&mut md, &samples).unwrap();
-        assert!(md.contains("| none (plain route) | 41,000 (40,000–42,000) | 21.0 (20.0–22.0) | +0.0 | 0 |"), "{md}");
-        assert!(md.contains("| basic auth, bcrypt, verification cache hit | 30,000 | 26.5 | +5.5 | 0 |"), "{md}");
-        assert!(!md.contains("CORS"), "policies that did not run have no row: {md}");
+        assert!(
+            md.contains(
+                "| none (plain route) | 41,000 (40,000–42,000) | 21.0 (20.0–22.0) | +0.0 | 0 |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| basic auth, bcrypt, verification cache hit | 30,000 | 26.5 | +5.5 | 0 |"
+            ),
+            "{md}"
+        );
+        assert!(
+            !md.contains("CORS"),
+            "policies that did not run have no row: {md}"
+        );
     }
 
     #[test]

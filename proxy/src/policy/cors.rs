@@ -6,7 +6,7 @@
 //!   cross-origin read) and are served as usual.
 //! - An allowed preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) is
 //!   answered here with `204` and never reaches the upstream.
-//! - Every other allowed response gets `Access-Control-Allow-Origin` (the request's origin
+//! - Every other allowed response (the proxy's own errors included) gets `Access-Control-Allow-Origin` (the request's origin
 //!   echoed, or `*`), `-Allow-Credentials` (when on), `-Allow-Methods`, `-Allow-Headers`,
 //!   `-Expose-Headers` (when set) and `-Max-Age`, replacing any the upstream sent (nginx's
 //!   `more_set_headers`), and `Vary: Origin` when the origin was echoed, so a shared cache
