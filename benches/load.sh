@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Strait's load suite: Strait next to nginx and HAProxy (and direct) on one upstream, on
 # loopback; then configuration churn under load (Strait vs nginx -s reload); then Strait at
-# 1k/10k/50k Ingresses, and what each per-route policy costs. Rewrites the generated section of benches/RESULTS.md and
-# benches/load-ratios.png. About 12 minutes on 2 cores; every load run is bounded and
-# everything started is stopped on exit. Not part of the test command.
+# 1k/10k/50k Ingresses; then what each per-route policy costs. Rewrites the generated section
+# of benches/RESULTS.md and benches/load-ratios.png. About 14 minutes on 2 cores; every load
+# run is bounded and everything started is stopped on exit. Not part of the test command.
 #
 #   bash benches/load.sh                 # the full run
 #   bash benches/load.sh --help          # the suite's flags (duration, reps, rate, skip, ...)

@@ -101,10 +101,10 @@ pub fn wrk(
     connections: usize,
     duration: Duration,
 ) -> Result<ClientResult> {
-    wrk_with(url, host, &[], close, connections, duration)
+    wrk_with(url, host, &[], close, connections, duration, 0)
 }
 
-/// [`wrk`] with more request headers (`Name: value` each).
+/// [`wrk`] with more request headers (`Name: value` each), run at `nice` (0: as the suite).
 pub fn wrk_with(
     url: &str,
     host: &str,
@@ -112,12 +112,14 @@ pub fn wrk_with(
     close: bool,
     connections: usize,
     duration: Duration,
+    nice: u8,
 ) -> Result<ClientResult> {
     let script = std::env::temp_dir().join("strait-load-report.lua");
     std::fs::write(&script, WRK_REPORT)?;
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
-    let mut cmd = Command::new("wrk");
-    cmd.arg(format!("-t{threads}"))
+    let mut cmd = Command::new("nice");
+    cmd.args(["-n", &nice.to_string(), "wrk"])
+        .arg(format!("-t{threads}"))
         .arg(format!("-c{connections}"))
         .arg(format!("-d{}s", duration.as_secs().max(1)))
         .args(["--timeout", "5s", "-s"])

@@ -56,8 +56,9 @@ pub struct Options {
     /// Requests per second of the fixed-rate latency scenario.
     #[arg(long, default_value_t = 5000)]
     pub rate: u32,
-    /// Seconds of manifest (and nginx config) churn in the change-under-load part.
-    #[arg(long, default_value_t = 30)]
+    /// Seconds of manifest (and nginx config) churn in the change-under-load part (60: 600
+    /// writes and 120 endpoint moves, so that a p99 is not one sample).
+    #[arg(long, default_value_t = 60)]
     pub churn_seconds: u64,
     /// Ingress counts of the scale part.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000,50000")]

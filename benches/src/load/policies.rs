@@ -135,7 +135,7 @@ pub fn run(env: &Env, options: &Options) -> Result<Vec<PolicySample>> {
     let load = |policy: Policy, seconds: u64| {
         let duration = Duration::from_secs(seconds);
         let (host, headers) = (policy.host(), policy.headers());
-        wrk_with(&url, host, headers, false, options.connections, duration)
+        wrk_with(&url, host, headers, false, options.connections, duration, 0)
     };
     let mut samples = Vec::new();
     for rep in 0..options.reps {

@@ -432,7 +432,8 @@ fn change_section(md: &mut String, change: &ChangeReport) -> fmt::Result {
          endpoint). Strait reads its manifests folder; nginx gets `nginx -s reload` after each \
          write. Route live: from a write to its new route's first 200. Endpoint live: from a \
          write that moves the endpoint to the first new connection answered by the new address \
-         (missed: not seen before the next move, half a second later).\n"
+         (missed: not seen before the next move, half a second later). The load generator \
+         runs at nice 10 here, so that the probers are not queued behind it for the CPU.\n"
     )?;
     let (mut rows, mut sentences) = (Vec::new(), Vec::new());
     for run in [&change.strait, &change.nginx] {
