@@ -55,7 +55,8 @@ async fn untrusted_peer_gets_forwarding_headers_rebuilt() {
         ("x-real-ip", "6.6.6.6"),
         ("x-forwarded-proto", "https"),
         ("x-forwarded-host", "evil.test"),
-        ("x-request-id", "spoofed"),
+        ("x-original-forwarded-for", "6.6.6.6"),
+        ("proxy", "http://evil.test:3128"),
         ("connection", "keep-alive, x-hop"),
         ("x-hop", "must-not-pass"),
     ];
@@ -83,8 +84,14 @@ async fn untrusted_peer_gets_forwarding_headers_rebuilt() {
         Some("P.test:1234"),
         "Host kept"
     );
+    // The template's `X-Forwarded-Scheme`/`X-Scheme`, and `Proxy ""` (httpoxy).
+    for name in ["x-forwarded-scheme", "x-scheme"] {
+        assert_eq!(r.echoed_header(name).as_deref(), Some("http"), "{name}");
+    }
+    assert_eq!(r.echoed_header("proxy"), None);
+    assert_eq!(r.echoed_header("x-original-forwarded-for"), None);
+    // No X-Request-ID came in: a new one goes up.
     let id = r.echoed_header("x-request-id").expect("request id");
-    assert_ne!(id, "spoofed");
     assert_eq!(id.len(), 32);
     assert_eq!(
         r.echoed_header("x-hop"),
@@ -121,6 +128,25 @@ async fn trusted_peer_keeps_chain_and_client_is_rightmost_untrusted() {
         Some("https")
     );
     assert_eq!(r.echoed_header("x-request-id").as_deref(), Some("abc123"));
+    assert_eq!(
+        r.echoed_header("x-original-forwarded-for").as_deref(),
+        Some("6.6.6.6, 203.0.113.7, 10.1.2.3")
+    );
+    s.shutdown().await.unwrap();
+}
+
+/// ingress-nginx's template maps `$http_x_request_id` to `$req_id`: a client's own
+/// `X-Request-ID` goes upstream whoever sent it, so one id follows a request across services.
+#[tokio::test]
+async fn a_clients_request_id_goes_upstream() {
+    let (m, _a) = folder().await;
+    let s = start_with(&m, |_| {}).await;
+    let mut c = Conn::open_from(ip("127.0.0.9"), s.http_addr).await.unwrap();
+    let r = c
+        .get("p.test", "/h", &[("x-request-id", "trace-42")])
+        .await
+        .unwrap();
+    assert_eq!(r.echoed_header("x-request-id").as_deref(), Some("trace-42"));
     s.shutdown().await.unwrap();
 }
 

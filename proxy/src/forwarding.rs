@@ -3,9 +3,15 @@
 //!
 //! The connecting peer is the client unless it is a trusted proxy. A trusted peer's
 //! `X-Forwarded-For` is kept and the peer appended; the client is the right-most address of
-//! that chain that is not trusted, and its other `X-Forwarded-*` and `X-Request-ID` are kept.
-//! An untrusted peer's `X-Forwarded-*`, `X-Real-IP` and `Forwarded` are discarded and rebuilt
-//! from the connection.
+//! that chain that is not trusted, and its other `X-Forwarded-*` are kept; what it sent as
+//! `X-Forwarded-For` and `-Host` also goes up as `X-Original-Forwarded-For` and `-Host`.
+//! An untrusted peer's `X-Forwarded-*`, `X-Original-Forwarded-*`, `X-Real-IP` and `Forwarded`
+//! are discarded and rebuilt from the connection.
+//!
+//! As ingress-nginx's template sends them whatever the peer: `X-Forwarded-Scheme` and
+//! `X-Scheme` equal to `X-Forwarded-Proto`, the client's own `X-Request-ID` passed through (a
+//! new one when it sent none: nginx's `map $http_x_request_id $req_id`), and no `Proxy` header
+//! (httpoxy).
 
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -22,6 +28,12 @@ pub(crate) const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwa
 pub(crate) const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 pub(crate) const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_FORWARDED_SCHEME: HeaderName = HeaderName::from_static("x-forwarded-scheme");
+const X_SCHEME: HeaderName = HeaderName::from_static("x-scheme");
+const X_ORIGINAL_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-original-forwarded-for");
+const X_ORIGINAL_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-original-forwarded-host");
+/// httpoxy: a CGI-style upstream would read `Proxy` as its `HTTP_PROXY`.
+const PROXY: HeaderName = HeaderName::from_static("proxy");
 
 /// What the forwarding headers of one request are built from.
 #[derive(Clone, Copy, Debug)]
@@ -42,22 +54,40 @@ pub(crate) fn apply(
     request_id: impl FnOnce() -> HeaderValue,
 ) -> IpAddr {
     let peer = fwd.peer.to_canonical();
+    headers.remove(PROXY);
+    headers.remove(X_ORIGINAL_FORWARDED_FOR);
+    headers.remove(X_ORIGINAL_FORWARDED_HOST);
     let client = if is_trusted(fwd.trusted, peer) {
+        if let Some(host) = headers.get(X_FORWARDED_HOST).cloned() {
+            headers.insert(X_ORIGINAL_FORWARDED_HOST, host);
+        }
         let client = keep_chain(headers, peer, fwd.trusted);
         set_defaults(headers, fwd, false);
-        if !headers.contains_key(X_REQUEST_ID) {
-            headers.insert(X_REQUEST_ID, request_id());
-        }
         client
     } else {
         discard_incoming(headers);
         headers.insert(X_FORWARDED_FOR, ip_value(peer));
         set_defaults(headers, fwd, true);
-        headers.insert(X_REQUEST_ID, request_id());
         peer
     };
+    if let Some(proto) = headers.get(X_FORWARDED_PROTO).cloned() {
+        headers.insert(X_FORWARDED_SCHEME, proto.clone());
+        headers.insert(X_SCHEME, proto);
+    }
+    keep_request_id(headers, request_id);
     headers.insert(X_REAL_IP, ip_value(client));
     client
+}
+
+/// The client's first non-empty `X-Request-ID` (its others dropped), else a new one.
+fn keep_request_id(headers: &mut HeaderMap, request_id: impl FnOnce() -> HeaderValue) {
+    let mut ids = headers.get_all(X_REQUEST_ID).iter();
+    let first = ids.next().filter(|v| !v.as_bytes().trim_ascii().is_empty());
+    if first.is_some() && ids.next().is_none() {
+        return;
+    }
+    let id = first.cloned().unwrap_or_else(request_id);
+    headers.insert(X_REQUEST_ID, id);
 }
 
 /// The client address of a request from `peer` with `headers`, by the same rules as
@@ -103,7 +133,7 @@ fn chain_client(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr 
 }
 
 /// Appends the peer to the incoming `X-Forwarded-For` chain and returns the client
-/// ([`chain_client`]).
+/// ([`chain_client`]). The incoming chain, if any, also goes up as `X-Original-Forwarded-For`.
 fn keep_chain(headers: &mut HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
     let client = chain_client(headers, peer, trusted);
     let incoming = headers.get_all(X_FORWARDED_FOR);
@@ -114,6 +144,12 @@ fn keep_chain(headers: &mut HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAdd
     {
         chain.extend_from_slice(value.as_bytes());
         chain.extend_from_slice(b", ");
+    }
+    if let Some(original) = chain.strip_suffix(b", ") {
+        // Valid header values joined by ", " stay valid.
+        if let Ok(original) = HeaderValue::from_bytes(original) {
+            headers.insert(X_ORIGINAL_FORWARDED_FOR, original);
+        }
     }
     // Writing to a Vec cannot fail.
     let _ = write!(chain, "{peer}");
@@ -156,7 +192,7 @@ fn set_defaults(headers: &mut HeaderMap, fwd: &Forwarding<'_>, overwrite: bool) 
     set(X_FORWARDED_PORT, HeaderValue::from(fwd.listener.port));
 }
 
-/// Removes every `X-Forwarded-*`, `X-Real-IP`, `Forwarded` and `X-Request-ID` header.
+/// Removes every `X-Forwarded-*`, `X-Real-IP` and `Forwarded` header.
 fn discard_incoming(headers: &mut HeaderMap) {
     let forwarded: Vec<HeaderName> = headers
         .keys()
@@ -168,7 +204,6 @@ fn discard_incoming(headers: &mut HeaderMap) {
     }
     headers.remove(X_REAL_IP);
     headers.remove(FORWARDED);
-    headers.remove(X_REQUEST_ID);
 }
 
 /// An address as a header value, formatted without a heap string.

@@ -73,18 +73,54 @@ fn untrusted_peer_cannot_spoof_any_forwarding_header() {
             ("x-forwarded-prefix", "/admin"),
             ("x-real-ip", "203.0.113.7"),
             ("forwarded", "for=203.0.113.7"),
-            ("x-request-id", "chosen-by-client"),
+            ("x-forwarded-scheme", "https"),
+            ("x-scheme", "https"),
+            ("x-original-forwarded-for", "203.0.113.8"),
+            ("x-original-forwarded-host", "evil.test"),
         ],
     );
     assert_eq!(client.to_string(), "192.0.2.10");
     assert_eq!(all(&map, "x-forwarded-for"), ["192.0.2.10"]);
     assert_eq!(all(&map, "x-forwarded-proto"), ["http"]);
+    assert_eq!(all(&map, "x-forwarded-scheme"), ["http"]);
+    assert_eq!(all(&map, "x-scheme"), ["http"]);
     assert_eq!(all(&map, "x-forwarded-host"), ["app.test:8080"]);
     assert_eq!(all(&map, "x-forwarded-port"), ["8080"]);
     assert!(all(&map, "x-forwarded-prefix").is_empty());
+    assert!(all(&map, "x-original-forwarded-for").is_empty());
+    assert!(all(&map, "x-original-forwarded-host").is_empty());
     assert!(all(&map, "forwarded").is_empty());
     assert_eq!(all(&map, "x-real-ip"), ["192.0.2.10"]);
-    assert_eq!(all(&map, "x-request-id"), ["generated"]);
+}
+
+/// The template's `map $http_x_request_id $req_id`: a client's own request id goes upstream
+/// whoever the peer is (its first one when it sent several); an empty one is replaced.
+#[test]
+fn a_clients_request_id_passes_through() {
+    for trusted in [&[][..], &["192.0.2.0/24"][..]] {
+        let (_, map) = run("192.0.2.10", trusted, &[("x-request-id", "client-id")]);
+        assert_eq!(all(&map, "x-request-id"), ["client-id"]);
+        let several = [("x-request-id", "first"), ("x-request-id", "second")];
+        let (_, map) = run("192.0.2.10", trusted, &several);
+        assert_eq!(all(&map, "x-request-id"), ["first"]);
+        let (_, map) = run("192.0.2.10", trusted, &[("x-request-id", " ")]);
+        assert_eq!(all(&map, "x-request-id"), ["generated"]);
+    }
+}
+
+/// The template: `Proxy ""` (httpoxy) and `X-Forwarded-Scheme`/`X-Scheme` set to
+/// `$pass_access_scheme` — the forwarded proto a trusted peer sent, else the listener's.
+#[test]
+fn proxy_header_is_dropped_and_scheme_headers_follow_the_proto() {
+    let (_, map) = run("192.0.2.10", &[], &[("proxy", "http://evil.test:3128")]);
+    assert!(all(&map, "proxy").is_empty());
+    let (_, map) = run(
+        "10.0.0.1",
+        &["10.0.0.0/8"],
+        &[("x-forwarded-proto", "https")],
+    );
+    assert_eq!(all(&map, "x-forwarded-scheme"), ["https"]);
+    assert_eq!(all(&map, "x-scheme"), ["https"]);
 }
 
 #[test]
@@ -120,6 +156,9 @@ fn trusted_peer_keeps_its_chain_and_headers_and_appends_itself() {
     assert_eq!(all(&map, "x-forwarded-port"), ["443"]);
     assert_eq!(all(&map, "x-real-ip"), ["203.0.113.7"]);
     assert_eq!(all(&map, "x-request-id"), ["abc123"]);
+    // The template's `X-Original-Forwarded-For`/`-Host`: what the trusted peer sent.
+    assert_eq!(all(&map, "x-original-forwarded-for"), ["203.0.113.7"]);
+    assert_eq!(all(&map, "x-original-forwarded-host"), ["public.test"]);
 }
 
 #[test]
