@@ -177,6 +177,10 @@ pub struct CommonArgs {
     /// listener's own port.
     #[arg(long, env = "STRAIT_HTTPS_REDIRECT_PORT", default_value_t = 443)]
     pub https_redirect_port: u16,
+    /// Status of HTTP→HTTPS redirects: 301, 302, 307 or 308 (ingress-nginx's
+    /// `http-redirect-code`).
+    #[arg(long, env = "STRAIT_HTTP_REDIRECT_CODE", default_value_t = 308, value_parser = parse_redirect_code)]
+    pub http_redirect_code: u16,
     /// Upstream TCP connect timeout (e.g. `5s`, `250ms`).
     #[arg(long, env = "STRAIT_UPSTREAM_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub upstream_connect_timeout: Duration,
@@ -516,6 +520,8 @@ impl CommonArgs {
                     preload: self.hsts_preload,
                 }),
                 https_redirect_port: self.https_redirect_port,
+                http_redirect_code: http::StatusCode::from_u16(self.http_redirect_code)
+                    .unwrap_or(http::StatusCode::PERMANENT_REDIRECT),
             },
             debounce: self.debounce,
             workers: self.workers,
@@ -531,7 +537,8 @@ impl CommonArgs {
 
 mod parse;
 pub use parse::{
-    parse_cidr, parse_duration, parse_listen_addr, parse_name, parse_object_key, parse_size,
+    parse_cidr, parse_duration, parse_listen_addr, parse_name, parse_object_key,
+    parse_redirect_code, parse_size,
 };
 
 #[cfg(test)]

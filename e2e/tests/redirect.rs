@@ -14,6 +14,8 @@ const NGINX_SSL_REDIRECT: &str = "nginx.ingress.kubernetes.io/ssl-redirect";
 const NGINX_FORCE_SSL_REDIRECT: &str = "nginx.ingress.kubernetes.io/force-ssl-redirect";
 const STRAIT_SSL_REDIRECT: &str = "strait.dev/ssl-redirect";
 const STRAIT_FORCE_SSL_REDIRECT: &str = "strait.dev/force-ssl-redirect";
+const NGINX_PRESERVE_SLASH: &str = "nginx.ingress.kubernetes.io/preserve-trailing-slash";
+const NGINX_PORT_IN_REDIRECTS: &str = "nginx.ingress.kubernetes.io/use-port-in-redirects";
 
 #[tokio::test]
 async fn tls_host_redirects_with_308_and_exact_location() {
@@ -22,8 +24,49 @@ async fn tls_host_redirects_with_308_and_exact_location() {
     let port = s.https_addr.port();
     let r = get(s.http_addr, "secure.test", "/app/x?q=1&r=a%20b").await;
     assert_redirect(&r, &format!("https://secure.test:{port}/app/x?q=1&r=a%20b"));
+    // forcesslredirect.go "should redirect to https": `/` goes to the bare origin.
     let r = get(s.http_addr, "Secure.TEST:8080", "/").await;
-    assert_redirect(&r, &format!("https://secure.test:{port}/"));
+    assert_redirect(&r, &format!("https://secure.test:{port}"));
+    s.shutdown().await.unwrap();
+}
+
+/// lua_ingress.lua drops one trailing `/` of `$request_uri` unless `preserve-trailing-slash`
+/// (preservetrailingslash.go "should allow preservation of trailing slashes").
+#[tokio::test]
+async fn the_trailing_slash_is_dropped_unless_preserved() {
+    let keep = tls_ingress("on", "on.test", "a").annotation(NGINX_PRESERVE_SLASH, "true");
+    let (m, _e) = scenario(vec![secure_ingress().build(), keep.build()]).await;
+    let s = start_with(&m, |c| c.proxy.https_redirect_port = 443).await;
+    for (path, location) in [
+        ("/", "https://secure.test"),
+        ("/dir/", "https://secure.test/dir"),
+        ("/dir/?q=1", "https://secure.test/dir/?q=1"),
+    ] {
+        assert_redirect(&get(s.http_addr, "secure.test", path).await, location);
+    }
+    for (path, location) in [("/", "https://on.test/"), ("/dir/", "https://on.test/dir/")] {
+        assert_redirect(&get(s.http_addr, "on.test", path).await, location);
+    }
+    s.shutdown().await.unwrap();
+}
+
+/// annotations.md "use-port-in-redirects" names the port even when it is 443, and
+/// configmap.md `http-redirect-code` (here `--http-redirect-code 301`) sets the status.
+#[tokio::test]
+async fn port_in_redirects_and_the_redirect_code() {
+    let port = tls_ingress("on", "on.test", "a").annotation(NGINX_PORT_IN_REDIRECTS, "true");
+    let (m, _e) = scenario(vec![secure_ingress().build(), port.build()]).await;
+    let s = start_with(&m, |c| {
+        c.proxy.https_redirect_port = 443;
+        c.proxy.http_redirect_code = http::StatusCode::MOVED_PERMANENTLY;
+    })
+    .await;
+    let r = get(s.http_addr, "on.test", "/a").await;
+    assert_eq!(r.status, 301);
+    assert_eq!(r.headers["location"], "https://on.test:443/a");
+    let r = get(s.http_addr, "secure.test", "/a").await;
+    assert_eq!(r.status, 301);
+    assert_eq!(r.headers["location"], "https://secure.test/a");
     s.shutdown().await.unwrap();
 }
 
@@ -67,7 +110,7 @@ async fn strait_ssl_redirect_wins_over_the_nginx_annotation() {
     let port = s.https_addr.port();
     assert_proxied(&get(s.http_addr, "off.test", "/").await, "a");
     let r = get(s.http_addr, "on.test", "/").await;
-    assert_redirect(&r, &format!("https://on.test:{port}/"));
+    assert_redirect(&r, &format!("https://on.test:{port}"));
     s.shutdown().await.unwrap();
 }
 
@@ -258,4 +301,20 @@ fn assert_proxied(r: &Reply, echo: &str) {
 
 fn ip(s: &str) -> IpAddr {
     s.parse().expect("ip")
+}
+
+/// The template's `return CODE URL` runs in nginx's rewrite phase before `rewrite_by_lua`
+/// (the HTTPS redirect): on a TLS host an Ingress's own redirect wins, on plain HTTP too.
+#[tokio::test]
+async fn an_ingress_redirect_comes_before_the_https_redirect() {
+    let moved = tls_ingress("on", "on.test", "a").annotation(
+        "nginx.ingress.kubernetes.io/permanent-redirect",
+        "https://moved.example/x",
+    );
+    let (m, _e) = scenario(vec![moved.build()]).await;
+    let s = start_with(&m, |_| {}).await;
+    let r = get(s.http_addr, "on.test", "/a").await;
+    assert_eq!(r.status, 301, "body: {}", r.text());
+    assert_eq!(r.headers["location"], "https://moved.example/x");
+    s.shutdown().await.unwrap();
 }

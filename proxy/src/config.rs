@@ -61,6 +61,9 @@ pub struct ProxyConfig {
     /// Port written into `308` redirects to HTTPS; 443 is left out of the URL. (The controller
     /// turns its flag value 0 into the HTTPS listener's bound port before building the proxy.)
     pub https_redirect_port: u16,
+    /// Status of redirects to HTTPS (ingress-nginx's `http-redirect-code`: 301, 302, 307 or
+    /// 308; default 308).
+    pub http_redirect_code: http::StatusCode,
 }
 
 /// Listeners that require a PROXY protocol header.
@@ -132,6 +135,7 @@ impl Default for ProxyConfig {
             proxy_protocol: ProxyProtocol::default(),
             hsts: Some(Hsts::default()),
             https_redirect_port: 443,
+            http_redirect_code: http::StatusCode::PERMANENT_REDIRECT,
         }
     }
 }

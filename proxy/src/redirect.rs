@@ -1,6 +1,12 @@
-//! `308` from plain HTTP to HTTPS (docs/architecture.md, "Redirects"): decided per route when the
-//! table is built ([`RouteOptions::https_redirect`](strait_shared::table::RouteOptions)), applied
-//! here.
+//! Redirects (docs/architecture.md, "Redirects"): plain HTTP to HTTPS (`--http-redirect-code`,
+//! 308 by default), decided per route when the table is built
+//! ([`RouteOptions::https_redirect`](strait_shared::table::RouteOptions)), and an Ingress's
+//! `permanent-redirect` / `temporal-redirect`, applied here.
+//!
+//! The HTTPS `Location` follows ingress-nginx's `lua_ingress.lua`: the request target as
+//! received, less one trailing `/` (`/dir/` → `/dir`, `/` → nothing) unless
+//! `preserve-trailing-slash`; the port named when `use-port-in-redirects` (or when the
+//! redirect port is not 443).
 //!
 //! Not redirected: requests already on HTTPS, requests a trusted proxy says arrived over HTTPS
 //! (`X-Forwarded-Proto: https`, so a TLS-terminating load balancer in front does not loop),
@@ -13,6 +19,8 @@ use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
 use http::{Response, StatusCode, Uri};
 use ipnet::IpNet;
 use strait_shared::host::normalise_request_host;
+
+use strait_shared::table::redirect::{HttpsRedirectStyle, Redirect};
 
 use crate::body::ResponseBody;
 use crate::config::Scheme;
@@ -51,33 +59,66 @@ fn forwarded_https(check: &Check<'_>) -> bool {
         .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
 }
 
-/// `308 Permanent Redirect` to `https://host[:port]/path?query`: the request's host without
-/// its port, `port` unless it is 443, the target as received.
-pub(crate) fn response(raw_host: &str, port: u16, uri: &Uri) -> Response<ResponseBody> {
+/// How one HTTPS redirect is written.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Https {
+    /// The port of the HTTPS listener as clients reach it (`--https-redirect-port`).
+    pub port: u16,
+    /// `--http-redirect-code` (308 by default, as ingress-nginx's `http-redirect-code`).
+    pub code: StatusCode,
+    pub style: HttpsRedirectStyle,
+}
+
+/// The redirect to `https://host[:port]/path?query`: the request's host without its port, the
+/// port when the route asks for it or it is not 443, the target as received less a trailing
+/// `/` unless the route preserves it.
+pub(crate) fn response(raw_host: &str, https: &Https, uri: &Uri) -> Response<ResponseBody> {
     let host = normalise_request_host(raw_host);
     // An origin-form target goes as received; anything else (`*` of `OPTIONS *`, an absent
     // path) names the root, keeping the query.
-    let target = match uri.path_and_query() {
+    let mut target = match uri.path_and_query() {
         Some(pq) if pq.as_str().starts_with('/') => pq.as_str().to_owned(),
         Some(pq) => pq
             .query()
             .map_or_else(|| "/".to_owned(), |q| format!("/?{q}")),
         None => "/".to_owned(),
     };
-    let location = if port == 443 {
+    // lua_ingress.lua looks at the last byte of `$request_uri`, query included.
+    if !https.style.preserve_trailing_slash && target.ends_with('/') {
+        target.pop();
+    }
+    let port = https.port;
+    let location = if port == 443 && !https.style.port_in_redirect {
         format!("https://{host}{target}")
     } else {
         format!("https://{host}:{port}{target}")
     };
-    let mut response = Response::new(ResponseBody::text("redirecting to HTTPS"));
-    *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    // Host and target come from a request hyper accepted: visible ASCII, valid in a header.
+    let location = HeaderValue::from_str(&location).ok();
+    redirect(https.code, location, "redirecting to HTTPS")
+}
+
+/// The route's own redirect (`permanent-redirect`, `temporal-redirect`).
+pub(crate) fn to(target: &Redirect) -> Response<ResponseBody> {
+    let code = StatusCode::from_u16(target.code).unwrap_or(StatusCode::MOVED_PERMANENTLY);
+    // Checked when the table was built: only characters valid in a header.
+    let location = HeaderValue::from_str(&target.location).ok();
+    redirect(code, location, "redirecting")
+}
+
+fn redirect(
+    code: StatusCode,
+    location: Option<HeaderValue>,
+    body: &'static str,
+) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::text(body));
+    *response.status_mut() = code;
     let headers = response.headers_mut();
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    // Host and target come from a request hyper accepted: visible ASCII, valid in a header.
-    if let Ok(location) = HeaderValue::from_str(&location) {
+    if let Some(location) = location {
         headers.insert(LOCATION, location);
     }
     response

@@ -97,13 +97,7 @@ async fn forward(
     if let Some(refusal) = route.route.options.refused {
         return Err(ProxyError::Refused(refusal));
     }
-    if route.route.options.https_redirect && redirect::needed(&redirect_check(ctx, &request)) {
-        return Ok(redirect::response(
-            raw_host,
-            ctx.proxy.config.https_redirect_port,
-            request.uri(),
-        ));
-    }
+    let options = &route.route.options;
     *cors = policy::cors::allowed(
         route.route.options.cors.as_ref(),
         request.method(),
@@ -111,6 +105,20 @@ async fn forward(
     );
     if let Some(preflight) = cors.as_ref().and_then(policy::cors::Allowed::preflight) {
         return Ok(preflight);
+    }
+    // The template's order, all in nginx's rewrite phase: the CORS block, then `return CODE
+    // URL`, then the HTTPS redirect (`rewrite_by_lua`, which runs last in the phase); access
+    // checks come after.
+    if let Some(target) = &options.redirect {
+        return policy::cors::respond(cors.as_ref(), Ok(redirect::to(target)));
+    }
+    if options.https_redirect && redirect::needed(&redirect_check(ctx, &request)) {
+        let https = redirect::Https {
+            port: ctx.proxy.config.https_redirect_port,
+            code: ctx.proxy.config.http_redirect_code,
+            style: options.https_redirect_style,
+        };
+        return Ok(redirect::response(raw_host, &https, request.uri()));
     }
     policy::access::check(ctx, request.headers(), &route.route.options)?;
     if let Some(auth) = &route.route.options.basic_auth {

@@ -16,6 +16,7 @@ pub mod basic_auth;
 mod body_size;
 pub mod cors;
 mod endpoints;
+pub mod redirect;
 mod source;
 pub mod timeouts;
 
@@ -197,6 +198,12 @@ pub struct RouteOptions {
     /// The largest request body the route takes (`proxy-body-size`, else `--max-body-size`);
     /// a larger one gets 413. `None`: unlimited.
     pub max_body_size: Option<BodyLimit>,
+    /// Every request gets this redirect instead of reaching the backend (`permanent-redirect`,
+    /// `temporal-redirect`). `None`: no redirect.
+    pub redirect: Option<Arc<redirect::Redirect>>,
+    /// How the HTTPS redirect writes `Location` (`preserve-trailing-slash`,
+    /// `use-port-in-redirects`).
+    pub https_redirect_style: redirect::HttpsRedirectStyle,
 }
 
 impl Default for RouteOptions {
@@ -210,6 +217,8 @@ impl Default for RouteOptions {
             basic_auth: None,
             source: None,
             max_body_size: None,
+            redirect: None,
+            https_redirect_style: redirect::HttpsRedirectStyle::default(),
         }
     }
 }

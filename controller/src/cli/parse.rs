@@ -60,6 +60,15 @@ pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
     })
 }
 
+/// Parses `--http-redirect-code`: one of the codes ingress-nginx's `http-redirect-code`
+/// takes.
+pub fn parse_redirect_code(s: &str) -> Result<u16, String> {
+    match s.trim().parse::<u16>() {
+        Ok(code @ (301 | 302 | 307 | 308)) => Ok(code),
+        _ => Err(format!("`{}` is not 301, 302, 307 or 308", s.trim())),
+    }
+}
+
 /// Parses a size as ingress-nginx's `proxy-body-size` (`1m`, `512k`, `100`; `0`: unlimited)
 /// into bytes.
 pub fn parse_size(s: &str) -> Result<u64, String> {

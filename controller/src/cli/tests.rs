@@ -46,6 +46,10 @@ fn serve_defaults_match_the_library_defaults() {
     assert_eq!(config.proxy.proxy_protocol, ProxyProtocol::default());
     assert_eq!(config.proxy.hsts, defaults.hsts);
     assert_eq!(config.proxy.https_redirect_port, 443);
+    assert_eq!(
+        config.proxy.http_redirect_code,
+        http::StatusCode::PERMANENT_REDIRECT
+    );
     assert!(config.access_log.is_on());
     assert!(
         config.log_control.is_none(),
@@ -65,6 +69,7 @@ fn tls_flags_reach_the_config() {
         "--hsts-include-subdomains=false",
         "--hsts-preload=true",
         "--https-redirect-port=8443",
+        "--http-redirect-code=301",
     ])
     .unwrap()
     .into_config();
@@ -84,6 +89,10 @@ fn tls_flags_reach_the_config() {
     let hsts = config.proxy.hsts.expect("hsts on");
     assert_eq!(hsts.header_value(), "max-age=3600; preload");
     assert_eq!(config.proxy.https_redirect_port, 8443);
+    assert_eq!(
+        config.proxy.http_redirect_code,
+        http::StatusCode::MOVED_PERMANENTLY
+    );
 }
 
 #[test]
@@ -514,4 +523,16 @@ fn a_kubeconfig_writes_no_status_unless_told_to_and_the_election_namespace_is_a_
     assert_eq!(cluster(&[]).election_namespace, None);
     let named = cluster(&["--election-namespace=strait", "--pod-namespace=other"]);
     assert_eq!(named.election_namespace.as_deref(), Some("strait"));
+}
+
+/// ingress-nginx's `http-redirect-code` takes 301, 302, 307 or 308; anything else is refused
+/// at start-up with the list.
+#[test]
+fn http_redirect_code_takes_only_redirect_codes() {
+    for bad in ["200", "303", "abc", ""] {
+        let err = Cli::try_parse_from(["strait", "serve", &format!("--http-redirect-code={bad}")])
+            .expect_err(bad)
+            .to_string();
+        assert!(err.contains("301, 302, 307 or 308"), "{bad}: {err}");
+    }
 }

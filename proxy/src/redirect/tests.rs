@@ -2,6 +2,73 @@ use super::*;
 
 const TRUSTED: &str = "10.0.0.0/8";
 
+/// The 308 redirect of a route that preserves the trailing slash (what the cases below check
+/// besides the slash rule).
+fn response(host: &str, port: u16, uri: &Uri) -> Response<ResponseBody> {
+    let style = HttpsRedirectStyle {
+        preserve_trailing_slash: true,
+        port_in_redirect: false,
+    };
+    styled(host, port, style, uri)
+}
+
+fn styled(host: &str, port: u16, style: HttpsRedirectStyle, uri: &Uri) -> Response<ResponseBody> {
+    let https = Https {
+        port,
+        code: StatusCode::PERMANENT_REDIRECT,
+        style,
+    };
+    super::response(host, &https, uri)
+}
+
+/// forcesslredirect.go "should redirect to https" (`/` → `https://host`, no slash) and
+/// preservetrailingslash.go "should allow preservation of trailing slashes"; lua_ingress.lua
+/// drops one trailing `/` of the whole `$request_uri`, so a query keeps it.
+#[test]
+fn the_trailing_slash_is_dropped_unless_preserved() {
+    let drop = HttpsRedirectStyle::default();
+    let cases = [
+        ("/", "https://host.test"),
+        ("/dir/", "https://host.test/dir"),
+        ("/dir", "https://host.test/dir"),
+        ("/dir/?a=1", "https://host.test/dir/?a=1"),
+        ("/dir//", "https://host.test/dir/"),
+    ];
+    for (target, expected) in cases {
+        let r = styled("host.test", 443, drop, &uri(target));
+        assert_eq!(location(&r), expected, "{target}");
+    }
+    let keep = HttpsRedirectStyle {
+        preserve_trailing_slash: true,
+        ..drop
+    };
+    let r = styled("host.test", 443, keep, &uri("/"));
+    assert_eq!(location(&r), "https://host.test/");
+}
+
+/// annotations.md "use-port-in-redirects": the port is named even when it is 443.
+#[test]
+fn use_port_in_redirects_names_443() {
+    let style = HttpsRedirectStyle {
+        preserve_trailing_slash: true,
+        port_in_redirect: true,
+    };
+    let r = styled("host.test:80", 443, style, &uri("/a"));
+    assert_eq!(location(&r), "https://host.test:443/a");
+}
+
+/// redirect.go "should respond with a standard redirect code" / "custom redirect code".
+#[test]
+fn a_route_redirect_sends_its_code_and_location_as_given() {
+    let target = Redirect {
+        location: "http://redirect.example.com".into(),
+        code: 308,
+    };
+    let r = to(&target);
+    assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(location(&r), "http://redirect.example.com");
+}
+
 #[test]
 fn plain_http_from_an_untrusted_peer_is_redirected() {
     assert!(needs(Scheme::Http, "192.0.2.10", &[], "/app"));

@@ -81,7 +81,8 @@ const WAF: &str = "no WAF in Strait yet: routes that ask for ModSecurity are ref
 const STREAMING: &str = "Strait streams request and response bodies without temporary files; nginx buffer tuning changes memory use and timing, not what is sent";
 const TRACING: &str = "tracing only, no effect on traffic; Strait exports no traces yet";
 const SNIPPET: &str = "nginx configuration text: never executed; the whole Ingress is refused, as ingress-nginx does with its default annotations-risk-level High";
-const REDIRECT_SLASH: &str = "the redirect keeps a trailing slash that ingress-nginx drops (`/dir/` goes to `https://host/dir/`, not `https://host/dir`)";
+const HTTPS_REDIRECT: &str = "--http-redirect-code (308) to `https://` + the host + the request target less one trailing `/` (`/dir/` goes to `https://host/dir`) unless preserve-trailing-slash; the port is named when it is not 443 (--https-redirect-port) or with use-port-in-redirects";
+const ROUTE_REDIRECT: &str = "an `http(s)://` URL of the characters ingress-nginx's validator allows (no `$` variables); every request of the Ingress gets it as `Location`, before any access check, as nginx's `return`";
 
 /// The registry, by feature group (ingress-nginx's annotations.md order, most used first).
 pub(super) static KEYS: &[KeySpec] = &[
@@ -89,7 +90,7 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("rewrite-target", Routing, NotYet, REWRITES),
     k("use-regex", Routing, NotYet, REWRITES),
     k("app-root", Routing, NotYet, REWRITES),
-    k("preserve-trailing-slash", Routing, NotYet, REWRITES),
+    k("preserve-trailing-slash", Routing, Honoured, "the HTTPS redirect keeps a trailing `/` of the request target, which it drops otherwise"),
     k("x-forwarded-prefix", Routing, NotYet, REWRITES),
     k("server-alias", Routing, NotYet, "planned: host aliases; the alias hosts get Strait's 404 meanwhile"),
     k("upstream-vhost", Routing, NotYet, "planned: the Host sent upstream; the client's Host is sent meanwhile"),
@@ -97,15 +98,15 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("custom-http-errors", Routing, NotYet, ERROR_PAGES),
     k("disable-proxy-intercept-errors", Routing, NotYet, ERROR_PAGES),
     // HTTPS and redirects.
-    k("ssl-redirect", Https, HonouredWithDifference, REDIRECT_SLASH),
-    k("force-ssl-redirect", Https, HonouredWithDifference, REDIRECT_SLASH),
+    k("ssl-redirect", Https, Honoured, HTTPS_REDIRECT),
+    k("force-ssl-redirect", Https, Honoured, HTTPS_REDIRECT),
     k("from-to-www-redirect", Https, NotYet, REWRITES),
-    k("permanent-redirect", Https, NotYet, REWRITES),
-    k("permanent-redirect-code", Https, NotYet, REWRITES),
-    k("temporal-redirect", Https, NotYet, REWRITES),
-    k("temporal-redirect-code", Https, NotYet, REWRITES),
+    k("permanent-redirect", Https, Honoured, ROUTE_REDIRECT),
+    k("permanent-redirect-code", Https, Honoured, "300 to 308; another number gives 301, as ingress-nginx does"),
+    k("temporal-redirect", Https, Honoured, "read before permanent-redirect, as ingress-nginx does; otherwise as permanent-redirect"),
+    k("temporal-redirect-code", Https, Honoured, "300 to 307; another number gives 302, as ingress-nginx does"),
     k("relative-redirects", Https, NotYet, REWRITES),
-    k("use-port-in-redirects", Https, NotYet, REWRITES),
+    k("use-port-in-redirects", Https, Honoured, "the HTTPS redirect names the port (--https-redirect-port) even when it is 443"),
     k("ssl-passthrough", Https, NotYet, "planned: TLS passthrough; the Ingress is served with TLS terminated by Strait meanwhile"),
     k("ssl-ciphers", Https, Ignored, "rustls offers only its fixed set of modern AEAD suites (TLS 1.2 and 1.3); a cipher list can neither weaken nor extend it"),
     k("ssl-prefer-server-ciphers", Https, Ignored, "rustls always chooses the suite by its own preference order among modern suites"),

@@ -217,7 +217,7 @@ fn findings_classify_only_our_prefixes() {
             ("nginx.ingress.kubernetes.io/limit-rps", "not-yet", false),
             (
                 "nginx.ingress.kubernetes.io/ssl-redirect",
-                "honoured-with-difference",
+                "honoured",
                 false
             ),
             ("strait.dev/backend-mode", "honoured", false),

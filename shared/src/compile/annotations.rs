@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 mod access;
 mod proxying;
+mod redirects;
 
 /// How an Ingress wants plain HTTP handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +45,10 @@ pub(super) struct Settings {
     pub(super) cors: Option<Arc<crate::table::Cors>>,
     /// Upstream timeouts (see [`proxying`]).
     pub(super) timeouts: Option<Arc<crate::table::Timeouts>>,
+    /// `permanent-redirect` / `temporal-redirect` (see [`redirects`]).
+    pub(super) redirect: Option<Arc<crate::table::redirect::Redirect>>,
+    /// How HTTPS redirects write `Location` (see [`redirects`]).
+    pub(super) https_redirect_style: crate::table::redirect::HttpsRedirectStyle,
 }
 
 /// The settings of an Ingress whose annotations were reviewed as `review`.
@@ -83,6 +88,8 @@ pub(super) fn settings(
         max_body_size: access.max_body_size,
         cors: read.cors(),
         timeouts: read.timeouts(),
+        redirect: read.redirect(),
+        https_redirect_style: read.https_redirect_style(),
     }
 }
 

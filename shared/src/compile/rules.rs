@@ -211,6 +211,8 @@ fn route(
             max_body_size: settings.max_body_size,
             cors: settings.cors.clone(),
             timeouts: settings.timeouts.clone(),
+            redirect: settings.redirect.clone(),
+            https_redirect_style: settings.https_redirect_style,
         },
     })
 }

@@ -68,7 +68,7 @@ impl Reader<'_, '_> {
     }
 
     /// `<prefix>/<name>` as a boolean (Go's `strconv.ParseBool`); unparsable: reported, `None`.
-    fn boolean_nginx(&mut self, name: &'static str) -> Option<bool> {
+    pub(super) fn boolean_nginx(&mut self, name: &'static str) -> Option<bool> {
         let (key, value) = self.keys.nginx(name)?;
         let parsed = crate::annotations::parse_bool(value);
         if parsed.is_none() {
