@@ -129,7 +129,8 @@ async fn forward(
         Ok(_) => return Err(ProxyError::BackendUnavailable(NO_ENDPOINTS)),
         Err(unavailable) => return Err(ProxyError::BackendUnavailable(unavailable.reason())),
     };
-    let client_upgrade = prepare_upstream(&mut request, host, ctx);
+    let upstream_host = route.route.options.upstream_host.as_ref();
+    let client_upgrade = prepare_upstream(&mut request, host, upstream_host, ctx);
     exchange.forwarding(request.headers());
     let body_timeout = ctx.proxy.config.client_body_timeout;
     let max_body = route.route.options.max_body_size;
@@ -188,10 +189,12 @@ fn request_host(request: &Request<Incoming>) -> Result<HeaderValue, ProxyError> 
 
 /// Turns the client's request into the upstream's, in place: origin-form target as received,
 /// HTTP/1.1, hop-by-hop headers stripped, forwarding headers set, `Host` preserved (from
-/// `:authority` for HTTP/2). Returns the client side of an upgrade the request asks for.
+/// `:authority` for HTTP/2) unless the route names its own (`upstream_host`). Returns the
+/// client side of an upgrade the request asks for.
 fn prepare_upstream(
     request: &mut Request<Incoming>,
     host: HeaderValue,
+    upstream_host: Option<&HeaderValue>,
     ctx: &ConnCtx,
 ) -> Option<OnUpgrade> {
     let upgrade = headers::is_upgrade_request(request.version(), request.headers());
@@ -210,7 +213,7 @@ fn prepare_upstream(
         host: &host,
     };
     forwarding::apply(headers, &fwd, request_id::generate);
-    headers.insert(HOST, host);
+    headers.insert(HOST, upstream_host.cloned().unwrap_or(host));
     on_upgrade
 }
 

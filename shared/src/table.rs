@@ -19,6 +19,7 @@ mod endpoints;
 pub mod redirect;
 mod source;
 pub mod timeouts;
+pub mod upstream_host;
 
 pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size};
 pub use cors::Cors;
@@ -204,6 +205,9 @@ pub struct RouteOptions {
     /// How the HTTPS redirect writes `Location` (`preserve-trailing-slash`,
     /// `use-port-in-redirects`).
     pub https_redirect_style: redirect::HttpsRedirectStyle,
+    /// The `Host` sent upstream instead of the client's (`upstream-vhost`). `None`: the
+    /// client's.
+    pub upstream_host: Option<http::HeaderValue>,
 }
 
 impl Default for RouteOptions {
@@ -219,6 +223,7 @@ impl Default for RouteOptions {
             max_body_size: None,
             redirect: None,
             https_redirect_style: redirect::HttpsRedirectStyle::default(),
+            upstream_host: None,
         }
     }
 }

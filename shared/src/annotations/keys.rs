@@ -93,7 +93,7 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("preserve-trailing-slash", Routing, Honoured, "the HTTPS redirect keeps a trailing `/` of the request target, which it drops otherwise"),
     k("x-forwarded-prefix", Routing, NotYet, REWRITES),
     k("server-alias", Routing, NotYet, "planned: host aliases; the alias hosts get Strait's 404 meanwhile"),
-    k("upstream-vhost", Routing, NotYet, "planned: the Host sent upstream; the client's Host is sent meanwhile"),
+    k("upstream-vhost", Routing, HonouredWithDifference, "a literal host[:port] only: a value with nginx variables (`$host`…) is reported and the client's Host is sent; X-Forwarded-Host keeps the client's"),
     k("default-backend", Routing, NotYet, ERROR_PAGES),
     k("custom-http-errors", Routing, NotYet, ERROR_PAGES),
     k("disable-proxy-intercept-errors", Routing, NotYet, ERROR_PAGES),

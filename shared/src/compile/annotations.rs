@@ -49,6 +49,8 @@ pub(super) struct Settings {
     pub(super) redirect: Option<Arc<crate::table::redirect::Redirect>>,
     /// How HTTPS redirects write `Location` (see [`redirects`]).
     pub(super) https_redirect_style: crate::table::redirect::HttpsRedirectStyle,
+    /// `upstream-vhost` (see [`proxying`]).
+    pub(super) upstream_host: Option<http::HeaderValue>,
 }
 
 /// The settings of an Ingress whose annotations were reviewed as `review`.
@@ -90,6 +92,7 @@ pub(super) fn settings(
         timeouts: read.timeouts(),
         redirect: read.redirect(),
         https_redirect_style: read.https_redirect_style(),
+        upstream_host: read.upstream_host(),
     }
 }
 

@@ -213,6 +213,7 @@ fn route(
             timeouts: settings.timeouts.clone(),
             redirect: settings.redirect.clone(),
             https_redirect_style: settings.https_redirect_style,
+            upstream_host: settings.upstream_host.clone(),
         },
     })
 }

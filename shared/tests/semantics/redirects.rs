@@ -140,3 +140,75 @@ fn hostless_rules_redirect_only_when_forced() {
     );
     assert!(redirects(&world.table(), "other.org", "/"));
 }
+
+/// A redirect URL or upstream vhost that ingress-nginx's validators reject (a `$` variable, a
+/// non-http scheme) is reported once per key and has no effect; valid ones land on every route
+/// of the Ingress.
+#[test]
+fn route_redirects_and_upstream_hosts_are_checked_at_build() {
+    let mut world = World::new();
+    web_service(&mut world, "default");
+    world.apply(
+        Ing::new("default", "bad")
+            .rule("bad.example.com", vec![path("Prefix", "/", "web", 80)])
+            .annotation(
+                "nginx.ingress.kubernetes.io/permanent-redirect",
+                "https://x.example$request_uri",
+            )
+            .annotation(
+                "nginx.ingress.kubernetes.io/temporal-redirect",
+                "ftp://x.example",
+            )
+            .annotation("nginx.ingress.kubernetes.io/upstream-vhost", "$host")
+            .build(),
+    );
+    world.apply(
+        Ing::new("default", "good")
+            .rule(
+                "good.example.com",
+                vec![
+                    path("Prefix", "/", "web", 80),
+                    path("Exact", "/x", "web", 80),
+                ],
+            )
+            .annotation(
+                "nginx.ingress.kubernetes.io/permanent-redirect",
+                "https://new.example/",
+            )
+            .annotation("nginx.ingress.kubernetes.io/permanent-redirect-code", "x")
+            .annotation(
+                "nginx.ingress.kubernetes.io/upstream-vhost",
+                "internal.example:8080",
+            )
+            .build(),
+    );
+    let compiled = world.compile();
+    let invalid = with_reason(&compiled, Reason::InvalidAnnotation);
+    assert_eq!(invalid.len(), 4, "{invalid:?}");
+    for key in [
+        "permanent-redirect",
+        "temporal-redirect",
+        "upstream-vhost",
+        "permanent-redirect-code",
+    ] {
+        assert!(
+            invalid.iter().any(|m| m.contains(key)),
+            "{key}: {invalid:?}"
+        );
+    }
+    let bad = compiled.table.lookup("bad.example.com", "/").unwrap().route;
+    assert_eq!(bad.options.redirect, None);
+    assert_eq!(bad.options.upstream_host, None);
+    for p in ["/", "/x"] {
+        let good = compiled.table.lookup("good.example.com", p).unwrap().route;
+        let redirect = good.options.redirect.as_deref().expect("redirect");
+        assert_eq!(
+            (&*redirect.location, redirect.code),
+            ("https://new.example/", 301)
+        );
+        assert_eq!(
+            good.options.upstream_host.as_ref().unwrap(),
+            "internal.example:8080"
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! CORS and upstream timeouts of an Ingress: values read through the registry, parsed by
+//! CORS, upstream timeouts and the upstream `Host` of an Ingress: values read through the registry, parsed by
 //! [`crate::table::cors`] and [`crate::table::timeouts`]. Neither restricts access, so a value
 //! that does not parse is reported and ingress-nginx's default applies, as ingress-nginx does.
 
@@ -45,6 +45,19 @@ impl Reader<'_, '_> {
 
     /// `proxy-connect-timeout`, `proxy-read-timeout`, `proxy-send-timeout`; `None` when all
     /// are the global defaults.
+    /// `upstream-vhost`: a literal `host[:port]`; anything else is reported and the client's
+    /// `Host` is sent.
+    pub(super) fn upstream_host(&mut self) -> Option<http::HeaderValue> {
+        let (key, value) = self.keys.nginx("upstream-vhost")?;
+        match crate::table::upstream_host::parse_upstream_host(value) {
+            Ok(host) => Some(host),
+            Err(e) => {
+                self.invalid(&key, value, &e.to_string());
+                None
+            }
+        }
+    }
+
     pub(super) fn timeouts(&mut self) -> Option<Arc<Timeouts>> {
         let timeouts = Timeouts {
             connect: self.seconds("proxy-connect-timeout"),
