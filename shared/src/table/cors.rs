@@ -7,6 +7,8 @@
 //! `null` or `*` is skipped. Every value kept is plain header text (letters, digits, `-`, `_`,
 //! `,`, `*`, spaces), so it can never smuggle another header or nginx variable.
 
+use http::HeaderValue;
+
 /// `cors-allow-methods` default.
 pub const DEFAULT_METHODS: &str = "GET, PUT, POST, DELETE, PATCH, OPTIONS";
 /// `cors-allow-headers` default.
@@ -18,16 +20,17 @@ pub const DEFAULT_MAX_AGE: i64 = 1_728_000;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Cors {
     pub origins: AllowOrigin,
-    /// `Access-Control-Allow-Methods`.
-    pub allow_methods: String,
+    /// `Access-Control-Allow-Methods`. The header values are made when the table is built,
+    /// so a response pays a reference-count increment per header.
+    pub allow_methods: HeaderValue,
     /// `Access-Control-Allow-Headers`.
-    pub allow_headers: String,
+    pub allow_headers: HeaderValue,
     /// `Access-Control-Expose-Headers`; `None`: not sent.
-    pub expose_headers: Option<String>,
+    pub expose_headers: Option<HeaderValue>,
     /// `Access-Control-Allow-Credentials: true` is sent.
     pub allow_credentials: bool,
     /// `Access-Control-Max-Age`, in seconds.
-    pub max_age: i64,
+    pub max_age: HeaderValue,
 }
 
 impl Default for Cors {
@@ -35,11 +38,11 @@ impl Default for Cors {
     fn default() -> Self {
         Self {
             origins: AllowOrigin::Any,
-            allow_methods: DEFAULT_METHODS.to_owned(),
-            allow_headers: DEFAULT_HEADERS.to_owned(),
+            allow_methods: HeaderValue::from_static(DEFAULT_METHODS),
+            allow_headers: HeaderValue::from_static(DEFAULT_HEADERS),
             expose_headers: None,
             allow_credentials: true,
-            max_age: DEFAULT_MAX_AGE,
+            max_age: HeaderValue::from(DEFAULT_MAX_AGE),
         }
     }
 }
@@ -190,32 +193,29 @@ impl Cors {
             }
         }
         if let Some(value) = values.allow_methods {
-            if is_list(value, |b| b.is_ascii_alphabetic(), false) {
-                cors.allow_methods = value.to_owned();
-            } else {
-                fallback("cors-allow-methods", value, DEFAULT_METHODS);
+            let ok = is_list(value, |b| b.is_ascii_alphabetic(), false);
+            match header(value).filter(|_| ok) {
+                Some(value) => cors.allow_methods = value,
+                None => fallback("cors-allow-methods", value, DEFAULT_METHODS),
             }
         }
         if let Some(value) = values.allow_headers {
             // ingress-nginx's `HeadersVariable`: `^[A-Za-z0-9-_, ]*$`, and not empty.
             let ok = value
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_, ".contains(&b));
-            if ok && !value.trim().is_empty() {
-                cors.allow_headers = value.to_owned();
-            } else {
-                fallback("cors-allow-headers", value, DEFAULT_HEADERS);
+                .all(|b| b.is_ascii_alphanumeric() || b"-_, ".contains(&b))
+                && !value.trim().is_empty();
+            match header(value).filter(|_| ok) {
+                Some(value) => cors.allow_headers = value,
+                None => fallback("cors-allow-headers", value, DEFAULT_HEADERS),
             }
         }
         if let Some(value) = values.expose_headers {
-            if is_list(
-                value,
-                |b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_',
-                true,
-            ) {
-                cors.expose_headers = Some(value.to_owned());
-            } else {
-                fallback("cors-expose-headers", value, "none");
+            let word = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+            let ok = is_list(value, word, true);
+            match header(value).filter(|_| ok) {
+                Some(value) => cors.expose_headers = Some(value),
+                None => fallback("cors-expose-headers", value, "none"),
             }
         }
         if let Some(value) = values.allow_credentials {
@@ -227,12 +227,17 @@ impl Cors {
         if let Some(value) = values.max_age {
             // Go's `strconv.Atoi`: optional sign, decimal digits, no spaces.
             match value.parse::<i64>() {
-                Ok(n) => cors.max_age = n,
+                Ok(n) => cors.max_age = HeaderValue::from(n),
                 Err(_) => fallback("cors-max-age", value, "1728000"),
             }
         }
         (cors, fallbacks)
     }
+}
+
+/// `value` as a header value (made once, when the table is built).
+fn header(value: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(value).ok()
 }
 
 /// `cors-allow-origin`: `None` when the whole value fails ingress-nginx's validator (its
