@@ -24,7 +24,7 @@ use strait_shared::table::redirect::{HttpsRedirectStyle, Redirect};
 
 use crate::body::ResponseBody;
 use crate::config::Scheme;
-use crate::forwarding::{self, X_FORWARDED_PROTO};
+use crate::forwarding::{self, X_FORWARDED_PORT, X_FORWARDED_PROTO};
 
 /// Path prefix of ACME HTTP-01 challenges.
 const ACME_CHALLENGE: &str = "/.well-known/acme-challenge/";
@@ -47,16 +47,58 @@ pub(crate) fn needed(check: &Check<'_>) -> bool {
 
 /// A trusted peer says the client's scheme was already HTTPS.
 fn forwarded_https(check: &Check<'_>) -> bool {
+    forwarded(check, &X_FORWARDED_PROTO).is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+}
+
+/// The first value of a forwarding header, when the peer is trusted to send it.
+fn forwarded<'a>(check: &Check<'a>, name: &http::HeaderName) -> Option<&'a str> {
     let peer = check.peer.to_canonical();
     if !forwarding::is_trusted(check.trusted, peer) {
-        return false;
+        return None;
     }
-    check
-        .headers
-        .get(X_FORWARDED_PROTO)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+    let value = check.headers.get(name)?.to_str().ok()?;
+    Some(value.split(',').next()?.trim())
+}
+
+/// `from-to-www-redirect` (ingress-nginx's `ngx_srv_redirect.lua`): `code` to
+/// `scheme://to:port` + the request target less a trailing `/`. The scheme and port are the
+/// connection's (`port`: the listener's), or what a trusted proxy forwarded. The port is
+/// always named, as there.
+pub(crate) fn to_host(
+    check: &Check<'_>,
+    port: u16,
+    to: &HeaderValue,
+    code: StatusCode,
+    uri: &Uri,
+) -> Response<ResponseBody> {
+    let scheme = match forwarded(check, &X_FORWARDED_PROTO) {
+        Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+        Some(proto) if proto.eq_ignore_ascii_case("http") => "http",
+        _ => check.scheme.as_str(),
+    };
+    let port = forwarded(check, &X_FORWARDED_PORT)
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(port);
+    let mut target = origin_target(uri);
+    if target.ends_with('/') {
+        target.pop();
+    }
+    // `to` is a host name checked at table build; the target came from a request hyper took.
+    let to = to.to_str().unwrap_or_default();
+    let location = HeaderValue::from_str(&format!("{scheme}://{to}:{port}{target}")).ok();
+    redirect(code, location, "redirecting")
+}
+
+/// The request target in origin form, as received; anything else (`*` of `OPTIONS *`, an
+/// absent path) names the root, keeping the query.
+fn origin_target(uri: &Uri) -> String {
+    match uri.path_and_query() {
+        Some(pq) if pq.as_str().starts_with('/') => pq.as_str().to_owned(),
+        Some(pq) => pq
+            .query()
+            .map_or_else(|| "/".to_owned(), |q| format!("/?{q}")),
+        None => "/".to_owned(),
+    }
 }
 
 /// How one HTTPS redirect is written.
@@ -74,15 +116,7 @@ pub(crate) struct Https {
 /// `/` unless the route preserves it.
 pub(crate) fn response(raw_host: &str, https: &Https, uri: &Uri) -> Response<ResponseBody> {
     let host = normalise_request_host(raw_host);
-    // An origin-form target goes as received; anything else (`*` of `OPTIONS *`, an absent
-    // path) names the root, keeping the query.
-    let mut target = match uri.path_and_query() {
-        Some(pq) if pq.as_str().starts_with('/') => pq.as_str().to_owned(),
-        Some(pq) => pq
-            .query()
-            .map_or_else(|| "/".to_owned(), |q| format!("/?{q}")),
-        None => "/".to_owned(),
-    };
+    let mut target = origin_target(uri);
     // lua_ingress.lua looks at the last byte of `$request_uri`, query included.
     if !https.style.preserve_trailing_slash && target.ends_with('/') {
         target.pop();

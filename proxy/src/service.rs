@@ -112,6 +112,12 @@ async fn forward(
     if let Some(target) = &options.redirect {
         return policy::cors::respond(cors.as_ref(), Ok(redirect::to(target)));
     }
+    if let Some(to) = &options.www_redirect {
+        let code = ctx.proxy.config.http_redirect_code;
+        let check = redirect_check(ctx, &request);
+        let port = ctx.listener.port;
+        return Ok(redirect::to_host(&check, port, to, code, request.uri()));
+    }
     if options.https_redirect && redirect::needed(&redirect_check(ctx, &request)) {
         let https = redirect::Https {
             port: ctx.proxy.config.https_redirect_port,

@@ -208,6 +208,9 @@ pub struct RouteOptions {
     /// The `Host` sent upstream instead of the client's (`upstream-vhost`). `None`: the
     /// client's.
     pub upstream_host: Option<http::HeaderValue>,
+    /// Every request is redirected to this host, same scheme, port and target
+    /// (`from-to-www-redirect`: the route of the `www.` name of a host, or the other way).
+    pub www_redirect: Option<http::HeaderValue>,
 }
 
 impl Default for RouteOptions {
@@ -224,6 +227,7 @@ impl Default for RouteOptions {
             redirect: None,
             https_redirect_style: redirect::HttpsRedirectStyle::default(),
             upstream_host: None,
+            www_redirect: None,
         }
     }
 }
@@ -446,12 +450,7 @@ impl TableBuilder {
         path: &str,
         route: Route,
     ) -> Result<(), &Route> {
-        let paths = match host {
-            HostPattern::Exact(h) => self.routes.exact.entry(h.as_str().into()).or_default(),
-            HostPattern::Wildcard(s) => self.routes.wildcard.entry(s.as_str().into()).or_default(),
-            HostPattern::Any => &mut self.routes.any_host,
-        };
-        paths.insert(kind, path, route)
+        self.paths_mut(host).insert(kind, path, route)
     }
 
     /// The route that already owns host + kind + path, if any: lets the caller report a conflict
@@ -494,6 +493,69 @@ impl TableBuilder {
     /// The certificate served when no host name matches (`--default-ssl-certificate`).
     pub fn default_certificate(&mut self, cert: Arc<Certificate>) {
         self.routes.tls.set_default(cert);
+    }
+
+    /// The routes of `host` so far, if any.
+    pub fn routes_of(&self, host: &HostPattern) -> Option<&HostRoutes> {
+        let routes = &self.routes;
+        let paths = match host {
+            HostPattern::Exact(h) => routes.exact.get(h.as_str())?,
+            HostPattern::Wildcard(s) => routes.wildcard.get(s.as_str())?,
+            HostPattern::Any => &routes.any_host,
+        };
+        (!paths.is_empty()).then_some(paths)
+    }
+
+    /// Makes `alias` serve every route `of` serves (ingress-nginx's `server-alias`: one more
+    /// name of the same server), with `of`'s certificate when it covers `alias`. `false`, and
+    /// nothing changed, when `alias` has routes of its own (a real rule wins) or `of` has none.
+    pub fn alias(&mut self, alias: &HostPattern, of: &HostPattern) -> bool {
+        if alias == of || *alias == HostPattern::Any || self.routes_of(alias).is_some() {
+            return false;
+        }
+        let Some(paths) = self.routes_of(of).cloned() else {
+            return false;
+        };
+        *self.paths_mut(alias) = paths;
+        self.share_certificate(alias, of);
+        true
+    }
+
+    /// Makes `host` answer every path with `route` (ingress-nginx's `from-to-www-redirect`
+    /// server), with `of`'s certificate when it covers `host`. `false`, and nothing changed,
+    /// when `host` has routes of its own.
+    pub fn redirect_host(&mut self, host: &HostPattern, of: &HostPattern, route: Route) -> bool {
+        if *host == HostPattern::Any || self.routes_of(host).is_some() {
+            return false;
+        }
+        // An empty router takes any first insert.
+        let _ = self.paths_mut(host).insert(PathKind::Prefix, "/", route);
+        self.share_certificate(host, of);
+        true
+    }
+
+    fn paths_mut(&mut self, host: &HostPattern) -> &mut HostRoutes {
+        match host {
+            HostPattern::Exact(h) => self.routes.exact.entry(h.as_str().into()).or_default(),
+            HostPattern::Wildcard(s) => self.routes.wildcard.entry(s.as_str().into()).or_default(),
+            HostPattern::Any => &mut self.routes.any_host,
+        }
+    }
+
+    /// Gives `host` the certificate `of` is served with, when that certificate covers `host`
+    /// and `host` has none of its own (ingress-nginx serves an alias or a redirect server with
+    /// its server's certificate only when the certificate is valid for the name).
+    fn share_certificate(&mut self, host: &HostPattern, of: &HostPattern) {
+        let tls = &self.routes.tls;
+        let cert = match of {
+            HostPattern::Exact(name) => tls.resolve(Some(name)),
+            other => tls.get(other),
+        };
+        if let Some(cert) = cert.filter(|c| c.covers(host)).cloned()
+            && tls.get(host).is_none()
+        {
+            let _ = self.routes.tls.insert(host, cert);
+        }
     }
 
     pub fn build(self) -> RouteTable {

@@ -92,7 +92,7 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("app-root", Routing, NotYet, REWRITES),
     k("preserve-trailing-slash", Routing, Honoured, "the HTTPS redirect keeps a trailing `/` of the request target, which it drops otherwise"),
     k("x-forwarded-prefix", Routing, NotYet, REWRITES),
-    k("server-alias", Routing, NotYet, "planned: host aliases; the alias hosts get Strait's 404 meanwhile"),
+    k("server-alias", Routing, HonouredWithDifference, "host names and `*.` wildcards serve the Ingress's hosts whole (a name with rules of its own keeps them); a regex server name (`~…`) is reported and skipped"),
     k("upstream-vhost", Routing, HonouredWithDifference, "a literal host[:port] only: a value with nginx variables (`$host`…) is reported and the client's Host is sent; X-Forwarded-Host keeps the client's"),
     k("default-backend", Routing, NotYet, ERROR_PAGES),
     k("custom-http-errors", Routing, NotYet, ERROR_PAGES),
@@ -100,7 +100,7 @@ pub(super) static KEYS: &[KeySpec] = &[
     // HTTPS and redirects.
     k("ssl-redirect", Https, Honoured, HTTPS_REDIRECT),
     k("force-ssl-redirect", Https, Honoured, HTTPS_REDIRECT),
-    k("from-to-www-redirect", Https, NotYet, REWRITES),
+    k("from-to-www-redirect", Https, Honoured, "the other name (`www.` added or removed) redirects with --http-redirect-code to the same scheme, port (always named) and target less a trailing `/`, with the host's certificate when it covers that name; a name with rules of its own is not redirected"),
     k("permanent-redirect", Https, Honoured, ROUTE_REDIRECT),
     k("permanent-redirect-code", Https, Honoured, "300 to 308; another number gives 301, as ingress-nginx does"),
     k("temporal-redirect", Https, Honoured, "read before permanent-redirect, as ingress-nginx does; otherwise as permanent-redirect"),

@@ -16,7 +16,9 @@
 //! 5. [`pod`], [`nodeport`] (which reads pod mode's endpoints for the `Local` policy),
 //!    [`cluster_ip`]: the endpoints of one Service port, by mode.
 //! 6. [`backend`]: an Ingress backend to a Service port, checked, then resolved by its mode.
-//! 7. [`rules`]: one Ingress's rules, paths and default backend, in precedence order.
+//! 7. [`rules`]: one Ingress's rules, paths and default backend, in precedence order; then
+//!    [`aliases`]: `server-alias` names and `from-to-www-redirect` hosts, once every rule has
+//!    claimed its host (a real rule wins over an alias).
 //! 8. [`refresh`]: the endpoint fast path, after the full compile: only the backends that
 //!    changed endpoint data touches, resolved by [`backend`] as a full compile does.
 //! 9. This module: the entry points, which run 2–7 in that order.
@@ -26,6 +28,7 @@
 //! builds.
 
 // Declared alphabetically (rustfmt's order); the run order is the list above.
+mod aliases;
 mod annotations;
 mod backend;
 mod class;
@@ -115,6 +118,7 @@ fn compile(index: &Index, config: &CompileConfig) -> Compiled {
     for (i, key, ingress) in ingresses {
         reports[i].refusal = rules::compile_ingress(&mut compiler, key, ingress, &reviews[i]);
     }
+    aliases::compile_aliases(&mut compiler, &plain);
     for (report, review) in reports.iter_mut().zip(reviews) {
         report.findings = review.findings;
     }

@@ -214,6 +214,7 @@ fn route(
             redirect: settings.redirect.clone(),
             https_redirect_style: settings.https_redirect_style,
             upstream_host: settings.upstream_host.clone(),
+            www_redirect: None,
         },
     })
 }
