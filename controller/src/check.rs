@@ -17,7 +17,7 @@
 //! For each Ingress (by namespace, then name): whether it is ours and why (its
 //! `ingressClassName`, the legacy `kubernetes.io/ingress.class` annotation, or no class), each
 //! annotation under our prefixes with its status and note, whether its routes are refused
-//! (and why), whether it is a canary set aside, paths that look like regular expressions
+//! (and why), whether it is a canary, paths that look like regular expressions
 //! (matched literally while regex paths are not implemented), and every diagnostic about it:
 //! the same diagnostics the controller logs and posts as Events. Ingresses that are not ours
 //! are listed briefly. When the input holds ingress-nginx's ConfigMap (`--nginx-configmap`,
@@ -51,7 +51,7 @@
 //! Exit status: **0** when every Ingress of ours compiles with no diagnostic and every
 //! annotation on it is `honoured`; **1** when anything would be refused, ignored or changed
 //! (an annotation `honoured-with-difference`, `ignored`, `not-yet`, `refused` or unknown; a
-//! canary set aside, a regex-looking path), has a diagnostic, a ConfigMap option needs
+//! a regex-looking path), has a diagnostic, a ConfigMap option needs
 //! attention, or the input holds Ingresses of which none is ours (check `--ingress-class`);
 //! **2** when the check could not run (unreadable input or cluster, bad flags), with the
 //! error once on stderr.

@@ -89,7 +89,8 @@ fn the_table_names_refusals_typos_and_configmap_flags_and_exits_1() {
         "  route refused: its Ingress has a security annotation that Strait does not enforce yet",
         "Ingress default/nginx-configuration-snippet: REFUSED",
         "did you mean nginx.ingress.kubernetes.io/server-snippet?",
-        "Ingress default/canary: canary, set aside",
+        "Ingress default/canary: needs attention",
+        "canary: joins the routes of its main Ingress",
         "Ingress default/legacy-class: ok",
         "class: ours, annotation kubernetes.io/ingress.class: nginx",
         "regex-looking paths, matched literally (regex paths are not implemented yet): /something(/|$)(.*)",
@@ -143,7 +144,7 @@ fn the_json_carries_the_statuses() {
     assert_eq!(verdict("internal-tools"), "ok");
     assert_eq!(verdict("upload"), "ok");
     assert_eq!(verdict("nginx-configuration-snippet"), "refused");
-    assert_eq!(verdict("canary"), "canary");
+    assert_eq!(verdict("canary"), "attention");
     assert_eq!(verdict("production"), "ok");
     assert_eq!(verdict("legacy-class"), "ok");
     assert_eq!(verdict("rewrite"), "attention");

@@ -4,4 +4,5 @@
 
 pub(crate) mod access;
 pub(crate) mod basic_auth;
+pub(crate) mod canary;
 pub(crate) mod cors;

@@ -86,13 +86,20 @@ async fn forward(
     let route = table
         .lookup(raw_host, request.uri().path())
         .ok_or(ProxyError::NoRoute)?;
-    let service = &route.backend.service.service.name;
+    // The canary decision comes first: metrics and logs name the backend that serves.
+    let (backend, ingress) = match &route.route.options.canary {
+        Some(canary) if canary.chooses_canary(request.headers(), policy::canary::roll) => {
+            (table.backend(canary.backend), &canary.ingress)
+        }
+        _ => (route.backend, &route.route.ingress),
+    };
+    let service = &backend.service.service.name;
     let path = rule_path(request.uri().path(), route.rank);
-    let handles = ctx.proxy.metrics.route(&route.route.ingress, service, path);
+    let handles = ctx.proxy.metrics.route(ingress, service, path);
     exchange.routed(
         handles,
         route.route.options.access_log,
-        &route.backend.service.port,
+        &backend.service.port,
     );
     if let Some(refusal) = route.route.options.refused {
         return Err(ProxyError::Refused(refusal));
@@ -130,7 +137,7 @@ async fn forward(
     if let Some(auth) = &route.route.options.basic_auth {
         policy::basic_auth::check(auth, request.headers()).await?;
     }
-    let endpoints = match &route.backend.state {
+    let endpoints = match &backend.state {
         Ok(endpoints) if !endpoints.is_empty() => endpoints,
         Ok(_) => return Err(ProxyError::BackendUnavailable(NO_ENDPOINTS)),
         Err(unavailable) => return Err(ProxyError::BackendUnavailable(unavailable.reason())),

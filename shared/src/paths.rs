@@ -107,6 +107,16 @@ impl<T> PathRouter<T> {
         }
     }
 
+    /// The value stored under exactly `kind` + `path`, if any, to change it.
+    pub fn get_mut(&mut self, kind: PathKind, path: &str) -> Option<&mut T> {
+        let key = normalise(kind, path);
+        match kind {
+            PathKind::Exact => self.exact.get_mut(key),
+            PathKind::Prefix => self.prefix.map.get_mut(key),
+            PathKind::ImplementationSpecific => self.string_prefix.map.get_mut(key),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.exact.len() + self.prefix.map.len() + self.string_prefix.map.len()
     }

@@ -14,6 +14,7 @@ use crate::tls::{Certificate, TlsTable};
 
 pub mod basic_auth;
 mod body_size;
+pub mod canary;
 pub mod cors;
 mod endpoints;
 pub mod redirect;
@@ -211,6 +212,9 @@ pub struct RouteOptions {
     /// Every request is redirected to this host, same scheme, port and target
     /// (`from-to-www-redirect`: the route of the `www.` name of a host, or the other way).
     pub www_redirect: Option<http::HeaderValue>,
+    /// The canary of this route (an Ingress with `canary: "true"` for the same host and
+    /// path): some requests go to its backend instead. `None`: no canary.
+    pub canary: Option<Arc<canary::Canary>>,
 }
 
 impl Default for RouteOptions {
@@ -228,6 +232,7 @@ impl Default for RouteOptions {
             https_redirect_style: redirect::HttpsRedirectStyle::default(),
             upstream_host: None,
             www_redirect: None,
+            canary: None,
         }
     }
 }
@@ -467,6 +472,25 @@ impl TableBuilder {
     /// The default backend set so far, if any.
     pub fn current_default_backend(&self) -> Option<&Route> {
         self.routes.default_backend.as_ref()
+    }
+
+    /// A backend handed out by [`TableBuilder::backend`].
+    pub fn backend_of(&self, id: BackendId) -> &Backend {
+        &self.backends[id.0 as usize]
+    }
+
+    /// The route that owns host + kind + path (`None`: the default backend), to change it.
+    pub fn route_mut(&mut self, at: Option<(&HostPattern, PathKind, &str)>) -> Option<&mut Route> {
+        let Some((host, kind, path)) = at else {
+            return self.routes.default_backend.as_mut();
+        };
+        let routes = &mut self.routes;
+        let paths = match host {
+            HostPattern::Exact(h) => routes.exact.get_mut(h.as_str())?,
+            HostPattern::Wildcard(s) => routes.wildcard.get_mut(s.as_str())?,
+            HostPattern::Any => &mut routes.any_host,
+        };
+        paths.get_mut(kind, path)
     }
 
     /// Sets the default backend unless one is set already (then `Err` carries the winner).

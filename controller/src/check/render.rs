@@ -66,7 +66,6 @@ fn ingress_section(out: &mut String, ingress: &IngressCheck) {
         Verdict::Ok => "ok",
         Verdict::Attention => "needs attention",
         Verdict::Refused => "REFUSED",
-        Verdict::Canary => "canary, set aside",
         Verdict::NotOurs => "not ours",
     };
     let _ = writeln!(out, "Ingress {}: {verdict}", ingress.key);
@@ -76,7 +75,7 @@ fn ingress_section(out: &mut String, ingress: &IngressCheck) {
     }
     if ingress.canary {
         out.push_str(
-            "  canary: set aside until canary releases are implemented; the mainline keeps all the traffic\n",
+            "  canary: joins the routes of its main Ingress for the same host and path (header, cookie, then weight)\n",
         );
     }
     if !ingress.regex_paths.is_empty() {
@@ -139,7 +138,7 @@ fn summary(out: &mut String, report: &Report) {
     out.push_str("Summary:\n");
     let _ = writeln!(
         out,
-        "  Ingresses: {} ({} ours, {} not ours); of ours: {} ok, {} need attention, {} refused, {} canary set aside",
+        "  Ingresses: {} ({} ours, {} not ours); of ours: {} ok, {} need attention, {} refused; {} canary",
         s.ingresses,
         s.ours,
         s.not_ours(),

@@ -34,7 +34,7 @@ pub struct IngressCheck {
     /// Selected by our class rules (from the compile's report).
     pub ours: bool,
     pub class: ClassInfo,
-    /// `canary: "true"`: set aside.
+    /// `canary: "true"`: joins the routes of its main Ingress.
     pub canary: bool,
     /// Its routes answer 503 for this reason.
     pub refusal: Option<Refusal>,
@@ -69,8 +69,6 @@ pub enum Verdict {
     Attention,
     /// Its routes answer 503.
     Refused,
-    /// A canary, set aside: its mainline keeps the traffic.
-    Canary,
     /// Another controller's: nothing checked.
     NotOurs,
 }
@@ -81,7 +79,6 @@ impl Verdict {
             Self::Ok => "ok",
             Self::Attention => "attention",
             Self::Refused => "refused",
-            Self::Canary => "canary",
             Self::NotOurs => "not-ours",
         }
     }
@@ -91,8 +88,6 @@ impl IngressCheck {
     pub fn verdict(&self) -> Verdict {
         if !self.ours {
             Verdict::NotOurs
-        } else if self.canary {
-            Verdict::Canary
         } else if self.refusal.is_some() {
             Verdict::Refused
         } else if !self.diagnostics.is_empty()
@@ -274,12 +269,12 @@ impl Report {
         };
         for ingress in self.ingresses.iter().filter(|i| i.ours) {
             summary.ours += 1;
+            summary.canary += usize::from(ingress.canary);
             summary.diagnostics += ingress.diagnostics.len();
             match ingress.verdict() {
                 Verdict::Ok => summary.ok += 1,
                 Verdict::Attention => summary.attention += 1,
                 Verdict::Refused => summary.refused += 1,
-                Verdict::Canary => summary.canary += 1,
                 Verdict::NotOurs => {}
             }
             for annotation in &ingress.annotations {

@@ -282,7 +282,10 @@ fn ingress_annotations_count_keys_by_status_and_drop_gone_series() {
             "app",
             true,
             &[
-                ("nginx.ingress.kubernetes.io/ssl-redirect", "false"),
+                (
+                    "nginx.ingress.kubernetes.io/server-alias",
+                    "www.example.com",
+                ),
                 ("nginx.ingress.kubernetes.io/rewrite-target", "/"),
                 ("nginx.ingress.kubernetes.io/use-regex", "true"),
                 ("nginx.ingress.kubernetes.io/server-snipet", "x"),
@@ -311,7 +314,10 @@ fn ingress_annotations_count_keys_by_status_and_drop_gone_series() {
     let second = [report(
         "app",
         true,
-        &[("nginx.ingress.kubernetes.io/ssl-redirect", "false")],
+        &[(
+            "nginx.ingress.kubernetes.io/server-alias",
+            "www.example.com",
+        )],
     )];
     metrics.set_ingress_annotations(&second, &first);
     let text = encode(&registry);

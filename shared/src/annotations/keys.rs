@@ -56,7 +56,6 @@ impl KeySpec {
 
 const REWRITES: &str = "planned: regex paths, rewrites and redirects";
 const ERROR_PAGES: &str = "planned: default backend and custom error pages";
-const CANARY: &str = "planned: canary releases; until then a canary Ingress is ignored (with a warning) and its mainline keeps serving";
 const AFFINITY: &str =
     "planned: cookie session affinity; requests are balanced round robin meanwhile";
 const HASHING: &str = "planned: consistent hashing; requests are balanced round robin meanwhile";
@@ -148,13 +147,13 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("proxy-redirect-from", Proxying, NotYet, COOKIES),
     k("proxy-redirect-to", Proxying, NotYet, COOKIES),
     // Canary.
-    k("canary", Canary, NotYet, CANARY),
-    k("canary-weight", Canary, NotYet, CANARY),
-    k("canary-weight-total", Canary, NotYet, CANARY),
-    k("canary-by-header", Canary, NotYet, CANARY),
-    k("canary-by-header-value", Canary, NotYet, CANARY),
-    k("canary-by-header-pattern", Canary, NotYet, CANARY),
-    k("canary-by-cookie", Canary, NotYet, CANARY),
+    k("canary", Canary, HonouredWithDifference, "the canary joins only the routes it names (host + pathType + path, any namespace), not every route of the main Ingress's Service as in ingress-nginx (#9458); its other annotations are ignored, with a warning"),
+    k("canary-weight", Canary, Honoured, "out of canary-weight-total; header, then cookie, then weight decide"),
+    k("canary-weight-total", Canary, Honoured, "a total of 100 or less counts as 100, as ingress-nginx's balancer does"),
+    k("canary-by-header", Canary, Honoured, "`always` and `never`, unless a value or pattern is set; `_` in the name reads as `-`"),
+    k("canary-by-header-value", Canary, Honoured, "this exact value sends the request to the canary; another value falls through to the cookie and the weight"),
+    k("canary-by-header-pattern", Canary, HonouredWithDifference, "matched anywhere in the value by the linear-time `regex` crate: no lookaround or backreferences; a pattern that does not compile is reported and requests with the header go to the main backend, as ingress-nginx's balancer does on a pattern error"),
+    k("canary-by-cookie", Canary, Honoured, "`always` and `never`; read after the header"),
     // Session affinity.
     k("affinity", Affinity, NotYet, AFFINITY),
     k("affinity-mode", Affinity, NotYet, AFFINITY),

@@ -174,15 +174,6 @@ pub(super) fn report(
     }
 }
 
-/// The diagnostic of a canary Ingress, which is set aside whole.
-pub(super) fn canary_ignored(object: &ObjectRef) -> Diagnostic {
-    Diagnostic::warning(
-        object.clone(),
-        Reason::UnsupportedAnnotation,
-        "canary Ingress ignored: canary releases are not implemented yet; the mainline Ingress for its host and path keeps all the traffic",
-    )
-}
-
 /// Typed reads of honoured keys, reporting values that do not parse.
 struct Reader<'a, 'd> {
     keys: Annotations<'a>,

@@ -2,7 +2,7 @@
 //! the module doc's order (`mod.rs`), checked on the source text.
 
 /// The run order of `mod.rs`'s doc, bottom layer first, with each file's source.
-const ORDER: [(&str, &str); 11] = [
+const ORDER: [(&str, &str); 12] = [
     ("context", include_str!("context.rs")),
     ("class", include_str!("class.rs")),
     ("annotations", include_str!("annotations.rs")),
@@ -12,6 +12,7 @@ const ORDER: [(&str, &str); 11] = [
     ("cluster_ip", include_str!("cluster_ip.rs")),
     ("backend", include_str!("backend.rs")),
     ("rules", include_str!("rules.rs")),
+    ("canary", include_str!("canary.rs")),
     ("aliases", include_str!("aliases.rs")),
     ("refresh", include_str!("refresh.rs")),
 ];

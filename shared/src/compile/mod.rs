@@ -17,8 +17,9 @@
 //!    [`cluster_ip`]: the endpoints of one Service port, by mode.
 //! 6. [`backend`]: an Ingress backend to a Service port, checked, then resolved by its mode.
 //! 7. [`rules`]: one Ingress's rules, paths and default backend, in precedence order; then
-//!    [`aliases`]: `server-alias` names and `from-to-www-redirect` hosts, once every rule has
-//!    claimed its host (a real rule wins over an alias).
+//!    [`canary`]: canary Ingresses join the routes they name; then [`aliases`]:
+//!    `server-alias` names and `from-to-www-redirect` hosts, once every rule has claimed its
+//!    host (a real rule wins over an alias), so an alias serves the canaries too.
 //! 8. [`refresh`]: the endpoint fast path, after the full compile: only the backends that
 //!    changed endpoint data touches, resolved by [`backend`] as a full compile does.
 //! 9. This module: the entry points, which run 2–7 in that order.
@@ -31,6 +32,7 @@
 mod aliases;
 mod annotations;
 mod backend;
+mod canary;
 mod class;
 mod cluster_ip;
 mod context;
@@ -88,14 +90,15 @@ fn compile(index: &Index, config: &CompileConfig) -> Compiled {
     let mut reports = Vec::with_capacity(index.ingresses().len());
     let mut reviews: Vec<Review> = Vec::with_capacity(index.ingresses().len());
     let mut ingresses: Vec<(usize, &ObjectKey, &Ingress)> = Vec::new();
+    let mut canaries: Vec<(&ObjectKey, &Ingress)> = Vec::new();
     for (key, ingress) in index.ingresses() {
         let ours = classes.is_ours(ingress);
         let review = crate::annotations::review(ingress, &config.annotations_prefix);
         if ours && review.canary {
-            // Never a claimant: the mainline keeps its host and path (docs/architecture.md,
-            // "Annotations").
+            // Never a claimant: it joins the routes it names once they are claimed.
             let object = ObjectRef::new(Kind::Ingress, key.clone());
-            diagnostics.push(annotations::canary_ignored(&object));
+            diagnostics.extend(canary::ignored_keys(&object, &review));
+            canaries.push((key, ingress));
         } else if ours {
             ingresses.push((reports.len(), key, ingress));
         }
@@ -110,6 +113,7 @@ fn compile(index: &Index, config: &CompileConfig) -> Compiled {
         reviews.push(review);
     }
     ingresses.sort_by_key(|(_, key, ingress)| precedence(key, ingress));
+    canaries.sort_by_key(|(key, ingress)| precedence(key, ingress));
 
     let mut compiler = Compiler::new(index, config);
     compiler.diagnostics = diagnostics;
@@ -118,6 +122,7 @@ fn compile(index: &Index, config: &CompileConfig) -> Compiled {
     for (i, key, ingress) in ingresses {
         reports[i].refusal = rules::compile_ingress(&mut compiler, key, ingress, &reviews[i]);
     }
+    canary::compile_canaries(&mut compiler, &canaries);
     aliases::compile_aliases(&mut compiler, &plain);
     for (report, review) in reports.iter_mut().zip(reviews) {
         report.findings = review.findings;

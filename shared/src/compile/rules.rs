@@ -215,6 +215,7 @@ fn route(
             https_redirect_style: settings.https_redirect_style,
             upstream_host: settings.upstream_host.clone(),
             www_redirect: None,
+            canary: None,
         },
     })
 }

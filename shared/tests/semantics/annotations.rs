@@ -194,38 +194,6 @@ fn a_refused_ingress_still_holds_its_claims() {
 }
 
 #[test]
-fn a_canary_never_takes_its_mainlines_traffic() {
-    // ingress-nginx's canary docs: the canary adds an alternative backend to the main
-    // Ingress's host and path. Until canary is implemented the canary is set aside, even when
-    // it is older than the mainline (the conflict rule would otherwise pick it).
-    let mut world = World::new();
-    world.apply(
-        Ing::new("default", "canary")
-            .created("2024-01-01T00:00:00Z")
-            .annotation(&format!("{NGINX}/canary"), "true")
-            .annotation(&format!("{NGINX}/canary-weight"), "50")
-            .rule("a.example.com", vec![path("Prefix", "/", "web-canary", 80)])
-            .build(),
-    );
-    world.apply(app().created("2024-06-01T00:00:00Z").build());
-    let compiled = world.compile();
-    assert_eq!(
-        owner(&compiled.table, "a.example.com", "/").as_deref(),
-        Some("default/app")
-    );
-    assert!(with_reason(&compiled, Reason::Conflict).is_empty());
-    let found = with_reason(&compiled, Reason::UnsupportedAnnotation);
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].starts_with("Ingress default/canary: canary Ingress ignored"));
-    let report = compiled
-        .ingresses
-        .iter()
-        .find(|r| r.key.name == "canary")
-        .expect("report");
-    assert!(report.canary && report.ours);
-}
-
-#[test]
 fn canary_false_is_an_ordinary_ingress() {
     let mut world = World::new();
     world.apply(

@@ -5,6 +5,7 @@
 mod access_log;
 mod annotations;
 mod backends;
+mod canary;
 mod certs;
 mod class;
 mod endpoint_fast_path;

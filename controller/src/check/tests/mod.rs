@@ -130,8 +130,13 @@ fn only_honoured_keys_and_no_diagnostic_exit_0() {
 
 #[test]
 fn a_key_honoured_with_a_difference_needs_attention() {
-    let key = nginx("ssl-redirect");
-    let loaded = with_service([ingress("default", "web", Some("strait"), &[(&key, "true")])]);
+    let key = nginx("server-alias");
+    let loaded = with_service([ingress(
+        "default",
+        "web",
+        Some("strait"),
+        &[(&key, "www.example.com")],
+    )]);
     let report = report(&loaded);
     assert_eq!(only(&report).verdict(), Verdict::Attention);
     assert_eq!(report.summary().keys["honoured-with-difference"], 1);
@@ -223,7 +228,7 @@ fn a_snippet_refuses_and_a_typo_gets_a_suggestion() {
 }
 
 #[test]
-fn a_canary_is_set_aside_and_its_mainline_is_checked() {
+fn a_canary_joins_its_mainline_and_both_are_checked() {
     let canary = nginx("canary");
     let weight = nginx("canary-weight");
     let mut canary_ingress = ingress(
@@ -241,9 +246,10 @@ fn a_canary_is_set_aside_and_its_mainline_is_checked() {
     let [canary, main] = &report.ingresses[..] else {
         panic!("two Ingresses: {report:#?}");
     };
-    assert_eq!(canary.verdict(), Verdict::Canary);
+    // `canary` is honoured with a difference (a canary joins only the routes it names).
+    assert_eq!(canary.verdict(), Verdict::Attention);
     assert_eq!(main.verdict(), Verdict::Ok);
-    assert!(table(&report).contains("canary: set aside"));
+    assert!(table(&report).contains("canary: joins the routes of its main Ingress"));
     assert_eq!(report.summary().canary, 1);
     assert_eq!(report.exit_code(), 1);
 }
