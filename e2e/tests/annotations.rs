@@ -318,19 +318,13 @@ const SECURITY_CASES: &[Case] = &[
         probe: Probe::Get,
     },
     Case {
-        // annotations.md "Rate Limiting", limit-rps (annotations-risk.md: RateLimit, Low): at
-        // 1 r/s with the default burst multiplier 5, nginx turns most of 20 quick requests
-        // away; Strait, which does not count, must turn away all of them.
-        doc: "Rate Limiting (limit-rps)",
-        annotations: &[("limit-rps", "1")],
+        // Removed from ingress-nginx 1.12 (annotations.md no longer lists it; its 1.11 docs,
+        // "Global Rate Limiting"): a global limit Strait does not enforce, so each of 20
+        // quick requests is turned away rather than served unlimited. (limit-rps and
+        // limit-connections are enforced: e2e/tests/limits_*.rs.)
+        doc: "Global Rate Limiting (global-rate-limit)",
+        annotations: &[("global-rate-limit", "100")],
         probe: Probe::Burst(20),
-    },
-    Case {
-        // annotations.md "Rate Limiting", limit-connections (annotations-risk.md: RateLimit,
-        // Low).
-        doc: "Rate Limiting (limit-connections)",
-        annotations: &[("limit-connections", "1")],
-        probe: Probe::Get,
     },
     Case {
         // annotations.md "ModSecurity" (annotations-risk.md: ModSecurity enable-modsecurity,

@@ -61,6 +61,12 @@ pub struct ProxyConfig {
     /// Port written into `308` redirects to HTTPS; 443 is left out of the URL. (The controller
     /// turns its flag value 0 into the HTTPS listener's bound port before building the proxy.)
     pub https_redirect_port: u16,
+    /// Status of a request over a route's `limit-rps` or `limit-rpm` (nginx's
+    /// `limit_req_status`; ingress-nginx's ConfigMap `limit-req-status-code`, default 503).
+    pub limit_req_status: http::StatusCode,
+    /// Status of a request over a route's `limit-connections` (nginx's `limit_conn_status`;
+    /// ConfigMap `limit-conn-status-code`, default 503).
+    pub limit_conn_status: http::StatusCode,
 }
 
 /// Listeners that require a PROXY protocol header.
@@ -132,6 +138,8 @@ impl Default for ProxyConfig {
             proxy_protocol: ProxyProtocol::default(),
             hsts: Some(Hsts::default()),
             https_redirect_port: 443,
+            limit_req_status: http::StatusCode::SERVICE_UNAVAILABLE,
+            limit_conn_status: http::StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

@@ -5,3 +5,4 @@
 pub(crate) mod access;
 pub(crate) mod basic_auth;
 pub(crate) mod cors;
+pub(crate) mod limits;

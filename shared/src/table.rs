@@ -16,12 +16,14 @@ pub mod basic_auth;
 mod body_size;
 pub mod cors;
 mod endpoints;
+pub mod limits;
 mod source;
 pub mod timeouts;
 
 pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size};
 pub use cors::Cors;
 pub use endpoints::{Endpoint, Endpoints};
+pub use limits::{Limits, RateLimit};
 pub use source::{SourcePolicy, SourceRangeError, parse_source_ranges};
 pub use timeouts::Timeouts;
 
@@ -197,6 +199,10 @@ pub struct RouteOptions {
     /// The largest request body the route takes (`proxy-body-size`, else `--max-body-size`);
     /// a larger one gets 413. `None`: unlimited.
     pub max_body_size: Option<BodyLimit>,
+    /// Request-rate and connection limits per client address (`limit-rps`, `limit-rpm`,
+    /// `limit-connections`), shared by every route of the Ingress; over them the proxy answers
+    /// `--limit-req-status-code` / `--limit-conn-status-code`. `None`: no limit.
+    pub limits: Option<Arc<Limits>>,
 }
 
 impl Default for RouteOptions {
@@ -210,6 +216,7 @@ impl Default for RouteOptions {
             basic_auth: None,
             source: None,
             max_body_size: None,
+            limits: None,
         }
     }
 }

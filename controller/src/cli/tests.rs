@@ -46,6 +46,9 @@ fn serve_defaults_match_the_library_defaults() {
     assert_eq!(config.proxy.proxy_protocol, ProxyProtocol::default());
     assert_eq!(config.proxy.hsts, defaults.hsts);
     assert_eq!(config.proxy.https_redirect_port, 443);
+    assert_eq!(config.proxy.limit_req_status, defaults.limit_req_status);
+    assert_eq!(config.proxy.limit_conn_status, defaults.limit_conn_status);
+    assert_eq!(defaults.limit_req_status, 503);
     assert!(config.access_log.is_on());
     assert!(
         config.log_control.is_none(),
@@ -514,4 +517,23 @@ fn a_kubeconfig_writes_no_status_unless_told_to_and_the_election_namespace_is_a_
     assert_eq!(cluster(&[]).election_namespace, None);
     let named = cluster(&["--election-namespace=strait", "--pod-namespace=other"]);
     assert_eq!(named.election_namespace.as_deref(), Some("strait"));
+}
+
+/// ingress-nginx's ConfigMap `limit-req-status-code` and `limit-conn-status-code` (default
+/// 503); nginx's `limit_req_status` / `limit_conn_status` take 400 to 599.
+#[test]
+fn limit_status_codes_reach_the_config_within_400_to_599() {
+    let config = serve(&[
+        "--manifests=/m",
+        "--limit-req-status-code=429",
+        "--limit-conn-status-code=599",
+    ])
+    .unwrap()
+    .into_config();
+    assert_eq!(config.proxy.limit_req_status, 429);
+    assert_eq!(config.proxy.limit_conn_status, 599);
+    for bad in ["399", "600", "abc", "200"] {
+        let flag = format!("--limit-req-status-code={bad}");
+        assert!(serve(&["--manifests=/m", &flag]).is_err(), "{bad}");
+    }
 }
