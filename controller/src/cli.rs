@@ -205,6 +205,14 @@ pub struct CommonArgs {
     /// counted. 0 means no limit.
     #[arg(long, env = "STRAIT_MAX_CLIENT_CONNECTIONS", default_value_t = 65_536)]
     pub max_client_connections: usize,
+    /// Status of a request over its Ingress's `limit-rps` or `limit-rpm` (ingress-nginx's
+    /// ConfigMap `limit-req-status-code`), 400 to 599.
+    #[arg(long, env = "STRAIT_LIMIT_REQ_STATUS_CODE", default_value_t = 503, value_name = "CODE", value_parser = clap::value_parser!(u16).range(400..=599))]
+    pub limit_req_status_code: u16,
+    /// Status of a request over its Ingress's `limit-connections` (ingress-nginx's ConfigMap
+    /// `limit-conn-status-code`), 400 to 599.
+    #[arg(long, env = "STRAIT_LIMIT_CONN_STATUS_CODE", default_value_t = 503, value_name = "CODE", value_parser = clap::value_parser!(u16).range(400..=599))]
+    pub limit_conn_status_code: u16,
     /// Largest request header block in bytes; larger requests get 431.
     #[arg(long, env = "STRAIT_MAX_HEADER_BYTES", default_value_t = 65536)]
     pub max_header_bytes: usize,
@@ -522,6 +530,8 @@ impl CommonArgs {
                 https_redirect_port: self.https_redirect_port,
                 http_redirect_code: http::StatusCode::from_u16(self.http_redirect_code)
                     .unwrap_or(http::StatusCode::PERMANENT_REDIRECT),
+                limit_req_status: limit_status(self.limit_req_status_code),
+                limit_conn_status: limit_status(self.limit_conn_status_code),
             },
             debounce: self.debounce,
             workers: self.workers,
@@ -533,6 +543,12 @@ impl CommonArgs {
             log_control: None,
         }
     }
+}
+
+/// A `--limit-*-status-code` value as a status: clap keeps it within 400–599, all valid
+/// codes; 503 stands in were one not.
+fn limit_status(code: u16) -> http::StatusCode {
+    http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE)
 }
 
 mod parse;

@@ -226,8 +226,8 @@ fn dashboard_has_its_datasource_namespace_and_ingress_variables() {
 
 /// Exposed metric names and their types (`# TYPE` lines; counters gain `_total`) once every
 /// family has a series: a routed and an unrouted request, a request answered upstream, a
-/// rejected Ingress with an annotation, a TLS Secret, and a connection without the PROXY
-/// header the HTTPS listener expects.
+/// rejected Ingress with an annotation, a TLS Secret, a connection without the PROXY header
+/// the HTTPS listener expects, and a request over an Ingress's rate limit.
 async fn exposed_types() -> BTreeMap<String, String> {
     let echo = Echo::start("a", [127, 0, 0, 2], 0).await;
     let m = Manifests::new();
@@ -235,7 +235,11 @@ async fn exposed_types() -> BTreeMap<String, String> {
         .rule("x.test", "/", "Prefix", "nope", 80)
         .annotation("nginx.ingress.kubernetes.io/use-regex", "true");
     let ok = IngressB::new("default", "ok").rule("ok.test", "/", "Prefix", "a", 80);
-    let mut items = vec![our_class(), broken.build(), ok.build()];
+    let limited = IngressB::new("default", "limited")
+        .rule("limited.test", "/", "Prefix", "a", 80)
+        .annotation("nginx.ingress.kubernetes.io/limit-rpm", "1")
+        .annotation("nginx.ingress.kubernetes.io/limit-burst-multiplier", "0");
+    let mut items = vec![our_class(), broken.build(), ok.build(), limited.build()];
     items.extend(backend("default", "a", &[echo.addr]));
     items.push(tls_secret("default", "tls", &cert_for(&["ok.test"])));
     m.write_list("all.json", &items);
@@ -249,6 +253,8 @@ async fn exposed_types() -> BTreeMap<String, String> {
     assert_eq!(get(s.http_addr, "x.test", "/").await.status, 503);
     assert_eq!(get(s.http_addr, "unknown.test", "/").await.status, 404);
     assert_eq!(get(s.http_addr, "ok.test", "/").await.status, 200);
+    assert_eq!(get(s.http_addr, "limited.test", "/").await.status, 200);
+    assert_eq!(get(s.http_addr, "limited.test", "/").await.status, 503);
     let text = eventually("every family to have a series", || async {
         let text = get(s.admin_addr, "localhost", "/metrics").await.text();
         let late = [

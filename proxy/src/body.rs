@@ -1,8 +1,8 @@
 //! The two body types of the data path. Both stream; neither collects.
 //!
 //! - [`ResponseBody`]: what the client gets — the upstream's body, or a short one of ours —
-//!   holding the connection's in-flight guard and the request's [`Exchange`] until hyper drops
-//!   it; counts the bytes sent.
+//!   holding the connection's in-flight guard, the request's [`Exchange`] and its
+//!   connection-limit slot until hyper drops it; counts the bytes sent.
 //! - [`RequestBody`]: what the upstream gets — the client's body, telling the upstream attempt
 //!   when it has been sent in full, so the response-header timeout starts then; counts the
 //!   bytes relayed.
@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 use crate::activity::InFlight;
 use crate::exchange::Exchange;
 use crate::metrics::Counter;
+use crate::policy::limits::Slot;
 use crate::pool::Link;
 
 mod stall;
@@ -36,6 +37,8 @@ pub struct ResponseBody {
     exchange: Option<Exchange>,
     /// Cuts an upstream body that stalls (`None`: no read timeout).
     read_timer: Option<stall::ReadTimer>,
+    /// The request's place in its route's connection limit, given back with the body.
+    limit_slot: Option<Slot>,
 }
 
 #[derive(Debug)]
@@ -55,6 +58,7 @@ impl ResponseBody {
             in_flight: None,
             exchange: None,
             read_timer: None,
+            limit_slot: None,
         }
     }
 
@@ -71,7 +75,14 @@ impl ResponseBody {
             in_flight: None,
             exchange: None,
             read_timer: None,
+            limit_slot: None,
         }
+    }
+
+    /// Keeps the request's connection-limit slot until this body is dropped.
+    pub(crate) fn with_limit_slot(mut self, slot: Option<Slot>) -> Self {
+        self.limit_slot = slot;
+        self
     }
 
     /// Keeps the request counted as in flight until this body is dropped, and records its

@@ -64,6 +64,12 @@ pub struct ProxyConfig {
     /// Status of redirects to HTTPS (ingress-nginx's `http-redirect-code`: 301, 302, 307 or
     /// 308; default 308).
     pub http_redirect_code: http::StatusCode,
+    /// Status of a request over a route's `limit-rps` or `limit-rpm` (nginx's
+    /// `limit_req_status`; ingress-nginx's ConfigMap `limit-req-status-code`, default 503).
+    pub limit_req_status: http::StatusCode,
+    /// Status of a request over a route's `limit-connections` (nginx's `limit_conn_status`;
+    /// ConfigMap `limit-conn-status-code`, default 503).
+    pub limit_conn_status: http::StatusCode,
 }
 
 /// Listeners that require a PROXY protocol header.
@@ -136,6 +142,8 @@ impl Default for ProxyConfig {
             hsts: Some(Hsts::default()),
             https_redirect_port: 443,
             http_redirect_code: http::StatusCode::PERMANENT_REDIRECT,
+            limit_req_status: http::StatusCode::SERVICE_UNAVAILABLE,
+            limit_conn_status: http::StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

@@ -121,6 +121,31 @@ impl UpstreamErrorKind {
     }
 }
 
+/// Which of a route's limits turned a request away; the `limit` label of
+/// `limit_rejections_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LimitKind {
+    /// `limit-rps`: requests per second per client address.
+    Rps,
+    /// `limit-rpm`: requests per minute per client address.
+    Rpm,
+    /// `limit-connections`: requests in flight per client address.
+    Connections,
+}
+
+impl LimitKind {
+    /// Every kind, in declaration order (`kind as usize` indexes it).
+    pub const ALL: [Self; 3] = [Self::Rps, Self::Rpm, Self::Connections];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rps => "rps",
+            Self::Rpm => "rpm",
+            Self::Connections => "connections",
+        }
+    }
+}
+
 /// Why the proxy answered a request itself instead of relaying the upstream's response.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
@@ -152,6 +177,14 @@ pub enum ProxyError {
     /// or counted as it streamed); the connection is closed.
     #[error("request body over the route's limit of {limit} bytes")]
     BodyTooLarge { limit: u64 },
+    /// `--limit-req-status-code` or `--limit-conn-status-code` (503 by default, as nginx's
+    /// `limit_req_status` / `limit_conn_status`): the client is over one of the route's
+    /// limits. Nothing was sent upstream.
+    #[error("client over the route's {} limit", .limit.as_str())]
+    Limited {
+        limit: LimitKind,
+        status: StatusCode,
+    },
     /// 503: the matched backend cannot serve; the reason is the response body.
     #[error("backend unavailable: {0}")]
     BackendUnavailable(&'static str),
@@ -192,7 +225,10 @@ impl ProxyError {
             | Self::ClientBodyTimeout { .. }
             | Self::BodyTooLarge { .. }
             | Self::NoRoute => Fault::Client,
-            Self::Refused(_) | Self::Forbidden(_) | Self::Unauthorized { .. } => Fault::Policy,
+            Self::Refused(_)
+            | Self::Forbidden(_)
+            | Self::Unauthorized { .. }
+            | Self::Limited { .. } => Fault::Policy,
             Self::BackendUnavailable(_)
             | Self::UpstreamConnect { .. }
             | Self::UpstreamTimeout { .. }
@@ -212,6 +248,7 @@ impl ProxyError {
             | Self::Forbidden(_)
             | Self::Unauthorized { .. }
             | Self::BodyTooLarge { .. }
+            | Self::Limited { .. }
             | Self::Refused(_) => None,
             Self::BackendUnavailable(_) => Some(UpstreamErrorKind::NoEndpoint),
             Self::UpstreamConnect { source, .. } => Some(UpstreamErrorKind::of_connect(source)),
@@ -235,6 +272,7 @@ impl ProxyError {
             | Self::Forbidden(_)
             | Self::Unauthorized { .. }
             | Self::BodyTooLarge { .. }
+            | Self::Limited { .. }
             | Self::Refused(_)
             | Self::BackendUnavailable(_) => None,
         }
@@ -248,6 +286,7 @@ impl ProxyError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Limited { status, .. } => *status,
             Self::BackendUnavailable(_) | Self::Refused(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamConnect { .. }
@@ -266,6 +305,11 @@ impl ProxyError {
             Self::Forbidden(_) => "forbidden",
             Self::Unauthorized { .. } => "unauthorized",
             Self::BodyTooLarge { .. } => "request body too large",
+            Self::Limited {
+                limit: LimitKind::Connections,
+                ..
+            } => "too many requests in flight from this client",
+            Self::Limited { .. } => "request rate limit exceeded",
             Self::BackendUnavailable(reason) => reason,
             Self::Refused(refusal) => refusal.reason(),
             Self::UpstreamConnect { .. } => "upstream connect failed",
@@ -287,6 +331,7 @@ pub(crate) fn respond(error: &ProxyError, peer: SocketAddr) -> Response<Response
         | ProxyError::Forbidden(_)
         | ProxyError::Unauthorized { .. }
         | ProxyError::BodyTooLarge { .. }
+        | ProxyError::Limited { .. }
         | ProxyError::Refused(_)
         | ProxyError::BackendUnavailable(_) => {
             tracing::debug!(%peer, status = status.as_u16(), fault = error.fault().as_str(), %error, "request failed");
@@ -342,6 +387,22 @@ mod tests {
                 Fault::Policy,
             ),
             (ProxyError::BodyTooLarge { limit: 1 }, 413, Fault::Client),
+            (
+                ProxyError::Limited {
+                    limit: LimitKind::Rps,
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                },
+                503,
+                Fault::Policy,
+            ),
+            (
+                ProxyError::Limited {
+                    limit: LimitKind::Connections,
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                },
+                429,
+                Fault::Policy,
+            ),
             (ProxyError::BackendUnavailable("r"), 503, Fault::Upstream),
             (
                 ProxyError::UpstreamConnect {
@@ -416,6 +477,9 @@ mod tests {
     #[test]
     fn upstream_error_kinds_index_their_list() {
         for (i, kind) in UpstreamErrorKind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i, "{kind:?}");
+        }
+        for (i, kind) in LimitKind::ALL.iter().enumerate() {
             assert_eq!(*kind as usize, i, "{kind:?}");
         }
     }

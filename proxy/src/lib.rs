@@ -60,7 +60,7 @@ pub mod workers;
 pub use access_log::AccessLog;
 pub use balancer::{Balancer, RoundRobin};
 pub use config::{HYPER_MAX_HEADERS, Hsts, ListenerInfo, ProxyConfig, ProxyProtocol, Scheme};
-pub use error::{Fault, ProxyError};
+pub use error::{Fault, LimitKind, ProxyError};
 pub use listener::{serve_http, serve_https};
 pub use metrics::ProxyMetrics;
 pub use proxy::{Proxy, ProxyBuilder, SharedTable};

@@ -19,6 +19,7 @@
 //! | `strait_tls_handshake_failures_total` | counter | listener, reason |
 //! | `strait_proxy_protocol_rejected_total` | counter | listener, reason |
 //! | `strait_access_log_dropped_total` | counter | — |
+//! | `strait_limit_rejections_total` | counter | namespace, ingress, limit |
 //!
 //! Label values: `namespace`/`ingress` name the Ingress that owns the matched rule and
 //! `service` its backend Service (left out, not empty, when no rule matched); `path` is the
@@ -28,12 +29,13 @@
 //! HEAD, POST, PUT, DELETE, PATCH, OPTIONS, CONNECT or `other`; `status` is the exact code for
 //! 101, 200, 201, 204, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 408, 413, 429, 431,
 //! 499 (client gone before the response), 500, 502, 503 and 504, else `other_1xx` …
-//! `other_5xx`; `listener` is `http` or `https` (TLS series only for `https`);
-//! `kind` is refused, timeout (connect), response_timeout, reset, unreachable, protocol, tls
-//! (reserved: upstream TLS is not supported yet), no_endpoint or other; a TLS failure
-//! `reason` is timeout, closed, alert, incompatible, protocol or other; a PROXY header
-//! `reason` is invalid or timeout. Series of the bounded enums are created at zero up front;
-//! per-route series appear with their first count (see [`routes`]).
+//! `other_5xx`; `listener` is `http` or `https` (TLS series only for `https`); `limit` is
+//! rps, rpm or connections; `kind` is refused, timeout (connect), response_timeout, reset,
+//! unreachable, protocol, tls (reserved: upstream TLS is not supported yet), no_endpoint or
+//! other; a TLS failure `reason` is timeout, closed, alert, incompatible, protocol or other; a
+//! PROXY header `reason` is invalid or timeout. Series of the bounded enums are created at
+//! zero up front; per-route series appear with their first count (see [`routes`]), and a
+//! limit's with its Ingress's first rejection.
 //!
 //! A request is counted once, when its response body is done or dropped; its duration runs
 //! from its arrival until then. The open-connection gauge is named `..._active` because a
@@ -48,7 +50,7 @@ use prometheus_client::registry::{Metric, Registry};
 use strait_shared::ObjectKey;
 
 use crate::config::Scheme;
-use crate::error::UpstreamErrorKind;
+use crate::error::{LimitKind, UpstreamErrorKind};
 
 mod labels;
 mod listener;
@@ -62,7 +64,10 @@ pub(crate) type Counter = prometheus_client::metrics::counter::Counter<u64, shar
 /// A histogram in per-worker shards.
 pub(crate) type Histogram = shard::ShardedHistogram;
 
-use labels::{DurationLabels, IngressLabels, RequestLabels, UpstreamErrorLabels, UpstreamLabels};
+use labels::{
+    DurationLabels, IngressLabels, LimitLabels, Name, RequestLabels, UpstreamErrorLabels,
+    UpstreamLabels,
+};
 pub(crate) use labels::{MethodLabel, ProxyHeaderRejection, StatusLabel, TlsFailure};
 use listener::ListenerFamilies;
 pub(crate) use listener::ListenerHandles;
@@ -164,6 +169,13 @@ const ACCESS_LOG_DROPPED: Def = Def {
     help: "Access-log lines dropped because the writer fell behind",
 };
 
+const LIMIT_REJECTIONS: Def = Def {
+    name: "limit_rejections",
+    exposed: "strait_limit_rejections_total",
+    help: "Requests turned away by an Ingress's limit-rps, limit-rpm or limit-connections, by \
+           Ingress and limit",
+};
+
 /// Every data-path metric as (exposed name, help text).
 pub const NAMES: &[(&str, &str)] = &[
     (REQUESTS.exposed, REQUESTS.help),
@@ -182,6 +194,7 @@ pub const NAMES: &[(&str, &str)] = &[
     (TLS_FAILURES.exposed, TLS_FAILURES.help),
     (PROXY_REJECTED.exposed, PROXY_REJECTED.help),
     (ACCESS_LOG_DROPPED.exposed, ACCESS_LOG_DROPPED.help),
+    (LIMIT_REJECTIONS.exposed, LIMIT_REJECTIONS.help),
 ];
 
 /// Buckets of request and upstream-header times, in seconds.
@@ -232,6 +245,7 @@ struct Families {
     upstream_retries: Counter,
     listener: ListenerFamilies,
     access_log_dropped: Counter,
+    limit_rejections: Family<LimitLabels, Counter>,
     // Handles of bounded series, created up front: no lookup when they count.
     upstream_error_kinds: [Counter; UpstreamErrorKind::ALL.len()],
     http: ListenerHandles,
@@ -333,6 +347,18 @@ impl ProxyMetrics {
     pub(crate) fn access_log_dropped(&self) {
         self.inner.access_log_dropped.inc();
     }
+
+    /// The `limit_rejections_total` series of Ingress `ingress` and `limit` (a family lookup:
+    /// callers keep the handle).
+    pub(crate) fn limit_rejections(&self, ingress: &ObjectKey, limit: LimitKind) -> Counter {
+        self.inner
+            .limit_rejections
+            .get_or_create_owned(&LimitLabels {
+                namespace: Name::new(&ingress.namespace),
+                ingress: Name::new(&ingress.name),
+                limit,
+            })
+    }
 }
 
 impl Default for Families {
@@ -361,6 +387,7 @@ impl Default for Families {
             https: listener.handles(Scheme::Https),
             listener,
             access_log_dropped: Counter::default(),
+            limit_rejections: Family::default(),
             upstream_error_kinds,
         }
     }
@@ -393,6 +420,7 @@ impl Families {
         add(r, &TLS_FAILURES, listener.tls_failures.clone());
         add(r, &PROXY_REJECTED, listener.proxy_rejected.clone());
         add(r, &ACCESS_LOG_DROPPED, self.access_log_dropped.clone());
+        add(r, &LIMIT_REJECTIONS, self.limit_rejections.clone());
     }
 }
 

@@ -6,3 +6,4 @@ pub(crate) mod access;
 pub(crate) mod basic_auth;
 pub(crate) mod canary;
 pub(crate) mod cors;
+pub(crate) mod limits;

@@ -11,6 +11,7 @@ use crate::access_log::AccessLog;
 use crate::balancer::{Balancer, RoundRobin};
 use crate::config::{Hsts, ProxyConfig, Scheme};
 use crate::metrics::ProxyMetrics;
+use crate::policy::limits::LimitState;
 use crate::pool::Pool;
 use crate::stats::FrontCounts;
 
@@ -33,6 +34,9 @@ pub struct Proxy {
     pub(crate) access_log: AccessLog,
     /// One permit per open client connection, over every listener; `None`: no limit.
     pub(crate) connection_slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// The per-client state of the routes' rate and connection limits: shared by every
+    /// worker, outside the table so that a new table resets nothing; a cache per worker.
+    pub(crate) limits: LimitState,
 }
 
 /// Builds a [`Proxy`] with optional parts: balancer (default [`RoundRobin`]), metrics
@@ -83,6 +87,7 @@ impl ProxyBuilder {
             metrics: self.metrics,
             access_log: self.access_log,
             connection_slots,
+            limits: LimitState::new(),
         })
     }
 }
@@ -129,8 +134,9 @@ impl Proxy {
     }
 
     /// A sibling for one worker thread: everything shared with this proxy (configuration,
-    /// table, balancer, metrics, access log, client-connection cap) except the upstream pool,
-    /// which is the worker's own.
+    /// table, balancer, metrics, access log, client-connection cap, limit state) except the
+    /// upstream pool, which is the worker's own (and the worker's caches of metric handles
+    /// and limit zones).
     pub fn worker(&self, index: usize) -> Arc<Proxy> {
         Arc::new(Proxy {
             config: self.config.clone(),
@@ -141,6 +147,7 @@ impl Proxy {
             metrics: self.metrics.for_worker(),
             access_log: self.access_log.clone(),
             connection_slots: self.connection_slots.clone(),
+            limits: self.limits.for_worker(),
         })
     }
 

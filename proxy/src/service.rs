@@ -134,6 +134,12 @@ async fn forward(
         return Ok(redirect::response(raw_host, &https, request.uri()));
     }
     policy::access::check(ctx, request.headers(), &route.route.options)?;
+    let limit_slot = match &route.route.options.limits {
+        Some(limits) => {
+            policy::limits::check(ctx, request.headers(), &route.route.ingress, limits)?
+        }
+        None => None,
+    };
     if let Some(auth) = &route.route.options.basic_auth {
         policy::basic_auth::check(auth, request.headers()).await?;
     }
@@ -156,7 +162,7 @@ async fn forward(
     let sent = upstream::send(&ctx.proxy, endpoints, request, timeouts).await;
     exchange.upstream_done(started.elapsed(), &sent);
     let read_timeout = read_timeout(ctx, timeouts);
-    let response = relay_response(ctx, sent?, client_upgrade, read_timeout);
+    let response = relay_response(ctx, sent?, client_upgrade, read_timeout, limit_slot);
     policy::cors::respond(cors.as_ref(), response)
 }
 
@@ -240,12 +246,14 @@ fn origin_form(uri: &Uri) -> PathAndQuery {
 
 /// The upstream's response for the client: hop-by-hop headers stripped, body streamed. A 101
 /// to an upgrade request starts the tunnel; any other response carries its connection, which
-/// goes back to the pool when the body has been read.
+/// goes back to the pool when the body has been read. The request's connection-limit slot,
+/// if any, is held by the body, or by the tunnel, until it ends.
 fn relay_response(
     ctx: &ConnCtx,
     sent: Sent,
     client_upgrade: Option<OnUpgrade>,
     read_timeout: Duration,
+    limit_slot: Option<policy::limits::Slot>,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let Sent { mut response, link } = sent;
     let addr = link.addr();
@@ -260,14 +268,23 @@ fn relay_response(
         let upstream = hyper::upgrade::on(&mut response);
         let sender = link.into_upgrade();
         let drain = ctx.drain.clone();
-        upgrade::spawn_tunnel(client, upstream, sender, drain, addr, read_timeout);
+        let tunnel = upgrade::Tunnel {
+            addr,
+            idle_timeout: read_timeout,
+            limit_slot,
+        };
+        upgrade::spawn_tunnel(client, upstream, sender, drain, tunnel);
         headers::strip_hop_by_hop(response.headers_mut(), switching);
         *response.version_mut() = Version::HTTP_11;
         return Ok(response.map(|body| ResponseBody::upstream(body, None)));
     }
     headers::strip_hop_by_hop(response.headers_mut(), switching);
     *response.version_mut() = Version::HTTP_11;
-    let body = |body| ResponseBody::upstream(body, Some(link)).with_read_timeout(read_timeout);
+    let body = |body| {
+        ResponseBody::upstream(body, Some(link))
+            .with_read_timeout(read_timeout)
+            .with_limit_slot(limit_slot)
+    };
     Ok(response.map(body))
 }
 

@@ -10,9 +10,22 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use crate::drain::{self, Phase, Signal};
+use crate::policy::limits::Slot;
 use crate::pool::Sender;
 
 mod idle;
+
+/// What a tunnel is about, beside its two ends.
+#[derive(Debug)]
+pub(crate) struct Tunnel {
+    /// The upstream address, for logs.
+    pub addr: SocketAddr,
+    /// Closes the tunnel when no byte moved either way for this long (zero: never).
+    pub idle_timeout: Duration,
+    /// The request's place in its route's connection limit: a WebSocket counts as a request
+    /// in flight until its tunnel closes, as in nginx.
+    pub limit_slot: Option<Slot>,
+}
 
 /// Spawns the tunnel between the client and upstream sides of an accepted upgrade. The
 /// upstream `sender` is kept until the upgrade completes and then dropped. The tunnel holds a
@@ -22,10 +35,16 @@ pub(crate) fn spawn_tunnel(
     upstream: OnUpgrade,
     sender: Sender,
     mut drain: Signal,
-    addr: SocketAddr,
-    idle_timeout: Duration,
+    tunnel: Tunnel,
 ) {
+    let Tunnel {
+        addr,
+        idle_timeout,
+        limit_slot,
+    } = tunnel;
     tokio::spawn(async move {
+        // Given back when the task ends, whichever way.
+        let _limit_slot = limit_slot;
         let (client, upstream) = match tokio::try_join!(client, upstream) {
             Ok(pair) => pair,
             Err(error) => {

@@ -17,6 +17,7 @@ mod body_size;
 pub mod canary;
 pub mod cors;
 mod endpoints;
+pub mod limits;
 pub mod redirect;
 mod source;
 pub mod timeouts;
@@ -25,6 +26,7 @@ pub mod upstream_host;
 pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size};
 pub use cors::Cors;
 pub use endpoints::{Endpoint, Endpoints};
+pub use limits::{Limits, RateLimit};
 pub use source::{SourcePolicy, SourceRangeError, parse_source_ranges};
 pub use timeouts::Timeouts;
 
@@ -215,6 +217,10 @@ pub struct RouteOptions {
     /// The canary of this route (an Ingress with `canary: "true"` for the same host and
     /// path): some requests go to its backend instead. `None`: no canary.
     pub canary: Option<Arc<canary::Canary>>,
+    /// Request-rate and connection limits per client address (`limit-rps`, `limit-rpm`,
+    /// `limit-connections`), shared by every route of the Ingress; over them the proxy answers
+    /// `--limit-req-status-code` / `--limit-conn-status-code`. `None`: no limit.
+    pub limits: Option<Arc<Limits>>,
 }
 
 impl Default for RouteOptions {
@@ -233,6 +239,7 @@ impl Default for RouteOptions {
             upstream_host: None,
             www_redirect: None,
             canary: None,
+            limits: None,
         }
     }
 }

@@ -50,6 +50,9 @@ fn serve_defaults_match_the_library_defaults() {
         config.proxy.http_redirect_code,
         http::StatusCode::PERMANENT_REDIRECT
     );
+    assert_eq!(config.proxy.limit_req_status, defaults.limit_req_status);
+    assert_eq!(config.proxy.limit_conn_status, defaults.limit_conn_status);
+    assert_eq!(defaults.limit_req_status, 503);
     assert!(config.access_log.is_on());
     assert!(
         config.log_control.is_none(),
@@ -534,5 +537,24 @@ fn http_redirect_code_takes_only_redirect_codes() {
             .expect_err(bad)
             .to_string();
         assert!(err.contains("301, 302, 307 or 308"), "{bad}: {err}");
+    }
+}
+
+/// ingress-nginx's ConfigMap `limit-req-status-code` and `limit-conn-status-code` (default
+/// 503); nginx's `limit_req_status` / `limit_conn_status` take 400 to 599.
+#[test]
+fn limit_status_codes_reach_the_config_within_400_to_599() {
+    let config = serve(&[
+        "--manifests=/m",
+        "--limit-req-status-code=429",
+        "--limit-conn-status-code=599",
+    ])
+    .unwrap()
+    .into_config();
+    assert_eq!(config.proxy.limit_req_status, 429);
+    assert_eq!(config.proxy.limit_conn_status, 599);
+    for bad in ["399", "600", "abc", "200"] {
+        let flag = format!("--limit-req-status-code={bad}");
+        assert!(serve(&["--manifests=/m", &flag]).is_err(), "{bad}");
     }
 }

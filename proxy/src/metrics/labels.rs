@@ -9,7 +9,7 @@ use prometheus_client::encoding::{
 };
 
 use crate::config::Scheme;
-use crate::error::UpstreamErrorKind;
+use crate::error::{LimitKind, UpstreamErrorKind};
 
 /// A resource name as a label value: a namespace, an Ingress or a Service name (never a pod
 /// address or a path). Shared, so a label set costs reference counts, not copies.
@@ -212,6 +212,7 @@ label_value_from_as_str!(
     TlsFailure,
     ProxyHeaderRejection,
     UpstreamErrorKind,
+    LimitKind,
     Scheme
 );
 
@@ -319,4 +320,20 @@ pub(crate) struct TlsFailureLabels {
 pub(crate) struct ProxyRejectLabels {
     pub listener: Scheme,
     pub reason: ProxyHeaderRejection,
+}
+
+/// `limit_rejections_total`: requests turned away by an Ingress's limits.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct LimitLabels {
+    pub namespace: Name,
+    pub ingress: Name,
+    pub limit: LimitKind,
+}
+
+impl EncodeLabelSet for LimitLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> fmt::Result {
+        name_label(encoder, "namespace", &self.namespace)?;
+        name_label(encoder, "ingress", &self.ingress)?;
+        ("limit", self.limit).encode(encoder.encode_label())
+    }
 }

@@ -30,6 +30,9 @@ fn touch_everything(metrics: &ProxyMetrics) {
     drop(metrics.listener(Scheme::Http).opened());
     metrics.access_log_dropped();
     metrics
+        .limit_rejections(&ObjectKey::new("ns", "ing"), LimitKind::Rps)
+        .inc();
+    metrics
         .listener(Scheme::Https)
         .proxy_header_rejected(ProxyHeaderRejection::Invalid);
 }

@@ -148,8 +148,16 @@ pub static OPTIONS: &[ConfigOption] = &[
     none("proxy-next-upstream-tries", NOT_YET),
     none("proxy-next-upstream-timeout", NOT_YET),
     none("retry-non-idempotent", NOT_YET),
-    none("limit-req-status-code", NOT_YET),
-    none("limit-conn-status-code", NOT_YET),
+    flag(
+        "limit-req-status-code",
+        "--limit-req-status-code",
+        "same default (503), 400 to 599",
+    ),
+    flag(
+        "limit-conn-status-code",
+        "--limit-conn-status-code",
+        "same default (503), 400 to 599",
+    ),
     none("worker-processes", "one worker per core, always"),
     none("enable-opentelemetry", "no tracing export yet"),
     none("enable-brotli", "no response compression yet"),

@@ -68,8 +68,11 @@ const EXTERNAL_AUTH: &str = "planned: external auth; routes are refused until it
 const CLIENT_CERTS: &str =
     "planned: client-certificate auth; routes are refused until it is enforced";
 const SOURCE: &str = "CIDRs or addresses, comma-separated, matched against the client address (trusted proxies and PROXY protocol applied); deny before allow; 403; replaces the global --allowlist-source-range / --denylist-source-range";
-const LIMITS: &str =
-    "planned: rate and connection limits; routes are refused until they are enforced";
+const LIMIT_RATE: &str = "requests per client address (trusted proxies and PROXY protocol applied) per replica, as nginx's limit_req with burst = rate × limit-burst-multiplier and nodelay; over it --limit-req-status-code (503); one budget per Ingress, shared by its paths; a value that is not a whole number, or is negative, refuses the routes";
+const LIMIT_CONNECTIONS: &str = "requests in flight at once per client address per replica (an HTTP/2 stream or a WebSocket tunnel counts until it ends), as nginx's limit_conn; over it --limit-conn-status-code (503); one budget per Ingress; a value that is not a whole number, or is negative, refuses the routes";
+const LIMIT_BURST: &str = "default 5; `0` allows no burst; a value that is not a whole number refuses the routes (ingress-nginx falls back to 5)";
+const LIMIT_ALLOWLIST: &str = "CIDRs or addresses, comma-separated, exempt from the Ingress's limit-rps, limit-rpm and limit-connections; an invalid list refuses the routes";
+const LIMIT_BANDWIDTH: &str = "response bandwidth is not limited: responses are sent at full speed (a throughput cap, not an access control; ingress-nginx applies it only with proxy-buffering on)";
 const CORS: &str =
     "an invalid value falls back to ingress-nginx's default for the key, with a warning";
 const CORS_PREFLIGHT: &str = "only an OPTIONS request with Origin and Access-Control-Request-Method (a preflight) is answered 204 by the proxy; ingress-nginx answers every OPTIONS request from an allowed origin itself";
@@ -203,14 +206,14 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("whitelist-source-range", SourceAddress, Honoured, SOURCE).alias("allowlist-source-range"),
     k("denylist-source-range", SourceAddress, Honoured, SOURCE),
     // Rate limiting.
-    k("limit-rps", RateLimit, NotYet, LIMITS).inert(Inert::Zero),
-    k("limit-rpm", RateLimit, NotYet, LIMITS).inert(Inert::Zero),
-    k("limit-connections", RateLimit, NotYet, LIMITS).inert(Inert::Zero),
-    k("limit-burst-multiplier", RateLimit, NotYet, LIMITS),
-    k("limit-allowlist", RateLimit, NotYet, LIMITS),
-    k("limit-whitelist", RateLimit, NotYet, LIMITS).alias("limit-allowlist"),
-    k("limit-rate", Proxying, NotYet, "planned: response bandwidth limit; responses are sent at full speed meanwhile"),
-    k("limit-rate-after", Proxying, NotYet, "planned: response bandwidth limit; responses are sent at full speed meanwhile"),
+    k("limit-rps", RateLimit, Honoured, LIMIT_RATE).inert(Inert::Zero),
+    k("limit-rpm", RateLimit, Honoured, LIMIT_RATE).inert(Inert::Zero),
+    k("limit-connections", RateLimit, Honoured, LIMIT_CONNECTIONS).inert(Inert::Zero),
+    k("limit-burst-multiplier", RateLimit, Honoured, LIMIT_BURST),
+    k("limit-allowlist", RateLimit, Honoured, LIMIT_ALLOWLIST),
+    k("limit-whitelist", RateLimit, Honoured, LIMIT_ALLOWLIST).alias("limit-allowlist"),
+    k("limit-rate", Proxying, Ignored, LIMIT_BANDWIDTH),
+    k("limit-rate-after", Proxying, Ignored, LIMIT_BANDWIDTH),
     // CORS.
     k("enable-cors", Cors, HonouredWithDifference, CORS_PREFLIGHT),
     k("cors-allow-origin", Cors, HonouredWithDifference, CORS_ORIGIN),

@@ -196,6 +196,11 @@ fn reading_an_unregistered_key_is_a_bug() {
 fn findings_classify_only_our_prefixes() {
     let ing = ingress(&[
         ("nginx.ingress.kubernetes.io/ssl-redirect", "false"),
+        ("nginx.ingress.kubernetes.io/enable-modsecurity", "false"),
+        (
+            "nginx.ingress.kubernetes.io/enable-owasp-core-rules",
+            "true",
+        ),
         ("nginx.ingress.kubernetes.io/limit-rps", "0"),
         ("nginx.ingress.kubernetes.io/limit-rpm", "10"),
         ("nginx.ingress.kubernetes.io/bogus", "1"),
@@ -213,8 +218,18 @@ fn findings_classify_only_our_prefixes() {
         got,
         [
             ("nginx.ingress.kubernetes.io/bogus", "unknown", false),
-            ("nginx.ingress.kubernetes.io/limit-rpm", "not-yet", true),
-            ("nginx.ingress.kubernetes.io/limit-rps", "not-yet", false),
+            (
+                "nginx.ingress.kubernetes.io/enable-modsecurity",
+                "not-yet",
+                false
+            ),
+            (
+                "nginx.ingress.kubernetes.io/enable-owasp-core-rules",
+                "not-yet",
+                true
+            ),
+            ("nginx.ingress.kubernetes.io/limit-rpm", "honoured", true),
+            ("nginx.ingress.kubernetes.io/limit-rps", "honoured", false),
             (
                 "nginx.ingress.kubernetes.io/ssl-redirect",
                 "honoured",
@@ -223,7 +238,11 @@ fn findings_classify_only_our_prefixes() {
             ("strait.dev/backend-mode", "honoured", false),
         ]
     );
-    assert_eq!(review.unenforced, ["nginx.ingress.kubernetes.io/limit-rpm"]);
+    assert_eq!(
+        review.unenforced,
+        ["nginx.ingress.kubernetes.io/enable-owasp-core-rules"],
+        "an enforced key (limit-rpm) is not unenforced, an inert value (false) restricts nothing"
+    );
     assert!(review.snippets.is_empty() && !review.canary);
 }
 

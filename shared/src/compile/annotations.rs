@@ -12,11 +12,12 @@
 use crate::annotations::{Annotations, KeyStatus, Review, Status, parse_bool};
 use crate::config::{CompileConfig, UnsupportedSecurity};
 use crate::model::{Diagnostic, ObjectRef, Reason};
-use crate::table::{BackendMode, BodyLimit, Refusal, SourcePolicy};
+use crate::table::{BackendMode, BodyLimit, Limits, Refusal, SourcePolicy};
 
 use std::sync::Arc;
 
 mod access;
+mod limits;
 mod proxying;
 mod redirects;
 
@@ -41,6 +42,8 @@ pub(super) struct Settings {
     pub(super) source: Option<Arc<SourcePolicy>>,
     /// Request body limit (see [`access`]).
     pub(super) max_body_size: Option<BodyLimit>,
+    /// Rate and connection limits (see [`limits`]).
+    pub(super) limits: Option<Arc<Limits>>,
     /// CORS (see [`proxying`]).
     pub(super) cors: Option<Arc<crate::table::Cors>>,
     /// Upstream timeouts (see [`proxying`]).
@@ -67,13 +70,14 @@ pub(super) fn settings(
         diagnostics,
     };
     let access = access::read(&mut read, config);
+    let limits = read.limits();
     let refused = if !review.snippets.is_empty() {
         Some(Refusal::SnippetAnnotation)
     } else if !review.unenforced.is_empty()
         && config.unsupported_security == UnsupportedSecurity::Refuse
     {
         Some(Refusal::UnsupportedSecurityAnnotation)
-    } else if access.invalid {
+    } else if access.invalid || limits.invalid {
         Some(Refusal::InvalidSecurityAnnotation)
     } else {
         None
@@ -88,6 +92,7 @@ pub(super) fn settings(
         refused,
         source: access.source,
         max_body_size: access.max_body_size,
+        limits: limits.limits,
         cors: read.cors(),
         timeouts: read.timeouts(),
         redirect: read.redirect(),

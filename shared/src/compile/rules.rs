@@ -209,6 +209,7 @@ fn route(
             basic_auth: ctx.basic_auth.clone(),
             source: settings.source.clone(),
             max_body_size: settings.max_body_size,
+            limits: settings.limits.clone(),
             cors: settings.cors.clone(),
             timeouts: settings.timeouts.clone(),
             redirect: settings.redirect.clone(),

@@ -39,15 +39,13 @@ fn guarded_world(key: &str, value: &str) -> World {
 #[test]
 fn every_unenforced_security_key_refuses_its_ingress_routes_and_only_those() {
     // docs/architecture.md, "Annotations": external auth, client certificates, satisfy,
-    // limits, WAF (source lists, basic auth and body size are enforced: access_* tests).
+    // WAF, the removed global rate limit (source lists, basic auth, body size and the
+    // limit-* keys are enforced: access_* and limits tests).
     for (key, value) in [
         ("auth-url", "http://auth.example.com/verify"),
         ("auth-tls-secret", "default/ca"),
         ("auth-tls-verify-client", "on"),
         ("satisfy", "any"),
-        ("limit-rps", "1"),
-        ("limit-rpm", "60"),
-        ("limit-connections", "5"),
         ("enable-modsecurity", "true"),
         ("global-rate-limit", "100"),
     ] {
@@ -107,7 +105,10 @@ fn inert_security_values_restrict_nothing_and_serve() {
 
 #[test]
 fn an_unparsable_security_value_refuses_like_a_missing_control() {
-    for (key, value) in [("limit-rps", "ten"), ("enable-modsecurity", "maybe")] {
+    for (key, value) in [
+        ("auth-tls-verify-client", "maybe"),
+        ("enable-modsecurity", "maybe"),
+    ] {
         let world = guarded_world(key, value);
         assert_eq!(
             refusal(&world.table(), "a.example.com", "/"),
@@ -119,6 +120,8 @@ fn an_unparsable_security_value_refuses_like_a_missing_control() {
     for (key, value) in [
         ("proxy-body-size", ""),
         ("whitelist-source-range", "10.0.0.0/33"),
+        ("limit-rps", "ten"),
+        ("limit-connections", "-1"),
     ] {
         let world = guarded_world(key, value);
         assert_eq!(

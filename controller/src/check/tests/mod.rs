@@ -180,8 +180,8 @@ fn an_unenforced_security_key_refuses_the_routes() {
 
 #[test]
 fn serve_mode_serves_an_unenforced_key_but_still_exits_1() {
-    let key = nginx("limit-rps");
-    let loaded = with_service([ingress("default", "web", Some("strait"), &[(&key, "10")])]);
+    let key = nginx("satisfy");
+    let loaded = with_service([ingress("default", "web", Some("strait"), &[(&key, "any")])]);
     let config = CompileConfig {
         unsupported_security: UnsupportedSecurity::Serve,
         ..CompileConfig::default()
