@@ -44,6 +44,8 @@ pub(super) struct Settings {
     pub(super) cors: Option<Arc<crate::table::Cors>>,
     /// Upstream timeouts (see [`proxying`]).
     pub(super) timeouts: Option<Arc<crate::table::Timeouts>>,
+    /// Retries (see [`proxying`]).
+    pub(super) retries: Option<Arc<crate::table::Retries>>,
 }
 
 /// The settings of an Ingress whose annotations were reviewed as `review`.
@@ -83,6 +85,7 @@ pub(super) fn settings(
         max_body_size: access.max_body_size,
         cors: read.cors(),
         timeouts: read.timeouts(),
+        retries: read.retries(),
     }
 }
 

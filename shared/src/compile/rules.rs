@@ -211,6 +211,7 @@ fn route(
             max_body_size: settings.max_body_size,
             cors: settings.cors.clone(),
             timeouts: settings.timeouts.clone(),
+            retries: settings.retries.clone(),
         },
     })
 }
