@@ -11,9 +11,9 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 use strait_proxy::access_log::Format as AccessLogFormat;
-use strait_proxy::{AccessLog, Hsts, ProxyConfig, ProxyProtocol};
+use strait_proxy::{AccessLog, Hsts, ProxyConfig, ProxyProtocol, RetryDefaults};
 use strait_shared::config::UnsupportedSecurity;
-use strait_shared::table::{BodyLimit, SourcePolicy};
+use strait_shared::table::{BodyLimit, NextUpstream, SourcePolicy};
 use strait_shared::{BackendMode, CompileConfig, ObjectKey};
 
 use crate::cluster::ClusterConfig;
@@ -189,6 +189,30 @@ pub struct CommonArgs {
     /// silence on a WebSocket tunnel (then it is closed). Per Ingress: `proxy-read-timeout`.
     #[arg(long, env = "STRAIT_UPSTREAM_RESPONSE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub upstream_response_timeout: Duration,
+    /// Longest wait for a write to an upstream that reads nothing (between two writes, as
+    /// nginx's `proxy_send_timeout`): then 504, or the connection cut once the response
+    /// started; a WebSocket tunnel it stops reading is closed. 0 disables it. Per Ingress:
+    /// `proxy-send-timeout`.
+    #[arg(long, env = "STRAIT_UPSTREAM_SEND_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub upstream_send_timeout: Duration,
+    /// Failures that pass a request to the next endpoint (ingress-nginx's
+    /// `proxy-next-upstream`): error, timeout, invalid_header, http_500, http_502, http_503,
+    /// http_504, http_403, http_404, http_429, non_idempotent, or off; space- or
+    /// comma-separated. Per Ingress: `proxy-next-upstream`.
+    #[arg(long, env = "STRAIT_NEXT_UPSTREAM", default_value = "error timeout", value_parser = parse_next_upstream)]
+    pub next_upstream: NextUpstream,
+    /// Attempts per request in all, the first included; 0: no limit. Per Ingress:
+    /// `proxy-next-upstream-tries`.
+    #[arg(long, env = "STRAIT_NEXT_UPSTREAM_TRIES", default_value_t = 3)]
+    pub next_upstream_tries: u32,
+    /// No further endpoint is tried once this long has passed since the first attempt; 0: no
+    /// limit. Per Ingress: `proxy-next-upstream-timeout`.
+    #[arg(long, env = "STRAIT_NEXT_UPSTREAM_TIMEOUT", default_value = "0", value_parser = parse_duration)]
+    pub next_upstream_timeout: Duration,
+    /// Pass POST, LOCK and PATCH requests to the next endpoint even once they were sent
+    /// (ingress-nginx's ConfigMap `retry-non-idempotent`).
+    #[arg(long, env = "STRAIT_RETRY_NON_IDEMPOTENT", default_value_t = false, action = ArgAction::Set, value_name = "BOOL")]
+    pub retry_non_idempotent: bool,
     /// An idle client keep-alive connection is closed after this.
     #[arg(long, env = "STRAIT_CLIENT_IDLE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
     pub client_idle_timeout: Duration,
@@ -508,6 +532,13 @@ impl CommonArgs {
                 trusted_proxies: self.trusted_proxies,
                 connect_timeout: self.upstream_connect_timeout,
                 response_header_timeout: self.upstream_response_timeout,
+                send_timeout: self.upstream_send_timeout,
+                retries: RetryDefaults {
+                    next_upstream: self.next_upstream,
+                    tries: self.next_upstream_tries,
+                    timeout: self.next_upstream_timeout,
+                    non_idempotent: self.retry_non_idempotent,
+                },
                 idle_timeout: self.client_idle_timeout,
                 client_header_timeout: self.client_header_timeout,
                 client_body_timeout: self.client_body_timeout,
@@ -553,8 +584,8 @@ fn limit_status(code: u16) -> http::StatusCode {
 
 mod parse;
 pub use parse::{
-    parse_cidr, parse_duration, parse_listen_addr, parse_name, parse_object_key,
-    parse_redirect_code, parse_size,
+    parse_cidr, parse_duration, parse_listen_addr, parse_name, parse_next_upstream,
+    parse_object_key, parse_redirect_code, parse_size,
 };
 
 #[cfg(test)]

@@ -56,8 +56,9 @@ async fn send(s: &Running, n: usize, host: &str, path: &str, status: u16) -> u64
     bytes
 }
 
-/// The increase each series must show, in the exposition format. The dead endpoint refuses
-/// twice (the retried attempt and the final one); `no_endpoint` is the unready Service.
+/// The increase each series must show, in the exposition format. The dead backend's one
+/// endpoint refuses once: with no other endpoint to try, nothing is passed on (no retry);
+/// `no_endpoint` is the unready Service.
 fn expected_increases(shop_bytes: u64, spare_bytes: u64) -> Vec<(String, Labels, f64)> {
     let text = format!(
         r#"
@@ -75,8 +76,8 @@ strait_request_duration_seconds_count{{namespace="obs",ingress="shop",path="/",s
 strait_request_duration_seconds_count{{namespace="obs",ingress="spare",path="/",status="503"}} 2
 strait_request_duration_seconds_count{{status="404"}} 2
 strait_response_size_bytes_count{{namespace="obs",ingress="shop"}} 7
-strait_upstream_errors_total{{kind="refused"}} 2
-strait_upstream_retries_total 1
+strait_upstream_errors_total{{kind="refused"}} 1
+strait_upstream_retries_total 0
 strait_upstream_errors_total{{kind="no_endpoint"}} 2
 strait_upstream_errors_total{{kind="timeout"}} 0
 strait_upstream_errors_total{{kind="response_timeout"}} 1

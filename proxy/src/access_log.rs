@@ -23,7 +23,7 @@
 //! | `request_length` | request line, headers and body, counted as HTTP/1.1 would carry them (nginx's `$request_length`) |
 //! | `bytes_sent` | status line, headers and body of the response (nginx's `$bytes_sent`) |
 //! | `duration_ms` | arrival to the end of the response body, milliseconds (float) |
-//! | `upstream` | the endpoint address of the last upstream attempt |
+//! | `upstream` | the endpoint address of the last upstream attempt (the `nginx` format lists every attempt, as `$upstream_addr` does) |
 //! | `upstream_status` | the upstream's status (`null` when Strait answered itself) |
 //! | `upstream_connect_ms` | time to open the upstream connection; `0` when a pooled one was reused |
 //! | `upstream_duration_ms` | start of the upstream exchange (connect, retry) to its response headers or failure |
@@ -42,8 +42,8 @@ use tokio::sync::mpsc;
 mod line;
 mod nginx;
 
-pub(crate) use line::Entry;
 pub use line::Format;
+pub(crate) use line::{Entry, PassedOn};
 
 /// Lines the stdout writer may fall behind by before lines are dropped.
 pub const STDOUT_CAPACITY: usize = 8192;

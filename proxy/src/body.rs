@@ -5,7 +5,8 @@
 //!   connection-limit slot until hyper drops it; counts the bytes sent.
 //! - [`RequestBody`]: what the upstream gets — the client's body, telling the upstream attempt
 //!   when it has been sent in full, so the response-header timeout starts then; counts the
-//!   bytes relayed.
+//!   bytes relayed; keeps a copy of a small body when the request may be sent again
+//!   ([`replay`]), and is that copy on the next attempt.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,9 +24,12 @@ use crate::metrics::Counter;
 use crate::policy::limits::Slot;
 use crate::pool::Link;
 
+mod replay;
 mod stall;
 
+pub(crate) use replay::Kept;
 pub use stall::ResponseBodyError;
+pub(crate) use stall::StallTimer;
 use strait_shared::table::BodyLimit;
 
 /// Body of every response the proxy sends.
@@ -36,7 +40,7 @@ pub struct ResponseBody {
     /// Recorded (metrics, access log) when the body is dropped.
     exchange: Option<Exchange>,
     /// Cuts an upstream body that stalls (`None`: no read timeout).
-    read_timer: Option<stall::ReadTimer>,
+    read_timer: Option<stall::StallTimer>,
     /// The request's place in its route's connection limit, given back with the body.
     limit_slot: Option<Slot>,
 }
@@ -64,7 +68,7 @@ impl ResponseBody {
 
     /// Cuts the upstream's body when a read waits longer than `timeout` (zero: never).
     pub(crate) fn with_read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timer = (!timeout.is_zero()).then(|| stall::ReadTimer::new(timeout));
+        self.read_timer = (!timeout.is_zero()).then(|| stall::StallTimer::new(timeout));
         self
     }
 
@@ -111,7 +115,7 @@ impl Body for ResponseBody {
                 let polled = Pin::new(&mut *body).poll_frame(cx);
                 if let Some(timer) = &mut this.read_timer {
                     if !polled.is_pending() {
-                        timer.read();
+                        timer.progressed();
                     } else if timer.waiting(cx) {
                         // The link is dropped with the body: a stalled connection is closed.
                         let after = timer.timeout();
@@ -181,41 +185,82 @@ pub(crate) enum RequestBodyError {
 }
 
 /// Body of an upstream request: the client's body, passed through, cut when the client
-/// pauses longer than the client body timeout between two reads.
+/// pauses longer than the client body timeout between two reads; or a kept copy of it, sent
+/// again to the next endpoint.
 #[derive(Debug)]
 pub(crate) struct RequestBody {
-    inner: Incoming,
+    inner: Source,
     /// Cuts a client that pauses longer than the client body timeout (`None`: no timeout).
-    stall: Option<stall::ReadTimer>,
+    stall: Option<stall::StallTimer>,
     /// Dropped when the body has ended; its receiver then resolves.
     sent: Option<oneshot::Sender<()>>,
     /// Bytes relayed so far, added to `counter` when the body is dropped.
     bytes: u64,
     /// The route's body limit (`u64::MAX`: none).
     limit: u64,
-    counter: Counter,
+    /// `None` for a replayed copy: the client sent those bytes once, and they were counted.
+    counter: Option<Counter>,
     /// The running count for the access log, when the request is logged.
     tally: Option<Arc<AtomicU64>>,
+    /// Keeps a copy of the frames while they stream, when the request may be sent again.
+    keeper: Option<replay::Keeper>,
+}
+
+#[derive(Debug)]
+enum Source {
+    /// The client's body, as it arrives.
+    Client(Incoming),
+    /// A kept copy, on a later attempt.
+    Replay(replay::Replayed),
 }
 
 impl RequestBody {
     /// `inner`, counted into `counter` (and `tally` as it goes).
     pub(crate) fn new(inner: Incoming, counter: Counter, tally: Option<Arc<AtomicU64>>) -> Self {
         Self {
-            inner,
+            inner: Source::Client(inner),
             stall: None,
             sent: None,
             bytes: 0,
             limit: u64::MAX,
-            counter,
+            counter: Some(counter),
             tally,
+            keeper: None,
         }
+    }
+
+    /// The body `kept` holds (`None`: an empty body), for another attempt (not counted again:
+    /// the client sent it once); `None` when the copy is not complete.
+    pub(crate) fn replay(kept: Option<Arc<Kept>>) -> Option<Self> {
+        Some(Self {
+            inner: Source::Replay(replay::Replayed::of(kept)?),
+            stall: None,
+            sent: None,
+            bytes: 0,
+            limit: u64::MAX,
+            counter: None,
+            tally: None,
+            keeper: None,
+        })
+    }
+
+    /// Starts keeping a copy of this body as it streams, when it is not declared larger than
+    /// [`replay::KEEP_LIMIT`]; the copy is complete once the body has been read to its end
+    /// within the limit. `None`: the body will not be kept.
+    pub(crate) fn keep(&mut self) -> Option<Arc<Kept>> {
+        let declared = self.size_hint().exact();
+        if declared.is_some_and(|len| len > replay::KEEP_LIMIT) || self.bytes > 0 {
+            return None;
+        }
+        let kept = Arc::new(Kept::default());
+        self.keeper = Some(replay::Keeper::new(Arc::clone(&kept)));
+        Some(kept)
     }
 
     /// Cuts the body when the client pauses longer than `timeout` between two reads (zero:
     /// never).
     pub(crate) fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.stall = (!timeout.is_zero()).then(|| stall::ReadTimer::new(timeout));
+        self.stall = (!timeout.is_zero()).then(|| stall::StallTimer::new(timeout));
         self
     }
 
@@ -230,7 +275,7 @@ impl RequestBody {
     /// when there is nothing left to send. Arms a fresh signal on every call, so a request that
     /// comes back from a stale connection can be watched again.
     pub(crate) fn watch_sent(&mut self) -> Option<oneshot::Receiver<()>> {
-        if self.inner.is_end_stream() {
+        if self.is_end_stream() {
             self.sent = None;
             return None;
         }
@@ -249,7 +294,17 @@ impl Body for RequestBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, RequestBodyError>>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        let inner = match &mut this.inner {
+            Source::Client(inner) => inner,
+            Source::Replay(replay) => {
+                let frame = replay.next_frame();
+                if replay.remaining() == 0 {
+                    this.sent = None;
+                }
+                return Poll::Ready(frame.map(|data| Ok(Frame::data(data))));
+            }
+        };
+        let polled = Pin::new(&mut *inner).poll_frame(cx);
         if polled.is_pending() {
             if let Some(stall) = &mut this.stall
                 && stall.waiting(cx)
@@ -260,34 +315,57 @@ impl Body for RequestBody {
             return Poll::Pending;
         }
         if let Some(stall) = &mut this.stall {
-            stall.read();
+            stall.progressed();
         }
+        let at_end = inner.is_end_stream();
         let ended = match &polled {
-            Poll::Ready(None | Some(Err(_))) => true,
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(Err(_))) => {
+                this.keeper = None;
+                true
+            }
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     if this.bytes.saturating_add(data.len() as u64) > this.limit {
                         this.sent = None;
+                        this.keeper = None;
                         return Poll::Ready(Some(Err(RequestBodyError::TooLarge(this.limit))));
                     }
                     this.count(data.len());
+                    if let Some(keeper) = &mut this.keeper
+                        && !keeper.data(data)
+                    {
+                        this.keeper = None;
+                    }
+                } else {
+                    // Trailers are not kept: such a body is not sent again.
+                    this.keeper = None;
                 }
-                this.inner.is_end_stream()
+                at_end
             }
             Poll::Pending => false,
         };
         if ended {
             this.sent = None;
+            if let Some(keeper) = this.keeper.take() {
+                keeper.end();
+            }
         }
         polled.map(|frame| frame.map(|r| r.map_err(RequestBodyError::Client)))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.inner {
+            Source::Client(inner) => inner.is_end_stream(),
+            Source::Replay(replay) => replay.remaining() == 0,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.inner {
+            Source::Client(inner) => inner.size_hint(),
+            Source::Replay(replay) => SizeHint::with_exact(replay.remaining()),
+        }
     }
 }
 
@@ -303,8 +381,10 @@ impl RequestBody {
 
 impl Drop for RequestBody {
     fn drop(&mut self) {
-        if self.bytes > 0 {
-            self.counter.inc_by(self.bytes);
+        if self.bytes > 0
+            && let Some(counter) = &self.counter
+        {
+            counter.inc_by(self.bytes);
         }
     }
 }

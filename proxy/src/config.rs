@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use strait_shared::table::NextUpstream;
+
 /// hyper's HTTP/1 header-count limit when none is set: its parse buffer then lives on the stack.
 pub const HYPER_MAX_HEADERS: usize = 100;
 
@@ -19,6 +21,15 @@ pub struct ProxyConfig {
     /// body is cut) and the longest silence on an upgraded tunnel (then it is closed). A
     /// route's `proxy-read-timeout` replaces it.
     pub response_header_timeout: Duration,
+    /// Longest wait for a write to the upstream (default 60 s, nginx's `proxy_send_timeout`,
+    /// between two successive writes, not for the whole request): an upstream that stops
+    /// reading a request body fails the exchange (504, or the connection cut once the
+    /// response started) and a tunnel it stops reading is closed. Zero disables it. A route's
+    /// `proxy-send-timeout` replaces it.
+    pub send_timeout: Duration,
+    /// When a failed request is passed to the next endpoint, for every route whose Ingress
+    /// does not say otherwise (docs/architecture.md, "Retries").
+    pub retries: RetryDefaults,
     /// A client connection with no request in flight and no byte moved for this long is closed
     /// gracefully (default 75 s, nginx's `keepalive_timeout`). Zero disables the check. It is
     /// also the outer bound of hyper's HTTP/1 header read timeout.
@@ -70,6 +81,35 @@ pub struct ProxyConfig {
     /// Status of a request over a route's `limit-connections` (nginx's `limit_conn_status`;
     /// ConfigMap `limit-conn-status-code`, default 503).
     pub limit_conn_status: http::StatusCode,
+}
+
+/// The global retry settings (ingress-nginx's ConfigMap `proxy-next-upstream*` and
+/// `retry-non-idempotent`), each replaced by an Ingress's annotation of the same name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryDefaults {
+    /// Failures that pass a request to the next endpoint (`--next-upstream`, default
+    /// `error timeout`).
+    pub next_upstream: NextUpstream,
+    /// Attempts in all, the first included; 0: no limit (`--next-upstream-tries`, default 3).
+    pub tries: u32,
+    /// No further endpoint is tried once this long has passed since the first attempt
+    /// started; zero: no limit (`--next-upstream-timeout`, the default).
+    pub timeout: Duration,
+    /// Non-idempotent requests (POST, LOCK, PATCH) may be passed on even once sent, on every
+    /// route (`--retry-non-idempotent`, default false), as if each route listed
+    /// `non_idempotent`.
+    pub non_idempotent: bool,
+}
+
+impl Default for RetryDefaults {
+    fn default() -> Self {
+        Self {
+            next_upstream: NextUpstream::DEFAULT,
+            tries: 3,
+            timeout: Duration::ZERO,
+            non_idempotent: false,
+        }
+    }
 }
 
 /// Listeners that require a PROXY protocol header.
@@ -128,6 +168,8 @@ impl Default for ProxyConfig {
             trusted_proxies: Vec::new(),
             connect_timeout: Duration::from_secs(5),
             response_header_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+            retries: RetryDefaults::default(),
             idle_timeout: Duration::from_secs(75),
             client_header_timeout: Duration::from_secs(30),
             client_body_timeout: Duration::from_secs(60),

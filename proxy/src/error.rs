@@ -43,6 +43,8 @@ pub(crate) enum UpstreamErrorKind {
     Timeout,
     /// No response headers within the response-header timeout.
     ResponseTimeout,
+    /// A write to the upstream waited longer than the send timeout.
+    SendTimeout,
     /// The connection was reset or closed mid-exchange.
     Reset,
     /// No route to the endpoint (host or network unreachable).
@@ -59,10 +61,11 @@ pub(crate) enum UpstreamErrorKind {
 
 impl UpstreamErrorKind {
     /// Every kind, in declaration order (`kind as usize` indexes it).
-    pub(crate) const ALL: [Self; 9] = [
+    pub(crate) const ALL: [Self; 10] = [
         Self::Refused,
         Self::Timeout,
         Self::ResponseTimeout,
+        Self::SendTimeout,
         Self::Reset,
         Self::Unreachable,
         Self::Protocol,
@@ -76,6 +79,7 @@ impl UpstreamErrorKind {
             Self::Refused => "refused",
             Self::Timeout => "timeout",
             Self::ResponseTimeout => "response_timeout",
+            Self::SendTimeout => "send_timeout",
             Self::Reset => "reset",
             Self::Unreachable => "unreachable",
             Self::Protocol => "protocol",
@@ -192,7 +196,7 @@ pub enum ProxyError {
     /// (a security annotation it does not enforce, a snippet). The reason is the body.
     #[error("route refused: {}", .0.as_str())]
     Refused(Refusal),
-    /// 502: no connection to the upstream (after the one retry).
+    /// 502: no connection to the upstream (after any retries).
     #[error("connecting to upstream {addr} failed: {source}")]
     UpstreamConnect {
         addr: SocketAddr,
@@ -202,6 +206,13 @@ pub enum ProxyError {
     /// 504: the upstream sent no response headers within the response-header timeout.
     #[error("upstream {addr} sent no response headers in time")]
     UpstreamTimeout { addr: SocketAddr },
+    /// 504: a write of the request to the upstream waited longer than the send timeout (the
+    /// upstream stopped reading); the rest of the client's body is never read.
+    #[error("upstream {addr} read nothing of the request for {after:?}")]
+    UpstreamSendTimeout {
+        addr: SocketAddr,
+        after: std::time::Duration,
+    },
     /// 502: the upstream connection failed once the request may have been sent.
     #[error("upstream {addr} failed: {source}")]
     Upstream {
@@ -232,6 +243,7 @@ impl ProxyError {
             Self::BackendUnavailable(_)
             | Self::UpstreamConnect { .. }
             | Self::UpstreamTimeout { .. }
+            | Self::UpstreamSendTimeout { .. }
             | Self::Upstream { .. }
             | Self::UpstreamProtocol { .. } => Fault::Upstream,
         }
@@ -253,6 +265,7 @@ impl ProxyError {
             Self::BackendUnavailable(_) => Some(UpstreamErrorKind::NoEndpoint),
             Self::UpstreamConnect { source, .. } => Some(UpstreamErrorKind::of_connect(source)),
             Self::UpstreamTimeout { .. } => Some(UpstreamErrorKind::ResponseTimeout),
+            Self::UpstreamSendTimeout { .. } => Some(UpstreamErrorKind::SendTimeout),
             Self::Upstream { source, .. } => Some(UpstreamErrorKind::of_exchange(source)),
             Self::UpstreamProtocol { .. } => Some(UpstreamErrorKind::Protocol),
         }
@@ -263,6 +276,7 @@ impl ProxyError {
         match self {
             Self::UpstreamConnect { addr, .. }
             | Self::UpstreamTimeout { addr }
+            | Self::UpstreamSendTimeout { addr, .. }
             | Self::Upstream { addr, .. }
             | Self::UpstreamProtocol { addr, .. } => Some(*addr),
             Self::BadRequest(_)
@@ -288,7 +302,9 @@ impl ProxyError {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Limited { status, .. } => *status,
             Self::BackendUnavailable(_) | Self::Refused(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::UpstreamTimeout { .. } | Self::UpstreamSendTimeout { .. } => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
             Self::UpstreamConnect { .. }
             | Self::Upstream { .. }
             | Self::UpstreamProtocol { .. } => StatusCode::BAD_GATEWAY,
@@ -313,7 +329,7 @@ impl ProxyError {
             Self::BackendUnavailable(reason) => reason,
             Self::Refused(refusal) => refusal.reason(),
             Self::UpstreamConnect { .. } => "upstream connect failed",
-            Self::UpstreamTimeout { .. } => "upstream timed out",
+            Self::UpstreamTimeout { .. } | Self::UpstreamSendTimeout { .. } => "upstream timed out",
             Self::Upstream { .. } | Self::UpstreamProtocol { .. } => "bad gateway",
         }
     }
@@ -353,7 +369,9 @@ pub(crate) fn respond(error: &ProxyError, peer: SocketAddr) -> Response<Response
     }
     if matches!(
         error,
-        ProxyError::ClientBodyTimeout { .. } | ProxyError::BodyTooLarge { .. }
+        ProxyError::ClientBodyTimeout { .. }
+            | ProxyError::BodyTooLarge { .. }
+            | ProxyError::UpstreamSendTimeout { .. }
     ) {
         // The rest of the body is never read: the connection cannot carry another request.
         response
@@ -417,6 +435,14 @@ mod tests {
                 504,
                 Fault::Upstream,
             ),
+            (
+                ProxyError::UpstreamSendTimeout {
+                    addr: addr(),
+                    after: std::time::Duration::from_secs(1),
+                },
+                504,
+                Fault::Upstream,
+            ),
         ];
         for (error, status, fault) in cases {
             assert_eq!(error.status().as_u16(), status, "{error}");
@@ -460,6 +486,13 @@ mod tests {
             (
                 ProxyError::UpstreamTimeout { addr: addr() },
                 Some(UpstreamErrorKind::ResponseTimeout),
+            ),
+            (
+                ProxyError::UpstreamSendTimeout {
+                    addr: addr(),
+                    after: std::time::Duration::from_secs(1),
+                },
+                Some(UpstreamErrorKind::SendTimeout),
             ),
             (
                 ProxyError::UpstreamProtocol {

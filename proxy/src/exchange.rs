@@ -17,7 +17,7 @@ use http::{Method, Request, StatusCode, Version};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use crate::access_log::Entry;
+use crate::access_log::{Entry, PassedOn};
 use crate::body::RequestBody;
 use crate::connection::ConnCtx;
 use crate::error::ProxyError;
@@ -63,6 +63,9 @@ struct LogFields {
     response_head_length: u64,
     /// The matched backend's Service port.
     service_port: Option<String>,
+    /// Upstream attempts passed on to the next endpoint, in order (empty, unallocated, for a
+    /// request served by its first attempt).
+    passed_on: Vec<PassedOn>,
 }
 
 impl Exchange {
@@ -138,6 +141,14 @@ impl Exchange {
         }
     }
 
+    /// An upstream attempt at `addr` failed with `status` (nginx's status for the failure)
+    /// after `took`, and the request went to the next endpoint.
+    pub(crate) fn upstream_attempt(&mut self, addr: SocketAddr, status: u16, took: Duration) {
+        if let Some(log) = &mut self.log {
+            log.passed_on.push(PassedOn { addr, status, took });
+        }
+    }
+
     /// The request failed with `error` (answered by the proxy itself).
     pub(crate) fn failed(&mut self, error: &ProxyError) {
         if let Some(kind) = error.upstream_error() {
@@ -192,6 +203,7 @@ impl Exchange {
             upstream_status: self.upstream_status.map(|s| s.as_u16()),
             upstream_connect: self.upstream_connect,
             upstream_duration: self.upstream_duration,
+            passed_on: &log.passed_on,
             route,
             service_port: log.service_port.as_deref(),
             request_id: log.request_id.as_ref().map(HeaderValue::as_bytes),
@@ -257,6 +269,7 @@ impl LogFields {
             head_length: head_length(request),
             response_head_length: 0,
             service_port: None,
+            passed_on: Vec::new(),
         }
     }
 }

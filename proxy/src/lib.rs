@@ -16,10 +16,10 @@
 //!   [`Balancer`] and the upstream connection pool.
 //! - A request: host from `:authority`/absolute-form or `Host`, table lookup, backend state (503
 //!   with the reason when unavailable), hop-by-hop headers stripped, forwarding headers rebuilt
-//!   (docs/architecture.md, "Client IP"), upstream HTTP/1.1 over a keep-alive pool with one retry
-//!   on connect failure — the upstream connection driven in the request's own task, back in
-//!   the pool when the response body ends — the response streamed back; `Upgrade` handshakes
-//!   become tunnels.
+//!   (docs/architecture.md, "Client IP"), upstream HTTP/1.1 over a keep-alive pool, a failed
+//!   attempt passed to the next endpoint as `proxy-next-upstream` says — the upstream
+//!   connection driven in the request's own task, back in the pool when the response body
+//!   ends — the response streamed back; `Upgrade` handshakes become tunnels.
 //! - Failures are [`ProxyError`]s, each with a [`Fault`] and a status, turned into a short
 //!   plain-text response in one place.
 //! - Each request is recorded once, when its response body is done: [`metrics`] (Prometheus
@@ -58,8 +58,10 @@ pub mod validate;
 pub mod workers;
 
 pub use access_log::AccessLog;
-pub use balancer::{Balancer, RoundRobin};
-pub use config::{HYPER_MAX_HEADERS, Hsts, ListenerInfo, ProxyConfig, ProxyProtocol, Scheme};
+pub use balancer::{Balancer, RoundRobin, Tried};
+pub use config::{
+    HYPER_MAX_HEADERS, Hsts, ListenerInfo, ProxyConfig, ProxyProtocol, RetryDefaults, Scheme,
+};
 pub use error::{Fault, LimitKind, ProxyError};
 pub use listener::{serve_http, serve_https};
 pub use metrics::ProxyMetrics;

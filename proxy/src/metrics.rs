@@ -30,12 +30,12 @@
 //! 101, 200, 201, 204, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 408, 413, 429, 431,
 //! 499 (client gone before the response), 500, 502, 503 and 504, else `other_1xx` …
 //! `other_5xx`; `listener` is `http` or `https` (TLS series only for `https`); `limit` is
-//! rps, rpm or connections; `kind` is refused, timeout (connect), response_timeout, reset,
-//! unreachable, protocol, tls (reserved: upstream TLS is not supported yet), no_endpoint or
-//! other; a TLS failure `reason` is timeout, closed, alert, incompatible, protocol or other; a
-//! PROXY header `reason` is invalid or timeout. Series of the bounded enums are created at
-//! zero up front; per-route series appear with their first count (see [`routes`]), and a
-//! limit's with its Ingress's first rejection.
+//! rps, rpm or connections; `kind` is refused, timeout (connect), response_timeout,
+//! send_timeout, reset, unreachable, protocol, tls (reserved: upstream TLS is not supported
+//! yet), no_endpoint or other; a TLS failure `reason` is timeout, closed, alert, incompatible,
+//! protocol or other; a PROXY header `reason` is invalid or timeout. Series of the bounded
+//! enums are created at zero up front; per-route series appear with their first count (see
+//! [`routes`]), and a limit's with its Ingress's first rejection.
 //!
 //! A request is counted once, when its response body is done or dropped; its duration runs
 //! from its arrival until then. The open-connection gauge is named `..._active` because a

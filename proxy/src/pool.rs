@@ -13,7 +13,11 @@
 //! link when one is usable, else on a fresh one. `try_send_request` hands a request back when
 //! a connection failed before it was written, so a stale pooled connection costs a retry, not
 //! an error, and a fresh connection that fails the same way counts as a connect failure the
-//! caller may retry on another endpoint.
+//! caller may retry on another endpoint (`crate::upstream`).
+//!
+//! Every connection's IO carries the send timer ([`send_timer`], nginx's `proxy_send_timeout`):
+//! a write the upstream leaves pending longer than the route's send timeout fails the
+//! exchange.
 //!
 //! Each worker has its own pool (see [`crate::workers`]); the mutex around the idle map is
 //! only ever taken by that worker's thread, so it is never contended.
@@ -40,7 +44,10 @@ use crate::body::{RequestBody, RequestBodyError};
 use crate::config::ProxyConfig;
 use crate::error::ProxyError;
 use crate::metrics::Histogram;
+use send_timer::{SendTimeout, Timed};
 use strait_shared::table::Timeouts;
+
+mod send_timer;
 
 pub(crate) type Sender = http1::SendRequest<RequestBody>;
 
@@ -58,6 +65,8 @@ pub(crate) struct Link {
     /// How long this connection took to open, until it first goes back to the pool (a reused
     /// connection reports none, as nginx's `$upstream_connect_time` does).
     connect_time: Option<Duration>,
+    /// The send timeout its IO enforces, set for each request.
+    send_timeout: SendTimeout,
 }
 
 impl std::fmt::Debug for Link {
@@ -150,8 +159,9 @@ pub(crate) enum SendError {
         request: Box<Request<RequestBody>>,
         error: io::Error,
     },
-    /// The request may have been sent; it is gone.
-    Failed(ProxyError),
+    /// The request may have been sent; it is gone. `reused`: it went on a pooled connection
+    /// (which the upstream may have closed as the request arrived).
+    Failed { error: ProxyError, reused: bool },
 }
 
 #[derive(Clone, Debug)]
@@ -163,6 +173,7 @@ pub(crate) struct Pool {
 struct Inner {
     connect_timeout: Duration,
     response_header_timeout: Duration,
+    send_timeout: Duration,
     idle_timeout: Duration,
     max_idle_per_host: usize,
     handshake: http1::Builder,
@@ -202,6 +213,7 @@ impl Pool {
             inner: Arc::new(Inner {
                 connect_timeout: config.connect_timeout,
                 response_header_timeout: config.response_header_timeout,
+                send_timeout: config.send_timeout,
                 idle_timeout: config.pool_idle_timeout,
                 max_idle_per_host: config.pool_max_idle_per_host,
                 handshake: http1::Builder::new(),
@@ -243,19 +255,25 @@ impl Pool {
         self.idle().hosts.values().map(Vec::len).sum()
     }
 
-    /// Sends `request` to `addr`: on a pooled connection while one is usable, else on a fresh
-    /// one.
+    /// Sends `request` to `addr`: on a pooled connection while one is usable (unless `fresh`),
+    /// else on a fresh one.
     pub(crate) async fn send(
         &self,
         addr: SocketAddr,
         mut request: Request<RequestBody>,
         timeouts: Option<&Timeouts>,
+        fresh: bool,
     ) -> Result<Sent, SendError> {
-        let read_timeout = timeouts
-            .and_then(|t| t.read)
-            .unwrap_or(self.inner.response_header_timeout);
-        while let Some(link) = self.checkout(addr) {
-            match self.attempt(link, request, read_timeout).await {
+        let limits = Limits {
+            read: timeouts
+                .and_then(|t| t.read)
+                .unwrap_or(self.inner.response_header_timeout),
+            send: timeouts
+                .and_then(|t| t.send)
+                .unwrap_or(self.inner.send_timeout),
+        };
+        while let Some(link) = (!fresh).then(|| self.checkout(addr)).flatten() {
+            match self.attempt(link, request, limits).await {
                 Attempt::Done(result) => return result,
                 Attempt::Unsent(back, error) => {
                     tracing::debug!(%addr, %error, "pooled upstream connection was stale; retrying");
@@ -275,7 +293,7 @@ impl Pool {
                 });
             }
         };
-        match self.attempt(link, request, read_timeout).await {
+        match self.attempt(link, request, limits).await {
             Attempt::Done(result) => result,
             Attempt::Unsent(request, error) => Err(SendError::NotSent {
                 request: Box::new(request),
@@ -284,29 +302,30 @@ impl Pool {
         }
     }
 
-    /// One try on one connection, with the response-header timeout. The connection is driven
-    /// here, in the request's task, until the response headers are in.
+    /// One try on one connection, with the response-header and send timeouts. The connection
+    /// is driven here, in the request's task, until the response headers are in.
     async fn attempt(
         &self,
         mut link: Link,
         mut request: Request<RequestBody>,
-        response_header_timeout: Duration,
+        limits: Limits,
     ) -> Attempt {
         let addr = link.addr;
+        let reused = link.connect_time.is_none();
+        link.send_timeout.set(limits.send);
         let sent = request.body_mut().watch_sent();
         let response = link.sender.try_send_request(request);
         let exchange = Exchange {
             response: std::pin::pin!(response),
             link: &mut link,
         };
-        match headers_within(exchange, sent, response_header_timeout).await {
-            Err(_elapsed) => {
-                Attempt::Done(Err(SendError::Failed(ProxyError::UpstreamTimeout { addr })))
-            }
+        let fail = |error| Attempt::Done(Err(SendError::Failed { error, reused }));
+        match headers_within(exchange, sent, limits.read).await {
+            Err(_elapsed) => fail(ProxyError::UpstreamTimeout { addr }),
             Ok(Ok(response)) => Attempt::Done(Ok(Sent { response, link })),
             Ok(Err(mut error)) => match error.take_message() {
                 Some(request) => Attempt::Unsent(request, error.into_error()),
-                None => Attempt::Done(Err(SendError::Failed(failed(addr, error.into_error())))),
+                None => fail(failed(addr, error.into_error())),
             },
         }
     }
@@ -331,10 +350,12 @@ impl Pool {
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%addr, %error, "could not set TCP_NODELAY upstream");
         }
+        let send_timeout = SendTimeout::default();
+        let io = TokioIo::new(Timed::new(stream, send_timeout.clone()));
         let (sender, conn) = self
             .inner
             .handshake
-            .handshake(TokioIo::new(stream))
+            .handshake(io)
             .await
             .map_err(io::Error::other)?;
         let connect_time = started.elapsed();
@@ -345,6 +366,7 @@ impl Pool {
             addr,
             pool: self.clone(),
             connect_time: Some(connect_time),
+            send_timeout,
         })
     }
 
@@ -368,6 +390,13 @@ impl Pool {
             stack.push(IdleLink { link, since: now });
         }
     }
+}
+
+/// The read and send timeouts of one attempt.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    read: Duration,
+    send: Duration,
 }
 
 /// The response future of one request, with the connection it travels on: each poll moves the
@@ -398,6 +427,8 @@ fn failed(addr: SocketAddr, source: hyper::Error) -> ProxyError {
         ProxyError::BodyTooLarge { limit: *limit }
     } else if source.is_user() {
         ProxyError::ClientBody { source }
+    } else if let Some(after) = send_timer::is_send_timeout(&source) {
+        ProxyError::UpstreamSendTimeout { addr, after }
     } else {
         ProxyError::Upstream { addr, source }
     }

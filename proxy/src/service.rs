@@ -158,10 +158,11 @@ async fn forward(
         body.with_limit(max_body)
     });
     let started = Instant::now();
-    let timeouts = route.route.options.timeouts.as_deref();
-    let sent = upstream::send(&ctx.proxy, endpoints, request, timeouts).await;
+    let mode = backend.mode;
+    let proxy = &ctx.proxy;
+    let sent = upstream::send(proxy, endpoints, mode, request, options, started, exchange).await;
     exchange.upstream_done(started.elapsed(), &sent);
-    let read_timeout = read_timeout(ctx, timeouts);
+    let read_timeout = read_timeout(ctx, options.timeouts.as_deref());
     let response = relay_response(ctx, sent?, client_upgrade, read_timeout, limit_slot);
     policy::cors::respond(cors.as_ref(), response)
 }

@@ -1,7 +1,9 @@
 //! Protocol upgrades (WebSocket and friends, HTTP/1.1): once the upstream answered 101, both
 //! connections are handed over by hyper and bytes are copied both ways until either side
-//! closes, or until no byte moved either way for the route's read timeout (nginx's
-//! `proxy_read_timeout`; zero: never). The upstream connection is never pooled again.
+//! closes, until no byte moved either way for the route's read timeout (nginx's
+//! `proxy_read_timeout`; zero: never), or until a write to the upstream has waited for the
+//! route's send timeout (`proxy_send_timeout`, enforced by the upstream connection's own IO,
+//! see `crate::pool`). The upstream connection is never pooled again.
 
 use std::net::SocketAddr;
 use std::time::Duration;

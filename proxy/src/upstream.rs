@@ -1,48 +1,93 @@
-//! One request to a backend: pick an endpoint, send, and when the connection failed before any
-//! byte was sent, retry once on another endpoint (docs/architecture.md, "Failure behaviour").
+//! One request to a backend: pick an endpoint, send, and pass a failed attempt to the next
+//! endpoint as the route's retry policy says — nginx's `proxy_next_upstream`, `_tries`,
+//! `_timeout` (docs/architecture.md, "Retries"; the decisions are in [`retry`]).
+//!
+//! With the defaults (`error timeout`, 3 tries) a connect failure goes to another endpoint, as
+//! does an idempotent request whose connection failed or timed out before the response
+//! headers. The retry state lives on this function's stack: the policy, the tried endpoints (a
+//! bitset), and a copy of the request head (and of a small body) only when the request could
+//! be sent again after it was sent.
 
 use http::Request;
-use strait_shared::Endpoints;
-use strait_shared::table::Timeouts;
+use strait_shared::table::RouteOptions;
+use strait_shared::{BackendMode, Endpoints};
+use tokio::time::Instant;
 
 use crate::body::RequestBody;
-use crate::error::{ProxyError, UpstreamErrorKind};
+use crate::error::ProxyError;
+use crate::exchange::Exchange;
 use crate::pool::{SendError, Sent};
 use crate::proxy::Proxy;
 
-/// Sends `request` to one of `endpoints`. A connect failure is retried once, on another
-/// endpoint when there is one (on the same one otherwise: behind a Service's ClusterIP the
-/// next connection may reach another pod). The retried failure and the retry are counted here;
-/// the final failure, if any, where the error is answered.
+mod retry;
+
+use retry::{Back, Failure, Policy, Replay, Retry, Step};
+
+/// Sends `request` to one of `endpoints` (of a backend in `mode`), with the route's
+/// `options`; `started` is when the upstream exchange began. Each attempt passed on is
+/// counted here and noted in `exchange`; the final failure, if any, where the error is
+/// answered.
 pub(crate) async fn send(
     proxy: &Proxy,
     endpoints: &Endpoints,
-    request: Request<RequestBody>,
-    timeouts: Option<&Timeouts>,
+    mode: BackendMode,
+    mut request: Request<RequestBody>,
+    options: &RouteOptions,
+    started: Instant,
+    exchange: &mut Exchange,
 ) -> Result<Sent, ProxyError> {
-    let first = proxy
-        .balancer
-        .pick(endpoints, None)
+    let policy = Policy::of(
+        &proxy.config.retries,
+        options.retries.as_deref(),
+        request.method(),
+        started,
+    );
+    // Behind a ClusterIP kube-proxy picks the pod per connection: the one address is tried
+    // again rather than counted as exhausted.
+    let reuse = mode == BackendMode::Service;
+    let replay = Replay::prepare(&mut request, &policy, endpoints.len() > 1 || reuse);
+    let mut retry = Retry::new(policy, replay, reuse);
+    let timeouts = options.timeouts.as_deref();
+    let mut index = retry
+        .first(&*proxy.balancer, endpoints)
         .ok_or(ProxyError::BackendUnavailable(NO_ENDPOINTS))?;
-    let request = match proxy.pool.send(first, request, timeouts).await {
-        Ok(sent) => return Ok(sent),
-        Err(SendError::Failed(error)) => return Err(error),
-        Err(SendError::NotSent { request, error }) => {
-            tracing::debug!(addr = %first, %error, "upstream connect failed; retrying once");
-            let metrics = &proxy.metrics;
-            metrics.upstream_error(UpstreamErrorKind::of_connect(&error));
-            metrics.upstream_retry();
-            request
+    let mut fresh = false;
+    // When the current attempt began (a clock read per retry, none for the first attempt).
+    let mut attempt = started;
+    loop {
+        let addr = endpoints.list()[index].addr;
+        let (failure, back) = match proxy.pool.send(addr, request, timeouts, fresh).await {
+            Ok(sent) => match Failure::of_status(sent.response.status()) {
+                Some(failure) => (failure, Back::Response(sent)),
+                None => return Ok(sent),
+            },
+            Err(SendError::NotSent { request, error }) => {
+                let failure = Failure::not_sent(&error);
+                let error = ProxyError::UpstreamConnect {
+                    addr,
+                    source: error,
+                };
+                (failure, Back::Unsent(error, *request))
+            }
+            Err(SendError::Failed { error, reused }) => match Failure::of_error(&error, reused) {
+                Some(failure) => (failure, Back::Failed(error)),
+                None => return Err(error),
+            },
+        };
+        let next = match retry.next(&*proxy.balancer, endpoints, failure, index, back) {
+            Step::Next(next) => next,
+            Step::Answer(answer) => return answer,
+        };
+        if let Some(kind) = next.error {
+            proxy.metrics.upstream_error(kind);
         }
-    };
-    let second = proxy.balancer.pick(endpoints, Some(first)).unwrap_or(first);
-    match proxy.pool.send(second, *request, timeouts).await {
-        Ok(sent) => Ok(sent),
-        Err(SendError::Failed(error)) => Err(error),
-        Err(SendError::NotSent { error, .. }) => Err(ProxyError::UpstreamConnect {
-            addr: second,
-            source: error,
-        }),
+        proxy.metrics.upstream_retry();
+        let now = Instant::now();
+        exchange.upstream_attempt(addr, failure.status(), now - attempt);
+        attempt = now;
+        request = next.request;
+        index = next.index;
+        fresh = next.fresh;
     }
 }
 

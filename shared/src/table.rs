@@ -19,6 +19,7 @@ pub mod cors;
 mod endpoints;
 pub mod limits;
 pub mod redirect;
+pub mod retries;
 mod source;
 pub mod timeouts;
 pub mod upstream_host;
@@ -27,6 +28,7 @@ pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size
 pub use cors::Cors;
 pub use endpoints::{Endpoint, Endpoints};
 pub use limits::{Limits, RateLimit};
+pub use retries::{NextUpstream, Retries};
 pub use source::{SourcePolicy, SourceRangeError, parse_source_ranges};
 pub use timeouts::Timeouts;
 
@@ -193,6 +195,9 @@ pub struct RouteOptions {
     /// Upstream timeouts (`proxy-connect-timeout`, `proxy-read-timeout`,
     /// `proxy-send-timeout`). `None`: the global defaults.
     pub timeouts: Option<Arc<Timeouts>>,
+    /// When a failed request goes to the next endpoint (`proxy-next-upstream`, `-tries`,
+    /// `-timeout`). `None`: the global defaults.
+    pub retries: Option<Arc<Retries>>,
     /// HTTP basic auth (`auth-type: basic`, `auth-secret`): requests without a valid user and
     /// password get 401 with `WWW-Authenticate`. `None`: no basic auth.
     pub basic_auth: Option<Arc<basic_auth::BasicAuth>>,
@@ -231,6 +236,7 @@ impl Default for RouteOptions {
             refused: None,
             cors: None,
             timeouts: None,
+            retries: None,
             basic_auth: None,
             source: None,
             max_body_size: None,

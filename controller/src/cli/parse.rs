@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use strait_shared::ObjectKey;
-use strait_shared::table::parse_body_size;
+use strait_shared::table::{NextUpstream, parse_body_size};
 
 /// Parses one item of a comma-separated name list (`--ingress-class`, `--controller-name`):
 /// trimmed, not empty.
@@ -75,6 +75,22 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     parse_body_size(s)
         .map(|limit| limit.map_or(0, |l| l.0))
         .map_err(|e| format!("`{}` {e}", s.trim()))
+}
+
+/// Parses a `--next-upstream` list: ingress-nginx's `proxy-next-upstream` words, separated by
+/// spaces or commas (`error timeout`, `error,timeout,http_502`; `off` turns retries off).
+pub fn parse_next_upstream(s: &str) -> Result<NextUpstream, String> {
+    let words: Vec<&str> = s
+        .split([',', ' ', '\t'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    NextUpstream::parse(&words.join(" ")).ok_or_else(|| {
+        format!(
+            "`{}` is not a list of error, timeout, invalid_header, http_500, http_502, \
+             http_503, http_504, http_403, http_404, http_429, non_idempotent or off",
+            s.trim()
+        )
+    })
 }
 
 /// Parses a duration written as one or more `<integer><unit>` parts, units `ms`, `s`, `m`,

@@ -33,6 +33,8 @@ fn serve_defaults_match_the_library_defaults() {
         config.proxy.response_header_timeout,
         defaults.response_header_timeout
     );
+    assert_eq!(config.proxy.send_timeout, defaults.send_timeout);
+    assert_eq!(config.proxy.retries, defaults.retries);
     assert_eq!(config.proxy.idle_timeout, defaults.idle_timeout);
     assert_eq!(config.proxy.max_header_bytes, defaults.max_header_bytes);
     assert_eq!(config.proxy.max_headers, defaults.max_headers);
@@ -158,6 +160,41 @@ fn serve_flags_reach_the_config() {
     assert_eq!(config.proxy.connect_timeout, Duration::from_millis(250));
     assert_eq!(config.proxy.idle_timeout, Duration::from_secs(120));
     assert_eq!(config.proxy.max_headers, 10);
+}
+
+/// ingress-nginx's ConfigMap defaults (configmap.md): `proxy-send-timeout` 60,
+/// `proxy-next-upstream` "error timeout", `-tries` 3, `-timeout` 0, `retry-non-idempotent`
+/// false; each flag sets its own.
+#[test]
+fn send_timeout_and_retry_flags_have_ingress_nginx_defaults_and_reach_the_config() {
+    use strait_shared::table::NextUpstream;
+    let defaults = serve(&["--manifests=/m"]).unwrap().into_config().proxy;
+    assert_eq!(defaults.send_timeout, Duration::from_secs(60));
+    assert_eq!(defaults.retries.next_upstream, NextUpstream::DEFAULT);
+    assert_eq!(defaults.retries.tries, 3);
+    assert_eq!(defaults.retries.timeout, Duration::ZERO);
+    assert!(!defaults.retries.non_idempotent);
+    let set = serve(&[
+        "--manifests=/m",
+        "--upstream-send-timeout=5s",
+        "--next-upstream=error,http_502 http_503",
+        "--next-upstream-tries=5",
+        "--next-upstream-timeout=30s",
+        "--retry-non-idempotent=true",
+    ]);
+    let proxy = set.unwrap().into_config().proxy;
+    assert_eq!(proxy.send_timeout, Duration::from_secs(5));
+    assert_eq!(
+        proxy.retries.next_upstream.to_string(),
+        "error http_502 http_503"
+    );
+    assert_eq!(proxy.retries.tries, 5);
+    assert_eq!(proxy.retries.timeout, Duration::from_secs(30));
+    assert!(proxy.retries.non_idempotent);
+    let off = serve(&["--manifests=/m", "--next-upstream=off"]).unwrap();
+    assert!(off.into_config().proxy.retries.next_upstream.is_off());
+    let err = serve(&["--manifests=/m", "--next-upstream=error,http_501"]).unwrap_err();
+    assert!(err.to_string().contains("non_idempotent or off"), "{err}");
 }
 
 #[test]

@@ -32,6 +32,8 @@ pub(crate) struct Entry<'a> {
     /// The time to open the upstream connection; zero when a pooled one was reused.
     pub upstream_connect: Option<Duration>,
     pub upstream_duration: Option<Duration>,
+    /// Earlier upstream attempts, passed on to the next endpoint (`upstream` is the last).
+    pub passed_on: &'a [PassedOn],
     /// Namespace, Ingress and Service of the matched rule.
     pub route: Option<(&'a str, &'a str, &'a str)>,
     /// The matched backend's Service port (number or name).
@@ -95,6 +97,15 @@ impl Entry<'_> {
         j.opt_text("sni", self.sni);
         j.finish()
     }
+}
+
+/// An upstream attempt whose failure passed the request to the next endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PassedOn {
+    pub addr: SocketAddr,
+    /// The upstream's status, or the one nginx records for the failure (502, 504).
+    pub status: u16,
+    pub took: Duration,
 }
 
 /// How access-log lines are written (`--access-log-format`).

@@ -14,10 +14,13 @@
 //! `namespace-service-port` of the matched backend, as ingress-nginx names upstreams, `-`
 //! without one; the alternative (canary) upstream is always empty; `$upstream_response_length`
 //! is the response body relayed; `$upstream_response_time` runs to the upstream's response
-//! headers (Strait's `upstream_duration_ms`). A value that is missing is `-`, as in nginx.
+//! headers (Strait's `upstream_duration_ms`). A request passed on to the next endpoint lists
+//! every attempt, `, `-separated, in the four `$upstream_*` fields, as nginx does (a failed
+//! attempt's length is 0, its status the upstream's or nginx's 502/504). A value that is
+//! missing is `-`, as in nginx.
 //! Quoted values escape `"`, `\` and bytes outside printable ASCII as `\xHH`, as nginx does.
 
-use std::fmt::Write as _;
+use std::fmt::{Display, Write as _};
 use std::time::{Duration, UNIX_EPOCH};
 
 use http::Version;
@@ -59,22 +62,25 @@ pub(crate) fn render(e: &Entry<'_>) -> String {
         _ => out.push('-'),
     }
     out.push_str("] [] ");
+    let passed = e.passed_on;
     match e.upstream {
         Some(addr) => {
-            let _ = write!(out, "{addr} {} ", e.bytes_out);
+            list(&mut out, passed.iter().map(|p| p.addr), addr);
+            list(&mut out, passed.iter().map(|_| 0), e.bytes_out);
         }
         None => out.push_str("- - "),
     }
     match e.upstream_duration {
         Some(d) => {
-            let _ = write!(out, "{} ", Seconds(d));
+            let earlier: Duration = passed.iter().map(|p| p.took).sum();
+            let last = Seconds(d.saturating_sub(earlier));
+            list(&mut out, passed.iter().map(|p| Seconds(p.took)), last);
         }
         None => out.push_str("- "),
     }
     match e.upstream_status {
-        Some(status) => {
-            let _ = write!(out, "{status} ");
-        }
+        Some(status) => list(&mut out, passed.iter().map(|p| p.status), status),
+        None if !passed.is_empty() => list(&mut out, passed.iter().map(|p| p.status), '-'),
         None => out.push_str("- "),
     }
     match e.request_id {
@@ -82,6 +88,15 @@ pub(crate) fn render(e: &Entry<'_>) -> String {
         _ => out.push('-'),
     }
     out
+}
+
+/// The values of the attempts passed on, then `last`, as nginx joins them (`a, b, c`), and
+/// the space after the field.
+fn list<T: Display>(out: &mut String, earlier: impl Iterator<Item = T>, last: impl Display) {
+    for value in earlier {
+        let _ = write!(out, "{value}, ");
+    }
+    let _ = write!(out, "{last} ");
 }
 
 /// `01/Mar/2024:12:00:00 +0000`.

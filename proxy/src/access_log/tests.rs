@@ -48,6 +48,7 @@ fn full() -> Entry<'static> {
         upstream_status: Some(200),
         upstream_connect: Some(Duration::from_micros(250)),
         upstream_duration: Some(Duration::from_micros(10_500)),
+        passed_on: &[],
         route: Some(("shop", "web", "frontend")),
         service_port: Some("80"),
         request_id: Some(b"0123456789abcdef0123456789abcdef"),
@@ -227,6 +228,39 @@ fn nginx_format_writes_dashes_for_what_did_not_happen_and_escapes_quotes() {
     ] {
         assert_eq!(&caps[name], "-", "{name} in {line}");
     }
+}
+
+/// nginx's `$upstream_addr`, `$upstream_response_length`, `$upstream_response_time` and
+/// `$upstream_status` list every attempt of a request passed to the next upstream, joined
+/// with `, ` (ngx_http_upstream_module, "Embedded Variables").
+#[test]
+fn nginx_format_lists_every_attempt_of_a_request_passed_on() {
+    let passed_on = [
+        PassedOn {
+            addr: SocketAddr::from(([10, 0, 0, 5], 8080)),
+            status: 502,
+            took: Duration::from_millis(2),
+        },
+        PassedOn {
+            addr: SocketAddr::from(([10, 0, 0, 6], 8080)),
+            status: 504,
+            took: Duration::from_millis(3),
+        },
+    ];
+    let entry = Entry {
+        passed_on: &passed_on,
+        upstream_duration: Some(Duration::from_millis(9)),
+        ..full()
+    };
+    let line = entry.render(Format::Nginx);
+    let upstream = "10.0.0.5:8080, 10.0.0.6:8080, 10.0.0.7:8080 0, 0, 3456 \
+                    0.002, 0.003, 0.004 502, 504, 200 ";
+    assert!(line.contains(upstream), "{line}");
+    let json: Value = serde_json::from_str(&entry.render(Format::Json)).unwrap();
+    assert_eq!(
+        json["upstream"], "10.0.0.7:8080",
+        "JSON keeps the last attempt"
+    );
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! The timer between two successive reads of a body: the upstream's response body (nginx's
-//! `proxy_read_timeout`) and the client's request body (`client_body_timeout`). One timer per
-//! body, allocated at the first read that has to wait and reset, not reallocated, at each
-//! later one; disarmed while data flows.
+//! The timer between two successive operations that move data: reads of the upstream's
+//! response body (nginx's `proxy_read_timeout`) and of the client's request body
+//! (`client_body_timeout`), and writes to an upstream connection (`proxy_send_timeout`, see
+//! `crate::pool`). One timer per body or connection, allocated at the first operation that has
+//! to wait and reset, not reallocated, at each later one; disarmed while data flows.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,15 +23,15 @@ pub enum ResponseBodyError {
 }
 
 #[derive(Debug)]
-pub(super) struct ReadTimer {
+pub(crate) struct StallTimer {
     timeout: Duration,
     sleep: Option<Pin<Box<Sleep>>>,
     /// The timer runs for the current wait.
     armed: bool,
 }
 
-impl ReadTimer {
-    pub(super) fn new(timeout: Duration) -> Self {
+impl StallTimer {
+    pub(crate) fn new(timeout: Duration) -> Self {
         Self {
             timeout,
             sleep: None,
@@ -38,8 +39,9 @@ impl ReadTimer {
         }
     }
 
-    /// A read is pending: arms the timer if it is not running yet; `true` when it has expired.
-    pub(super) fn waiting(&mut self, cx: &mut Context<'_>) -> bool {
+    /// An operation is pending: arms the timer if it is not running yet; `true` when it has
+    /// expired.
+    pub(crate) fn waiting(&mut self, cx: &mut Context<'_>) -> bool {
         let deadline = || Instant::now() + self.timeout;
         if !self.armed {
             self.armed = true;
@@ -53,12 +55,17 @@ impl ReadTimer {
             .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready())
     }
 
-    /// A read completed: the next wait starts a fresh timeout.
-    pub(super) fn read(&mut self) {
+    /// An operation completed: the next wait starts a fresh timeout.
+    pub(crate) fn progressed(&mut self) {
         self.armed = false;
     }
 
-    pub(super) fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// The timeout of the waits armed from now on.
+    pub(crate) fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
     }
 }

@@ -236,8 +236,12 @@ pub fn boxed(body: Incoming) -> UpBody {
 
 /// An address nothing listens on.
 pub async fn dead_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
+    bind_local().await.local_addr().unwrap()
+}
+
+/// A listener on 127.0.0.1, port 0.
+pub async fn bind_local() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").await.unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------

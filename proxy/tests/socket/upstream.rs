@@ -243,3 +243,65 @@ async fn pooled_connections_the_upstream_closed_are_not_reused() {
         assert_eq!(reply.body, "ok");
     }
 }
+
+/// The upstream closes a kept-alive connection just as the next request arrives (it reads
+/// that request, then hangs up without an answer): nginx gives such a failed cached
+/// connection its try back and goes on (`ngx_http_upstream_next`), so an idempotent request
+/// is sent again once, on a fresh connection to the same endpoint, while a POST is not
+/// (`proxy_next_upstream`: not for non-idempotent requests once sent).
+#[tokio::test]
+async fn a_pooled_connection_closed_under_a_request_is_retried_fresh_for_a_get_only() {
+    // Each connection answers its first request, keep-alive, and drops after reading the next.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = std::sync::Arc::clone(&accepts);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                for answer in [true, false] {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    if answer {
+                        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                        let _ = stream.write_all(ok).await;
+                    }
+                }
+            });
+        }
+    });
+    let proxy = Harness::start(
+        ProxyConfig::default(),
+        table(vec![rule("app.test", &[addr])]),
+    )
+    .await;
+    let accepted = || accepts.load(std::sync::atomic::Ordering::SeqCst);
+    let reply = get(proxy.addr, "app.test", "/").await;
+    assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "ok"));
+    eventually("the connection back in the pool", || {
+        proxy.proxy.idle_upstream_connections() == 1
+    })
+    .await;
+    let reply = get(proxy.addr, "app.test", "/").await;
+    assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "ok"));
+    assert_eq!(accepted(), 2, "the GET went again on a fresh connection");
+    eventually("the fresh connection back in the pool", || {
+        proxy.proxy.idle_upstream_connections() == 1
+    })
+    .await;
+    let mut sender = h1(proxy.addr).await;
+    let post = Request::post("/")
+        .header("host", "app.test")
+        .body(full("form"))
+        .unwrap();
+    let reply = send(&mut sender, post).await;
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.body);
+    assert_eq!(accepted(), 2, "the POST was not sent again");
+}

@@ -85,9 +85,13 @@ pub static OPTIONS: &[ConfigOption] = &[
     flag(
         "proxy-read-timeout",
         "--upstream-response-timeout",
-        "time to the response headers, not between two reads",
+        "same default (60s), between two reads",
     ),
-    none("proxy-send-timeout", NOT_YET),
+    flag(
+        "proxy-send-timeout",
+        "--upstream-send-timeout",
+        "same default (60s), between two writes",
+    ),
     flag("keep-alive", "--client-idle-timeout", "same default (75s)"),
     flag(
         "upstream-keepalive-timeout",
@@ -144,10 +148,26 @@ pub static OPTIONS: &[ConfigOption] = &[
     ),
     none("strict-validate-path-type", NOT_YET),
     none("custom-http-errors", NOT_YET),
-    none("proxy-next-upstream", NOT_YET),
-    none("proxy-next-upstream-tries", NOT_YET),
-    none("proxy-next-upstream-timeout", NOT_YET),
-    none("retry-non-idempotent", NOT_YET),
+    flag(
+        "proxy-next-upstream",
+        "--next-upstream",
+        "same default (error timeout); a sent request is passed on only with a body of at most 64 KiB",
+    ),
+    flag(
+        "proxy-next-upstream-tries",
+        "--next-upstream-tries",
+        "same default (3)",
+    ),
+    flag(
+        "proxy-next-upstream-timeout",
+        "--next-upstream-timeout",
+        "same default (0: no limit)",
+    ),
+    flag(
+        "retry-non-idempotent",
+        "--retry-non-idempotent",
+        "same default (false)",
+    ),
     flag(
         "limit-req-status-code",
         "--limit-req-status-code",

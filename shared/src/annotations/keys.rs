@@ -61,9 +61,6 @@ const AFFINITY: &str =
 const HASHING: &str = "planned: consistent hashing; requests are balanced round robin meanwhile";
 const UPSTREAM_TLS: &str =
     "planned: TLS and HTTP/2 upstreams; Strait speaks cleartext HTTP/1.1 upstream today";
-const TIMEOUTS: &str = "planned: a write to the upstream that waits longer is cut; request bodies are streamed without a send timeout meanwhile (--client-body-timeout still bounds a stalled client)";
-const RETRIES: &str =
-    "planned per Ingress; a failed connect is retried once on another endpoint meanwhile";
 const EXTERNAL_AUTH: &str = "planned: external auth; routes are refused until it is enforced";
 const CLIENT_CERTS: &str =
     "planned: client-certificate auth; routes are refused until it is enforced";
@@ -130,11 +127,11 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("proxy-ssl-protocols", Upstream, NotYet, UPSTREAM_TLS),
     // Timeouts, retries, sizes, buffering.
     k("proxy-connect-timeout", Proxying, Honoured, "whole seconds; an invalid value leaves --upstream-connect-timeout in force"),
-    k("proxy-send-timeout", Proxying, NotYet, TIMEOUTS),
+    k("proxy-send-timeout", Proxying, Honoured, "whole seconds, between two writes to the upstream: a request body it stops reading gets 504 (or its connection cut once the response started), and a WebSocket tunnel it stops reading is closed; default --upstream-send-timeout"),
     k("proxy-read-timeout", Proxying, Honoured, "whole seconds, between two reads: the response-header wait, each response-body read and a silent WebSocket tunnel; default --upstream-response-timeout"),
-    k("proxy-next-upstream", Proxying, NotYet, RETRIES),
-    k("proxy-next-upstream-timeout", Proxying, NotYet, RETRIES),
-    k("proxy-next-upstream-tries", Proxying, NotYet, RETRIES),
+    k("proxy-next-upstream", Proxying, HonouredWithDifference, "a request already sent is passed on only when its body, kept while it streams, was at most 64 KiB (nginx buffers bodies of any size), and each try goes to an endpoint not tried yet where ingress-nginx's balancer may pick the same one again (a service-mode ClusterIP is tried again, as kube-proxy picks the pod)"),
+    k("proxy-next-upstream-timeout", Proxying, Honoured, "whole seconds from the first attempt after which a failed request is not passed on (0: no limit); default --next-upstream-timeout"),
+    k("proxy-next-upstream-tries", Proxying, Honoured, "attempts in all, the first included (0: no limit); default --next-upstream-tries, 3"),
     k("proxy-body-size", Proxying, Honoured, "request body limit with units k, m, g (`0`: unlimited; default --max-body-size, 1m): 413 on Content-Length before anything goes upstream, and when a streamed body crosses it")
         .security(true)
         .inert(Inert::Zero),

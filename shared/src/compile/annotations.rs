@@ -54,6 +54,8 @@ pub(super) struct Settings {
     pub(super) https_redirect_style: crate::table::redirect::HttpsRedirectStyle,
     /// `upstream-vhost` (see [`proxying`]).
     pub(super) upstream_host: Option<http::HeaderValue>,
+    /// Retries (see [`proxying`]).
+    pub(super) retries: Option<Arc<crate::table::Retries>>,
 }
 
 /// The settings of an Ingress whose annotations were reviewed as `review`.
@@ -98,6 +100,7 @@ pub(super) fn settings(
         redirect: read.redirect(),
         https_redirect_style: read.https_redirect_style(),
         upstream_host: read.upstream_host(),
+        retries: read.retries(),
     }
 }
 

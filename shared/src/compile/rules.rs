@@ -217,6 +217,7 @@ fn route(
             upstream_host: settings.upstream_host.clone(),
             www_redirect: None,
             canary: None,
+            retries: settings.retries.clone(),
         },
     })
 }

@@ -308,3 +308,90 @@ fn ingresses_of_other_classes_are_reported_but_not_judged() {
     assert!(!compiled.ingresses[0].ours);
     assert_eq!(compiled.ingresses[0].findings.len(), 1);
 }
+
+/// The timeout and retry keys of "Custom timeouts" (annotations.md), read as ingress-nginx's
+/// e2e tests set them (test/e2e/annotations/proxy.go "should set valid proxy timeouts",
+/// "should build proxy next upstream").
+#[test]
+fn upstream_timeouts_and_retries_are_read_per_ingress() {
+    use std::time::Duration;
+    use strait_shared::table::{NextUpstream, Retries};
+    let mut world = World::new();
+    world.apply(
+        app()
+            .annotation(&format!("{NGINX}/proxy-send-timeout"), "5")
+            .annotation(
+                &format!("{NGINX}/proxy-next-upstream"),
+                "error timeout http_502",
+            )
+            .annotation(&format!("{NGINX}/proxy-next-upstream-timeout"), "999999")
+            .annotation(&format!("{NGINX}/proxy-next-upstream-tries"), "888888")
+            .build(),
+    );
+    web_service(&mut world, "default");
+    let compiled = world.compile();
+    assert_eq!(compiled.diagnostics, []);
+    let options = &compiled
+        .table
+        .lookup("a.example.com", "/")
+        .unwrap()
+        .route
+        .options;
+    let timeouts = options.timeouts.as_deref().expect("set");
+    assert_eq!(timeouts.send, Some(Duration::from_secs(5)));
+    assert_eq!(
+        options.retries.as_deref(),
+        Some(&Retries {
+            next_upstream: NextUpstream::parse("error timeout http_502"),
+            tries: Some(888_888),
+            timeout: Some(Duration::from_secs(999_999)),
+        })
+    );
+}
+
+/// An invalid value is reported and the global default applies (ingress-nginx's
+/// "should not set invalid proxy timeouts"): none of these keys restricts access, so the
+/// route is served.
+#[test]
+fn invalid_timeout_and_retry_values_keep_the_defaults_with_a_warning() {
+    let mut world = World::new();
+    world.apply(
+        app()
+            .annotation(&format!("{NGINX}/proxy-send-timeout"), "5s")
+            .annotation(&format!("{NGINX}/proxy-next-upstream"), "error,timeout")
+            .annotation(&format!("{NGINX}/proxy-next-upstream-timeout"), "1m")
+            .annotation(&format!("{NGINX}/proxy-next-upstream-tries"), "-1")
+            .build(),
+    );
+    web_service(&mut world, "default");
+    let compiled = world.compile();
+    let options = &compiled
+        .table
+        .lookup("a.example.com", "/")
+        .unwrap()
+        .route
+        .options;
+    assert_eq!(options.refused, None);
+    assert_eq!(options.timeouts, None);
+    assert_eq!(options.retries, None);
+    let invalid = with_reason(&compiled, Reason::InvalidAnnotation);
+    assert_eq!(invalid.len(), 4, "{invalid:?}");
+    for key in [
+        "proxy-send-timeout",
+        "proxy-next-upstream",
+        "proxy-next-upstream-timeout",
+        "proxy-next-upstream-tries",
+    ] {
+        let prefix = format!("Ingress default/app: {NGINX}/{key}: ");
+        assert!(
+            invalid.iter().any(|m| m.starts_with(&prefix)),
+            "{key}: {invalid:?}"
+        );
+    }
+    assert!(
+        compiled
+            .diagnostics
+            .iter()
+            .all(|d| d.severity == Severity::Warning)
+    );
+}

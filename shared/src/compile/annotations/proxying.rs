@@ -1,12 +1,15 @@
-//! CORS, upstream timeouts and the upstream `Host` of an Ingress: values read through the registry, parsed by
-//! [`crate::table::cors`] and [`crate::table::timeouts`]. Neither restricts access, so a value
-//! that does not parse is reported and ingress-nginx's default applies, as ingress-nginx does.
+//! CORS, upstream timeouts, retries and the upstream `Host` of an Ingress: values read through
+//! the registry, parsed by [`crate::table::cors`], [`crate::table::timeouts`],
+//! [`crate::table::retries`] and [`crate::table::upstream_host`]. None restricts access, so a
+//! value that does not parse is reported and ingress-nginx's default applies, as ingress-nginx
+//! does.
 
 use std::sync::Arc;
 
 use super::Reader;
 use crate::model::{Diagnostic, Reason};
 use crate::table::cors::{Cors, CorsValues};
+use crate::table::retries::{NextUpstream, Retries, parse_retry_timeout, parse_tries};
 use crate::table::timeouts::{Timeouts, parse_seconds};
 
 impl Reader<'_, '_> {
@@ -68,16 +71,49 @@ impl Reader<'_, '_> {
     }
 
     fn seconds(&mut self, name: &'static str) -> Option<std::time::Duration> {
+        self.parsed(
+            name,
+            parse_seconds,
+            "is not a positive whole number of seconds (the global default applies)",
+        )
+    }
+
+    /// `proxy-next-upstream`, `proxy-next-upstream-tries`, `proxy-next-upstream-timeout`;
+    /// `None` when all are the global defaults.
+    pub(super) fn retries(&mut self) -> Option<Arc<Retries>> {
+        let retries = Retries {
+            next_upstream: self.parsed(
+                "proxy-next-upstream",
+                NextUpstream::parse,
+                "is not a list of error, timeout, invalid_header, http_500, http_502, http_503, http_504, http_403, http_404, http_429, non_idempotent or off, one space apart (the global default applies)",
+            ),
+            tries: self.parsed(
+                "proxy-next-upstream-tries",
+                parse_tries,
+                "is not a whole number of tries, 0 for no limit (the global default applies)",
+            ),
+            timeout: self.parsed(
+                "proxy-next-upstream-timeout",
+                parse_retry_timeout,
+                "is not a whole number of seconds, 0 for no limit (the global default applies)",
+            ),
+        };
+        (!retries.is_default()).then(|| Arc::new(retries))
+    }
+
+    /// `<prefix>/<name>` through `parse`; a value that does not parse is reported with `why`.
+    fn parsed<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Option<T>,
+        why: &str,
+    ) -> Option<T> {
         let (key, value) = self.keys.nginx(name)?;
-        let seconds = parse_seconds(value);
-        if seconds.is_none() {
-            self.invalid(
-                &key,
-                value,
-                "is not a positive whole number of seconds (the global default applies)",
-            );
+        let parsed = parse(value);
+        if parsed.is_none() {
+            self.invalid(&key, value, why);
         }
-        seconds
+        parsed
     }
 
     /// `<prefix>/<name>` as a boolean (Go's `strconv.ParseBool`); unparsable: reported, `None`.
