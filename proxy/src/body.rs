@@ -170,10 +170,12 @@ pub(crate) enum RequestBodyError {
 }
 
 /// Body of an upstream request: the client's body, passed through, cut when the client
-/// pauses longer than the client body timeout between two reads.
+/// pauses longer than the client body timeout between two reads; or none at all (an external
+/// auth subrequest).
 #[derive(Debug)]
 pub(crate) struct RequestBody {
-    inner: Incoming,
+    /// `None`: an empty body.
+    inner: Option<Incoming>,
     /// Cuts a client that pauses longer than the client body timeout (`None`: no timeout).
     stall: Option<stall::ReadTimer>,
     /// Dropped when the body has ended; its receiver then resolves.
@@ -182,7 +184,7 @@ pub(crate) struct RequestBody {
     bytes: u64,
     /// The route's body limit (`u64::MAX`: none).
     limit: u64,
-    counter: Counter,
+    counter: Option<Counter>,
     /// The running count for the access log, when the request is logged.
     tally: Option<Arc<AtomicU64>>,
 }
@@ -191,13 +193,26 @@ impl RequestBody {
     /// `inner`, counted into `counter` (and `tally` as it goes).
     pub(crate) fn new(inner: Incoming, counter: Counter, tally: Option<Arc<AtomicU64>>) -> Self {
         Self {
-            inner,
+            inner: Some(inner),
             stall: None,
             sent: None,
             bytes: 0,
             limit: u64::MAX,
-            counter,
+            counter: Some(counter),
             tally,
+        }
+    }
+
+    /// No body.
+    pub(crate) fn empty() -> Self {
+        Self {
+            inner: None,
+            stall: None,
+            sent: None,
+            bytes: 0,
+            limit: u64::MAX,
+            counter: None,
+            tally: None,
         }
     }
 
@@ -219,7 +234,7 @@ impl RequestBody {
     /// when there is nothing left to send. Arms a fresh signal on every call, so a request that
     /// comes back from a stale connection can be watched again.
     pub(crate) fn watch_sent(&mut self) -> Option<oneshot::Receiver<()>> {
-        if self.inner.is_end_stream() {
+        if self.is_end_stream() {
             self.sent = None;
             return None;
         }
@@ -238,7 +253,10 @@ impl Body for RequestBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, RequestBodyError>>> {
         let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        let Some(inner) = &mut this.inner else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(&mut *inner).poll_frame(cx);
         if polled.is_pending() {
             if let Some(stall) = &mut this.stall
                 && stall.waiting(cx)
@@ -261,7 +279,7 @@ impl Body for RequestBody {
                     }
                     this.count(data.len());
                 }
-                this.inner.is_end_stream()
+                this.inner.as_ref().is_none_or(Incoming::is_end_stream)
             }
             Poll::Pending => false,
         };
@@ -272,11 +290,13 @@ impl Body for RequestBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Incoming::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Incoming::size_hint)
     }
 }
 
@@ -292,8 +312,10 @@ impl RequestBody {
 
 impl Drop for RequestBody {
     fn drop(&mut self) {
-        if self.bytes > 0 {
-            self.counter.inc_by(self.bytes);
+        if self.bytes > 0
+            && let Some(counter) = &self.counter
+        {
+            counter.inc_by(self.bytes);
         }
     }
 }

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::header::{FORWARDED, HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 
-use crate::config::ListenerInfo;
+use crate::config::{ListenerInfo, Scheme};
 
 pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -68,6 +68,34 @@ pub(crate) fn client(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> Ip
         chain_client(headers, peer, trusted)
     } else {
         peer
+    }
+}
+
+/// The `X-Request-ID` a request from `peer` goes upstream with, decided before it goes: a
+/// trusted peer's own, else a fresh one (what [`apply`] keeps or makes). External auth needs
+/// it early: the subrequest carries the same id as the upstream request.
+pub(crate) fn request_id(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> HeaderValue {
+    match headers.get(X_REQUEST_ID) {
+        Some(id) if is_trusted(trusted, peer.to_canonical()) => id.clone(),
+        _ => crate::request_id::generate(),
+    }
+}
+
+/// The scheme the client used: a trusted peer's `X-Forwarded-Proto` (`http` or `https`), else
+/// the listener's.
+pub(crate) fn scheme(
+    headers: &HeaderMap,
+    peer: IpAddr,
+    trusted: &[IpNet],
+    listener: Scheme,
+) -> Scheme {
+    if !is_trusted(trusted, peer.to_canonical()) {
+        return listener;
+    }
+    match headers.get(X_FORWARDED_PROTO).map(HeaderValue::as_bytes) {
+        Some(proto) if proto.eq_ignore_ascii_case(b"https") => Scheme::Https,
+        Some(proto) if proto.eq_ignore_ascii_case(b"http") => Scheme::Http,
+        _ => listener,
     }
 }
 
@@ -157,7 +185,7 @@ fn set_defaults(headers: &mut HeaderMap, fwd: &Forwarding<'_>, overwrite: bool) 
 }
 
 /// Removes every `X-Forwarded-*`, `X-Real-IP`, `Forwarded` and `X-Request-ID` header.
-fn discard_incoming(headers: &mut HeaderMap) {
+pub(crate) fn discard_incoming(headers: &mut HeaderMap) {
     let forwarded: Vec<HeaderName> = headers
         .keys()
         .filter(|name| name.as_str().starts_with("x-forwarded-"))

@@ -25,6 +25,7 @@ use crate::connection::ConnCtx;
 use crate::error::{self, ProxyError};
 use crate::exchange::Exchange;
 use crate::forwarding::{self, Forwarding};
+use crate::policy::external_auth::{Asking, Cookies, Scope};
 use crate::pool::Sent;
 use crate::upstream::{self, NO_ENDPOINTS};
 use crate::{headers, policy, redirect, request_id, upgrade, validate};
@@ -39,13 +40,17 @@ pub(crate) async fn handle(
         ctx.activity.multiplexed();
     }
     let mut exchange = Exchange::start(Arc::clone(&ctx), &request);
-    let mut response = match forward(&ctx, request, &mut exchange).await {
+    let mut cookies = None;
+    let mut response = match forward(&ctx, request, &mut exchange, &mut cookies).await {
         Ok(response) => response,
         Err(error) => {
             exchange.failed(&error);
             error::respond(&error, ctx.peer)
         }
     };
+    if let Some(cookies) = cookies {
+        cookies.add_to(&mut response);
+    }
     if ctx.listener.scheme == Scheme::Https
         && let Some(hsts) = &ctx.proxy.hsts
     {
@@ -58,10 +63,13 @@ pub(crate) async fn handle(
     Ok(response.map(|body| body.hold(in_flight, exchange)))
 }
 
+/// Routes and forwards one request; an external auth answer's `Set-Cookie`s go to `cookies`
+/// (for the response, whatever it turns out to be).
 async fn forward(
     ctx: &ConnCtx,
     mut request: Request<Incoming>,
     exchange: &mut Exchange,
+    cookies: &mut Option<Cookies>,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     if request.method() == Method::CONNECT {
         return Err(ProxyError::BadRequest("CONNECT is not supported"));
@@ -102,16 +110,35 @@ async fn forward(
     if let Some(preflight) = cors.as_ref().and_then(policy::cors::Allowed::preflight) {
         return Ok(preflight);
     }
-    policy::access::check(ctx, request.headers(), &route.route.options)?;
-    if let Some(auth) = &route.route.options.basic_auth {
-        policy::basic_auth::check(auth, request.headers()).await?;
-    }
+    let options = &route.route.options;
+    let request_id = options.external_auth.as_ref().map(|_| {
+        let trusted = &ctx.proxy.config.trusted_proxies;
+        forwarding::request_id(request.headers(), ctx.peer.ip(), trusted)
+    });
+    let passed = match (&options.external_auth, &request_id) {
+        (Some(auth), Some(id)) => {
+            let external = policy::External {
+                auth,
+                asking: asking(ctx, &request, &host, id),
+                table: &table,
+                scope: Scope {
+                    ingress: &route.route.ingress,
+                    rule_path: path,
+                },
+            };
+            policy::guard(ctx, request.headers(), options, Some(&external), cookies).await?
+        }
+        _ => policy::guard(ctx, request.headers(), options, None, cookies).await?,
+    };
     let endpoints = match &route.backend.state {
         Ok(endpoints) if !endpoints.is_empty() => endpoints,
         Ok(_) => return Err(ProxyError::BackendUnavailable(NO_ENDPOINTS)),
         Err(unavailable) => return Err(ProxyError::BackendUnavailable(unavailable.reason())),
     };
-    let client_upgrade = prepare_upstream(&mut request, host, ctx);
+    let client_upgrade = prepare_upstream(&mut request, host, ctx, request_id);
+    if let Some(auth) = &options.external_auth {
+        policy::external_auth::forward_headers(auth, passed, request.headers_mut());
+    }
     exchange.forwarding(request.headers());
     let body_timeout = ctx.proxy.config.client_body_timeout;
     let max_body = route.route.options.max_body_size;
@@ -168,13 +195,37 @@ fn request_host(request: &Request<Incoming>) -> Result<HeaderValue, ProxyError> 
     }
 }
 
+/// What external auth reads of the request.
+fn asking<'a>(
+    ctx: &ConnCtx,
+    request: &'a Request<Incoming>,
+    host: &'a HeaderValue,
+    request_id: &'a HeaderValue,
+) -> Asking<'a> {
+    let headers = request.headers();
+    let peer = ctx.peer.ip();
+    let trusted = &ctx.proxy.config.trusted_proxies;
+    Asking {
+        method: request.method(),
+        uri: request.uri(),
+        headers,
+        host,
+        client: forwarding::client(headers, peer, trusted),
+        trusted_peer: forwarding::is_trusted(trusted, peer.to_canonical()),
+        scheme: forwarding::scheme(headers, peer, trusted, ctx.listener.scheme),
+        request_id,
+    }
+}
+
 /// Turns the client's request into the upstream's, in place: origin-form target as received,
 /// HTTP/1.1, hop-by-hop headers stripped, forwarding headers set, `Host` preserved (from
-/// `:authority` for HTTP/2). Returns the client side of an upgrade the request asks for.
+/// `:authority` for HTTP/2). `request_id` is the `X-Request-ID` decided already (external
+/// auth sent it), if any. Returns the client side of an upgrade the request asks for.
 fn prepare_upstream(
     request: &mut Request<Incoming>,
     host: HeaderValue,
     ctx: &ConnCtx,
+    request_id: Option<HeaderValue>,
 ) -> Option<OnUpgrade> {
     let upgrade = headers::is_upgrade_request(request.version(), request.headers());
     let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut *request));
@@ -191,7 +242,9 @@ fn prepare_upstream(
         listener: ctx.listener,
         host: &host,
     };
-    forwarding::apply(headers, &fwd, request_id::generate);
+    forwarding::apply(headers, &fwd, || {
+        request_id.unwrap_or_else(request_id::generate)
+    });
     headers.insert(HOST, host);
     on_upgrade
 }

@@ -16,12 +16,14 @@ pub mod basic_auth;
 mod body_size;
 pub mod cors;
 mod endpoints;
+pub mod external_auth;
 mod source;
 pub mod timeouts;
 
 pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size};
 pub use cors::Cors;
 pub use endpoints::{Endpoint, Endpoints};
+pub use external_auth::{ExternalAuth, Satisfy};
 pub use source::{SourcePolicy, SourceRangeError, parse_source_ranges};
 pub use timeouts::Timeouts;
 
@@ -191,6 +193,11 @@ pub struct RouteOptions {
     /// HTTP basic auth (`auth-type: basic`, `auth-secret`): requests without a valid user and
     /// password get 401 with `WWW-Authenticate`. `None`: no basic auth.
     pub basic_auth: Option<Arc<basic_auth::BasicAuth>>,
+    /// External auth (`auth-url` and its siblings, or `--global-auth-url`): a subrequest
+    /// decides before the request is forwarded. `None`: no external auth.
+    pub external_auth: Option<Arc<ExternalAuth>>,
+    /// How source lists, basic auth and external auth combine (`satisfy`; default all).
+    pub satisfy: Satisfy,
     /// Which client addresses the route serves (`allowlist-source-range`,
     /// `denylist-source-range`, or the global flags); others get 403. `None`: everyone.
     pub source: Option<Arc<SourcePolicy>>,
@@ -208,6 +215,8 @@ impl Default for RouteOptions {
             cors: None,
             timeouts: None,
             basic_auth: None,
+            external_auth: None,
+            satisfy: Satisfy::All,
             source: None,
             max_body_size: None,
         }

@@ -38,13 +38,13 @@ fn guarded_world(key: &str, value: &str) -> World {
 
 #[test]
 fn every_unenforced_security_key_refuses_its_ingress_routes_and_only_those() {
-    // docs/architecture.md, "Annotations": external auth, client certificates, satisfy,
-    // limits, WAF (source lists, basic auth and body size are enforced: access_* tests).
+    // docs/architecture.md, "Annotations": client certificates, limits, WAF, and external
+    // auth's ConfigMap of subrequest headers (source lists, basic and external auth, satisfy
+    // and body size are enforced: access_* tests).
     for (key, value) in [
-        ("auth-url", "http://auth.example.com/verify"),
+        ("auth-proxy-set-headers", "default/auth-headers"),
         ("auth-tls-secret", "default/ca"),
         ("auth-tls-verify-client", "on"),
-        ("satisfy", "any"),
         ("limit-rps", "1"),
         ("limit-rpm", "60"),
         ("limit-connections", "5"),

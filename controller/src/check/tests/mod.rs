@@ -140,12 +140,12 @@ fn a_key_honoured_with_a_difference_needs_attention() {
 
 #[test]
 fn an_unenforced_security_key_refuses_the_routes() {
-    let key = nginx("auth-url");
+    let key = nginx("auth-proxy-set-headers");
     let loaded = with_service([ingress(
         "default",
         "web",
         Some("strait"),
-        &[(&key, "https://auth.example.com/check")],
+        &[(&key, "default/auth-headers")],
     )]);
     let report = report(&loaded);
     let web = only(&report);
