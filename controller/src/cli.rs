@@ -369,6 +369,8 @@ pub struct TranslationArgs {
     /// get 413.
     #[arg(long, env = "STRAIT_MAX_BODY_SIZE", default_value = "1m", value_name = "SIZE", value_parser = parse_size)]
     pub max_body_size: u64,
+    #[command(flatten)]
+    pub global_auth: GlobalAuthArgs,
 }
 
 impl TranslationArgs {
@@ -395,6 +397,8 @@ impl TranslationArgs {
                     .collect(),
             },
             max_body_size: (self.max_body_size > 0).then_some(BodyLimit(self.max_body_size)),
+            global_auth: self.global_auth.global_auth(),
+            no_auth_locations: self.global_auth.no_auth_locations(),
         }
     }
 }
@@ -582,7 +586,9 @@ fn limit_status(code: u16) -> http::StatusCode {
     http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE)
 }
 
+mod global_auth;
 mod parse;
+pub use global_auth::GlobalAuthArgs;
 pub use parse::{
     parse_cidr, parse_duration, parse_listen_addr, parse_name, parse_next_upstream,
     parse_object_key, parse_redirect_code, parse_size,

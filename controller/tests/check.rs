@@ -84,9 +84,9 @@ fn the_table_names_refusals_typos_and_configmap_flags_and_exits_1() {
     assert_eq!(output.status.code(), Some(1), "{text}\n{}", stderr(&output));
     assert_eq!(stderr(&output), "", "a report, no log lines");
     for line in [
-        "Ingress default/external-auth-oauth2: REFUSED",
+        "Ingress default/external-auth-oauth2: needs attention",
         "Ingress default/ingress-with-auth: needs attention",
-        "  route refused: its Ingress has a security annotation that Strait does not enforce yet",
+        "  route refused: its Ingress carries a snippet annotation, which Strait never executes",
         "Ingress default/nginx-configuration-snippet: REFUSED",
         "did you mean nginx.ingress.kubernetes.io/server-snippet?",
         "Ingress default/canary: needs attention",
@@ -140,7 +140,7 @@ fn the_json_carries_the_statuses() {
 
     let verdict = |name: &str| ingress(&report, name)["verdict"].clone();
     assert_eq!(verdict("ingress-with-auth"), "attention");
-    assert_eq!(verdict("external-auth-oauth2"), "refused");
+    assert_eq!(verdict("external-auth-oauth2"), "attention");
     assert_eq!(verdict("internal-tools"), "ok");
     assert_eq!(verdict("upload"), "ok");
     assert_eq!(verdict("nginx-configuration-snippet"), "refused");
@@ -152,7 +152,12 @@ fn the_json_carries_the_statuses() {
 
     for (name, key, status) in [
         ("ingress-with-auth", "auth-type", "honoured-with-difference"),
-        ("external-auth-oauth2", "auth-url", "not-yet"),
+        (
+            "external-auth-oauth2",
+            "auth-url",
+            "honoured-with-difference",
+        ),
+        ("external-auth-oauth2", "auth-signin", "honoured"),
         (
             "nginx-configuration-snippet",
             "configuration-snippet",
@@ -174,10 +179,7 @@ fn the_json_carries_the_statuses() {
         typo["suggestion"],
         "nginx.ingress.kubernetes.io/server-snippet"
     );
-    assert_eq!(
-        ingress(&report, "external-auth-oauth2")["refused"]["reason"],
-        "unsupported_security_annotation"
-    );
+    assert!(ingress(&report, "external-auth-oauth2")["refused"].is_null());
     assert_eq!(
         ingress(&report, "nginx-configuration-snippet")["refused"]["reason"],
         "snippet_annotation"
@@ -222,7 +224,7 @@ fn the_json_carries_the_statuses() {
     let summary = &report["summary"];
     assert_eq!(summary["ingresses"], 14);
     assert_eq!(summary["not_ours"], 1);
-    assert_eq!(summary["refused"], 2);
+    assert_eq!(summary["refused"], 1);
     assert_eq!(summary["canary"], 1);
     assert_eq!(summary["keys"]["refused"], 1);
     assert_eq!(summary["keys"]["unknown"], 1);

@@ -298,10 +298,11 @@ struct Case {
 /// One key per security group (docs/architecture.md, "Annotations").
 const SECURITY_CASES: &[Case] = &[
     Case {
-        // annotations.md "External Authentication" (annotations-risk.md: ExternalAuth
-        // auth-url, High).
-        doc: "External Authentication",
-        annotations: &[("auth-url", "http://auth.test/verify")],
+        // annotations.md "External Authentication", auth-proxy-set-headers (a ConfigMap of
+        // subrequest headers; annotations-risk.md: ExternalAuth, Medium). auth-url itself is
+        // enforced: access_external_auth.rs.
+        doc: "External Authentication (auth-proxy-set-headers)",
+        annotations: &[("auth-proxy-set-headers", "default/auth-headers")],
         probe: Probe::Get,
     },
     Case {
@@ -309,12 +310,6 @@ const SECURITY_CASES: &[Case] = &[
         // CertificateAuth auth-tls-secret, Medium).
         doc: "Client Certificate Authentication",
         annotations: &[("auth-tls-secret", "default/ca")],
-        probe: Probe::Get,
-    },
-    Case {
-        // annotations.md "Satisfy" (annotations-risk.md: Satisfy, Low).
-        doc: "Satisfy",
-        annotations: &[("satisfy", "any")],
         probe: Probe::Get,
     },
     Case {

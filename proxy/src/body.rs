@@ -185,8 +185,8 @@ pub(crate) enum RequestBodyError {
 }
 
 /// Body of an upstream request: the client's body, passed through, cut when the client
-/// pauses longer than the client body timeout between two reads; or a kept copy of it, sent
-/// again to the next endpoint.
+/// pauses longer than the client body timeout between two reads; a kept copy of it, sent
+/// again to the next endpoint; or none at all (an external auth subrequest).
 #[derive(Debug)]
 pub(crate) struct RequestBody {
     inner: Source,
@@ -212,6 +212,8 @@ enum Source {
     Client(Incoming),
     /// A kept copy, on a later attempt.
     Replay(replay::Replayed),
+    /// No body at all.
+    Empty,
 }
 
 impl RequestBody {
@@ -225,6 +227,20 @@ impl RequestBody {
             limit: u64::MAX,
             counter: Some(counter),
             tally,
+            keeper: None,
+        }
+    }
+
+    /// No body (an external auth subrequest).
+    pub(crate) fn empty() -> Self {
+        Self {
+            inner: Source::Empty,
+            stall: None,
+            sent: None,
+            bytes: 0,
+            limit: u64::MAX,
+            counter: None,
+            tally: None,
             keeper: None,
         }
     }
@@ -296,6 +312,7 @@ impl Body for RequestBody {
         let this = self.get_mut();
         let inner = match &mut this.inner {
             Source::Client(inner) => inner,
+            Source::Empty => return Poll::Ready(None),
             Source::Replay(replay) => {
                 let frame = replay.next_frame();
                 if replay.remaining() == 0 {
@@ -358,6 +375,7 @@ impl Body for RequestBody {
         match &self.inner {
             Source::Client(inner) => inner.is_end_stream(),
             Source::Replay(replay) => replay.remaining() == 0,
+            Source::Empty => true,
         }
     }
 
@@ -365,6 +383,7 @@ impl Body for RequestBody {
         match &self.inner {
             Source::Client(inner) => inner.size_hint(),
             Source::Replay(replay) => SizeHint::with_exact(replay.remaining()),
+            Source::Empty => SizeHint::with_exact(0),
         }
     }
 }

@@ -150,6 +150,34 @@ impl LimitKind {
     }
 }
 
+/// Why an external-auth check gave no verdict: the request answers 500 and is not forwarded
+/// (fail closed, as ingress-nginx's `auth_request` does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    /// No connection or no answer within the connect or response timeout.
+    #[error("the auth service did not answer in time")]
+    Timeout,
+    /// The connection was refused, reset or failed (TLS included).
+    #[error("the auth service could not be reached")]
+    Connect,
+    /// The auth URL's host name did not resolve.
+    #[error("the auth URL's host did not resolve")]
+    Resolve,
+    /// The service answered something other than 2xx, 401 or 403.
+    #[error("the auth service answered {0}")]
+    Status(u16),
+    /// The exchange broke after the subrequest was sent.
+    #[error("the exchange with the auth service failed")]
+    Exchange,
+    /// A `$host` auth URL matched no usable route (none, refused, no endpoints, or one that
+    /// is itself behind external auth).
+    #[error("the auth URL's host routes to no usable backend")]
+    Route,
+    /// The auth URL made from the request is not a valid request target.
+    #[error("the auth URL made from the request is invalid")]
+    Target,
+}
+
 /// Why the proxy answered a request itself instead of relaying the upstream's response.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
@@ -177,6 +205,19 @@ pub enum ProxyError {
     /// answer carries the route's `WWW-Authenticate` challenge.
     #[error("basic auth: no valid credentials")]
     Unauthorized { challenge: HeaderValue },
+    /// 401 or 403: the route's external auth service refused the request; a 401 carries the
+    /// service's `WWW-Authenticate`, if it sent one.
+    #[error("external auth refused the request ({status})")]
+    AuthDenied {
+        status: StatusCode,
+        challenge: Option<HeaderValue>,
+    },
+    /// 302: a 401 of a route with `auth-signin` sends the client to the sign-in URL.
+    #[error("not signed in: redirected to the sign-in URL")]
+    SignIn { location: HeaderValue },
+    /// 500: the route's external auth gave no verdict; nothing is forwarded.
+    #[error("external auth failed: {0}")]
+    AuthFailed(AuthFailure),
     /// 413: the request body is larger than the route's limit (declared by `Content-Length`,
     /// or counted as it streamed); the connection is closed.
     #[error("request body over the route's limit of {limit} bytes")]
@@ -239,8 +280,11 @@ impl ProxyError {
             Self::Refused(_)
             | Self::Forbidden(_)
             | Self::Unauthorized { .. }
-            | Self::Limited { .. } => Fault::Policy,
-            Self::BackendUnavailable(_)
+            | Self::Limited { .. }
+            | Self::AuthDenied { .. }
+            | Self::SignIn { .. } => Fault::Policy,
+            Self::AuthFailed(_)
+            | Self::BackendUnavailable(_)
             | Self::UpstreamConnect { .. }
             | Self::UpstreamTimeout { .. }
             | Self::UpstreamSendTimeout { .. }
@@ -259,6 +303,9 @@ impl ProxyError {
             | Self::NoRoute
             | Self::Forbidden(_)
             | Self::Unauthorized { .. }
+            | Self::AuthDenied { .. }
+            | Self::SignIn { .. }
+            | Self::AuthFailed(_)
             | Self::BodyTooLarge { .. }
             | Self::Limited { .. }
             | Self::Refused(_) => None,
@@ -285,6 +332,9 @@ impl ProxyError {
             | Self::NoRoute
             | Self::Forbidden(_)
             | Self::Unauthorized { .. }
+            | Self::AuthDenied { .. }
+            | Self::SignIn { .. }
+            | Self::AuthFailed(_)
             | Self::BodyTooLarge { .. }
             | Self::Limited { .. }
             | Self::Refused(_)
@@ -299,6 +349,9 @@ impl ProxyError {
             Self::NoRoute => StatusCode::NOT_FOUND,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::AuthDenied { status, .. } => *status,
+            Self::SignIn { .. } => StatusCode::FOUND,
+            Self::AuthFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Limited { status, .. } => *status,
             Self::BackendUnavailable(_) | Self::Refused(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -320,6 +373,12 @@ impl ProxyError {
             Self::NoRoute => "no route for this host and path",
             Self::Forbidden(_) => "forbidden",
             Self::Unauthorized { .. } => "unauthorized",
+            Self::AuthDenied { status, .. } if *status == StatusCode::UNAUTHORIZED => {
+                "unauthorized"
+            }
+            Self::AuthDenied { .. } => "forbidden",
+            Self::SignIn { .. } => "",
+            Self::AuthFailed(_) => "external auth failed",
             Self::BodyTooLarge { .. } => "request body too large",
             Self::Limited {
                 limit: LimitKind::Connections,
@@ -346,6 +405,8 @@ pub(crate) fn respond(error: &ProxyError, peer: SocketAddr) -> Response<Response
         | ProxyError::NoRoute
         | ProxyError::Forbidden(_)
         | ProxyError::Unauthorized { .. }
+        | ProxyError::AuthDenied { .. }
+        | ProxyError::SignIn { .. }
         | ProxyError::BodyTooLarge { .. }
         | ProxyError::Limited { .. }
         | ProxyError::Refused(_)
@@ -362,10 +423,20 @@ pub(crate) fn respond(error: &ProxyError, peer: SocketAddr) -> Response<Response
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    if let ProxyError::Unauthorized { challenge } = error {
+    let challenge = match error {
+        ProxyError::Unauthorized { challenge } => Some(challenge),
+        ProxyError::AuthDenied { challenge, .. } => challenge.as_ref(),
+        _ => None,
+    };
+    if let Some(challenge) = challenge {
         response
             .headers_mut()
             .insert(http::header::WWW_AUTHENTICATE, challenge.clone());
+    }
+    if let ProxyError::SignIn { location } = error {
+        response
+            .headers_mut()
+            .insert(http::header::LOCATION, location.clone());
     }
     if matches!(
         error,
@@ -420,6 +491,19 @@ mod tests {
                 },
                 429,
                 Fault::Policy,
+            ),
+            (
+                ProxyError::AuthDenied {
+                    status: StatusCode::FORBIDDEN,
+                    challenge: None,
+                },
+                403,
+                Fault::Policy,
+            ),
+            (
+                ProxyError::AuthFailed(AuthFailure::Timeout),
+                500,
+                Fault::Upstream,
             ),
             (ProxyError::BackendUnavailable("r"), 503, Fault::Upstream),
             (

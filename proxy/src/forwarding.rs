@@ -20,7 +20,7 @@ use bytes::Bytes;
 use http::header::{FORWARDED, HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 
-use crate::config::ListenerInfo;
+use crate::config::{ListenerInfo, Scheme};
 
 pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -98,6 +98,33 @@ pub(crate) fn client(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> Ip
         chain_client(headers, peer, trusted)
     } else {
         peer
+    }
+}
+
+/// The `X-Request-ID` a request goes upstream with (and external auth sees): the client's
+/// own first non-empty one, whoever the peer (ingress-nginx's `$req_id`), else a new one.
+pub(crate) fn request_id(headers: &HeaderMap) -> HeaderValue {
+    match headers.get(X_REQUEST_ID) {
+        Some(id) if !id.as_bytes().trim_ascii().is_empty() => id.clone(),
+        _ => crate::request_id::generate(),
+    }
+}
+
+/// The scheme the client used: a trusted peer's `X-Forwarded-Proto` (`http` or `https`), else
+/// the listener's.
+pub(crate) fn scheme(
+    headers: &HeaderMap,
+    peer: IpAddr,
+    trusted: &[IpNet],
+    listener: Scheme,
+) -> Scheme {
+    if !is_trusted(trusted, peer.to_canonical()) {
+        return listener;
+    }
+    match headers.get(X_FORWARDED_PROTO).map(HeaderValue::as_bytes) {
+        Some(proto) if proto.eq_ignore_ascii_case(b"https") => Scheme::Https,
+        Some(proto) if proto.eq_ignore_ascii_case(b"http") => Scheme::Http,
+        _ => listener,
     }
 }
 
@@ -192,8 +219,9 @@ fn set_defaults(headers: &mut HeaderMap, fwd: &Forwarding<'_>, overwrite: bool) 
     set(X_FORWARDED_PORT, HeaderValue::from(fwd.listener.port));
 }
 
-/// Removes every `X-Forwarded-*`, `X-Real-IP` and `Forwarded` header.
-fn discard_incoming(headers: &mut HeaderMap) {
+/// Removes every `X-Forwarded-*`, `X-Original-Forwarded-*`, `X-Real-IP` and `Forwarded`
+/// header (an untrusted peer's).
+pub(crate) fn discard_incoming(headers: &mut HeaderMap) {
     let forwarded: Vec<HeaderName> = headers
         .keys()
         .filter(|name| name.as_str().starts_with("x-forwarded-"))
@@ -204,6 +232,8 @@ fn discard_incoming(headers: &mut HeaderMap) {
     }
     headers.remove(X_REAL_IP);
     headers.remove(FORWARDED);
+    headers.remove(X_ORIGINAL_FORWARDED_FOR);
+    headers.remove(X_ORIGINAL_FORWARDED_HOST);
 }
 
 /// An address as a header value, formatted without a heap string.

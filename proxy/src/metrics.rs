@@ -12,6 +12,7 @@
 //! | `strait_upstream_connect_duration_seconds` | histogram | — |
 //! | `strait_upstream_errors_total` | counter | kind |
 //! | `strait_upstream_retries_total` | counter | — |
+//! | `strait_auth_requests_total` | counter | result |
 //! | `strait_client_connections_active` | gauge | listener |
 //! | `strait_client_connections_total` | counter | listener |
 //! | `strait_client_connections_rejected_total` | counter | listener |
@@ -32,10 +33,11 @@
 //! `other_5xx`; `listener` is `http` or `https` (TLS series only for `https`); `limit` is
 //! rps, rpm or connections; `kind` is refused, timeout (connect), response_timeout,
 //! send_timeout, reset, unreachable, protocol, tls (reserved: upstream TLS is not supported
-//! yet), no_endpoint or other; a TLS failure `reason` is timeout, closed, alert, incompatible,
-//! protocol or other; a PROXY header `reason` is invalid or timeout. Series of the bounded
-//! enums are created at zero up front; per-route series appear with their first count (see
-//! [`routes`]), and a limit's with its Ingress's first rejection.
+//! yet), no_endpoint or other; an external-auth `result` is allowed, denied, cached, error or
+//! timeout; a TLS failure `reason` is timeout, closed, alert, incompatible, protocol or other;
+//! a PROXY header `reason` is invalid or timeout. Series of the bounded enums are created at
+//! zero up front; per-route series appear with their first count (see [`routes`]), and a
+//! limit's with its Ingress's first rejection.
 //!
 //! A request is counted once, when its response body is done or dropped; its duration runs
 //! from its arrival until then. The open-connection gauge is named `..._active` because a
@@ -65,10 +67,10 @@ pub(crate) type Counter = prometheus_client::metrics::counter::Counter<u64, shar
 pub(crate) type Histogram = shard::ShardedHistogram;
 
 use labels::{
-    DurationLabels, IngressLabels, LimitLabels, Name, RequestLabels, UpstreamErrorLabels,
-    UpstreamLabels,
+    AuthLabels, DurationLabels, IngressLabels, LimitLabels, Name, RequestLabels,
+    UpstreamErrorLabels, UpstreamLabels,
 };
-pub(crate) use labels::{MethodLabel, ProxyHeaderRejection, StatusLabel, TlsFailure};
+pub(crate) use labels::{AuthResult, MethodLabel, ProxyHeaderRejection, StatusLabel, TlsFailure};
 use listener::ListenerFamilies;
 pub(crate) use listener::ListenerHandles;
 use routes::RouteCache;
@@ -131,6 +133,12 @@ const UPSTREAM_RETRIES: Def = Def {
     exposed: "strait_upstream_retries_total",
     help: "Upstream requests retried after a connect failure",
 };
+const AUTH_REQUESTS: Def = Def {
+    name: "auth_requests",
+    exposed: "strait_auth_requests_total",
+    help: "External-auth checks, by result: allowed, denied (401/403), cached (answered from \
+           the worker's auth cache), error and timeout (both answered 500)",
+};
 const CONNECTIONS_ACTIVE: Def = Def {
     name: "client_connections_active",
     exposed: "strait_client_connections_active",
@@ -187,6 +195,7 @@ pub const NAMES: &[(&str, &str)] = &[
     (UPSTREAM_CONNECT.exposed, UPSTREAM_CONNECT.help),
     (UPSTREAM_ERRORS.exposed, UPSTREAM_ERRORS.help),
     (UPSTREAM_RETRIES.exposed, UPSTREAM_RETRIES.help),
+    (AUTH_REQUESTS.exposed, AUTH_REQUESTS.help),
     (CONNECTIONS_ACTIVE.exposed, CONNECTIONS_ACTIVE.help),
     (CONNECTIONS.exposed, CONNECTIONS.help),
     (CONNECTIONS_REJECTED.exposed, CONNECTIONS_REJECTED.help),
@@ -243,11 +252,13 @@ struct Families {
     upstream_connect: Histogram,
     upstream_errors: Family<UpstreamErrorLabels, Counter>,
     upstream_retries: Counter,
+    auth_requests: Family<AuthLabels, Counter>,
     listener: ListenerFamilies,
     access_log_dropped: Counter,
     limit_rejections: Family<LimitLabels, Counter>,
     // Handles of bounded series, created up front: no lookup when they count.
     upstream_error_kinds: [Counter; UpstreamErrorKind::ALL.len()],
+    auth_results: [Counter; AuthResult::ALL.len()],
     http: ListenerHandles,
     https: ListenerHandles,
 }
@@ -331,6 +342,10 @@ impl ProxyMetrics {
         self.inner.upstream_retries.inc();
     }
 
+    pub(crate) fn auth_request(&self, result: AuthResult) {
+        self.inner.auth_results[result as usize].inc();
+    }
+
     /// The connect-time histogram, for the upstream pool.
     pub(crate) fn upstream_connect(&self) -> Histogram {
         self.inner.upstream_connect.clone()
@@ -369,6 +384,12 @@ impl Default for Families {
                 kind: UpstreamErrorKind::ALL[i],
             })
         });
+        let auth_requests = Family::<AuthLabels, Counter>::default();
+        let auth_results = std::array::from_fn(|i| {
+            auth_requests.get_or_create_owned(&AuthLabels {
+                result: AuthResult::ALL[i],
+            })
+        });
         let route = RouteFamilies {
             request_bytes: Family::default(),
             response_bytes: Family::default(),
@@ -383,6 +404,8 @@ impl Default for Families {
             upstream_connect: Histogram::new(CONNECT_BUCKETS),
             upstream_errors,
             upstream_retries: Counter::default(),
+            auth_requests,
+            auth_results,
             http: listener.handles(Scheme::Http),
             https: listener.handles(Scheme::Https),
             listener,
@@ -409,6 +432,7 @@ impl Families {
         add(r, &UPSTREAM_CONNECT, self.upstream_connect.clone());
         add(r, &UPSTREAM_ERRORS, self.upstream_errors.clone());
         add(r, &UPSTREAM_RETRIES, self.upstream_retries.clone());
+        add(r, &AUTH_REQUESTS, self.auth_requests.clone());
         add(r, &CONNECTIONS_ACTIVE, listener.connections_active.clone());
         add(r, &CONNECTIONS, listener.connections.clone());
         add(

@@ -21,6 +21,9 @@
 //!
 //! Each worker has its own pool (see [`crate::workers`]); the mutex around the idle map is
 //! only ever taken by that worker's thread, so it is never contended.
+//!
+//! Links are pooled per [`Dest`]: an address, and for TLS (external auth's `https` URLs,
+//! [`tls`]) the server name, so a TLS link is only reused for the name it was opened for.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -48,6 +51,15 @@ use send_timer::{SendTimeout, Timed};
 use strait_shared::table::Timeouts;
 
 mod send_timer;
+mod tls;
+
+/// Where a link goes: an address, spoken to in cleartext or (`tls`) over TLS with that server
+/// name (SNI). Upstreams are cleartext; external auth may be TLS.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Dest {
+    pub addr: SocketAddr,
+    pub tls: Option<Arc<str>>,
+}
 
 pub(crate) type Sender = http1::SendRequest<RequestBody>;
 
@@ -60,7 +72,7 @@ pub(crate) struct Link {
     sender: Sender,
     /// `None` once the connection future has finished (closed, failed, or upgraded).
     driver: Option<Driver>,
-    addr: SocketAddr,
+    dest: Dest,
     pool: Pool,
     /// How long this connection took to open, until it first goes back to the pool (a reused
     /// connection reports none, as nginx's `$upstream_connect_time` does).
@@ -72,7 +84,7 @@ pub(crate) struct Link {
 impl std::fmt::Debug for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Link")
-            .field("addr", &self.addr)
+            .field("dest", &self.dest)
             .field("open", &self.driver.is_some())
             .finish_non_exhaustive()
     }
@@ -80,7 +92,7 @@ impl std::fmt::Debug for Link {
 
 impl Link {
     pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
+        self.dest.addr
     }
 
     /// The connect time of a connection opened for this request (`None` when reused).
@@ -95,7 +107,7 @@ impl Link {
             && let Poll::Ready(ended) = driver.as_mut().poll(cx)
         {
             if let Err(error) = ended {
-                tracing::debug!(addr = %self.addr, %error, "upstream connection ended with an error");
+                tracing::debug!(addr = %self.dest.addr, %error, "upstream connection ended with an error");
             }
             self.driver = None;
         }
@@ -121,7 +133,7 @@ impl Link {
     /// socket over; it runs in a task of its own while the tunnel lives.
     pub(crate) fn into_upgrade(self) -> Sender {
         if let Some(driver) = self.driver {
-            let addr = self.addr;
+            let addr = self.dest.addr;
             tokio::spawn(async move {
                 if let Err(error) = driver.await {
                     tracing::debug!(%addr, %error, "upgraded upstream connection ended with an error");
@@ -189,7 +201,7 @@ struct Inner {
 
 #[derive(Debug)]
 struct Idle {
-    hosts: HashMap<SocketAddr, Vec<IdleLink>>,
+    hosts: HashMap<Dest, Vec<IdleLink>>,
     last_sweep: Instant,
 }
 
@@ -255,15 +267,16 @@ impl Pool {
         self.idle().hosts.values().map(Vec::len).sum()
     }
 
-    /// Sends `request` to `addr`: on a pooled connection while one is usable (unless `fresh`),
-    /// else on a fresh one.
+    /// Sends `request` to `dest`: on a pooled connection while one is usable (unless
+    /// `fresh`), else on a fresh one.
     pub(crate) async fn send(
         &self,
-        addr: SocketAddr,
+        dest: &Dest,
         mut request: Request<RequestBody>,
         timeouts: Option<&Timeouts>,
         fresh: bool,
     ) -> Result<Sent, SendError> {
+        let addr = dest.addr;
         let limits = Limits {
             read: timeouts
                 .and_then(|t| t.read)
@@ -272,7 +285,7 @@ impl Pool {
                 .and_then(|t| t.send)
                 .unwrap_or(self.inner.send_timeout),
         };
-        while let Some(link) = (!fresh).then(|| self.checkout(addr)).flatten() {
+        while let Some(link) = (!fresh).then(|| self.checkout(dest)).flatten() {
             match self.attempt(link, request, limits).await {
                 Attempt::Done(result) => return result,
                 Attempt::Unsent(back, error) => {
@@ -284,7 +297,7 @@ impl Pool {
         let connect_timeout = timeouts
             .and_then(|t| t.connect)
             .unwrap_or(self.inner.connect_timeout);
-        let link = match self.connect(addr, connect_timeout).await {
+        let link = match self.connect(dest, connect_timeout).await {
             Ok(link) => link,
             Err(error) => {
                 return Err(SendError::NotSent {
@@ -310,7 +323,7 @@ impl Pool {
         mut request: Request<RequestBody>,
         limits: Limits,
     ) -> Attempt {
-        let addr = link.addr;
+        let addr = link.dest.addr;
         let reused = link.connect_time.is_none();
         link.send_timeout.set(limits.send);
         let sent = request.body_mut().watch_sent();
@@ -330,10 +343,10 @@ impl Pool {
         }
     }
 
-    fn checkout(&self, addr: SocketAddr) -> Option<Link> {
+    fn checkout(&self, dest: &Dest) -> Option<Link> {
         let now = Instant::now();
         let mut idle = self.idle_checked();
-        let stack = idle.hosts.get_mut(&addr)?;
+        let stack = idle.hosts.get_mut(dest)?;
         while let Some(mut conn) = stack.pop() {
             if conn.link.usable(conn.since, now, self.inner.idle_timeout) {
                 return Some(conn.link);
@@ -342,32 +355,51 @@ impl Pool {
         None
     }
 
-    async fn connect(&self, addr: SocketAddr, connect_timeout: Duration) -> io::Result<Link> {
+    /// Opens a link to `dest` (TCP, and the TLS handshake for a TLS destination) within
+    /// `connect_timeout`.
+    async fn connect(&self, dest: &Dest, connect_timeout: Duration) -> io::Result<Link> {
         let started = Instant::now();
-        let stream = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
+        let addr = dest.addr;
+        let send_timeout = SendTimeout::default();
+        let open = async {
+            let stream = TcpStream::connect(addr).await?;
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%addr, %error, "could not set TCP_NODELAY upstream");
+            }
+            // The send timer watches the socket's writes, under TLS too.
+            let stream = Timed::new(stream, send_timeout.clone());
+            match &dest.tls {
+                None => self.handshake(stream).await,
+                Some(name) => self.handshake(tls::connect(name, stream).await?).await,
+            }
+        };
+        let (sender, driver) = tokio::time::timeout(connect_timeout, open)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%addr, %error, "could not set TCP_NODELAY upstream");
-        }
-        let send_timeout = SendTimeout::default();
-        let io = TokioIo::new(Timed::new(stream, send_timeout.clone()));
-        let (sender, conn) = self
-            .inner
-            .handshake
-            .handshake(io)
-            .await
-            .map_err(io::Error::other)?;
         let connect_time = started.elapsed();
         self.inner.connect_time.observe(connect_time.as_secs_f64());
         Ok(Link {
             sender,
-            driver: Some(Box::pin(conn.with_upgrades())),
-            addr,
+            driver: Some(driver),
+            dest: dest.clone(),
             pool: self.clone(),
             connect_time: Some(connect_time),
             send_timeout,
         })
+    }
+
+    /// HTTP/1.1 over an open stream.
+    async fn handshake<I>(&self, io: I) -> io::Result<(Sender, Driver)>
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (sender, conn) = self
+            .inner
+            .handshake
+            .handshake(TokioIo::new(io))
+            .await
+            .map_err(io::Error::other)?;
+        Ok((sender, Box::pin(conn.with_upgrades())))
     }
 
     fn push(&self, mut link: Link) {
@@ -385,7 +417,7 @@ impl Pool {
             });
             idle.last_sweep = now;
         }
-        let stack = idle.hosts.entry(link.addr).or_default();
+        let stack = idle.hosts.entry(link.dest.clone()).or_default();
         if stack.len() < self.inner.max_idle_per_host {
             stack.push(IdleLink { link, since: now });
         }

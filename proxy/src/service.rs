@@ -25,6 +25,7 @@ use crate::connection::ConnCtx;
 use crate::error::{self, ProxyError};
 use crate::exchange::Exchange;
 use crate::forwarding::{self, Forwarding};
+use crate::policy::external_auth::{Asking, Cookies, Scope};
 use crate::pool::Sent;
 use crate::upstream::{self, NO_ENDPOINTS};
 use crate::{headers, policy, redirect, request_id, upgrade, validate};
@@ -40,7 +41,8 @@ pub(crate) async fn handle(
     }
     let mut exchange = Exchange::start(Arc::clone(&ctx), &request);
     let mut cors = None;
-    let mut response = match forward(&ctx, request, &mut exchange, &mut cors).await {
+    let mut cookies = None;
+    let mut response = match forward(&ctx, request, &mut exchange, &mut cors, &mut cookies).await {
         Ok(response) => response,
         Err(error) => {
             exchange.failed(&error);
@@ -53,6 +55,9 @@ pub(crate) async fn handle(
             response
         }
     };
+    if let Some(cookies) = cookies {
+        cookies.add_to(&mut response);
+    }
     if ctx.listener.scheme == Scheme::Https
         && let Some(hsts) = &ctx.proxy.hsts
     {
@@ -66,12 +71,15 @@ pub(crate) async fn handle(
 }
 
 /// Routes and forwards one request. `cors` is set to the CORS the request is granted as soon
-/// as its route is known, so that an error answered for it carries the CORS headers too.
+/// as its route is known, so that an error answered for it carries the CORS headers too; an
+/// external auth answer's `Set-Cookie`s go to `cookies` (for the response, whatever it turns
+/// out to be).
 async fn forward(
     ctx: &ConnCtx,
     mut request: Request<Incoming>,
     exchange: &mut Exchange,
     cors: &mut Option<policy::cors::Allowed>,
+    cookies: &mut Option<Cookies>,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     if request.method() == Method::CONNECT {
         return Err(ProxyError::BadRequest("CONNECT is not supported"));
@@ -133,23 +141,43 @@ async fn forward(
         };
         return Ok(redirect::response(raw_host, &https, request.uri()));
     }
-    policy::access::check(ctx, request.headers(), &route.route.options)?;
-    let limit_slot = match &route.route.options.limits {
+    // nginx's preaccess phase (`limit_req`, `limit_conn`) runs before its access phase
+    // (`allow`/`deny`, `auth_basic`, `auth_request`, combined by `satisfy`).
+    let limit_slot = match &options.limits {
         Some(limits) => {
             policy::limits::check(ctx, request.headers(), &route.route.ingress, limits)?
         }
         None => None,
     };
-    if let Some(auth) = &route.route.options.basic_auth {
-        policy::basic_auth::check(auth, request.headers()).await?;
-    }
+    let request_id = options
+        .external_auth
+        .as_ref()
+        .map(|_| forwarding::request_id(request.headers()));
+    let passed = match (&options.external_auth, &request_id) {
+        (Some(auth), Some(id)) => {
+            let external = policy::External {
+                auth,
+                asking: asking(ctx, &request, &host, id),
+                table: &table,
+                scope: Scope {
+                    ingress: &route.route.ingress,
+                    rule_path: path,
+                },
+            };
+            policy::guard(ctx, request.headers(), options, Some(&external), cookies).await?
+        }
+        _ => policy::guard(ctx, request.headers(), options, None, cookies).await?,
+    };
     let endpoints = match &backend.state {
         Ok(endpoints) if !endpoints.is_empty() => endpoints,
         Ok(_) => return Err(ProxyError::BackendUnavailable(NO_ENDPOINTS)),
         Err(unavailable) => return Err(ProxyError::BackendUnavailable(unavailable.reason())),
     };
-    let upstream_host = route.route.options.upstream_host.as_ref();
-    let client_upgrade = prepare_upstream(&mut request, host, upstream_host, ctx);
+    let upstream_host = options.upstream_host.as_ref();
+    let client_upgrade = prepare_upstream(&mut request, host, upstream_host, ctx, request_id);
+    if let Some(auth) = &options.external_auth {
+        policy::external_auth::forward_headers(auth, passed, request.headers_mut());
+    }
     exchange.forwarding(request.headers());
     let body_timeout = ctx.proxy.config.client_body_timeout;
     let max_body = route.route.options.max_body_size;
@@ -207,15 +235,39 @@ fn request_host(request: &Request<Incoming>) -> Result<HeaderValue, ProxyError> 
     }
 }
 
+/// What external auth reads of the request.
+fn asking<'a>(
+    ctx: &ConnCtx,
+    request: &'a Request<Incoming>,
+    host: &'a HeaderValue,
+    request_id: &'a HeaderValue,
+) -> Asking<'a> {
+    let headers = request.headers();
+    let peer = ctx.peer.ip();
+    let trusted = &ctx.proxy.config.trusted_proxies;
+    Asking {
+        method: request.method(),
+        uri: request.uri(),
+        headers,
+        host,
+        client: forwarding::client(headers, peer, trusted),
+        trusted_peer: forwarding::is_trusted(trusted, peer.to_canonical()),
+        scheme: forwarding::scheme(headers, peer, trusted, ctx.listener.scheme),
+        request_id,
+    }
+}
+
 /// Turns the client's request into the upstream's, in place: origin-form target as received,
 /// HTTP/1.1, hop-by-hop headers stripped, forwarding headers set, `Host` preserved (from
-/// `:authority` for HTTP/2) unless the route names its own (`upstream_host`). Returns the
-/// client side of an upgrade the request asks for.
+/// `:authority` for HTTP/2) unless the route names its own (`upstream_host`). `request_id`
+/// is the `X-Request-ID` decided already (external auth sent it), if any. Returns the client
+/// side of an upgrade the request asks for.
 fn prepare_upstream(
     request: &mut Request<Incoming>,
     host: HeaderValue,
     upstream_host: Option<&HeaderValue>,
     ctx: &ConnCtx,
+    request_id: Option<HeaderValue>,
 ) -> Option<OnUpgrade> {
     let upgrade = headers::is_upgrade_request(request.version(), request.headers());
     let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut *request));
@@ -232,7 +284,9 @@ fn prepare_upstream(
         listener: ctx.listener,
         host: &host,
     };
-    forwarding::apply(headers, &fwd, request_id::generate);
+    forwarding::apply(headers, &fwd, || {
+        request_id.unwrap_or_else(request_id::generate)
+    });
     headers.insert(HOST, upstream_host.cloned().unwrap_or(host));
     on_upgrade
 }

@@ -8,15 +8,17 @@
 //! bitset), and a copy of the request head (and of a small body) only when the request could
 //! be sent again after it was sent.
 
+use std::sync::Arc;
+
 use http::Request;
 use strait_shared::table::RouteOptions;
 use strait_shared::{BackendMode, Endpoints};
 use tokio::time::Instant;
 
 use crate::body::RequestBody;
-use crate::error::ProxyError;
+use crate::error::{ProxyError, UpstreamErrorKind};
 use crate::exchange::Exchange;
-use crate::pool::{SendError, Sent};
+use crate::pool::{Dest, SendError, Sent};
 use crate::proxy::Proxy;
 
 mod retry;
@@ -56,7 +58,8 @@ pub(crate) async fn send(
     let mut attempt = started;
     loop {
         let addr = endpoints.list()[index].addr;
-        let (failure, back) = match proxy.pool.send(addr, request, timeouts, fresh).await {
+        let dest = Dest { addr, tls: None };
+        let (failure, back) = match proxy.pool.send(&dest, request, timeouts, fresh).await {
             Ok(sent) => match Failure::of_status(sent.response.status()) {
                 Some(failure) => (failure, Back::Response(sent)),
                 None => return Ok(sent),
@@ -88,6 +91,52 @@ pub(crate) async fn send(
         request = next.request;
         index = next.index;
         fresh = next.fresh;
+    }
+}
+
+/// A request to a service of the proxy's own (external auth), over TLS with server name `tls`
+/// when it is given: a connect failure is tried once more, on another endpoint when there is
+/// one. No route retry policy applies.
+pub(crate) async fn send_to(
+    proxy: &Proxy,
+    endpoints: &Endpoints,
+    tls: Option<&Arc<str>>,
+    request: Request<RequestBody>,
+    timeouts: Option<&strait_shared::table::Timeouts>,
+) -> Result<Sent, ProxyError> {
+    let mut tried = crate::balancer::Tried::new();
+    let first = proxy
+        .balancer
+        .pick(endpoints, &mut tried)
+        .ok_or(ProxyError::BackendUnavailable(NO_ENDPOINTS))?;
+    tried.insert(first);
+    let dest = |index: usize| Dest {
+        addr: endpoints.list()[index].addr,
+        tls: tls.cloned(),
+    };
+    let request = match proxy
+        .pool
+        .send(&dest(first), request, timeouts, false)
+        .await
+    {
+        Ok(sent) => return Ok(sent),
+        Err(SendError::Failed { error, .. }) => return Err(error),
+        Err(SendError::NotSent { request, error }) => {
+            let metrics = &proxy.metrics;
+            metrics.upstream_error(UpstreamErrorKind::of_connect(&error));
+            metrics.upstream_retry();
+            request
+        }
+    };
+    let second = proxy.balancer.pick(endpoints, &mut tried).unwrap_or(first);
+    let dest = dest(second);
+    match proxy.pool.send(&dest, *request, timeouts, false).await {
+        Ok(sent) => Ok(sent),
+        Err(SendError::Failed { error, .. }) => Err(error),
+        Err(SendError::NotSent { error, .. }) => Err(ProxyError::UpstreamConnect {
+            addr: dest.addr,
+            source: error,
+        }),
     }
 }
 

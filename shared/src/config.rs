@@ -1,7 +1,9 @@
 //! Settings that change how objects translate into a table.
 
+use std::sync::Arc;
+
 use crate::model::ObjectKey;
-use crate::table::{BackendMode, BodyLimit, DEFAULT_MAX_BODY_SIZE, SourcePolicy};
+use crate::table::{BackendMode, BodyLimit, DEFAULT_MAX_BODY_SIZE, ExternalAuth, SourcePolicy};
 
 /// Translation settings, parsed once from flags by the controller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +44,18 @@ pub struct CompileConfig {
     /// Request body limit of every route whose Ingress does not set `proxy-body-size`
     /// (`--max-body-size`, default ingress-nginx's `1m`; `None`: unlimited).
     pub max_body_size: Option<BodyLimit>,
+    /// External auth of every route whose Ingress sets no `auth-url` and does not opt out
+    /// with `enable-global-auth: "false"` (`--global-auth-url` and its siblings, ingress-nginx's
+    /// ConfigMap `global-auth-*`; default none).
+    pub global_auth: Option<Arc<ExternalAuth>>,
+    /// Rule paths that get neither external nor basic auth: a rule whose path starts with one
+    /// of these (`--no-auth-locations`, ingress-nginx's ConfigMap `no-auth-locations`, default
+    /// `/.well-known/acme-challenge`, so ACME HTTP-01 challenges pass a global auth).
+    pub no_auth_locations: Vec<String>,
 }
+
+/// ingress-nginx's default `no-auth-locations`.
+pub const DEFAULT_NO_AUTH_LOCATIONS: &str = "/.well-known/acme-challenge";
 
 /// `--unsupported-security-annotations`: refuse (fail closed) or serve (fail open, warned).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -84,6 +97,8 @@ impl Default for CompileConfig {
             unsupported_security: UnsupportedSecurity::Refuse,
             source_ranges: SourcePolicy::default(),
             max_body_size: Some(BodyLimit(DEFAULT_MAX_BODY_SIZE)),
+            global_auth: None,
+            no_auth_locations: vec![DEFAULT_NO_AUTH_LOCATIONS.to_owned()],
         }
     }
 }

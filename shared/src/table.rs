@@ -17,6 +17,7 @@ mod body_size;
 pub mod canary;
 pub mod cors;
 mod endpoints;
+pub mod external_auth;
 pub mod limits;
 pub mod redirect;
 pub mod retries;
@@ -27,6 +28,7 @@ pub mod upstream_host;
 pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size};
 pub use cors::Cors;
 pub use endpoints::{Endpoint, Endpoints};
+pub use external_auth::{ExternalAuth, Satisfy};
 pub use limits::{Limits, RateLimit};
 pub use retries::{NextUpstream, Retries};
 pub use source::{SourcePolicy, SourceRangeError, parse_source_ranges};
@@ -201,6 +203,11 @@ pub struct RouteOptions {
     /// HTTP basic auth (`auth-type: basic`, `auth-secret`): requests without a valid user and
     /// password get 401 with `WWW-Authenticate`. `None`: no basic auth.
     pub basic_auth: Option<Arc<basic_auth::BasicAuth>>,
+    /// External auth (`auth-url` and its siblings, or `--global-auth-url`): a subrequest
+    /// decides before the request is forwarded. `None`: no external auth.
+    pub external_auth: Option<Arc<ExternalAuth>>,
+    /// How source lists, basic auth and external auth combine (`satisfy`; default all).
+    pub satisfy: Satisfy,
     /// Which client addresses the route serves (`allowlist-source-range`,
     /// `denylist-source-range`, or the global flags); others get 403. `None`: everyone.
     pub source: Option<Arc<SourcePolicy>>,
@@ -238,6 +245,8 @@ impl Default for RouteOptions {
             timeouts: None,
             retries: None,
             basic_auth: None,
+            external_auth: None,
+            satisfy: Satisfy::All,
             source: None,
             max_body_size: None,
             redirect: None,

@@ -196,6 +196,41 @@ impl ProxyHeaderRejection {
     }
 }
 
+/// How an external-auth check ended: `strait_auth_requests_total`'s `result`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum AuthResult {
+    /// The auth service answered 2xx.
+    Allowed,
+    /// The auth service answered 401 or 403.
+    Denied,
+    /// Answered from the worker's auth cache (either way).
+    Cached,
+    /// No usable answer: the service was unreachable or answered another status (500).
+    Error,
+    /// No answer within the connect or response timeout (500).
+    Timeout,
+}
+
+impl AuthResult {
+    pub(crate) const ALL: [Self; 5] = [
+        Self::Allowed,
+        Self::Denied,
+        Self::Cached,
+        Self::Error,
+        Self::Timeout,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Denied => "denied",
+            Self::Cached => "cached",
+            Self::Error => "error",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
 macro_rules! label_value_from_as_str {
     ($($t:ty),*) => {$(
         impl EncodeLabelValue for $t {
@@ -213,7 +248,8 @@ label_value_from_as_str!(
     ProxyHeaderRejection,
     UpstreamErrorKind,
     LimitKind,
-    Scheme
+    Scheme,
+    AuthResult
 );
 
 /// Writes `key="value"` unless the value is empty: the names of a request that matched no
@@ -294,6 +330,12 @@ impl EncodeLabelSet for UpstreamLabels {
         name_label(encoder, "ingress", &self.ingress)?;
         name_label(encoder, "service", &self.service)
     }
+}
+
+/// `auth_requests_total`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct AuthLabels {
+    pub result: AuthResult,
 }
 
 /// `upstream_errors_total`.

@@ -12,7 +12,7 @@
 
 use http::HeaderMap;
 use http::header::CONTENT_LENGTH;
-use strait_shared::table::RouteOptions;
+use strait_shared::table::{RouteOptions, SourcePolicy};
 
 use crate::connection::ConnCtx;
 use crate::error::ProxyError;
@@ -25,12 +25,30 @@ pub(crate) fn check(
     options: &RouteOptions,
 ) -> Result<(), ProxyError> {
     if let Some(policy) = &options.source {
-        let trusted = &ctx.proxy.config.trusted_proxies;
-        let client = forwarding::client(headers, ctx.peer.ip(), trusted);
-        if !policy.permits(client) {
-            return Err(ProxyError::Forbidden(client));
-        }
+        check_source(ctx, headers, policy)?;
     }
+    check_body_size(headers, options)
+}
+
+/// Checks the request's client address against `policy`.
+pub(crate) fn check_source(
+    ctx: &ConnCtx,
+    headers: &HeaderMap,
+    policy: &SourcePolicy,
+) -> Result<(), ProxyError> {
+    let trusted = &ctx.proxy.config.trusted_proxies;
+    let client = forwarding::client(headers, ctx.peer.ip(), trusted);
+    if !policy.permits(client) {
+        return Err(ProxyError::Forbidden(client));
+    }
+    Ok(())
+}
+
+/// Checks the request's declared body size against the route's limit.
+pub(crate) fn check_body_size(
+    headers: &HeaderMap,
+    options: &RouteOptions,
+) -> Result<(), ProxyError> {
     if let Some(limit) = options.max_body_size
         && declared_length(headers).is_some_and(|length| length > limit.0)
     {

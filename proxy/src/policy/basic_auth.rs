@@ -101,6 +101,11 @@ fn cache_key(hash: &PasswordHash, user: &str, password: &[u8]) -> u128 {
     (u128::from(half(&keys[0])) << 64) | u128::from(half(&keys[1]))
 }
 
+/// The user of an `Authorization: Basic` header (nginx's `$remote_user`).
+pub(crate) fn user(headers: &HeaderMap) -> Option<String> {
+    credentials(headers).map(|(user, _)| user)
+}
+
 /// The user and password of an `Authorization: Basic <base64(user:password)>` header.
 fn credentials(headers: &HeaderMap) -> Option<(String, Vec<u8>)> {
     let value = headers.get(AUTHORIZATION)?.as_bytes();

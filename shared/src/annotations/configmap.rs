@@ -188,9 +188,51 @@ pub static OPTIONS: &[ConfigOption] = &[
         "--max-body-size",
         "same default (1m); 413 over it",
     ),
-    guard(
+    flag(
         "global-auth-url",
-        "no global external auth yet: requests it guarded would pass",
+        "--global-auth-url",
+        "every route whose Ingress has no auth-url, unless it sets enable-global-auth: \"false\"",
+    ),
+    flag("global-auth-method", "--global-auth-method", "same meaning"),
+    flag("global-auth-signin", "--global-auth-signin", "same meaning"),
+    flag(
+        "global-auth-signin-redirect-param",
+        "--global-auth-signin-redirect-param",
+        "same default (rd)",
+    ),
+    flag(
+        "global-auth-response-headers",
+        "--global-auth-response-headers",
+        "same meaning",
+    ),
+    flag(
+        "global-auth-request-redirect",
+        "--global-auth-request-redirect",
+        "same meaning",
+    ),
+    flag(
+        "global-auth-cache-key",
+        "--global-auth-cache-key",
+        "same meaning",
+    ),
+    flag(
+        "global-auth-cache-duration",
+        "--global-auth-cache-duration",
+        "same default (200 202 401 5m)",
+    ),
+    flag(
+        "global-auth-always-set-cookie",
+        "--global-auth-always-set-cookie",
+        "same default (false)",
+    ),
+    guard(
+        "global-auth-snippet",
+        "nginx configuration text: never executed",
+    ),
+    flag(
+        "no-auth-locations",
+        "--no-auth-locations",
+        "same default (/.well-known/acme-challenge); exempts rule paths from external and basic auth",
     ),
     flag(
         "whitelist-source-range",

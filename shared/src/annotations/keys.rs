@@ -61,7 +61,9 @@ const AFFINITY: &str =
 const HASHING: &str = "planned: consistent hashing; requests are balanced round robin meanwhile";
 const UPSTREAM_TLS: &str =
     "planned: TLS and HTTP/2 upstreams; Strait speaks cleartext HTTP/1.1 upstream today";
-const EXTERNAL_AUTH: &str = "planned: external auth; routes are refused until it is enforced";
+const AUTH_URL: &str = "TLS to the auth service is not verified (nginx's default); `$host` is routed through Strait's own table, not out through the load balancer; timeouts are --upstream-connect-timeout and --upstream-response-timeout; an untrusted client's X-Forwarded-* are not passed on";
+const AUTH_CACHE: &str = "answers are cached per worker (at most 4,096), keyed by Ingress, rule path, host and the evaluated key (variables from a fixed set such as $http_<name>, $cookie_<name>, $remote_user; an unknown one turns caching off, with a warning); Cache-Control max-age does not change the duration";
+const AUTH_KEEPALIVE: &str = "auth connections are always pooled per worker like upstream ones (--upstream-pool-max-idle, --upstream-pool-idle-timeout)";
 const CLIENT_CERTS: &str =
     "planned: client-certificate auth; routes are refused until it is enforced";
 const SOURCE: &str = "CIDRs or addresses, comma-separated, matched against the client address (trusted proxies and PROXY protocol applied); deny before allow; 403; replaces the global --allowlist-source-range / --denylist-source-range";
@@ -173,22 +175,23 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("auth-secret-type", BasicAuth, Honoured, "`auth-file` (the `auth` key, an htpasswd file) or `auth-map` (key = user, value = hash)"),
     k("auth-realm", BasicAuth, Honoured, "the realm of the `WWW-Authenticate: Basic` challenge"),
     // External auth.
-    k("auth-url", ExternalAuth, NotYet, EXTERNAL_AUTH),
-    k("auth-signin", ExternalAuth, NotYet, EXTERNAL_AUTH),
-    k("auth-signin-redirect-param", ExternalAuth, NotYet, EXTERNAL_AUTH),
-    k("auth-method", ExternalAuth, NotYet, EXTERNAL_AUTH),
-    k("auth-response-headers", ExternalAuth, NotYet, EXTERNAL_AUTH),
-    k("auth-request-redirect", ExternalAuth, NotYet, EXTERNAL_AUTH),
-    k("auth-proxy-set-headers", ExternalAuth, NotYet, EXTERNAL_AUTH),
-    k("auth-always-set-cookie", ExternalAuth, NotYet, EXTERNAL_AUTH),
-    k("auth-cache-key", ExternalAuth, NotYet, EXTERNAL_AUTH),
-    k("auth-cache-duration", ExternalAuth, NotYet, EXTERNAL_AUTH),
-    k("auth-keepalive", ExternalAuth, NotYet, EXTERNAL_AUTH),
-    k("auth-keepalive-requests", ExternalAuth, NotYet, EXTERNAL_AUTH),
-    k("auth-keepalive-share-vars", ExternalAuth, NotYet, EXTERNAL_AUTH),
-    k("auth-keepalive-timeout", ExternalAuth, NotYet, EXTERNAL_AUTH),
+    k("auth-url", ExternalAuth, HonouredWithDifference, AUTH_URL),
+    k("auth-signin", ExternalAuth, Honoured, "a 401 (from any auth method) becomes a 302 to this URL with the original URL in `rd`; an invalid value is ignored with a warning, as in ingress-nginx"),
+    k("auth-signin-redirect-param", ExternalAuth, Honoured, "the query parameter of auth-signin that carries the original URL (default `rd`)"),
+    k("auth-method", ExternalAuth, Honoured, "the subrequest's method (default GET); with it the subrequest also carries X-Original-URI and X-Scheme"),
+    k("auth-response-headers", ExternalAuth, Honoured, "copied from a 2xx auth answer onto the upstream request; a listed header the answer lacks is removed from the request"),
+    k("auth-request-redirect", ExternalAuth, HonouredWithDifference, "the subrequest's X-Auth-Request-Redirect; an invalid value refuses the routes where ingress-nginx would drop the whole external auth and serve them open"),
+    k("auth-proxy-set-headers", ExternalAuth, NotYet, "planned: subrequest headers from a ConfigMap (Strait does not read ConfigMaps yet); routes are refused until it is enforced"),
+    k("auth-always-set-cookie", ExternalAuth, HonouredWithDifference, "each Set-Cookie of the auth answer reaches the client whatever the status (without it: only with 200, 201, 204, 206, 301, 302, 303, 304, 307, 308); nginx joins several into one header"),
+    k("auth-cache-key", ExternalAuth, HonouredWithDifference, AUTH_CACHE),
+    k("auth-cache-duration", ExternalAuth, HonouredWithDifference, AUTH_CACHE),
+    k("auth-keepalive", ExternalAuth, Ignored, AUTH_KEEPALIVE).security(false),
+    k("auth-keepalive-requests", ExternalAuth, Ignored, AUTH_KEEPALIVE).security(false),
+    k("auth-keepalive-share-vars", ExternalAuth, Ignored, "the subrequest always carries the request's own X-Request-ID")
+        .security(false),
+    k("auth-keepalive-timeout", ExternalAuth, Ignored, AUTH_KEEPALIVE).security(false),
     k("auth-snippet", ExternalAuth, Refused, SNIPPET),
-    k("enable-global-auth", ExternalAuth, Ignored, "Strait has no global external auth, so there is nothing for this key to turn off")
+    k("enable-global-auth", ExternalAuth, Honoured, "`false` keeps --global-auth-url off this Ingress's routes (an Ingress with its own auth-url never uses it)")
         .security(false),
     // Client certificates.
     k("auth-tls-secret", ClientCerts, NotYet, CLIENT_CERTS),
@@ -197,7 +200,7 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("auth-tls-pass-certificate-to-upstream", ClientCerts, NotYet, CLIENT_CERTS),
     k("auth-tls-error-page", ClientCerts, NotYet, CLIENT_CERTS),
     k("auth-tls-match-cn", ClientCerts, NotYet, CLIENT_CERTS),
-    k("satisfy", ClientCerts, NotYet, "planned with the auth methods it combines; routes are refused until they are enforced"),
+    k("satisfy", ClientCerts, Honoured, "`any`: one of source lists, basic auth and external auth passing is enough (a 401 outranks a 403, an external-auth failure is a 500); `all` (default): each must pass; anything else is `all`"),
     // Source address.
     k("allowlist-source-range", SourceAddress, Honoured, SOURCE),
     k("whitelist-source-range", SourceAddress, Honoured, SOURCE).alias("allowlist-source-range"),

@@ -10,6 +10,9 @@
 //!   host is a TLS host (of any of our Ingresses: TLS is per host) and its Ingress does not
 //!   opt out. Host-less rules and the default backend have no TLS host, so only force counts.
 //! - Access log: on unless the Ingress sets `enable-access-log: "false"`; carried per route.
+//! - Auth: basic auth ([`basic_auth`]) and external auth ([`external_auth`], the Ingress's own
+//!   or the global one) are carried by every route of the Ingress but those whose rule path
+//!   starts with one of `--no-auth-locations` (ingress-nginx leaves both off there).
 //! - Refusal: an Ingress with a snippet, or with a security annotation Strait does not enforce
 //!   (under the default `--unsupported-security-annotations=refuse`), still claims its routes,
 //!   so they answer 503 with the reason instead of falling through to another rule.
@@ -27,9 +30,10 @@ use crate::host::HostPattern;
 use crate::model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason};
 use crate::paths::PathKind;
 use crate::table::basic_auth::BasicAuth;
-use crate::table::{Refusal, Route, RouteOptions};
+use crate::table::{ExternalAuth, Refusal, Route, RouteOptions, Satisfy};
 
 mod basic_auth;
+mod external_auth;
 
 /// What every claim of one Ingress shares.
 struct IngressCtx<'a> {
@@ -38,6 +42,9 @@ struct IngressCtx<'a> {
     settings: Settings,
     /// Basic auth of every route (`auth-type: basic`), read in [`basic_auth`].
     basic_auth: Option<std::sync::Arc<BasicAuth>>,
+    /// External auth of every route (own or global), read in [`external_auth`].
+    external_auth: Option<std::sync::Arc<ExternalAuth>>,
+    satisfy: Satisfy,
 }
 
 pub(super) fn compile_ingress(
@@ -55,11 +62,18 @@ pub(super) fn compile_ingress(
             settings.refused = settings.refused.or(Some(refusal));
             None
         });
+    let (external, satisfy) = external_auth::read(read, c.config, &object, &mut c.diagnostics);
+    let external_auth = external.unwrap_or_else(|refusal| {
+        settings.refused = settings.refused.or(Some(refusal));
+        None
+    });
     let ctx = IngressCtx {
         key,
         object,
         settings,
         basic_auth,
+        external_auth,
+        satisfy,
     };
     let Some(spec) = ingress.spec.as_ref() else {
         return ctx.settings.refused;
@@ -150,7 +164,7 @@ fn claim(
         c.diagnostics.push(d);
         return;
     }
-    let Some(route) = route(c, ctx, host, backend, &what) else {
+    let Some(route) = route(c, ctx, host, Some(path), backend, &what) else {
         return;
     };
     if let Err(winner) = c.builder.insert(host, kind, path, route) {
@@ -167,7 +181,7 @@ fn compile_default_backend(c: &mut Compiler<'_>, ctx: &IngressCtx<'_>, backend: 
         c.diagnostics.push(d);
         return;
     }
-    let Some(route) = route(c, ctx, &HostPattern::Any, backend, &what) else {
+    let Some(route) = route(c, ctx, &HostPattern::Any, None, backend, &what) else {
         return;
     };
     if let Err(winner) = c.builder.default_backend(route) {
@@ -177,12 +191,13 @@ fn compile_default_backend(c: &mut Compiler<'_>, ctx: &IngressCtx<'_>, backend: 
     }
 }
 
-/// The route for a backend on `host`, or `None` (with a diagnostic) when it names no usable
-/// Service.
+/// The route for a backend on `host` at rule path `path` (`None`: the default backend), or
+/// `None` (with a diagnostic) when it names no usable Service.
 fn route(
     c: &mut Compiler<'_>,
     ctx: &IngressCtx<'_>,
     host: &HostPattern,
+    path: Option<&str>,
     backend: &IngressBackend,
     what: &dyn Fn() -> String,
 ) -> Option<Route> {
@@ -199,6 +214,7 @@ fn route(
     let backend = c.backend(&ctx.object, service, settings.mode);
     let redirects = settings.redirects;
     let https_redirect = redirects.force || (redirects.ssl && c.tls_hosts.contains(host));
+    let exempt = path.is_some_and(|p| external_auth::exempt(c.config, p));
     Some(Route {
         ingress: ctx.key.clone(),
         backend,
@@ -206,7 +222,9 @@ fn route(
             https_redirect,
             access_log: settings.access_log,
             refused: settings.refused,
-            basic_auth: ctx.basic_auth.clone(),
+            basic_auth: ctx.basic_auth.clone().filter(|_| !exempt),
+            external_auth: ctx.external_auth.clone().filter(|_| !exempt),
+            satisfy: ctx.satisfy,
             source: settings.source.clone(),
             max_body_size: settings.max_body_size,
             limits: settings.limits.clone(),

@@ -38,14 +38,14 @@ fn guarded_world(key: &str, value: &str) -> World {
 
 #[test]
 fn every_unenforced_security_key_refuses_its_ingress_routes_and_only_those() {
-    // docs/architecture.md, "Annotations": external auth, client certificates, satisfy,
-    // WAF, the removed global rate limit (source lists, basic auth, body size and the
-    // limit-* keys are enforced: access_* and limits tests).
+    // docs/architecture.md, "Annotations": client certificates, WAF, the removed global rate
+    // limit, and external auth's ConfigMap of subrequest headers (source lists, basic and
+    // external auth, satisfy, body size and the limit-* keys are enforced: access_* and limits
+    // tests).
     for (key, value) in [
-        ("auth-url", "http://auth.example.com/verify"),
+        ("auth-proxy-set-headers", "default/auth-headers"),
         ("auth-tls-secret", "default/ca"),
         ("auth-tls-verify-client", "on"),
-        ("satisfy", "any"),
         ("enable-modsecurity", "true"),
         ("global-rate-limit", "100"),
     ] {

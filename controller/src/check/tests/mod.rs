@@ -145,12 +145,12 @@ fn a_key_honoured_with_a_difference_needs_attention() {
 
 #[test]
 fn an_unenforced_security_key_refuses_the_routes() {
-    let key = nginx("auth-url");
+    let key = nginx("auth-proxy-set-headers");
     let loaded = with_service([ingress(
         "default",
         "web",
         Some("strait"),
-        &[(&key, "https://auth.example.com/check")],
+        &[(&key, "default/auth-headers")],
     )]);
     let report = report(&loaded);
     let web = only(&report);
@@ -180,8 +180,13 @@ fn an_unenforced_security_key_refuses_the_routes() {
 
 #[test]
 fn serve_mode_serves_an_unenforced_key_but_still_exits_1() {
-    let key = nginx("satisfy");
-    let loaded = with_service([ingress("default", "web", Some("strait"), &[(&key, "any")])]);
+    let key = nginx("auth-tls-secret");
+    let loaded = with_service([ingress(
+        "default",
+        "web",
+        Some("strait"),
+        &[(&key, "default/ca")],
+    )]);
     let config = CompileConfig {
         unsupported_security: UnsupportedSecurity::Serve,
         ..CompileConfig::default()

@@ -178,12 +178,12 @@ async fn answer_list(api: &mut ApiServer, path: &str, kind: &str, items: Vec<Val
 #[tokio::test]
 async fn a_cluster_is_listed_once_per_kind_and_checked_like_a_folder() {
     let (client, mut api) = mock::pair();
-    let auth = nginx("auth-url");
+    let auth = nginx("auth-proxy-set-headers");
     let guarded = ingress(
         "default",
         "guarded",
         Some("nginx"),
-        &[(&auth, "https://auth/check")],
+        &[(&auth, "default/auth-headers")],
     );
     let scenario = tokio::spawn(async move {
         let class = ingress_class("nginx", "k8s.io/ingress-nginx", false);
