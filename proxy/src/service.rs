@@ -175,6 +175,11 @@ async fn forward(
     };
     let upstream_host = options.upstream_host.as_ref();
     let client_upgrade = prepare_upstream(&mut request, host, upstream_host, ctx, request_id);
+    if options.basic_auth.is_some() {
+        // nginx.tmpl's `proxy_set_header Authorization ""` on a basic-auth location: the
+        // password stays here.
+        request.headers_mut().remove(http::header::AUTHORIZATION);
+    }
     if let Some(auth) = &options.external_auth {
         policy::external_auth::forward_headers(auth, passed, request.headers_mut());
     }
