@@ -43,18 +43,19 @@ thread_local! {
 
 /// `Ok` when the request carries a user and password of `auth`, else 401.
 pub(crate) async fn check(auth: &BasicAuth, headers: &HeaderMap) -> Result<(), ProxyError> {
-    let Some((user, password)) = credentials(headers) else {
+    let Some(credentials) = credentials(headers) else {
         return Err(unauthorized(auth));
     };
-    let Some(hash) = auth.users.get(&user) else {
+    let (user, password) = credentials.parts();
+    let Some(hash) = auth.users.get(user) else {
         return Err(unauthorized(auth));
     };
-    let key = cache_key(hash, &user, &password);
+    let key = cache_key(hash, user, password);
     let now = Instant::now();
     if CACHE.with_borrow(|c| c.get(&key).is_some_and(|until| *until > now)) {
         return Ok(());
     }
-    if !verify(hash, password).await {
+    if !verify(hash, password.to_vec()).await {
         return Err(unauthorized(auth));
     }
     CACHE.with_borrow_mut(|c| remember(c, key, Instant::now()));
@@ -103,21 +104,62 @@ fn cache_key(hash: &PasswordHash, user: &str, password: &[u8]) -> u128 {
 
 /// The user of an `Authorization: Basic` header (nginx's `$remote_user`).
 pub(crate) fn user(headers: &HeaderMap) -> Option<String> {
-    credentials(headers).map(|(user, _)| user)
+    credentials(headers).map(|c| c.parts().0.to_owned())
+}
+
+/// The decoded `user:password` of a `Basic` token: on the stack when it fits (nearly always),
+/// so a cache hit allocates nothing.
+#[derive(Debug)]
+struct Credentials {
+    decoded: Decoded,
+    colon: usize,
+}
+
+#[derive(Debug)]
+enum Decoded {
+    Stack([u8; STACK_TOKEN], usize),
+    Heap(Vec<u8>),
+}
+
+/// Decoded credentials up to this many bytes stay on the stack.
+const STACK_TOKEN: usize = 256;
+
+impl Credentials {
+    fn bytes(&self) -> &[u8] {
+        match &self.decoded {
+            Decoded::Stack(buf, len) => &buf[..*len],
+            Decoded::Heap(bytes) => bytes,
+        }
+    }
+
+    /// The user (checked to be UTF-8 when parsed) and the password.
+    fn parts(&self) -> (&str, &[u8]) {
+        let (user, rest) = self.bytes().split_at(self.colon);
+        (std::str::from_utf8(user).unwrap_or_default(), &rest[1..])
+    }
 }
 
 /// The user and password of an `Authorization: Basic <base64(user:password)>` header.
-fn credentials(headers: &HeaderMap) -> Option<(String, Vec<u8>)> {
+fn credentials(headers: &HeaderMap) -> Option<Credentials> {
     let value = headers.get(AUTHORIZATION)?.as_bytes();
     let (scheme, token) = value.split_at(value.iter().position(|b| *b == b' ')?);
     if !scheme.eq_ignore_ascii_case(b"basic") {
         return None;
     }
     let token = token.trim_ascii();
-    let decoded = STANDARD.decode(token).ok()?;
-    let colon = decoded.iter().position(|b| *b == b':')?;
-    let user = std::str::from_utf8(&decoded[..colon]).ok()?.to_owned();
-    Some((user, decoded[colon + 1..].to_vec()))
+    let mut buf = [0u8; STACK_TOKEN];
+    let decoded = match STANDARD.decode_slice(token, &mut buf) {
+        Ok(len) => Decoded::Stack(buf, len),
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            Decoded::Heap(STANDARD.decode(token).ok()?)
+        }
+        Err(_) => return None,
+    };
+    let mut credentials = Credentials { decoded, colon: 0 };
+    let colon = credentials.bytes().iter().position(|b| *b == b':')?;
+    std::str::from_utf8(&credentials.bytes()[..colon]).ok()?;
+    credentials.colon = colon;
+    Some(credentials)
 }
 
 fn unauthorized(auth: &BasicAuth) -> ProxyError {
@@ -140,15 +182,25 @@ mod tests {
     fn credentials_parse_like_nginx() {
         // "alice:pa:ss" — the password may hold colons.
         let h = headers("Basic YWxpY2U6cGE6c3M=");
-        assert_eq!(
-            credentials(&h),
-            Some(("alice".to_owned(), b"pa:ss".to_vec()))
+        let parts = |h: &HeaderMap| {
+            credentials(h).map(|c| {
+                let (user, password) = c.parts();
+                (user.to_owned(), password.to_vec())
+            })
+        };
+        assert_eq!(parts(&h), Some(("alice".to_owned(), b"pa:ss".to_vec())));
+        assert_eq!(parts(&headers("basic   YWxpY2U6")).unwrap().1, b"");
+        // A token past the stack buffer decodes on the heap, the same way.
+        let long = format!("{}:{}", "u".repeat(10), "p".repeat(400));
+        let token = format!("Basic {}", STANDARD.encode(&long));
+        assert_eq!(parts(&headers(&token)).unwrap().1.len(), 400);
+        assert!(credentials(&headers("Bearer YWxpY2U6cGE=")).is_none());
+        assert!(credentials(&headers("Basic !!!")).is_none());
+        assert!(
+            credentials(&headers("Basic YWxpY2U=")).is_none(),
+            "no colon"
         );
-        assert_eq!(credentials(&headers("basic   YWxpY2U6")).unwrap().1, b"");
-        assert_eq!(credentials(&headers("Bearer YWxpY2U6cGE=")), None);
-        assert_eq!(credentials(&headers("Basic !!!")), None);
-        assert_eq!(credentials(&headers("Basic YWxpY2U=")), None, "no colon");
-        assert_eq!(credentials(&HeaderMap::new()), None);
+        assert!(credentials(&HeaderMap::new()).is_none());
     }
 
     #[test]
