@@ -297,14 +297,8 @@ struct Case {
 
 /// One key per security group (docs/architecture.md, "Annotations").
 const SECURITY_CASES: &[Case] = &[
-    Case {
-        // annotations.md "External Authentication", auth-proxy-set-headers (a ConfigMap of
-        // subrequest headers; annotations-risk.md: ExternalAuth, Medium). auth-url itself is
-        // enforced: access_external_auth.rs.
-        doc: "External Authentication (auth-proxy-set-headers)",
-        annotations: &[("auth-proxy-set-headers", "default/auth-headers")],
-        probe: Probe::Get,
-    },
+    // External Authentication (auth-url and every sibling, auth-proxy-set-headers included)
+    // is enforced: access_external_auth*.rs.
     Case {
         // annotations.md "Client Certificate Authentication" (annotations-risk.md:
         // CertificateAuth auth-tls-secret, Medium).

@@ -173,8 +173,10 @@ pub enum AuthFailure {
     /// is itself behind external auth).
     #[error("the auth URL's host routes to no usable backend")]
     Route,
-    /// The auth URL made from the request is not a valid request target.
-    #[error("the auth URL made from the request is invalid")]
+    /// The auth URL made from the request is not a valid request target, or a subrequest
+    /// header made from it (`X-Original-URL`, an `auth-proxy-set-headers` value with
+    /// variables) is not valid header text.
+    #[error("the auth subrequest made from the request is invalid")]
     Target,
 }
 

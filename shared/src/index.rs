@@ -12,6 +12,7 @@ use crate::annotations::Finding;
 use crate::model::{Diagnostic, Kind, ObjectKey};
 use crate::objects::Object;
 use crate::table::basic_auth::AuthSecret;
+use crate::table::external_auth::{AUTH_PROXY_SET_HEADERS, HeaderData, config_map_ref};
 use crate::table::{Refusal, RouteTable};
 use crate::tls::{Certificate, CertificateError};
 
@@ -36,6 +37,13 @@ pub struct Index {
     secrets: BTreeMap<ObjectKey, TlsSecret>,
     /// Other Secrets as basic auth reads them (htpasswd files and maps, parsed when applied).
     auth_secrets: BTreeMap<ObjectKey, Arc<AuthSecret>>,
+    /// ConfigMaps as `auth-proxy-set-headers` reads them: the header map, or why the data are
+    /// not one (read when decoded; nothing else of the object is held).
+    config_maps: BTreeMap<ObjectKey, HeaderData>,
+    /// ConfigMaps some held Ingress names in `<any prefix>/auth-proxy-set-headers`, with how
+    /// many name each: only a change of one of these can change a compiled table, so a change
+    /// of any other ConfigMap costs no recompile.
+    config_map_refs: BTreeMap<ObjectKey, usize>,
     nodes: BTreeMap<ObjectKey, Arc<Node>>,
 }
 
@@ -89,9 +97,10 @@ impl Index {
         Self::default()
     }
 
-    /// Inserts or replaces an object; `false` when an equal object was already held (so the
-    /// caller can skip a recompile). `metadata.managedFields` and the `kubectl apply`
-    /// last-applied annotation are dropped first: they are large and never read.
+    /// Inserts or replaces an object; `false` when that cannot change a compiled table (so the
+    /// caller can skip a recompile): an equal object was already held, or it is a ConfigMap no
+    /// Ingress names. `metadata.managedFields` and the `kubectl apply` last-applied annotation
+    /// are dropped first: they are large and never read.
     pub fn apply(&mut self, mut object: Object) -> bool {
         if needs_trim(object.metadata()) {
             trim(object.metadata_mut());
@@ -99,7 +108,14 @@ impl Index {
         let key = object.key();
         match object {
             Object::IngressClass(o) => replace(&mut self.ingress_classes, key, o),
-            Object::Ingress(o) => replace(&mut self.ingresses, key, o),
+            Object::Ingress(o) => {
+                if self.ingresses.get(&key) == Some(&o) {
+                    return false;
+                }
+                self.relink(&key, Some(&o));
+                self.ingresses.insert(key, o);
+                true
+            }
             Object::Service(o) => replace(&mut self.services, key, o),
             Object::EndpointSlice(o) => {
                 if self.endpoint_slices.get(&key) == Some(&o) {
@@ -116,6 +132,10 @@ impl Index {
                 };
                 replace(&mut self.secrets, key, parsed) | auth_changed
             }
+            Object::ConfigMap(o) => {
+                let changed = replace(&mut self.config_maps, key.clone(), o.headers.clone());
+                changed && self.config_map_refs.contains_key(&key)
+            }
             Object::Node(o) => replace(&mut self.nodes, key, o),
         }
     }
@@ -131,20 +151,32 @@ impl Index {
             Kind::Service => keys(&self.services),
             Kind::EndpointSlice => keys(&self.endpoint_slices),
             Kind::Secret => keys(&self.secrets),
+            Kind::ConfigMap => keys(&self.config_maps),
             Kind::Node => keys(&self.nodes),
         }
     }
 
-    /// Removes an object; `false` when it was not there.
+    /// Removes an object; `false` when it was not there, or (as [`apply`](Self::apply)) is a
+    /// ConfigMap no Ingress names.
     pub fn delete(&mut self, kind: Kind, key: &ObjectKey) -> bool {
         match kind {
             Kind::IngressClass => self.ingress_classes.remove(key).is_some(),
-            Kind::Ingress => self.ingresses.remove(key).is_some(),
+            Kind::Ingress => {
+                if !self.ingresses.contains_key(key) {
+                    return false;
+                }
+                self.relink(key, None);
+                self.ingresses.remove(key);
+                true
+            }
             Kind::Service => self.services.remove(key).is_some(),
             Kind::EndpointSlice => self.delete_slice(key),
             Kind::Secret => {
                 self.auth_secrets.remove(key);
                 self.secrets.remove(key).is_some()
+            }
+            Kind::ConfigMap => {
+                self.config_maps.remove(key).is_some() && self.config_map_refs.contains_key(key)
             }
             Kind::Node => self.nodes.remove(key).is_some(),
         }
@@ -157,6 +189,7 @@ impl Index {
             + self.services.len()
             + self.endpoint_slices.len()
             + self.secrets.len()
+            + self.config_maps.len()
             + self.nodes.len()
     }
 
@@ -177,6 +210,7 @@ impl Index {
             Kind::Service => self.services.contains_key(key),
             Kind::EndpointSlice => self.endpoint_slices.contains_key(key),
             Kind::Secret => self.secrets.contains_key(key),
+            Kind::ConfigMap => self.config_maps.contains_key(key),
             Kind::Node => self.nodes.contains_key(key),
         }
     }
@@ -204,6 +238,11 @@ impl Index {
         &self.auth_secrets
     }
 
+    /// ConfigMaps read as header maps (`auth-proxy-set-headers`), by key.
+    pub fn config_maps(&self) -> &BTreeMap<ObjectKey, HeaderData> {
+        &self.config_maps
+    }
+
     /// Nodes by name.
     pub fn nodes(&self) -> &BTreeMap<ObjectKey, Arc<Node>> {
         &self.nodes
@@ -219,6 +258,31 @@ impl Index {
             .into_iter()
             .flatten()
             .filter_map(|key| self.endpoint_slices.get(key).map(|slice| &**slice))
+    }
+
+    /// Moves the ConfigMap references of the Ingress `key` from its held version to `new`
+    /// (`None`: it is being deleted).
+    fn relink(&mut self, key: &ObjectKey, new: Option<&Ingress>) {
+        let old: Vec<ObjectKey> = self
+            .ingresses
+            .get(key)
+            .map(|ingress| config_map_refs(key, ingress))
+            .unwrap_or_default();
+        let new = new.map(|ingress| config_map_refs(key, ingress));
+        if new.as_ref() == Some(&old) {
+            return;
+        }
+        for gone in old {
+            if let Some(count) = self.config_map_refs.get_mut(&gone) {
+                *count -= 1;
+                if *count == 0 {
+                    self.config_map_refs.remove(&gone);
+                }
+            }
+        }
+        for named in new.into_iter().flatten() {
+            *self.config_map_refs.entry(named).or_default() += 1;
+        }
     }
 
     fn apply_slice(&mut self, key: ObjectKey, slice: Arc<EndpointSlice>) {
@@ -262,6 +326,26 @@ impl Index {
 pub fn owning_service(key: &ObjectKey, slice: &EndpointSlice) -> Option<ObjectKey> {
     let name = slice.metadata.labels.as_ref()?.get(SERVICE_NAME_LABEL)?;
     (!name.is_empty()).then(|| ObjectKey::new(key.namespace.clone(), name.clone()))
+}
+
+/// The ConfigMaps the Ingress `key` names in `auth-proxy-set-headers`, under any annotation
+/// prefix (more than the compile reads is harmless: it only costs a recompile), without
+/// repeats.
+fn config_map_refs(key: &ObjectKey, ingress: &Ingress) -> Vec<ObjectKey> {
+    let Some(annotations) = ingress.metadata.annotations.as_ref() else {
+        return Vec::new();
+    };
+    let mut refs: Vec<ObjectKey> = annotations
+        .iter()
+        .filter(|(k, _)| {
+            k.rsplit_once('/')
+                .is_some_and(|(_, name)| name == AUTH_PROXY_SET_HEADERS)
+        })
+        .filter_map(|(_, value)| config_map_ref(&key.namespace, value).ok())
+        .collect();
+    refs.sort();
+    refs.dedup();
+    refs
 }
 
 /// Inserts `value`; `false` when an equal value was already there.

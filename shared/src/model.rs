@@ -43,17 +43,20 @@ pub enum Kind {
     Service,
     EndpointSlice,
     Secret,
+    /// Read only as `auth-proxy-set-headers` header maps.
+    ConfigMap,
     Node,
 }
 
 impl Kind {
     /// Every kind, in the order a fresh store should take them.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::IngressClass,
         Kind::Ingress,
         Kind::Service,
         Kind::EndpointSlice,
         Kind::Secret,
+        Kind::ConfigMap,
         Kind::Node,
     ];
 
@@ -64,6 +67,7 @@ impl Kind {
             Kind::Service => "Service",
             Kind::EndpointSlice => "EndpointSlice",
             Kind::Secret => "Secret",
+            Kind::ConfigMap => "ConfigMap",
             Kind::Node => "Node",
         }
     }
@@ -75,6 +79,7 @@ impl Kind {
             ("networking.k8s.io/v1", "Ingress") => Some(Self::Ingress),
             ("v1", "Service") => Some(Self::Service),
             ("v1", "Secret") => Some(Self::Secret),
+            ("v1", "ConfigMap") => Some(Self::ConfigMap),
             ("v1", "Node") => Some(Self::Node),
             ("discovery.k8s.io/v1", "EndpointSlice") => Some(Self::EndpointSlice),
             _ => None,
@@ -153,6 +158,10 @@ pub enum Reason {
     AuthSecretMissing,
     /// The basic-auth Secret has no usable htpasswd data (routes refused).
     AuthSecretInvalid,
+    /// `auth-proxy-set-headers` names a ConfigMap that does not exist (routes refused).
+    ConfigMapMissing,
+    /// The ConfigMap's data are not a usable header map (routes refused).
+    ConfigMapInvalid,
     /// The Secret's TLS material is unusable (wrong type, bad PEM, key not matching the
     /// certificate); its hosts get the default certificate.
     TlsSecretInvalid,
@@ -191,6 +200,8 @@ impl Reason {
             Reason::TlsSecretMissing => "TlsSecretMissing",
             Reason::AuthSecretMissing => "AuthSecretMissing",
             Reason::AuthSecretInvalid => "AuthSecretInvalid",
+            Reason::ConfigMapMissing => "ConfigMapMissing",
+            Reason::ConfigMapInvalid => "ConfigMapInvalid",
             Reason::TlsSecretInvalid => "TlsSecretInvalid",
             Reason::TlsHostNotCovered => "TlsHostNotCovered",
             Reason::TlsCertificateExpired => "TlsCertificateExpired",

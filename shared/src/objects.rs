@@ -1,7 +1,7 @@
 //! The Kubernetes objects Strait reads, decoded from JSON values (the manifests source) or
 //! received from watches (the cluster source).
 
-use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -10,6 +10,10 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::model::{Kind, ObjectKey};
+
+mod config_map;
+
+pub use config_map::ConfigMapHeaders;
 
 /// One object of a kind Strait reads. Shared, not copied: the manifests folder keeps each
 /// file's objects and the store's index holds the same ones, so a clone is a reference count.
@@ -20,6 +24,8 @@ pub enum Object {
     Service(Arc<Service>),
     EndpointSlice(Arc<EndpointSlice>),
     Secret(Arc<Secret>),
+    /// Reduced when decoded to what `auth-proxy-set-headers` reads ([`ConfigMapHeaders`]).
+    ConfigMap(Arc<ConfigMapHeaders>),
     Node(Arc<Node>),
 }
 
@@ -71,6 +77,9 @@ impl Object {
             Kind::Service => Self::Service(decode(kind, &name, value)?),
             Kind::EndpointSlice => Self::EndpointSlice(decode(kind, &name, value)?),
             Kind::Secret => Self::Secret(decode(kind, &name, value)?),
+            Kind::ConfigMap => {
+                Self::ConfigMap(Arc::new(ConfigMapHeaders::from_value(&name, &value)))
+            }
             Kind::Node => Self::Node(decode(kind, &name, value)?),
         };
         let namespaced = kind.is_namespaced();
@@ -90,6 +99,7 @@ impl Object {
             Self::Service(_) => Kind::Service,
             Self::EndpointSlice(_) => Kind::EndpointSlice,
             Self::Secret(_) => Kind::Secret,
+            Self::ConfigMap(_) => Kind::ConfigMap,
             Self::Node(_) => Kind::Node,
         }
     }
@@ -106,6 +116,7 @@ impl Object {
             Self::Service(o) => &o.metadata,
             Self::EndpointSlice(o) => &o.metadata,
             Self::Secret(o) => &o.metadata,
+            Self::ConfigMap(o) => &o.metadata,
             Self::Node(o) => &o.metadata,
         }
     }
@@ -120,6 +131,7 @@ impl Object {
             Self::Service(o) => &mut Arc::make_mut(o).metadata,
             Self::EndpointSlice(o) => &mut Arc::make_mut(o).metadata,
             Self::Secret(o) => &mut Arc::make_mut(o).metadata,
+            Self::ConfigMap(o) => &mut Arc::make_mut(o).metadata,
             Self::Node(o) => &mut Arc::make_mut(o).metadata,
         }
     }
@@ -161,3 +173,10 @@ macro_rules! from_k8s {
 }
 
 from_k8s!(IngressClass, Ingress, Service, EndpointSlice, Secret, Node);
+
+impl From<ConfigMap> for Object {
+    /// Reduced at once: only its name, namespace and header data are kept.
+    fn from(object: ConfigMap) -> Self {
+        Self::ConfigMap(Arc::new(ConfigMapHeaders::from_config_map(object)))
+    }
+}

@@ -147,6 +147,9 @@ pub enum Refusal {
     SnippetAnnotation,
     /// Basic auth whose Secret is missing or holds no usable htpasswd data.
     BasicAuthSecret,
+    /// External auth whose `auth-proxy-set-headers` ConfigMap is missing, in another
+    /// namespace, or not a usable header map.
+    AuthHeadersConfigMap,
 }
 
 impl Refusal {
@@ -165,6 +168,9 @@ impl Refusal {
             Self::BasicAuthSecret => {
                 "route refused: the basic-auth Secret of its Ingress is missing or unusable (see the Ingress's events or strait check)"
             }
+            Self::AuthHeadersConfigMap => {
+                "route refused: the auth-proxy-set-headers ConfigMap of its Ingress is missing or unusable (see the Ingress's events or strait check)"
+            }
         }
     }
 
@@ -175,6 +181,7 @@ impl Refusal {
             Self::InvalidSecurityAnnotation => "invalid_security_annotation",
             Self::SnippetAnnotation => "snippet_annotation",
             Self::BasicAuthSecret => "basic_auth_secret",
+            Self::AuthHeadersConfigMap => "auth_headers_configmap",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Reading `strait check`'s input from a live cluster, read-only: one list of each kind the
-//! controller watches (the same list calls its watchers make, so the same RBAC), and one get
-//! of ingress-nginx's ConfigMap.
+//! controller watches (the same list calls its watchers make, so the same RBAC; ConfigMaps
+//! for `auth-proxy-set-headers`), and one get of ingress-nginx's ConfigMap.
 
 use std::fmt::Debug;
 
@@ -16,13 +16,14 @@ use strait_shared::{Kind, Object, ObjectKey};
 
 use super::input::Loaded;
 use crate::cluster::api::{ApiUse, Scope};
-use crate::cluster::sources::WATCHED_SECRETS;
+use crate::cluster::sources::{UNWATCHED_CONFIG_MAP_LABELS, WATCHED_CONFIG_MAPS, WATCHED_SECRETS};
 
 /// Objects per list page.
 const PAGE: u32 = 500;
 
 /// Every call `strait check --cluster` makes, as RBAC names it: the controller's list calls
-/// (a test checks they are in [`crate::cluster::api::API_USE`]) and a get of one ConfigMap.
+/// (a test checks they are in [`crate::cluster::api::API_USE`]) and a get of one ConfigMap
+/// (ingress-nginx's).
 pub const API_USE: &[ApiUse] = &[
     read("networking.k8s.io", "ingressclasses"),
     read("networking.k8s.io", "ingresses"),
@@ -33,7 +34,7 @@ pub const API_USE: &[ApiUse] = &[
     ApiUse {
         group: "",
         resource: "configmaps",
-        verbs: &["get"],
+        verbs: &["list", "get"],
         scope: Scope::Cluster,
     },
 ];
@@ -47,9 +48,10 @@ const fn read(group: &'static str, resource: &'static str) -> ApiUse {
     }
 }
 
-/// Lists every kind once (all namespaces) and gets the ConfigMap `configmap`. Secrets (TLS
-/// ones only, as the controller reads them), Nodes and the ConfigMap are skipped with a note
-/// when forbidden; any other failure fails the check.
+/// Lists every kind once (all namespaces) and gets the ConfigMap `configmap`. Secrets (the
+/// types the controller reads), ConfigMaps (selected as the controller selects them), Nodes
+/// and the ConfigMap are skipped with a note when forbidden; any other failure fails the
+/// check.
 pub async fn read_cluster(client: Client, configmap: &ObjectKey) -> anyhow::Result<Loaded> {
     let mut reader = Reader {
         client,
@@ -66,6 +68,12 @@ pub async fn read_cluster(client: Client, configmap: &ObjectKey) -> anyhow::Resu
         .await?;
     let tls = ListParams::default().fields(WATCHED_SECRETS);
     reader.list::<Secret>(Kind::Secret, &tls, true).await?;
+    let header_maps = ListParams::default()
+        .fields(WATCHED_CONFIG_MAPS)
+        .labels(UNWATCHED_CONFIG_MAP_LABELS);
+    reader
+        .list::<ConfigMap>(Kind::ConfigMap, &header_maps, true)
+        .await?;
     reader.list::<Node>(Kind::Node, &all, true).await?;
     reader.configmap(configmap).await?;
     Ok(reader.loaded)
@@ -158,6 +166,7 @@ impl Reader {
 fn forbidden(kind: Kind) -> String {
     match kind {
         Kind::Secret => "Secrets could not be listed (forbidden): every TLS Secret counts as missing (TlsSecretMissing below may be wrong)".to_owned(),
+        Kind::ConfigMap => "ConfigMaps could not be listed (forbidden): every auth-proxy-set-headers ConfigMap counts as missing (ConfigMapMissing below may be wrong)".to_owned(),
         Kind::Node => "Nodes could not be listed (forbidden): nodeport backends have no endpoints".to_owned(),
         other => format!("{} could not be listed (forbidden)", plural(other)),
     }

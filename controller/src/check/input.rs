@@ -15,8 +15,8 @@ use crate::manifests::{ManifestDir, ManifestError, documents, parse_file};
 /// What the check read.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Loaded {
-    /// The objects Strait reads (Ingress, IngressClass, Service, EndpointSlice, TLS Secret,
-    /// Node).
+    /// The objects Strait reads (Ingress, IngressClass, Service, EndpointSlice, Secret,
+    /// ConfigMap as a header map, Node).
     pub index: Index,
     /// The `data` of the ingress-nginx ConfigMap, when the input holds it.
     pub configmap: Option<BTreeMap<String, String>>,

@@ -63,6 +63,14 @@ pub const API_USE: &[ApiUse] = &[
     },
     ApiUse {
         group: "",
+        resource: "configmaps",
+        // Watched (by field and label selector, for `auth-proxy-set-headers`); never fetched
+        // by name.
+        verbs: &["list", "watch"],
+        scope: Scope::Cluster,
+    },
+    ApiUse {
+        group: "",
         resource: "nodes",
         verbs: &["list", "watch"],
         scope: Scope::Cluster,

@@ -96,6 +96,7 @@ pub fn spawn_with(
         Kind::Service,
         Kind::EndpointSlice,
         Kind::Secret,
+        Kind::ConfigMap,
     ];
     if nodeport {
         expected.push(Kind::Node);

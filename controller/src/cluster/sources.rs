@@ -6,7 +6,9 @@
 //! - Objects are decoded through [`DeserializeGuard`]: one that does not decode is logged and
 //!   skipped (its last good version stays), the watch goes on (STYLE item 5).
 //! - Data never read is dropped before it is queued or cached: `managedFields`, annotations
-//!   other than the ingress ones, Node images, volumes and node info.
+//!   other than the ingress ones, Node images, volumes and node info, and everything of a
+//!   ConfigMap but its name and its data read as headers (decoded into
+//!   [`ConfigMapHeaders`](strait_shared::objects::ConfigMapHeaders)).
 //! - Errors are retried with a back-off capped at 5 s and reset by any answer; a 410 Gone
 //!   relists at once (see [`retry`]). They are counted and shown on `/readyz`, an outage of
 //!   the API server is logged once each way, and nothing stops serving: the last table stays.
@@ -16,7 +18,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use futures_util::{Stream, StreamExt as _};
-use k8s_openapi::api::core::v1::{Node, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -43,6 +45,16 @@ use retry::{ApiHealth, Backoff, Failure};
 /// service-account and bootstrap tokens, image-pull credentials. The index keeps only what it
 /// parsed (certificates, htpasswd hashes), never the raw data.
 pub const WATCHED_SECRETS: &str = "type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token,type!=bootstrap.kubernetes.io/token,type!=kubernetes.io/dockerconfigjson,type!=kubernetes.io/dockercfg";
+
+/// The field selector of the ConfigMap watch: `kube-root-ca.crt`, which the API server puts in
+/// every namespace, is the one ConfigMap every cluster has many of and that is never a header
+/// map (its key is `ca.crt`). ConfigMaps support no other field than name and namespace.
+pub const WATCHED_CONFIG_MAPS: &str = "metadata.name!=kube-root-ca.crt";
+
+/// The label selector of the ConfigMap watch, as ingress-nginx's own informer has it: Helm 2
+/// (Tiller) stores each release in a ConfigMap labelled `OWNER=TILLER`, large and possibly
+/// many (its key, `release`, is header-like).
+pub const UNWATCHED_CONFIG_MAP_LABELS: &str = "OWNER!=TILLER";
 
 /// Annotation prefixes kept on Ingresses and IngressClasses besides `--annotations-prefix`
 /// (whose keys the registry judges, unknown ones included); every other annotation is dropped
@@ -75,8 +87,9 @@ pub struct WatchTarget {
 }
 
 impl WatchTarget {
-    /// Every watch for `namespaces` (empty: all): the namespaced kinds once per namespace,
-    /// IngressClass once. Nodes are watched separately, only while wanted.
+    /// Every watch for `namespaces` (empty: all): the namespaced kinds once per namespace
+    /// (ConfigMaps included, for `auth-proxy-set-headers`), IngressClass once. Nodes are
+    /// watched separately, only while wanted.
     pub fn all(namespaces: &[String]) -> Vec<Self> {
         let scopes: Vec<Option<String>> = if namespaces.is_empty() {
             vec![None]
@@ -92,6 +105,7 @@ impl WatchTarget {
             Kind::Service,
             Kind::EndpointSlice,
             Kind::Secret,
+            Kind::ConfigMap,
         ] {
             for namespace in &scopes {
                 targets.push(Self {
@@ -136,6 +150,13 @@ pub async fn run(context: WatchContext, target: WatchTarget) {
         Kind::Secret => {
             let api = scoped::<Secret>(client, ns);
             watch_kind(&context, &target, api, config().fields(WATCHED_SECRETS)).await;
+        }
+        Kind::ConfigMap => {
+            let api = scoped::<ConfigMap>(client, ns);
+            let selected = config()
+                .fields(WATCHED_CONFIG_MAPS)
+                .labels(UNWATCHED_CONFIG_MAP_LABELS);
+            watch_kind(&context, &target, api, selected).await;
         }
         Kind::Node => {
             let api = Api::<DeserializeGuard<Node>>::all(client);

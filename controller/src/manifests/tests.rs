@@ -78,12 +78,47 @@ fn json_single_value_and_stream() {
 #[test]
 fn other_kinds_are_skipped() {
     let yaml = format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: default}}\ndata: {{a: b}}\n\
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d, namespace: default}}\nspec: {{replicas: 1}}\n\
          ---\n{}",
         service("a", 80)
     );
     let objects = parse_file(Path::new("x.yaml"), &yaml).expect("parses");
     assert_eq!(ids(&objects), [svc("a")]);
+}
+
+/// ConfigMaps are read (for `auth-proxy-set-headers`), reduced to their header data when
+/// decoded; one whose data are not strings (the API server would refuse it, but a hand-written
+/// ingress-nginx ConfigMap may say `true` unquoted) does not fail the file: it is simply not a
+/// header map.
+#[test]
+fn config_maps_are_read_as_header_maps_without_failing_the_file() {
+    let yaml = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: h}}\ndata: {{X-Tenant: a, X-Host: $host}}\n\
+         ---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: default}}\ndata: {{use-forwarded-headers: true}}\n\
+         ---\n{}",
+        service("a", 80)
+    );
+    let objects = parse_file(Path::new("x.yaml"), &yaml).expect("parses");
+    let cm = |name: &str| (Kind::ConfigMap, ObjectKey::new("default", name));
+    assert_eq!(ids(&objects), [cm("h"), cm("c"), svc("a")]);
+    let Object::ConfigMap(headers) = &objects[0] else {
+        panic!("a ConfigMap");
+    };
+    let names: Vec<&str> = headers
+        .headers
+        .as_ref()
+        .expect("a header map")
+        .iter()
+        .map(|h| h.name.as_str())
+        .collect();
+    assert_eq!(names, ["x-host", "x-tenant"]);
+    let Object::ConfigMap(options) = &objects[1] else {
+        panic!("a ConfigMap");
+    };
+    assert_eq!(
+        options.headers,
+        Err(strait_shared::table::external_auth::SetHeadersError::NotText)
+    );
 }
 
 #[test]

@@ -23,7 +23,9 @@ use http_body_util::Empty;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ServiceAccount;
-use k8s_openapi::api::core::v1::{Container, EnvVar, Namespace, Node, PodSpec, Secret, Service};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, EnvVar, Namespace, Node, PodSpec, Secret, Service,
+};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};

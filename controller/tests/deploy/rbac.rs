@@ -36,6 +36,7 @@ fn cluster_scoped(resource: &str) -> bool {
         scope::<Service>(),
         scope::<EndpointSlice>(),
         scope::<Secret>(),
+        scope::<ConfigMap>(),
         scope::<Node>(),
         scope::<Event>(),
         scope::<Lease>(),

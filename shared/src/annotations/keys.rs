@@ -181,7 +181,7 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("auth-method", ExternalAuth, Honoured, "the subrequest's method (default GET); with it the subrequest also carries X-Original-URI and X-Scheme"),
     k("auth-response-headers", ExternalAuth, Honoured, "copied from a 2xx auth answer onto the upstream request; a listed header the answer lacks is removed from the request"),
     k("auth-request-redirect", ExternalAuth, HonouredWithDifference, "the subrequest's X-Auth-Request-Redirect; an invalid value refuses the routes where ingress-nginx would drop the whole external auth and serve them open"),
-    k("auth-proxy-set-headers", ExternalAuth, NotYet, "planned: subrequest headers from a ConfigMap (Strait does not read ConfigMaps yet); routes are refused until it is enforced"),
+    k("auth-proxy-set-headers", ExternalAuth, HonouredWithDifference, "a bare ConfigMap name is in the Ingress's namespace (ingress-nginx denies it); values may use the variables auth-url may, and a ConfigMap with another variable, a control character, a connection header or over 4 KiB of data refuses the routes; a Host entry replaces the subrequest's Host rather than adding a second"),
     k("auth-always-set-cookie", ExternalAuth, HonouredWithDifference, "each Set-Cookie of the auth answer reaches the client whatever the status (without it: only with 200, 201, 204, 206, 301, 302, 303, 304, 307, 308); nginx joins several into one header"),
     k("auth-cache-key", ExternalAuth, HonouredWithDifference, AUTH_CACHE),
     k("auth-cache-duration", ExternalAuth, HonouredWithDifference, AUTH_CACHE),

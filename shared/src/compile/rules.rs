@@ -62,7 +62,14 @@ pub(super) fn compile_ingress(
             settings.refused = settings.refused.or(Some(refusal));
             None
         });
-    let (external, satisfy) = external_auth::read(read, c.config, &object, &mut c.diagnostics);
+    let reading = external_auth::Reading {
+        keys: read,
+        config: c.config,
+        index: c.index,
+        ingress: key,
+        object: &object,
+    };
+    let (external, satisfy) = external_auth::read(&reading, &mut c.diagnostics);
     let external_auth = external.unwrap_or_else(|refusal| {
         settings.refused = settings.refused.or(Some(refusal));
         None

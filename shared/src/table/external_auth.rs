@@ -7,8 +7,12 @@
 //! accepts is accepted here, checked the same way, and held as typed values: the URL split
 //! into scheme, host, port and a path [`Template`], the method, header names, the sign-in
 //! redirect and the cache settings. Nothing is kept as text that anything interprets.
+//!
+//! The headers of `auth-proxy-set-headers` come from a ConfigMap, read when it is decoded
+//! ([`set_headers`]), and are attached by the compile, which resolves the reference.
 
 mod cache;
+pub mod set_headers;
 mod template;
 mod url;
 
@@ -16,11 +20,17 @@ pub use cache::{
     CacheStatuses, CacheValid, DEFAULT_CACHE_DURATION, DurationError, parse_cache_durations,
     ttl_for,
 };
+pub use set_headers::{
+    AUTH_PROXY_SET_HEADERS, HeaderData, SetHeader, SetHeaders, SetHeadersError, SetValue,
+    config_map_ref,
+};
 pub use template::{KNOWN, Part, Template, TemplateError, Values, Variable, escape_component};
 pub use url::{
     AuthHost, AuthUrl, DEFAULT_REDIRECT_PARAM, Signin, UrlError, parse_auth_url, parse_signin,
     valid_redirect_param, valid_request_redirect,
 };
+
+use std::sync::Arc;
 
 use crate::annotations::parse_bool;
 
@@ -46,6 +56,10 @@ pub struct ExternalAuth {
     pub always_set_cookie: bool,
     /// Answers cached per worker (`auth-cache-key`, `auth-cache-duration`).
     pub cache: Option<AuthCache>,
+    /// Headers set on the subrequest (`auth-proxy-set-headers`: a ConfigMap's data), after
+    /// the client's and the subrequest's own; shared with the index, not copied per Ingress.
+    /// `None`: none (and never for the global auth, which has no such setting).
+    pub proxy_set_headers: Option<Arc<SetHeaders>>,
 }
 
 /// The auth cache of a route: answers are kept per evaluated key, within the route's own
@@ -128,6 +142,7 @@ impl ExternalAuth {
             request_redirect: request_redirect(values.request_redirect)?,
             always_set_cookie,
             cache: cache(values, &mut warnings)?,
+            proxy_set_headers: None,
         };
         Ok((auth, warnings))
     }

@@ -38,12 +38,11 @@ fn guarded_world(key: &str, value: &str) -> World {
 
 #[test]
 fn every_unenforced_security_key_refuses_its_ingress_routes_and_only_those() {
-    // docs/architecture.md, "Annotations": client certificates, WAF, the removed global rate
-    // limit, and external auth's ConfigMap of subrequest headers (source lists, basic and
-    // external auth, satisfy, body size and the limit-* keys are enforced: access_* and limits
+    // docs/architecture.md, "Annotations": client certificates, WAF and the removed global
+    // rate limit (source lists, basic and external auth with auth-proxy-set-headers, satisfy,
+    // body size and the limit-* keys are enforced: access_*, external_auth_headers and limits
     // tests).
     for (key, value) in [
-        ("auth-proxy-set-headers", "default/auth-headers"),
         ("auth-tls-secret", "default/ca"),
         ("auth-tls-verify-client", "on"),
         ("enable-modsecurity", "true"),

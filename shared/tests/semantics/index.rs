@@ -70,8 +70,8 @@ fn apply_then_delete_returns_previous_table() {
 
 #[test]
 fn unknown_kind_is_ignored() {
-    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
-    assert!(matches!(Object::from_value(cm), Ok(None)));
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}});
+    assert!(matches!(Object::from_value(pod), Ok(None)));
     let old =
         json!({"apiVersion": "extensions/v1beta1", "kind": "Ingress", "metadata": {"name": "x"}});
     assert!(matches!(Object::from_value(old), Ok(None)));

@@ -9,6 +9,7 @@ mod canary;
 mod certs;
 mod class;
 mod endpoint_fast_path;
+mod external_auth_headers;
 mod hosts;
 mod index;
 mod modes;

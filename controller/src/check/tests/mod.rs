@@ -145,12 +145,12 @@ fn a_key_honoured_with_a_difference_needs_attention() {
 
 #[test]
 fn an_unenforced_security_key_refuses_the_routes() {
-    let key = nginx("auth-proxy-set-headers");
+    let key = nginx("auth-tls-secret");
     let loaded = with_service([ingress(
         "default",
         "web",
         Some("strait"),
-        &[(&key, "default/auth-headers")],
+        &[(&key, "default/ca")],
     )]);
     let report = report(&loaded);
     let web = only(&report);

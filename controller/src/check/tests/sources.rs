@@ -142,19 +142,19 @@ fn flags_build_the_controllers_compile_config() {
 #[test]
 fn the_cluster_reads_are_the_controllers_lists_plus_one_configmap_get() {
     for use_ in API_USE {
+        let mut verbs = use_.verbs.to_vec();
         if use_.resource == "configmaps" {
-            assert_eq!(use_.verbs, ["get"]);
-            continue;
+            assert_eq!(verbs.pop(), Some("get"), "ingress-nginx's ConfigMap");
         }
         let granted = crate::cluster::api::API_USE
             .iter()
             .find(|c| c.group == use_.group && c.resource == use_.resource)
             .unwrap_or_else(|| panic!("{} is not read by the controller", use_.resource));
         assert!(
-            use_.verbs.iter().all(|v| granted.verbs.contains(v)),
+            verbs.iter().all(|v| granted.verbs.contains(v)),
             "{}: {:?} not within {:?}",
             use_.resource,
-            use_.verbs,
+            verbs,
             granted.verbs
         );
     }
@@ -178,12 +178,12 @@ async fn answer_list(api: &mut ApiServer, path: &str, kind: &str, items: Vec<Val
 #[tokio::test]
 async fn a_cluster_is_listed_once_per_kind_and_checked_like_a_folder() {
     let (client, mut api) = mock::pair();
-    let auth = nginx("auth-proxy-set-headers");
+    let auth = nginx("auth-tls-secret");
     let guarded = ingress(
         "default",
         "guarded",
         Some("nginx"),
-        &[(&auth, "default/auth-headers")],
+        &[(&auth, "default/ca")],
     );
     let scenario = tokio::spawn(async move {
         let class = ingress_class("nginx", "k8s.io/ingress-nginx", false);
@@ -225,6 +225,22 @@ async fn a_cluster_is_listed_once_per_kind_and_checked_like_a_folder() {
             "the Secrets the controller watches"
         );
         secrets.fail(StatusCode::FORBIDDEN, "Forbidden", "secrets is forbidden");
+        let config_maps = api.expect(Method::GET, "/api/v1/configmaps").await;
+        assert_eq!(
+            config_maps.query_value("fieldSelector").as_deref(),
+            Some(crate::cluster::sources::WATCHED_CONFIG_MAPS),
+            "the ConfigMaps the controller watches"
+        );
+        assert_eq!(
+            config_maps.query_value("labelSelector").as_deref(),
+            Some(crate::cluster::sources::UNWATCHED_CONFIG_MAP_LABELS)
+        );
+        config_maps.ok(&list(
+            "ConfigMap",
+            vec![json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "auth-headers", "namespace": "default"},
+            "data": {"X-Tenant": "a"}})],
+        ));
         answer_list(&mut api, "/api/v1/nodes", "Node", vec![]).await;
         let get = api
             .expect(
@@ -249,6 +265,14 @@ async fn a_cluster_is_listed_once_per_kind_and_checked_like_a_folder() {
             .any(|n| n.starts_with("Secrets could not be listed (forbidden)")),
         "{:?}",
         loaded.notes
+    );
+    let header_map = loaded
+        .index
+        .config_maps()
+        .get(&ObjectKey::new("default", "auth-headers"));
+    assert!(
+        matches!(header_map, Some(Ok(h)) if h.len() == 1),
+        "{header_map:?}"
     );
     let config = CompileConfig {
         ingress_classes: vec!["nginx".to_owned()],
@@ -316,6 +340,7 @@ async fn a_forbidden_ingress_list_fails_the_check_and_a_missing_configmap_is_a_n
             ("/api/v1/services", "Service"),
             ("/apis/discovery.k8s.io/v1/endpointslices", "EndpointSlice"),
             ("/api/v1/secrets", "Secret"),
+            ("/api/v1/configmaps", "ConfigMap"),
             ("/api/v1/nodes", "Node"),
         ] {
             answer_list(&mut api, path, kind, vec![]).await;

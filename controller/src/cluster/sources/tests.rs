@@ -218,6 +218,88 @@ async fn secrets_are_watched_except_types_that_never_hold_tls_or_htpasswd() {
     watch.abort();
 }
 
+/// ConfigMaps are watched for `auth-proxy-set-headers` (test/e2e/annotations/auth.go "should
+/// set proxy_set_header \"My-Custom-Header\" \"42\"; when auth-headers are set"), without the
+/// ones no cluster lacks and none reads (every namespace's `kube-root-ca.crt`, Helm 2 releases:
+/// the field and label selectors), and each arrives reduced to its name and its data read as
+/// headers: a header map, or why not, never the data themselves.
+#[tokio::test]
+async fn config_maps_are_watched_by_selector_and_reduced_to_header_maps() {
+    let (client, mut api) = mock::pair();
+    let (context, mut received, _) = context(client);
+    let (done, release) = tokio::sync::oneshot::channel::<()>();
+    let scenario = tokio::spawn(async move {
+        let path = "/api/v1/namespaces/team-a/configmaps";
+        let headers = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "auth-headers", "namespace": "team-a", "resourceVersion": "7",
+                         "labels": {"app": "x"}, "annotations": {"note": "dropped"},
+                         "managedFields": [{"manager": "kubectl"}]},
+            "data": {"My-Custom-Header": "42", "X-Forwarded-Host": "$http_host"}});
+        let dashboard = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "dashboard", "namespace": "team-a"},
+            "data": {"dashboard.json": "x".repeat(64 * 1024)}});
+        let mut changed = headers.clone();
+        changed["metadata"]["resourceVersion"] = json!("101");
+        changed["data"]["My-Custom-Header"] = json!("43");
+        let listing = api.expect(Method::GET, path).await;
+        for (selector, expected) in [
+            ("fieldSelector", WATCHED_CONFIG_MAPS),
+            ("labelSelector", UNWATCHED_CONFIG_MAP_LABELS),
+        ] {
+            assert_eq!(listing.query_value(selector).as_deref(), Some(expected));
+        }
+        listing.ok(&list("ConfigMap", vec![headers, dashboard]));
+        let watching = api.expect(Method::GET, path).await;
+        assert_eq!(watching.query_value("watch").as_deref(), Some("true"));
+        assert_eq!(
+            watching.query_value("fieldSelector").as_deref(),
+            Some(WATCHED_CONFIG_MAPS)
+        );
+        watching.ok_raw(mock::watch_events(&[("MODIFIED", changed)]));
+        let _rewatch = api.expect(Method::GET, path).await;
+        let _ = release.await;
+    });
+    let watch = tokio::spawn(run(context, target(Kind::ConfigMap, Some("team-a"))));
+    let Change::Relist { kind, objects, .. } = next_change(&mut received).await else {
+        panic!("the list comes first as one relist");
+    };
+    assert_eq!((kind, objects.len()), (Kind::ConfigMap, 2));
+    let reduced = |object: &Object| match object {
+        Object::ConfigMap(cm) => (**cm).clone(),
+        other => panic!("not a ConfigMap: {other:?}"),
+    };
+    let headers = reduced(&objects[0]);
+    assert_eq!(
+        headers.metadata,
+        ObjectMeta {
+            name: Some("auth-headers".to_owned()),
+            namespace: Some("team-a".to_owned()),
+            ..ObjectMeta::default()
+        },
+        "name and namespace only"
+    );
+    let names: Vec<String> = headers
+        .headers
+        .as_ref()
+        .expect("a header map")
+        .iter()
+        .map(|h| h.name.to_string())
+        .collect();
+    assert_eq!(names, ["my-custom-header", "x-forwarded-host"]);
+    assert_eq!(
+        reduced(&objects[1]).headers,
+        Err(strait_shared::table::external_auth::SetHeadersError::TooLarge),
+        "the 64 KiB of data are not held"
+    );
+    let Change::Apply(modified) = next_change(&mut received).await else {
+        panic!("then the modification");
+    };
+    assert_ne!(reduced(&modified).headers, headers.headers, "the new value");
+    let _ = done.send(());
+    mock::verify(scenario, DEADLINE).await;
+    watch.abort();
+}
+
 #[tokio::test]
 async fn every_kind_lists_and_watches_its_own_path() {
     let cases = [
@@ -242,6 +324,7 @@ async fn every_kind_lists_and_watches_its_own_path() {
             Some("b"),
             "/apis/discovery.k8s.io/v1/namespaces/b/endpointslices",
         ),
+        (Kind::ConfigMap, None, "/api/v1/configmaps"),
         (Kind::Node, None, "/api/v1/nodes"),
     ];
     for (kind, namespace, path) in cases {

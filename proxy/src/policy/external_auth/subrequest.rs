@@ -8,7 +8,8 @@
 //! - `X-Auth-Request-Redirect`: `auth-request-redirect`, else the request target;
 //! - `X-Request-ID`: the request's own id (the upstream request carries the same);
 //! - with `auth-method`: `X-Original-URI` (the target) and `X-Scheme`;
-//! - no `X-Forwarded-Proto` (nginx clears it), no `Content-Length`, no hop-by-hop headers.
+//! - no `X-Forwarded-Proto` (nginx clears it), no `Content-Length`, no hop-by-hop headers;
+//! - last, the headers of `auth-proxy-set-headers` ([`set_headers`]).
 //!
 //! A client that is not a trusted proxy gets its own `X-Forwarded-*`, `X-Real-IP` and
 //! `Forwarded` dropped, as on the way upstream ([`crate::forwarding`]); nginx would pass
@@ -23,7 +24,9 @@ use http::header::{CONTENT_LENGTH, COOKIE, EXPECT, HOST, HeaderMap, HeaderName, 
 use http::uri::PathAndQuery;
 use http::{Method, Request, Uri, Version};
 use strait_shared::host::normalise_request_host;
-use strait_shared::table::external_auth::{ExternalAuth, Values, Variable, escape_component};
+use strait_shared::table::external_auth::{
+    ExternalAuth, SetHeaders, SetValue, Values, Variable, escape_component,
+};
 
 use crate::body::RequestBody;
 use crate::config::Scheme;
@@ -177,12 +180,72 @@ pub(super) fn build(
         }
         None => Method::GET,
     };
+    if let Some(set) = &auth.proxy_set_headers {
+        set_headers(&mut headers, set, asking, auth.method.is_some())?;
+    }
     let mut request = Request::new(RequestBody::empty());
     *request.method_mut() = method;
     *request.uri_mut() = Uri::from(target);
     *request.version_mut() = Version::HTTP_11;
     *request.headers_mut() = headers;
     Ok(request)
+}
+
+/// Headers the subrequest sets itself with a value (nginx.tmpl's `proxy_set_header` lines of
+/// the auth location); `X-Original-URI` and `X-Scheme` only with `auth-method`.
+const OWN: [HeaderName; 7] = [
+    X_ORIGINAL_URL,
+    X_ORIGINAL_METHOD,
+    X_SENT_FROM,
+    X_REAL_IP,
+    X_FORWARDED_FOR,
+    X_AUTH_REQUEST_REDIRECT,
+    X_REQUEST_ID,
+];
+
+fn is_own(name: &HeaderName, with_method: bool) -> bool {
+    OWN.contains(name) || (with_method && (*name == X_ORIGINAL_URI || *name == X_SCHEME))
+}
+
+/// Adds the headers of `auth-proxy-set-headers` as nginx does with the `proxy_set_header`
+/// lines ingress-nginx writes after its own: the client's header of each name is not passed,
+/// each non-empty value is sent, and a header the subrequest sets itself (`X-Original-URL`…)
+/// keeps its own value first, the ConfigMap's following it (nginx 1.27, ingress-nginx's, sends
+/// both lines; an auth service reading one value reads nginx's). `Host` is the exception: the
+/// ConfigMap's replaces it, as nginx does from 1.31.4 on, where two `Host` lines would be
+/// refused by the auth service. A value with variables made from the request that is not
+/// valid header text fails the check (fail closed; nginx would send the bytes as they are).
+fn set_headers(
+    headers: &mut HeaderMap,
+    set: &SetHeaders,
+    asking: &Asking<'_>,
+    with_method: bool,
+) -> Result<(), AuthFailure> {
+    for header in set {
+        if header.name != HOST && !is_own(&header.name, with_method) {
+            headers.remove(&header.name);
+        }
+    }
+    for header in set {
+        let value = match &header.value {
+            SetValue::Fixed(value) => value.clone(),
+            SetValue::Template(template) => {
+                let mut text = Vec::with_capacity(64);
+                template.render(asking, &mut text);
+                HeaderValue::from_maybe_shared(Bytes::from(text))
+                    .map_err(|_| AuthFailure::Target)?
+            }
+        };
+        if value.is_empty() {
+            continue;
+        }
+        if header.name == HOST {
+            headers.insert(HOST, value);
+        } else {
+            headers.append(header.name.clone(), value);
+        }
+    }
+    Ok(())
 }
 
 /// `X-Original-URL`: `<scheme>://<Host as received><request target>`.

@@ -2,7 +2,7 @@ use std::net::IpAddr;
 
 use http::header::{CACHE_CONTROL, HOST};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
-use strait_shared::table::external_auth::{AuthValues, ExternalAuth, Template};
+use strait_shared::table::external_auth::{AuthValues, ExternalAuth, SetHeaders, Template};
 
 use super::subrequest::{self, Asking};
 use super::*;
@@ -189,6 +189,85 @@ fn method_and_request_redirect() {
         "https://app.test/after"
     );
     assert_eq!(sub.headers()[HOST], "app.example.com");
+}
+
+/// `auth-proxy-set-headers` (test/e2e/annotations/auth.go "should set proxy_set_header
+/// \"My-Custom-Header\" \"42\"; when auth-headers are set"; nginx.tmpl writes the lines after
+/// its own): the client's header of a listed name is not passed, an empty value sends nothing,
+/// variables take the request's values, a header the subrequest sets itself keeps its own
+/// value first with the ConfigMap's after it (nginx 1.27 sends both lines), and `Host` is
+/// replaced rather than sent twice. Without `auth-method`, `X-Original-URI` is the client's
+/// to be replaced.
+#[test]
+fn proxy_set_headers_come_last_and_replace_the_client_s() {
+    let req = Req::new(
+        "/doc?q=1",
+        &[
+            ("x-tenant", "forged"),
+            ("x-drop", "1"),
+            ("x-original-uri", "/forged"),
+            ("authorization", "Basic YWxpY2U6cHc="),
+        ],
+    );
+    let mut a = auth(url("http://auth.test/verify"));
+    let set = SetHeaders::parse([
+        ("My-Custom-Header", "42"),
+        ("X-Tenant", "team-a"),
+        ("X-Drop", ""),
+        ("X-Original-URL", "from-configmap"),
+        ("X-Original-URI", "$request_uri"),
+        ("X-Forwarded-Proto", "$scheme"),
+        ("X-Who", "$remote_user@$remote_addr via $http_host"),
+        ("Host", "auth.internal"),
+    ])
+    .expect("a header map");
+    a.proxy_set_headers = Some(std::sync::Arc::new(set));
+    let sub = subrequest::build(
+        &a,
+        &req.asking(false),
+        HeaderValue::from_static("auth.test"),
+    )
+    .unwrap();
+    let h = sub.headers();
+    let all = |name: &str| -> Vec<&str> {
+        h.get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
+    };
+    assert_eq!(all("my-custom-header"), ["42"]);
+    assert_eq!(all("x-tenant"), ["team-a"], "the client's is not passed");
+    assert!(
+        all("x-drop").is_empty(),
+        "an empty value drops the client's"
+    );
+    assert_eq!(
+        all("x-original-url"),
+        ["https://App.Example.com:8080/doc?q=1", "from-configmap"],
+        "nginx's own line first"
+    );
+    assert_eq!(
+        all("x-original-uri"),
+        ["/doc?q=1"],
+        "the client's is replaced"
+    );
+    assert_eq!(all("x-forwarded-proto"), ["https"]);
+    assert_eq!(all("x-who"), ["alice@192.0.2.7 via App.Example.com:8080"]);
+    assert_eq!(all("host"), ["auth.internal"]);
+    assert_eq!(all("x-sent-from"), ["nginx-ingress-controller"]);
+
+    // A value made from the request that is not header text fails the check (nginx would
+    // send the bytes): `$remote_user` decodes to "a\nb".
+    let req = Req::new("/", &[("authorization", "Basic YQpiOnB3")]);
+    let mut a = auth(url("http://auth.test/verify"));
+    let set = SetHeaders::parse([("X-User", "$remote_user")]).expect("a header map");
+    a.proxy_set_headers = Some(std::sync::Arc::new(set));
+    let built = subrequest::build(
+        &a,
+        &req.asking(false),
+        HeaderValue::from_static("auth.test"),
+    );
+    assert!(matches!(built, Err(AuthFailure::Target)), "{built:?}");
 }
 
 /// test/e2e/annotations/auth.go "should redirect to signin url when not signed in":

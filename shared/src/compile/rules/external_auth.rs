@@ -10,17 +10,24 @@
 //!   `enable-global-auth: "false"` (a value that does not parse keeps it on, as there). Other
 //!   `auth-*` keys without `auth-url` do nothing, as in ingress-nginx: warned.
 //! - `satisfy`: `all` (default) or `any`; anything else is `all`, warned.
+//! - `auth-proxy-set-headers` (with `auth-url`): the ConfigMap it names is resolved against
+//!   the index ([`proxy_set_headers`]); missing, in another namespace, or not a usable
+//!   header map refuses the routes with an Error naming the ConfigMap, as ingress-nginx
+//!   denies the location.
 
 use std::sync::Arc;
 
 use crate::annotations::{Annotations, parse_bool};
 use crate::config::CompileConfig;
-use crate::model::{Diagnostic, ObjectRef, Reason};
+use crate::index::Index;
+use crate::model::{Diagnostic, ObjectKey, ObjectRef, Reason};
 use crate::table::Refusal;
-use crate::table::external_auth::{AuthValues, ExternalAuth, Satisfy};
+use crate::table::external_auth::{
+    AUTH_PROXY_SET_HEADERS, AuthValues, ExternalAuth, Satisfy, SetHeaders, config_map_ref,
+};
 
-/// The keys [`ExternalAuth::parse`] reads, besides `auth-url`.
-const SIBLINGS: [&str; 8] = [
+/// The keys [`ExternalAuth::parse`] and [`proxy_set_headers`] read, besides `auth-url`.
+const SIBLINGS: [&str; 9] = [
     "auth-method",
     "auth-signin",
     "auth-signin-redirect-param",
@@ -29,16 +36,32 @@ const SIBLINGS: [&str; 8] = [
     "auth-always-set-cookie",
     "auth-cache-key",
     "auth-cache-duration",
+    AUTH_PROXY_SET_HEADERS,
 ];
+
+/// Where the external auth of one Ingress is read: its annotations, the compile's settings
+/// and the index (for the ConfigMap of `auth-proxy-set-headers`).
+pub(super) struct Reading<'a> {
+    pub(super) keys: Annotations<'a>,
+    pub(super) config: &'a CompileConfig,
+    pub(super) index: &'a Index,
+    /// The Ingress: a bare ConfigMap name is in its namespace.
+    pub(super) ingress: &'a ObjectKey,
+    pub(super) object: &'a ObjectRef,
+}
 
 /// The external auth of the Ingress's routes (`Ok(None)`: none) and how they combine their
 /// controls; `Err` when the routes must be refused (the diagnostic is pushed).
 pub(super) fn read(
-    keys: Annotations<'_>,
-    config: &CompileConfig,
-    object: &ObjectRef,
+    at: &Reading<'_>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> (Result<Option<Arc<ExternalAuth>>, Refusal>, Satisfy) {
+    let Reading {
+        keys,
+        config,
+        object,
+        ..
+    } = *at;
     let mut warn = |message: String| {
         let d = Diagnostic::warning(object.clone(), Reason::InvalidAnnotation, message);
         diagnostics.push(d);
@@ -69,9 +92,13 @@ pub(super) fn read(
     };
     let full = |name: &str| format!("{}/{name}", keys.prefix());
     match ExternalAuth::parse(&values) {
-        Ok((auth, warnings)) => {
+        Ok((mut auth, warnings)) => {
             for w in warnings {
                 warn(format!("{}: {}", full(w.key), w.problem));
+            }
+            match proxy_set_headers(at, diagnostics) {
+                Ok(headers) => auth.proxy_set_headers = headers,
+                Err(refusal) => return (Err(refusal), satisfy),
             }
             (Ok(Some(Arc::new(auth))), satisfy)
         }
@@ -92,6 +119,68 @@ pub(super) fn read(
             ));
             (Err(Refusal::InvalidSecurityAnnotation), satisfy)
         }
+    }
+}
+
+/// The headers of `auth-proxy-set-headers` (`Ok(None)`: not set, or empty), as ingress-nginx's
+/// `authreq` parser resolves them: `namespace/name`, or a bare name in the Ingress's
+/// namespace; another namespace is refused (its `allow-cross-namespace-resources` defaults to
+/// false), as are a missing ConfigMap and data that are not a header map (it denies the
+/// location). A value that names nothing refuses too, where ingress-nginx would drop the
+/// headers and still ask the auth service: the service may depend on them.
+fn proxy_set_headers(
+    at: &Reading<'_>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<Option<Arc<SetHeaders>>, Refusal> {
+    let Some((key, value)) = at.keys.nginx(AUTH_PROXY_SET_HEADERS) else {
+        return Ok(None);
+    };
+    let mut refuse = |reason: Reason, refusal: Refusal, problem: String| {
+        let message = format!("{problem}; this Ingress's routes answer 503 (fail closed)");
+        diagnostics.push(Diagnostic::error(at.object.clone(), reason, message));
+        Err(refusal)
+    };
+    if value.trim().is_empty() {
+        let message = format!("{key}: empty; no headers are added to the auth subrequest");
+        diagnostics.push(Diagnostic::warning(
+            at.object.clone(),
+            Reason::InvalidAnnotation,
+            message,
+        ));
+        return Ok(None);
+    }
+    let invalid = Refusal::InvalidSecurityAnnotation;
+    let shown: String = value.chars().take(128).collect();
+    let config_map = match config_map_ref(&at.ingress.namespace, value) {
+        Ok(config_map) => config_map,
+        Err(e) => {
+            return refuse(
+                Reason::InvalidAnnotation,
+                invalid,
+                format!("{key}: {shown:?} {e}"),
+            );
+        }
+    };
+    if config_map.namespace != at.ingress.namespace {
+        let problem = format!(
+            "{key}: ConfigMap {config_map} is in another namespace: cross-namespace ConfigMaps are not allowed"
+        );
+        return refuse(Reason::InvalidAnnotation, invalid, problem);
+    }
+    let unusable = Refusal::AuthHeadersConfigMap;
+    match at.index.config_maps().get(&config_map) {
+        Some(Ok(headers)) if headers.is_empty() => Ok(None),
+        Some(Ok(headers)) => Ok(Some(headers.clone())),
+        Some(Err(e)) => refuse(
+            Reason::ConfigMapInvalid,
+            unusable,
+            format!("{key}: ConfigMap {config_map}: {e}"),
+        ),
+        None => refuse(
+            Reason::ConfigMapMissing,
+            unusable,
+            format!("{key}: ConfigMap {config_map} not found"),
+        ),
     }
 }
 
