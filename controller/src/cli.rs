@@ -333,6 +333,11 @@ pub struct TranslationArgs {
     /// get 413.
     #[arg(long, env = "STRAIT_MAX_BODY_SIZE", default_value = "1m", value_name = "SIZE", value_parser = parse_size)]
     pub max_body_size: u64,
+    /// On a host that matches by regex (some Ingress sets `use-regex` or `rewrite-target`),
+    /// keep `Exact` paths exact and case-sensitive, tried before the regexes. Without it they
+    /// are regexes like every other path of such a host, as in ingress-nginx.
+    #[arg(long, env = "STRAIT_REGEX_KEEP_EXACT_PATHS")]
+    pub regex_keep_exact_paths: bool,
 }
 
 impl TranslationArgs {
@@ -359,6 +364,7 @@ impl TranslationArgs {
                     .collect(),
             },
             max_body_size: (self.max_body_size > 0).then_some(BodyLimit(self.max_body_size)),
+            regex_keep_exact_paths: self.regex_keep_exact_paths,
         }
     }
 }

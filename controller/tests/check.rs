@@ -92,7 +92,7 @@ fn the_table_names_refusals_typos_and_configmap_flags_and_exits_1() {
         "Ingress default/canary: canary, set aside",
         "Ingress default/legacy-class: ok",
         "class: ours, annotation kubernetes.io/ingress.class: nginx",
-        "regex-looking paths, matched literally (regex paths are not implemented yet): /something(/|$)(.*)",
+        "Ingress default/rewrite: needs attention",
         "Service kubernetes-dashboard/kubernetes-dashboard not found",
         "default/whoami  ingressClassName traefik",
         "ingress-nginx ConfigMap ingress-nginx/ingress-nginx-controller:",
@@ -158,7 +158,7 @@ fn the_json_carries_the_statuses() {
             "refused",
         ),
         ("server-snippet-typo", "server-snippets", "unknown"),
-        ("rewrite", "rewrite-target", "not-yet"),
+        ("rewrite", "rewrite-target", "honoured-with-difference"),
         ("kubernetes-dashboard", "backend-protocol", "not-yet"),
         ("nginx-test", "affinity", "not-yet"),
     ] {

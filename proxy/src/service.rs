@@ -2,7 +2,8 @@
 //! the response.
 //!
 //! The table is loaded once per request; the request finishes on that table whatever is
-//! published meanwhile. The request target goes upstream byte for byte as received. Each
+//! published meanwhile. The request target goes upstream byte for byte as received, unless the
+//! route rewrites its path (`rewrite-target`). Each
 //! request's [`Exchange`] follows it and is recorded (metrics, access log) when the response
 //! body is done.
 
@@ -10,13 +11,14 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{HOST, HeaderValue, STRICT_TRANSPORT_SECURITY};
+use http::header::{HOST, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY};
 use http::uri::PathAndQuery;
 use http::{Extensions, Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use strait_shared::paths::MatchRank;
 use strait_shared::table::Timeouts;
+use strait_shared::table::rewrite::{Rewrite, Rewritten};
 use tokio::time::Instant;
 
 use crate::body::ResponseBody;
@@ -28,6 +30,9 @@ use crate::forwarding::{self, Forwarding};
 use crate::pool::Sent;
 use crate::upstream::{self, NO_ENDPOINTS};
 use crate::{headers, policy, redirect, request_id, upgrade, validate};
+
+/// Sent with rewritten requests when the route sets `x-forwarded-prefix`.
+const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
 
 /// Serves one request of a client connection. Never fails: errors become responses.
 pub(crate) async fn handle(
@@ -87,7 +92,7 @@ async fn forward(
         .lookup(raw_host, request.uri().path())
         .ok_or(ProxyError::NoRoute)?;
     let service = &route.backend.service.service.name;
-    let path = rule_path(request.uri().path(), route.rank);
+    let path = rule_path(request.uri().path(), route.rank, route.pattern);
     let handles = ctx.proxy.metrics.route(&route.route.ingress, service, path);
     exchange.routed(
         handles,
@@ -96,6 +101,13 @@ async fn forward(
     );
     if let Some(refusal) = route.route.options.refused {
         return Err(ProxyError::Refused(refusal));
+    }
+    // ingress-nginx answers `app-root` in the server's rewrite phase, before anything of the
+    // location (its HTTPS redirect, CORS, access checks) runs.
+    if let Some(root) = &route.route.options.app_root
+        && request.uri().path() == "/"
+    {
+        return Ok(redirect::app_root(ctx.listener.scheme, raw_host, root));
     }
     if route.route.options.https_redirect && redirect::needed(&redirect_check(ctx, &request)) {
         return Ok(redirect::response(
@@ -121,7 +133,8 @@ async fn forward(
         Ok(_) => return Err(ProxyError::BackendUnavailable(NO_ENDPOINTS)),
         Err(unavailable) => return Err(ProxyError::BackendUnavailable(unavailable.reason())),
     };
-    let client_upgrade = prepare_upstream(&mut request, host, ctx);
+    let rewrite = route.route.options.rewrite.as_deref();
+    let client_upgrade = prepare_upstream(&mut request, host, ctx, rewrite)?;
     exchange.forwarding(request.headers());
     let body_timeout = ctx.proxy.config.client_body_timeout;
     let max_body = route.route.options.max_body_size;
@@ -140,8 +153,16 @@ async fn forward(
 
 /// The matched rule's path for the `path` metric label: the part of the request path the rule
 /// matched, which equals a key of the table (so the label's values are bounded by the table);
-/// `/` for a catch-all and for the default backend.
-fn rule_path(request_path: &str, rank: Option<MatchRank>) -> &str {
+/// on a regex host the regex location that matched, as written; `/` for a catch-all and for
+/// the default backend.
+fn rule_path<'a>(
+    request_path: &'a str,
+    rank: Option<MatchRank>,
+    pattern: Option<&'a str>,
+) -> &'a str {
+    if let Some(pattern) = pattern {
+        return pattern;
+    }
     match rank {
         Some(rank) if rank.len > 0 => request_path.get(..rank.len).unwrap_or("/"),
         _ => "/",
@@ -178,18 +199,30 @@ fn request_host(request: &Request<Incoming>) -> Result<HeaderValue, ProxyError> 
     }
 }
 
-/// Turns the client's request into the upstream's, in place: origin-form target as received,
-/// HTTP/1.1, hop-by-hop headers stripped, forwarding headers set, `Host` preserved (from
-/// `:authority` for HTTP/2). Returns the client side of an upgrade the request asks for.
+/// Turns the client's request into the upstream's, in place: origin-form target as received
+/// (its path rewritten when the route has a `rewrite`), HTTP/1.1, hop-by-hop headers stripped,
+/// forwarding headers set, `Host` preserved (from `:authority` for HTTP/2). Returns the client
+/// side of an upgrade the request asks for.
 fn prepare_upstream(
     request: &mut Request<Incoming>,
     host: HeaderValue,
     ctx: &ConnCtx,
-) -> Option<OnUpgrade> {
+    rewrite: Option<&Rewrite>,
+) -> Result<Option<OnUpgrade>, ProxyError> {
     let upgrade = headers::is_upgrade_request(request.version(), request.headers());
     let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut *request));
     *request.extensions_mut() = Extensions::new();
-    *request.uri_mut() = Uri::from(origin_form(request.uri()));
+    let (target, forwarded_prefix) = match rewrite.map(|r| r.apply(request.uri().path())) {
+        Some(Rewritten {
+            path,
+            forwarded_prefix,
+        }) => (
+            rewritten_target(path, request.uri().query())?,
+            forwarded_prefix,
+        ),
+        None => (origin_form(request.uri()), None),
+    };
+    *request.uri_mut() = Uri::from(target);
     *request.version_mut() = Version::HTTP_11;
     let headers = request.headers_mut();
     headers::strip_hop_by_hop(headers, upgrade);
@@ -203,7 +236,25 @@ fn prepare_upstream(
     };
     forwarding::apply(headers, &fwd, request_id::generate);
     headers.insert(HOST, host);
-    on_upgrade
+    if let Some(prefix) = forwarded_prefix {
+        // Checked characters and captures of an accepted path: a valid value.
+        if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(prefix)) {
+            headers.insert(X_FORWARDED_PREFIX, value);
+        }
+    }
+    Ok(on_upgrade)
+}
+
+/// The rewritten path with the request's query string, which nginx's `rewrite … break` keeps.
+fn rewritten_target(mut target: String, query: Option<&str>) -> Result<PathAndQuery, ProxyError> {
+    if let Some(query) = query {
+        target.reserve_exact(query.len() + 1);
+        target.push('?');
+        target.push_str(query);
+    }
+    // The template's characters and pieces of the accepted request path: always valid.
+    PathAndQuery::from_maybe_shared(bytes::Bytes::from(target))
+        .map_err(|_| ProxyError::BadRequest("the rewritten request target is invalid"))
 }
 
 /// The request target in origin form, as received. (hyper writes an empty path as `/`, so an

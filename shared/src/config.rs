@@ -42,6 +42,11 @@ pub struct CompileConfig {
     /// Request body limit of every route whose Ingress does not set `proxy-body-size`
     /// (`--max-body-size`, default ingress-nginx's `1m`; `None`: unlimited).
     pub max_body_size: Option<BodyLimit>,
+    /// On a host that matches by regex (some Ingress sets `use-regex` or `rewrite-target`),
+    /// keep `Exact` paths exact and case-sensitive, tried before the regexes
+    /// (`--regex-keep-exact-paths`). Default off: ingress-nginx makes them regexes too
+    /// (docs/architecture.md, "Regex paths and rewrites").
+    pub regex_keep_exact_paths: bool,
 }
 
 /// `--unsupported-security-annotations`: refuse (fail closed) or serve (fail open, warned).
@@ -84,6 +89,7 @@ impl Default for CompileConfig {
             unsupported_security: UnsupportedSecurity::Refuse,
             source_ranges: SourcePolicy::default(),
             max_body_size: Some(BodyLimit(DEFAULT_MAX_BODY_SIZE)),
+            regex_keep_exact_paths: false,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The routing table: one immutable value that the proxy reads per request.
 //!
-//! Everything expensive (parsing, validation, weighting, indexing) happens when the table is
-//! built; a lookup is a few hash probes. Routes, backends and endpoints that must agree live in
+//! Everything expensive (parsing, validation, weighting, indexing, compiling regex paths)
+//! happens when the table is built; a lookup is a few hash probes (on a regex host, one walk of
+//! its compiled paths). Routes, backends and endpoints that must agree live in
 //! this one snapshot, published with one atomic pointer swap.
 
 use std::collections::HashMap;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use crate::host::{HostPattern, normalise_request_host, wildcard_suffix};
 use crate::model::ObjectKey;
+use crate::paths::regex::{RegexError, RegexPath, RegexRejected};
 use crate::paths::{MatchRank, PathKind, PathRouter};
 use crate::tls::{Certificate, TlsTable};
 
@@ -16,6 +18,7 @@ pub mod basic_auth;
 mod body_size;
 pub mod cors;
 mod endpoints;
+pub mod rewrite;
 mod source;
 pub mod timeouts;
 
@@ -197,6 +200,11 @@ pub struct RouteOptions {
     /// The largest request body the route takes (`proxy-body-size`, else `--max-body-size`);
     /// a larger one gets 413. `None`: unlimited.
     pub max_body_size: Option<BodyLimit>,
+    /// The path sent upstream is rewritten (`rewrite-target`, with `x-forwarded-prefix`).
+    /// `None`: the path goes as received.
+    pub rewrite: Option<Arc<rewrite::Rewrite>>,
+    /// `/` of the route's host answers 302 to this path (`app-root`). `None`: no redirect.
+    pub app_root: Option<Arc<str>>,
 }
 
 impl Default for RouteOptions {
@@ -210,6 +218,8 @@ impl Default for RouteOptions {
             basic_auth: None,
             source: None,
             max_body_size: None,
+            rewrite: None,
+            app_root: None,
         }
     }
 }
@@ -233,6 +243,9 @@ pub struct RouteMatch<'t> {
     pub backend: &'t Backend,
     /// `None` when the match is the default backend.
     pub rank: Option<MatchRank>,
+    /// On a regex host, the path of the regex location that matched (docs/architecture.md,
+    /// "Regex paths and rewrites").
+    pub pattern: Option<&'t str>,
 }
 
 /// The compiled, immutable routing table.
@@ -290,19 +303,25 @@ impl RouteTable {
             .or_else(|| wildcard_suffix(&host).and_then(|s| routes.wildcard.get(s)))
             .unwrap_or(&routes.any_host);
         match paths.lookup(path) {
-            Some((route, rank)) => Some(self.resolve(route, Some(rank))),
+            Some(m) => Some(self.resolve(m.value, Some(m.rank), m.pattern)),
             None => routes
                 .default_backend
                 .as_ref()
-                .map(|route| self.resolve(route, None)),
+                .map(|route| self.resolve(route, None, None)),
         }
     }
 
-    fn resolve<'t>(&'t self, route: &'t Route, rank: Option<MatchRank>) -> RouteMatch<'t> {
+    fn resolve<'t>(
+        &'t self,
+        route: &'t Route,
+        rank: Option<MatchRank>,
+        pattern: Option<&'t str>,
+    ) -> RouteMatch<'t> {
         RouteMatch {
             route,
             backend: self.backend(route.backend),
             rank,
+            pattern,
         }
     }
 
@@ -432,12 +451,58 @@ impl TableBuilder {
         path: &str,
         route: Route,
     ) -> Result<(), &Route> {
-        let paths = match host {
+        self.paths_mut(host).insert(kind, path, route)
+    }
+
+    fn paths_mut(&mut self, host: &HostPattern) -> &mut HostRoutes {
+        match host {
             HostPattern::Exact(h) => self.routes.exact.entry(h.as_str().into()).or_default(),
             HostPattern::Wildcard(s) => self.routes.wildcard.entry(s.as_str().into()).or_default(),
             HostPattern::Any => &mut self.routes.any_host,
+        }
+    }
+
+    /// Makes `host` match by regex (docs/architecture.md, "Regex paths and rewrites"), before
+    /// any of its paths is inserted; `keep_exact`: its `Exact` paths stay exact.
+    pub fn regex_host(&mut self, host: &HostPattern, keep_exact: bool) {
+        self.paths_mut(host).use_regex(keep_exact);
+    }
+
+    /// Adds a rule on a regex host, matched by `locations`; see [`PathRouter::insert_regex`].
+    pub fn insert_regex(
+        &mut self,
+        host: &HostPattern,
+        kind: PathKind,
+        path: &str,
+        locations: Vec<RegexPath>,
+        route: Route,
+    ) -> Result<(), RegexRejected<'_, Route>> {
+        self.paths_mut(host)
+            .insert_regex(kind, path, locations, route)
+    }
+
+    /// Compiles the regex hosts' paths. Returns the hosts whose paths could not be compiled
+    /// together (none of them matches), with the Ingresses that have paths there.
+    pub fn seal_regex(&mut self) -> Vec<(HostPattern, RegexError, Vec<ObjectKey>)> {
+        let routes = &mut self.routes;
+        let mut failed = Vec::new();
+        let mut seal = |host: &dyn Fn() -> HostPattern, paths: &mut HostRoutes| {
+            if let Err(e) = paths.seal() {
+                let mut ingresses: Vec<ObjectKey> =
+                    paths.values().map(|r| r.ingress.clone()).collect();
+                ingresses.sort();
+                ingresses.dedup();
+                failed.push((host(), e, ingresses));
+            }
         };
-        paths.insert(kind, path, route)
+        for (h, paths) in routes.exact.iter_mut().filter(|(_, p)| p.is_regex()) {
+            seal(&|| HostPattern::Exact(h.to_string()), paths);
+        }
+        for (s, paths) in routes.wildcard.iter_mut().filter(|(_, p)| p.is_regex()) {
+            seal(&|| HostPattern::Wildcard(s.to_string()), paths);
+        }
+        seal(&|| HostPattern::Any, &mut routes.any_host);
+        failed
     }
 
     /// The route that already owns host + kind + path, if any: lets the caller report a conflict
@@ -482,7 +547,9 @@ impl TableBuilder {
         self.routes.tls.set_default(cert);
     }
 
-    pub fn build(self) -> RouteTable {
+    pub fn build(mut self) -> RouteTable {
+        // Reported by the compile, which seals first; sealing again is a no-op.
+        let _ = self.seal_regex();
         RouteTable {
             generation: 0,
             routes: Arc::new(self.routes),

@@ -283,8 +283,14 @@ fn ingress_annotations_count_keys_by_status_and_drop_gone_series() {
             true,
             &[
                 ("nginx.ingress.kubernetes.io/ssl-redirect", "false"),
-                ("nginx.ingress.kubernetes.io/rewrite-target", "/"),
-                ("nginx.ingress.kubernetes.io/use-regex", "true"),
+                (
+                    "nginx.ingress.kubernetes.io/upstream-vhost",
+                    "backend.internal",
+                ),
+                (
+                    "nginx.ingress.kubernetes.io/server-alias",
+                    "alias.example.com",
+                ),
                 ("nginx.ingress.kubernetes.io/server-snipet", "x"),
             ],
         ),

@@ -18,6 +18,9 @@ use std::sync::Arc;
 
 mod access;
 mod proxying;
+mod rewrite;
+
+pub(super) use rewrite::{PathAnnotations, Target};
 
 /// How an Ingress wants plain HTTP handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +87,22 @@ pub(super) fn settings(
         cors: read.cors(),
         timeouts: read.timeouts(),
     }
+}
+
+/// The path annotations of an Ingress (`use-regex`, `rewrite-target`, `x-forwarded-prefix`,
+/// `app-root`; see [`rewrite`]), read once before any Ingress claims a path: they decide which
+/// hosts match by regex.
+pub(super) fn paths(
+    annotations: Annotations<'_>,
+    object: &ObjectRef,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> PathAnnotations {
+    Reader {
+        keys: annotations,
+        object,
+        diagnostics,
+    }
+    .paths()
 }
 
 /// The annotation diagnostics of an Ingress (see the module doc).

@@ -14,5 +14,6 @@ mod modes;
 mod paths;
 mod precedence;
 mod redirects;
+mod regex;
 mod support;
 mod tls;
