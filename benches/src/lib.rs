@@ -140,6 +140,89 @@ fn decode(value: Value) -> Object {
         .expect("generated manifest is a kind Strait reads")
 }
 
+/// Host of the regex benchmarks' single-host tables.
+pub const REGEX_HOST: &str = "regex.example.com";
+
+/// One Ingress with `use-regex` and `rewrite-target: /$1` on [`REGEX_HOST`], with `paths`
+/// paths `/svc<i>/api/v[0-9]+/(.*)`.
+pub fn regex_host_index(paths: usize) -> Index {
+    let paths: Vec<Value> = (0..paths)
+        .map(|i| {
+            path_json(
+                "ImplementationSpecific",
+                &format!("/svc{i}/api/v[0-9]+/(.*)"),
+            )
+        })
+        .collect();
+    single_host_index(paths, &[("use-regex", "true"), ("rewrite-target", "/$1")])
+}
+
+/// The compiled table for [`regex_host_index`].
+pub fn regex_host_table(paths: usize) -> RouteTable {
+    regex_host_index(paths)
+        .compile(&CompileConfig::default())
+        .table
+}
+
+/// [`REGEX_HOST`] with the one path `/(a+)+$`: exponential time for a backtracking engine
+/// on `/aaa…ab`.
+pub fn redos_table() -> RouteTable {
+    let paths = vec![path_json("ImplementationSpecific", "/(a+)+$")];
+    single_host_index(paths, &[("use-regex", "true")])
+        .compile(&CompileConfig::default())
+        .table
+}
+
+/// [`index_with_routes`], with every `every`-th Ingress (0, `every`, 2·`every`, …; none when
+/// `every` is 0) setting `use-regex` and `rewrite-target: /$1`, which makes its host a regex
+/// host with a rewrite on each path.
+pub fn index_with_regex_hosts(routes: usize, every: usize) -> Index {
+    let mut index = index_with_routes(routes);
+    if every == 0 {
+        return index;
+    }
+    let ingresses = routes.div_ceil(PATHS_PER_INGRESS);
+    for i in (0..ingresses).step_by(every) {
+        let paths = PATHS_PER_INGRESS.min(routes - i * PATHS_PER_INGRESS);
+        let mut value = ingress(i, paths);
+        value["metadata"]["annotations"] = json!({
+            "nginx.ingress.kubernetes.io/use-regex": "true",
+            "nginx.ingress.kubernetes.io/rewrite-target": "/$1",
+        });
+        index.apply(decode(value));
+    }
+    index
+}
+
+fn path_json(kind: &str, path: &str) -> Value {
+    json!({
+        "path": path,
+        "pathType": kind,
+        "backend": {"service": {"name": "web", "port": {"number": 80}}},
+    })
+}
+
+fn single_host_index(paths: Vec<Value>, annotations: &[(&str, &str)]) -> Index {
+    let mut index = Index::new();
+    for value in web_service("ns0") {
+        index.apply(decode(value));
+    }
+    let annotations: k8s_openapi::serde_json::Map<String, Value> = annotations
+        .iter()
+        .map(|(k, v)| (format!("nginx.ingress.kubernetes.io/{k}"), json!(v)))
+        .collect();
+    index.apply(decode(json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"namespace": "ns0", "name": "regex", "annotations": annotations},
+        "spec": {
+            "ingressClassName": "strait",
+            "rules": [{"host": REGEX_HOST, "http": {"paths": paths}}],
+        },
+    })));
+    index
+}
+
 /// Nodes the pods of the scale cluster run on (`n0`, `n1`, …), for nodeport mode.
 pub const SCALE_NODES: usize = 20;
 

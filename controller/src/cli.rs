@@ -371,6 +371,11 @@ pub struct TranslationArgs {
     pub max_body_size: u64,
     #[command(flatten)]
     pub global_auth: GlobalAuthArgs,
+    /// On a host that matches by regex (some Ingress sets `use-regex` or `rewrite-target`),
+    /// keep `Exact` paths exact and case-sensitive, tried before the regexes. Without it they
+    /// are regexes like every other path of such a host, as in ingress-nginx.
+    #[arg(long, env = "STRAIT_REGEX_KEEP_EXACT_PATHS")]
+    pub regex_keep_exact_paths: bool,
 }
 
 impl TranslationArgs {
@@ -399,6 +404,7 @@ impl TranslationArgs {
             max_body_size: (self.max_body_size > 0).then_some(BodyLimit(self.max_body_size)),
             global_auth: self.global_auth.global_auth(),
             no_auth_locations: self.global_auth.no_auth_locations(),
+            regex_keep_exact_paths: self.regex_keep_exact_paths,
         }
     }
 }

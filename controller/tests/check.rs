@@ -93,7 +93,7 @@ fn the_table_names_refusals_typos_and_configmap_flags_and_exits_1() {
         "canary: joins the routes of its main Ingress",
         "Ingress default/legacy-class: ok",
         "class: ours, annotation kubernetes.io/ingress.class: nginx",
-        "regex-looking paths, matched literally (regex paths are not implemented yet): /something(/|$)(.*)",
+        "Ingress default/rewrite: needs attention",
         "Service kubernetes-dashboard/kubernetes-dashboard not found",
         "default/whoami  ingressClassName traefik",
         "ingress-nginx ConfigMap ingress-nginx/ingress-nginx-controller:",
@@ -164,7 +164,7 @@ fn the_json_carries_the_statuses() {
             "refused",
         ),
         ("server-snippet-typo", "server-snippets", "unknown"),
-        ("rewrite", "rewrite-target", "not-yet"),
+        ("rewrite", "rewrite-target", "honoured-with-difference"),
         ("kubernetes-dashboard", "backend-protocol", "not-yet"),
         ("nginx-test", "affinity", "not-yet"),
     ] {

@@ -24,8 +24,9 @@
 //!
 //! Label values: `namespace`/`ingress` name the Ingress that owns the matched rule and
 //! `service` its backend Service (left out, not empty, when no rule matched); `path` is the
-//! matched rule's path as the table holds it (Prefix paths without their trailing slash, `/`
-//! for a catch-all and the default backend): bounded by the table, never a request's own
+//! matched rule's path as the table holds it (Prefix paths without their trailing slash, on a
+//! regex host the regex path that matched as written, `/` for a catch-all and the default
+//! backend): bounded by the table, never a request's own
 //! path; `method` is GET,
 //! HEAD, POST, PUT, DELETE, PATCH, OPTIONS, CONNECT or `other`; `status` is the exact code for
 //! 101, 200, 201, 204, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405, 408, 413, 429, 431,

@@ -158,5 +158,26 @@ fn redirect(
     response
 }
 
+/// `302 Found` to the route's `app-root` for a request of `/` (docs/architecture.md, "Regex
+/// paths and rewrites"), as ingress-nginx's server-level `return 302
+/// $scheme://$http_host<app-root>;`: the listener's scheme, the host as the client sent it (its
+/// port included) and the app-root, without the query (`return` does not carry it).
+pub(crate) fn app_root(scheme: Scheme, raw_host: &str, app_root: &str) -> Response<ResponseBody> {
+    let location = format!("{}://{raw_host}{app_root}", scheme.as_str());
+    let mut response = Response::new(ResponseBody::text("redirecting to the application root"));
+    *response.status_mut() = StatusCode::FOUND;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    // The host passed request validation and the app-root was checked when the table was
+    // built (letters, digits, `- . _ ~ / :`): valid in a header.
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        headers.insert(LOCATION, location);
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,8 @@
 //! the response.
 //!
 //! The table is loaded once per request; the request finishes on that table whatever is
-//! published meanwhile. The request target goes upstream byte for byte as received. Each
+//! published meanwhile. The request target goes upstream byte for byte as received, unless the
+//! route rewrites its path (`rewrite-target`). Each
 //! request's [`Exchange`] follows it and is recorded (metrics, access log) when the response
 //! body is done.
 
@@ -10,13 +11,14 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{HOST, HeaderValue, STRICT_TRANSPORT_SECURITY};
+use http::header::{HOST, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY};
 use http::uri::PathAndQuery;
 use http::{Extensions, Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use strait_shared::paths::MatchRank;
 use strait_shared::table::Timeouts;
+use strait_shared::table::rewrite::{Rewrite, Rewritten};
 use tokio::time::Instant;
 
 use crate::body::ResponseBody;
@@ -29,6 +31,9 @@ use crate::policy::external_auth::{Asking, Cookies, Scope};
 use crate::pool::Sent;
 use crate::upstream::{self, NO_ENDPOINTS};
 use crate::{headers, policy, redirect, request_id, upgrade, validate};
+
+/// Sent with rewritten requests when the route sets `x-forwarded-prefix`.
+const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
 
 /// Serves one request of a client connection. Never fails: errors become responses.
 pub(crate) async fn handle(
@@ -102,7 +107,7 @@ async fn forward(
         _ => (route.backend, &route.route.ingress),
     };
     let service = &backend.service.service.name;
-    let path = rule_path(request.uri().path(), route.rank);
+    let path = rule_path(request.uri().path(), route.rank, route.pattern);
     let handles = ctx.proxy.metrics.route(ingress, service, path);
     exchange.routed(
         handles,
@@ -113,6 +118,13 @@ async fn forward(
         return Err(ProxyError::Refused(refusal));
     }
     let options = &route.route.options;
+    // ingress-nginx answers `app-root` in the server's rewrite phase, before anything of the
+    // location (its HTTPS redirect, CORS, access checks) runs.
+    if let Some(root) = &route.route.options.app_root
+        && request.uri().path() == "/"
+    {
+        return Ok(redirect::app_root(ctx.listener.scheme, raw_host, root));
+    }
     *cors = policy::cors::allowed(
         route.route.options.cors.as_ref(),
         request.method(),
@@ -174,7 +186,9 @@ async fn forward(
         Err(unavailable) => return Err(ProxyError::BackendUnavailable(unavailable.reason())),
     };
     let upstream_host = options.upstream_host.as_ref();
-    let client_upgrade = prepare_upstream(&mut request, host, upstream_host, ctx, request_id);
+    let rewrite = options.rewrite.as_deref();
+    let client_upgrade =
+        prepare_upstream(&mut request, host, upstream_host, ctx, request_id, rewrite)?;
     if options.basic_auth.is_some() {
         // nginx.tmpl's `proxy_set_header Authorization ""` on a basic-auth location: the
         // password stays here.
@@ -202,8 +216,16 @@ async fn forward(
 
 /// The matched rule's path for the `path` metric label: the part of the request path the rule
 /// matched, which equals a key of the table (so the label's values are bounded by the table);
-/// `/` for a catch-all and for the default backend.
-fn rule_path(request_path: &str, rank: Option<MatchRank>) -> &str {
+/// on a regex host the regex location that matched, as written; `/` for a catch-all and for
+/// the default backend.
+fn rule_path<'a>(
+    request_path: &'a str,
+    rank: Option<MatchRank>,
+    pattern: Option<&'a str>,
+) -> &'a str {
+    if let Some(pattern) = pattern {
+        return pattern;
+    }
     match rank {
         Some(rank) if rank.len > 0 => request_path.get(..rank.len).unwrap_or("/"),
         _ => "/",
@@ -262,8 +284,8 @@ fn asking<'a>(
     }
 }
 
-/// Turns the client's request into the upstream's, in place: origin-form target as received,
-/// HTTP/1.1, hop-by-hop headers stripped, forwarding headers set, `Host` preserved (from
+/// Turns the client's request into the upstream's, in place: origin-form target as received
+/// (its path rewritten when the route has a `rewrite`), HTTP/1.1, hop-by-hop headers stripped, forwarding headers set, `Host` preserved (from
 /// `:authority` for HTTP/2) unless the route names its own (`upstream_host`). `request_id`
 /// is the `X-Request-ID` decided already (external auth sent it), if any. Returns the client
 /// side of an upgrade the request asks for.
@@ -273,11 +295,22 @@ fn prepare_upstream(
     upstream_host: Option<&HeaderValue>,
     ctx: &ConnCtx,
     request_id: Option<HeaderValue>,
-) -> Option<OnUpgrade> {
+    rewrite: Option<&Rewrite>,
+) -> Result<Option<OnUpgrade>, ProxyError> {
     let upgrade = headers::is_upgrade_request(request.version(), request.headers());
     let on_upgrade = upgrade.then(|| hyper::upgrade::on(&mut *request));
     *request.extensions_mut() = Extensions::new();
-    *request.uri_mut() = Uri::from(origin_form(request.uri()));
+    let (target, forwarded_prefix) = match rewrite.map(|r| r.apply(request.uri().path())) {
+        Some(Rewritten {
+            path,
+            forwarded_prefix,
+        }) => (
+            rewritten_target(path, request.uri().query())?,
+            forwarded_prefix,
+        ),
+        None => (origin_form(request.uri()), None),
+    };
+    *request.uri_mut() = Uri::from(target);
     *request.version_mut() = Version::HTTP_11;
     let headers = request.headers_mut();
     headers::strip_hop_by_hop(headers, upgrade);
@@ -293,7 +326,25 @@ fn prepare_upstream(
         request_id.unwrap_or_else(request_id::generate)
     });
     headers.insert(HOST, upstream_host.cloned().unwrap_or(host));
-    on_upgrade
+    if let Some(prefix) = forwarded_prefix {
+        // Checked characters and captures of an accepted path: a valid value.
+        if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(prefix)) {
+            headers.insert(X_FORWARDED_PREFIX, value);
+        }
+    }
+    Ok(on_upgrade)
+}
+
+/// The rewritten path with the request's query string, which nginx's `rewrite … break` keeps.
+fn rewritten_target(mut target: String, query: Option<&str>) -> Result<PathAndQuery, ProxyError> {
+    if let Some(query) = query {
+        target.reserve_exact(query.len() + 1);
+        target.push('?');
+        target.push_str(query);
+    }
+    // The template's characters and pieces of the accepted request path: always valid.
+    PathAndQuery::from_maybe_shared(bytes::Bytes::from(target))
+        .map_err(|_| ProxyError::BadRequest("the rewritten request target is invalid"))
 }
 
 /// The request target in origin form, as received. (hyper writes an empty path as `/`, so an

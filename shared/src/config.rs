@@ -52,6 +52,11 @@ pub struct CompileConfig {
     /// of these (`--no-auth-locations`, ingress-nginx's ConfigMap `no-auth-locations`, default
     /// `/.well-known/acme-challenge`, so ACME HTTP-01 challenges pass a global auth).
     pub no_auth_locations: Vec<String>,
+    /// On a host that matches by regex (some Ingress sets `use-regex` or `rewrite-target`),
+    /// keep `Exact` paths exact and case-sensitive, tried before the regexes
+    /// (`--regex-keep-exact-paths`). Default off: ingress-nginx makes them regexes too
+    /// (docs/architecture.md, "Regex paths and rewrites").
+    pub regex_keep_exact_paths: bool,
 }
 
 /// ingress-nginx's default `no-auth-locations`.
@@ -99,6 +104,7 @@ impl Default for CompileConfig {
             max_body_size: Some(BodyLimit(DEFAULT_MAX_BODY_SIZE)),
             global_auth: None,
             no_auth_locations: vec![DEFAULT_NO_AUTH_LOCATIONS.to_owned()],
+            regex_keep_exact_paths: false,
         }
     }
 }

@@ -151,7 +151,7 @@ fn annotations_review_and_compile() {
 }
 
 /// A small table: exact, wildcard and host-less rules with Prefix, Exact and
-/// ImplementationSpecific paths.
+/// ImplementationSpecific paths, and a regex host (`use-regex`, `rewrite-target`).
 fn small_table() -> RouteTable {
     let path = |p: &str, kind: &str| {
         json!({"path": p, "pathType": kind,
@@ -168,17 +168,33 @@ fn small_table() -> RouteTable {
                 path("/", "Prefix"), path("/static", "ImplementationSpecific")]}},
             {"http": {"paths": [path("/any", "Prefix")]}}]}
     });
+    let annotations = BTreeMap::from([
+        (format!("{PREFIX}/use-regex"), "true"),
+        (format!("{PREFIX}/rewrite-target"), "/$1"),
+    ]);
+    let regex = json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "regex", "namespace": "default", "annotations": annotations},
+        "spec": {"ingressClassName": "strait", "rules": [
+            {"host": "rx.example.com", "http": {"paths": [
+                path("/api/(.*)", "ImplementationSpecific"), path("/x|/b", "Prefix"),
+                path("/exact", "Exact"), path("/", "Prefix")]}}]}
+    });
     let service = json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "svc", "namespace": "default"},
         "spec": {"ports": [{"port": 80}]}
     });
     let mut index = Index::new();
-    for value in [ingress, service] {
+    for value in [ingress, regex, service] {
         index.apply(Object::from_value(value).expect("fixture").expect("kind"));
     }
     let table = index.compile(&CompileConfig::default()).table;
     assert!(table.lookup("a.example.com", "/static/x").is_some());
+    let rewritten = table
+        .lookup("rx.example.com", "/API/v1")
+        .expect("regex host");
+    assert!(rewritten.route.options.rewrite.is_some());
     table
 }
 
@@ -209,7 +225,15 @@ fn hosts_hold(table: &RouteTable, host: &str, path: &str) {
         let normalised = table.lookup(&normal, path).map(|m| m.route);
         assert_eq!(raw, normalised, "{host:?} {path:?}");
     }
-    let _ = table.lookup(host, path);
+    if let Some(m) = table.lookup(host, path)
+        && let Some(rewrite) = &m.route.options.rewrite
+        && path.starts_with('/')
+    {
+        assert!(
+            rewrite.apply(path).path.starts_with('/'),
+            "{host:?} {path:?}"
+        );
+    }
 }
 
 /// Seeds: hosts and paths from the host and path tests.
@@ -225,6 +249,8 @@ const HOST_SEEDS: &[(&str, &str)] = &[
     ("a.b.example.com", "/apix"),
     ("", ""),
     ("-bad-.com", "*"),
+    ("rx.example.com", "/q/b"),
+    ("RX.example.com:80", "/api/%2F../x"),
 ];
 
 #[test]

@@ -1,7 +1,8 @@
 //! The routing table: one immutable value that the proxy reads per request.
 //!
-//! Everything expensive (parsing, validation, weighting, indexing) happens when the table is
-//! built; a lookup is a few hash probes. Routes, backends and endpoints that must agree live in
+//! Everything expensive (parsing, validation, weighting, indexing, compiling regex paths)
+//! happens when the table is built; a lookup is a few hash probes (on a regex host, one walk of
+//! its compiled paths). Routes, backends and endpoints that must agree live in
 //! this one snapshot, published with one atomic pointer swap.
 
 use std::collections::HashMap;
@@ -9,11 +10,12 @@ use std::sync::Arc;
 
 use crate::host::{HostPattern, normalise_request_host, wildcard_suffix};
 use crate::model::ObjectKey;
-use crate::paths::{MatchRank, PathKind, PathRouter};
-use crate::tls::{Certificate, TlsTable};
+use crate::paths::{MatchRank, PathRouter};
+use crate::tls::TlsTable;
 
 pub mod basic_auth;
 mod body_size;
+mod builder;
 pub mod canary;
 pub mod cors;
 mod endpoints;
@@ -21,11 +23,13 @@ pub mod external_auth;
 pub mod limits;
 pub mod redirect;
 pub mod retries;
+pub mod rewrite;
 mod source;
 pub mod timeouts;
 pub mod upstream_host;
 
 pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size};
+pub use builder::TableBuilder;
 pub use cors::Cors;
 pub use endpoints::{Endpoint, Endpoints};
 pub use external_auth::{ExternalAuth, Satisfy};
@@ -240,6 +244,11 @@ pub struct RouteOptions {
     /// `limit-connections`), shared by every route of the Ingress; over them the proxy answers
     /// `--limit-req-status-code` / `--limit-conn-status-code`. `None`: no limit.
     pub limits: Option<Arc<Limits>>,
+    /// The path sent upstream is rewritten (`rewrite-target`, with `x-forwarded-prefix`).
+    /// `None`: the path goes as received.
+    pub rewrite: Option<Arc<rewrite::Rewrite>>,
+    /// `/` of the route's host answers 302 to this path (`app-root`). `None`: no redirect.
+    pub app_root: Option<Arc<str>>,
 }
 
 impl Default for RouteOptions {
@@ -262,6 +271,8 @@ impl Default for RouteOptions {
             www_redirect: None,
             canary: None,
             limits: None,
+            rewrite: None,
+            app_root: None,
         }
     }
 }
@@ -285,6 +296,9 @@ pub struct RouteMatch<'t> {
     pub backend: &'t Backend,
     /// `None` when the match is the default backend.
     pub rank: Option<MatchRank>,
+    /// On a regex host, the path of the regex location that matched (docs/architecture.md,
+    /// "Regex paths and rewrites").
+    pub pattern: Option<&'t str>,
 }
 
 /// The compiled, immutable routing table.
@@ -342,19 +356,25 @@ impl RouteTable {
             .or_else(|| wildcard_suffix(&host).and_then(|s| routes.wildcard.get(s)))
             .unwrap_or(&routes.any_host);
         match paths.lookup(path) {
-            Some((route, rank)) => Some(self.resolve(route, Some(rank))),
+            Some(m) => Some(self.resolve(m.value, Some(m.rank), m.pattern)),
             None => routes
                 .default_backend
                 .as_ref()
-                .map(|route| self.resolve(route, None)),
+                .map(|route| self.resolve(route, None, None)),
         }
     }
 
-    fn resolve<'t>(&'t self, route: &'t Route, rank: Option<MatchRank>) -> RouteMatch<'t> {
+    fn resolve<'t>(
+        &'t self,
+        route: &'t Route,
+        rank: Option<MatchRank>,
+        pattern: Option<&'t str>,
+    ) -> RouteMatch<'t> {
         RouteMatch {
             route,
             backend: self.backend(route.backend),
             rank,
+            pattern,
         }
     }
 
@@ -433,189 +453,6 @@ impl RouteTable {
             generation: self.generation,
             routes: Arc::clone(&self.routes),
             backends: changed.map_or_else(|| Arc::clone(&self.backends), Arc::from),
-        }
-    }
-}
-
-/// Builds a [`RouteTable`]. Callers insert in precedence order (older Ingress first): the first
-/// claim on a host + path + pathType, or on the default backend, wins; later claims get the
-/// winner back to report the conflict.
-#[derive(Debug, Default)]
-pub struct TableBuilder {
-    routes: Routes,
-    backends: Vec<Arc<Backend>>,
-    backend_ids: HashMap<(ServiceRef, BackendMode), BackendId>,
-}
-
-impl TableBuilder {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The id for a Service port in a mode, computing its endpoints with `resolve` the first
-    /// time it is seen. Routes to the same Service port and mode share one backend (and so one
-    /// round-robin cursor).
-    pub fn backend(
-        &mut self,
-        service: ServiceRef,
-        mode: BackendMode,
-        resolve: impl FnOnce(&ServiceRef, BackendMode) -> Result<Endpoints, Unavailable>,
-    ) -> BackendId {
-        if let Some(id) = self.backend_ids.get(&(service.clone(), mode)) {
-            return *id;
-        }
-        let state = resolve(&service, mode);
-        // One backend per distinct Service port and mode in the cluster: far below 2^32.
-        let id = BackendId(u32::try_from(self.backends.len()).expect("fewer than 2^32 backends"));
-        self.backends.push(Arc::new(Backend {
-            service: service.clone(),
-            mode,
-            state,
-        }));
-        self.backend_ids.insert((service, mode), id);
-        id
-    }
-
-    /// Adds a rule. `Err` carries the route that already owns the same host + kind + path.
-    pub fn insert(
-        &mut self,
-        host: &HostPattern,
-        kind: PathKind,
-        path: &str,
-        route: Route,
-    ) -> Result<(), &Route> {
-        self.paths_mut(host).insert(kind, path, route)
-    }
-
-    /// The route that already owns host + kind + path, if any: lets the caller report a conflict
-    /// before resolving a backend it would not use.
-    pub fn claim(&self, host: &HostPattern, kind: PathKind, path: &str) -> Option<&Route> {
-        let paths = match host {
-            HostPattern::Exact(h) => self.routes.exact.get(h.as_str())?,
-            HostPattern::Wildcard(s) => self.routes.wildcard.get(s.as_str())?,
-            HostPattern::Any => &self.routes.any_host,
-        };
-        paths.get(kind, path)
-    }
-
-    /// The default backend set so far, if any.
-    pub fn current_default_backend(&self) -> Option<&Route> {
-        self.routes.default_backend.as_ref()
-    }
-
-    /// A backend handed out by [`TableBuilder::backend`].
-    pub fn backend_of(&self, id: BackendId) -> &Backend {
-        &self.backends[id.0 as usize]
-    }
-
-    /// The route that owns host + kind + path (`None`: the default backend), to change it.
-    pub fn route_mut(&mut self, at: Option<(&HostPattern, PathKind, &str)>) -> Option<&mut Route> {
-        let Some((host, kind, path)) = at else {
-            return self.routes.default_backend.as_mut();
-        };
-        let routes = &mut self.routes;
-        let paths = match host {
-            HostPattern::Exact(h) => routes.exact.get_mut(h.as_str())?,
-            HostPattern::Wildcard(s) => routes.wildcard.get_mut(s.as_str())?,
-            HostPattern::Any => &mut routes.any_host,
-        };
-        paths.get_mut(kind, path)
-    }
-
-    /// Sets the default backend unless one is set already (then `Err` carries the winner).
-    pub fn default_backend(&mut self, route: Route) -> Result<(), &Route> {
-        match self.routes.default_backend {
-            Some(ref existing) => Err(existing),
-            None => {
-                self.routes.default_backend = Some(route);
-                Ok(())
-            }
-        }
-    }
-
-    /// Claims `host`'s certificate unless it is claimed already (then `Err` carries the
-    /// holder). Callers claim in precedence order, as for routes.
-    pub fn tls_certificate(
-        &mut self,
-        host: &HostPattern,
-        cert: Arc<Certificate>,
-    ) -> Result<(), &Arc<Certificate>> {
-        self.routes.tls.insert(host, cert)
-    }
-
-    /// The certificate served when no host name matches (`--default-ssl-certificate`).
-    pub fn default_certificate(&mut self, cert: Arc<Certificate>) {
-        self.routes.tls.set_default(cert);
-    }
-
-    /// The routes of `host` so far, if any.
-    pub fn routes_of(&self, host: &HostPattern) -> Option<&HostRoutes> {
-        let routes = &self.routes;
-        let paths = match host {
-            HostPattern::Exact(h) => routes.exact.get(h.as_str())?,
-            HostPattern::Wildcard(s) => routes.wildcard.get(s.as_str())?,
-            HostPattern::Any => &routes.any_host,
-        };
-        (!paths.is_empty()).then_some(paths)
-    }
-
-    /// Makes `alias` serve every route `of` serves (ingress-nginx's `server-alias`: one more
-    /// name of the same server), with `of`'s certificate when it covers `alias`. `false`, and
-    /// nothing changed, when `alias` has routes of its own (a real rule wins) or `of` has none.
-    pub fn alias(&mut self, alias: &HostPattern, of: &HostPattern) -> bool {
-        if alias == of || *alias == HostPattern::Any || self.routes_of(alias).is_some() {
-            return false;
-        }
-        let Some(paths) = self.routes_of(of).cloned() else {
-            return false;
-        };
-        *self.paths_mut(alias) = paths;
-        self.share_certificate(alias, of);
-        true
-    }
-
-    /// Makes `host` answer every path with `route` (ingress-nginx's `from-to-www-redirect`
-    /// server), with `of`'s certificate when it covers `host`. `false`, and nothing changed,
-    /// when `host` has routes of its own.
-    pub fn redirect_host(&mut self, host: &HostPattern, of: &HostPattern, route: Route) -> bool {
-        if *host == HostPattern::Any || self.routes_of(host).is_some() {
-            return false;
-        }
-        // An empty router takes any first insert.
-        let _ = self.paths_mut(host).insert(PathKind::Prefix, "/", route);
-        self.share_certificate(host, of);
-        true
-    }
-
-    fn paths_mut(&mut self, host: &HostPattern) -> &mut HostRoutes {
-        match host {
-            HostPattern::Exact(h) => self.routes.exact.entry(h.as_str().into()).or_default(),
-            HostPattern::Wildcard(s) => self.routes.wildcard.entry(s.as_str().into()).or_default(),
-            HostPattern::Any => &mut self.routes.any_host,
-        }
-    }
-
-    /// Gives `host` the certificate `of` is served with, when that certificate covers `host`
-    /// and `host` has none of its own (ingress-nginx serves an alias or a redirect server with
-    /// its server's certificate only when the certificate is valid for the name).
-    fn share_certificate(&mut self, host: &HostPattern, of: &HostPattern) {
-        let tls = &self.routes.tls;
-        let cert = match of {
-            HostPattern::Exact(name) => tls.resolve(Some(name)),
-            other => tls.get(other),
-        };
-        if let Some(cert) = cert.filter(|c| c.covers(host)).cloned()
-            && tls.get(host).is_none()
-        {
-            let _ = self.routes.tls.insert(host, cert);
-        }
-    }
-
-    pub fn build(self) -> RouteTable {
-        RouteTable {
-            generation: 0,
-            routes: Arc::new(self.routes),
-            backends: self.backends.into(),
         }
     }
 }

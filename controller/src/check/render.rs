@@ -81,7 +81,7 @@ fn ingress_section(out: &mut String, ingress: &IngressCheck) {
     if !ingress.regex_paths.is_empty() {
         let _ = writeln!(
             out,
-            "  regex-looking paths, matched literally (regex paths are not implemented yet): {}",
+            "  regex-looking paths, matched literally (neither use-regex nor rewrite-target here): {}",
             ingress.regex_paths.join(", ")
         );
     }

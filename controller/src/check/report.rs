@@ -42,8 +42,9 @@ pub struct IngressCheck {
     pub annotations: Vec<AnnotationCheck>,
     /// Every diagnostic about it, sorted.
     pub diagnostics: Vec<Diagnostic>,
-    /// Paths that look like regular expressions, which Strait matches literally while
-    /// `use-regex` is not honoured (NGINX-COMPAT.md section 2).
+    /// Paths that look like regular expressions on an Ingress that sets neither `use-regex` nor
+    /// `rewrite-target`: matched literally, as by ingress-nginx, unless another Ingress of the
+    /// host turns regex on (NGINX-COMPAT.md section 2).
     pub regex_paths: Vec<String>,
 }
 
@@ -227,7 +228,7 @@ impl Report {
                     annotations: annotation_checks(&report.findings),
                     diagnostics: by_ingress.remove(&report.key).unwrap_or_default(),
                     regex_paths: if report.ours {
-                        regex_paths(ingress)
+                        regex_paths(ingress, &report.findings)
                     } else {
                         Vec::new()
                     },
@@ -309,12 +310,20 @@ fn annotation_checks(findings: &[Finding]) -> Vec<AnnotationCheck> {
         .collect()
 }
 
-/// The paths of `ingress` that look like regular expressions (`/api/(.*)`, `/v[0-9]+/`), while
-/// Strait matches paths literally (the registry's `use-regex` is not honoured yet).
-pub fn regex_paths(ingress: &Ingress) -> Vec<String> {
-    let regex_honoured = annotations::lookup(Namespace::Nginx, "use-regex")
-        .is_some_and(|spec| spec.status == Status::Honoured);
-    if regex_honoured {
+/// The paths of `ingress` that look like regular expressions (`/api/(.*)`, `/v[0-9]+/`) when its
+/// annotations (`findings`) turn regex on neither by `use-regex` nor by `rewrite-target`
+/// (docs/architecture.md, "Regex paths and rewrites"): such paths are matched literally, as
+/// ingress-nginx matches them, unless another Ingress of the host turns regex on.
+pub fn regex_paths(ingress: &Ingress, findings: &[Finding]) -> Vec<String> {
+    let turns_regex_on = findings.iter().any(|f| match f.spec {
+        Some(spec) if spec.namespace == Namespace::Nginx => match spec.name {
+            "use-regex" => annotations::parse_bool(&f.value) == Some(true),
+            "rewrite-target" => !f.value.is_empty(),
+            _ => false,
+        },
+        _ => false,
+    });
+    if turns_regex_on {
         return Vec::new();
     }
     let is_regex = |path: &str| {

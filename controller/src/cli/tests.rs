@@ -144,9 +144,11 @@ fn serve_flags_reach_the_config() {
         "--upstream-connect-timeout=250ms",
         "--client-idle-timeout=2m",
         "--max-headers=10",
+        "--regex-keep-exact-paths",
     ]);
     let config = args.unwrap().into_config();
     assert_eq!(config.http_addr.port(), 0);
+    assert!(config.compile.regex_keep_exact_paths);
     assert_eq!(config.compile.backend_mode, BackendMode::NodePort);
     assert!(config.compile.watch_ingress_without_class);
     assert_eq!(config.compile.ingress_classes, ["edge"]);

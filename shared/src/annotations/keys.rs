@@ -54,7 +54,11 @@ impl KeySpec {
     }
 }
 
-const REWRITES: &str = "planned: regex paths, rewrites and redirects";
+const REWRITES: &str = "planned: redirects";
+const USE_REGEX: &str = "paths are compiled by the regex crate's engine (linear time, ASCII case-insensitive, on the path as received, undecoded): a pattern PCRE accepts but it does not (look-around, backreferences, a `{` that is not a repetition) quarantines that path with a diagnostic, and `--regex-keep-exact-paths` keeps `Exact` paths exact";
+const REWRITE_TARGET: &str = "`$1`–`$9` of the path regex, query string kept, percent-encoding carried as received; a target with an nginx variable (`$host`, `$0`) or an absolute URL (a redirect in nginx) is an error and the paths it would rewrite are not served";
+const APP_ROOT: &str = "`/` answers 302 to `<scheme>://<Host><app-root>` when `/` matches one of the host's paths; a value with an nginx variable is ignored with a warning, and of two Ingresses giving one host different roots the oldest wins";
+const FORWARDED_PREFIX: &str = "sent with rewritten requests only, with the rewrite's `$1`–`$9`; a value with an nginx variable is ignored with a warning";
 const ERROR_PAGES: &str = "planned: default backend and custom error pages";
 const AFFINITY: &str =
     "planned: cookie session affinity; requests are balanced round robin meanwhile";
@@ -88,11 +92,11 @@ const ROUTE_REDIRECT: &str = "an `http(s)://` URL of the characters ingress-ngin
 /// The registry, by feature group (ingress-nginx's annotations.md order, most used first).
 pub(super) static KEYS: &[KeySpec] = &[
     // Rewrite and routing.
-    k("rewrite-target", Routing, NotYet, REWRITES),
-    k("use-regex", Routing, NotYet, REWRITES),
-    k("app-root", Routing, NotYet, REWRITES),
+    k("rewrite-target", Routing, HonouredWithDifference, REWRITE_TARGET),
+    k("use-regex", Routing, HonouredWithDifference, USE_REGEX),
+    k("app-root", Routing, HonouredWithDifference, APP_ROOT),
     k("preserve-trailing-slash", Routing, Honoured, "the HTTPS redirect keeps a trailing `/` of the request target, which it drops otherwise"),
-    k("x-forwarded-prefix", Routing, NotYet, REWRITES),
+    k("x-forwarded-prefix", Routing, HonouredWithDifference, FORWARDED_PREFIX),
     k("server-alias", Routing, HonouredWithDifference, "host names and `*.` wildcards serve the Ingress's hosts whole (a name with rules of its own keeps them); a regex server name (`~…`) is reported and skipped"),
     k("upstream-vhost", Routing, HonouredWithDifference, "a literal host[:port] only: a value with nginx variables (`$host`…) is reported and the client's Host is sent; X-Forwarded-Host keeps the client's"),
     k("default-backend", Routing, NotYet, ERROR_PAGES),

@@ -20,6 +20,9 @@ mod access;
 mod limits;
 mod proxying;
 mod redirects;
+mod rewrite;
+
+pub(super) use rewrite::{PathAnnotations, Target};
 
 /// How an Ingress wants plain HTTP handled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +105,22 @@ pub(super) fn settings(
         upstream_host: read.upstream_host(),
         retries: read.retries(),
     }
+}
+
+/// The path annotations of an Ingress (`use-regex`, `rewrite-target`, `x-forwarded-prefix`,
+/// `app-root`; see [`rewrite`]), read once before any Ingress claims a path: they decide which
+/// hosts match by regex.
+pub(super) fn paths(
+    annotations: Annotations<'_>,
+    object: &ObjectRef,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> PathAnnotations {
+    Reader {
+        keys: annotations,
+        object,
+        diagnostics,
+    }
+    .paths()
 }
 
 /// The annotation diagnostics of an Ingress (see the module doc).

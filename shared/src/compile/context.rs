@@ -3,8 +3,9 @@
 //! every other module of `compile` can use it without forming a cycle.
 
 use std::cell::OnceCell;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Service, ServicePort};
 
@@ -24,6 +25,8 @@ pub(super) struct Compiler<'a> {
     pub(super) tls_hosts: TlsHosts,
     /// What backends resolve against (the index, and the usable nodes computed once).
     pub(super) cluster: Cluster<'a>,
+    /// Regex hosts and app roots, filled before the rules are compiled.
+    pub(super) regex: RegexPlan,
 }
 
 impl<'a> Compiler<'a> {
@@ -35,6 +38,7 @@ impl<'a> Compiler<'a> {
             diagnostics: Vec::new(),
             tls_hosts: TlsHosts::default(),
             cluster: Cluster::new(index),
+            regex: RegexPlan::default(),
         }
     }
 }
@@ -58,6 +62,18 @@ impl TlsHosts {
             HostPattern::Any => false,
         }
     }
+}
+
+/// What the paths of all our Ingresses decide per host before any is claimed
+/// (docs/architecture.md, "Regex paths and rewrites").
+#[derive(Debug, Default)]
+pub(super) struct RegexPlan {
+    /// Hosts that match every path by regex.
+    pub(super) hosts: BTreeSet<HostPattern>,
+    /// The `Exact` paths of each regex host, from every Ingress.
+    pub(super) exact: BTreeMap<HostPattern, BTreeSet<String>>,
+    /// Each host's `app-root`.
+    pub(super) app_roots: BTreeMap<HostPattern, Arc<str>>,
 }
 
 /// The objects backends resolve against, with what is the same for every backend computed once

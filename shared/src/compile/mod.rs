@@ -13,16 +13,18 @@
 //!    a canary Ingress is set aside before any claim, so it never takes its mainline's routes.
 //! 4. [`tls`]: `spec.tls` and the default certificate into the SNI map, first, so the rules
 //!    know which hosts redirect to HTTPS.
-//! 5. [`pod`], [`nodeport`] (which reads pod mode's endpoints for the `Local` policy),
+//! 5. [`regex`]: which hosts match by regex, and their app roots, from every Ingress's path
+//!    annotations, before any path is claimed.
+//! 6. [`pod`], [`nodeport`] (which reads pod mode's endpoints for the `Local` policy),
 //!    [`cluster_ip`]: the endpoints of one Service port, by mode.
-//! 6. [`backend`]: an Ingress backend to a Service port, checked, then resolved by its mode.
-//! 7. [`rules`]: one Ingress's rules, paths and default backend, in precedence order; then
-//!    [`canary`]: canary Ingresses join the routes they name; then [`aliases`]:
-//!    `server-alias` names and `from-to-www-redirect` hosts, once every rule has claimed its
-//!    host (a real rule wins over an alias), so an alias serves the canaries too.
-//! 8. [`refresh`]: the endpoint fast path, after the full compile: only the backends that
+//! 7. [`backend`]: an Ingress backend to a Service port, checked, then resolved by its mode.
+//! 8. [`rules`]: one Ingress's rules, paths and default backend, in precedence order; then the
+//!    regex hosts' paths are compiled together; then [`canary`]: canary Ingresses join the
+//!    routes they name; then [`aliases`]: `server-alias` names and `from-to-www-redirect`
+//!    hosts, once every rule has claimed its host (a real rule wins over an alias), so an
+//!    alias serves the canaries too.
 //!    changed endpoint data touches, resolved by [`backend`] as a full compile does.
-//! 9. This module: the entry points, which run 2–7 in that order.
+//! 10. This module: the entry points, which run 2–8 in that order.
 //!
 //! Nothing here panics on user input: each bad part becomes a
 //! [`Diagnostic`](crate::model::Diagnostic) naming its object, and everything else still
@@ -41,13 +43,14 @@ mod layers;
 mod nodeport;
 mod pod;
 mod refresh;
+mod regex;
 mod rules;
 mod tls;
 
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::jiff::Timestamp;
 
-use crate::annotations::Review;
+use crate::annotations::{Annotations, Review};
 use crate::config::CompileConfig;
 use crate::index::{Compiled, EndpointChanges, Index, IngressReport};
 use crate::model::{Kind, ObjectKey, ObjectRef};
@@ -119,8 +122,27 @@ fn compile(index: &Index, config: &CompileConfig) -> Compiled {
     compiler.diagnostics = diagnostics;
     let plain: Vec<(&ObjectKey, &Ingress)> = ingresses.iter().map(|(_, k, i)| (*k, *i)).collect();
     tls::compile_tls(&mut compiler, &plain);
-    for (i, key, ingress) in ingresses {
-        reports[i].refusal = rules::compile_ingress(&mut compiler, key, ingress, &reviews[i]);
+    let paths: Vec<annotations::PathAnnotations> = plain
+        .iter()
+        .map(|(key, ingress)| {
+            let object = ObjectRef::new(Kind::Ingress, (*key).clone());
+            let read = Annotations::of(ingress, &config.annotations_prefix);
+            annotations::paths(read, &object, &mut compiler.diagnostics)
+        })
+        .collect();
+    regex::plan(&mut compiler, &plain, &paths);
+    for ((i, key, ingress), paths) in ingresses.into_iter().zip(&paths) {
+        reports[i].refusal =
+            rules::compile_ingress(&mut compiler, key, ingress, &reviews[i], paths);
+    }
+    for (host, error, owners) in compiler.builder.seal_regex() {
+        for owner in owners {
+            let message = format!("regex paths of host {host}: {error}; none of them is served");
+            let object = ObjectRef::new(Kind::Ingress, owner);
+            let d =
+                crate::model::Diagnostic::error(object, crate::model::Reason::InvalidPath, message);
+            compiler.diagnostics.push(d);
+        }
     }
     canary::compile_canaries(&mut compiler, &canaries);
     aliases::compile_aliases(&mut compiler, &plain);

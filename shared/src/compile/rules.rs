@@ -19,17 +19,26 @@
 //! - Claims: the first Ingress to claim host + pathType + path (or the default backend) wins;
 //!   a later claim is skipped with a `Conflict` diagnostic naming the winner, and the rest of
 //!   that Ingress still goes in.
+//! - Regex hosts ([`super::regex`]): a claim there is one or two regex locations, compiled
+//!   here; one that does not compile is skipped with an `InvalidPath` error (quarantined
+//!   alone). A rewritten path carries its [`Rewrite`]; every route of a host with an
+//!   `app-root` carries it.
+
+use std::sync::Arc;
 
 use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend, IngressRule};
 
-use super::annotations::{self, Settings};
+use super::annotations::{self, PathAnnotations, Settings, Target};
 use super::backend::service_ref;
 use super::context::Compiler;
+use super::regex;
 use crate::annotations::{Annotations, Review};
 use crate::host::HostPattern;
 use crate::model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason};
 use crate::paths::PathKind;
+use crate::paths::regex::{RegexError, RegexPath, RegexRejected};
 use crate::table::basic_auth::BasicAuth;
+use crate::table::rewrite::Rewrite;
 use crate::table::{ExternalAuth, Refusal, Route, RouteOptions, Satisfy};
 
 mod basic_auth;
@@ -45,6 +54,8 @@ struct IngressCtx<'a> {
     /// External auth of every route (own or global), read in [`external_auth`].
     external_auth: Option<std::sync::Arc<ExternalAuth>>,
     satisfy: Satisfy,
+    /// `use-regex`, `rewrite-target`, `x-forwarded-prefix`, `app-root`.
+    paths: &'a PathAnnotations,
 }
 
 pub(super) fn compile_ingress(
@@ -52,6 +63,7 @@ pub(super) fn compile_ingress(
     key: &ObjectKey,
     ingress: &Ingress,
     review: &Review,
+    paths: &PathAnnotations,
 ) -> Option<Refusal> {
     let object = ObjectRef::new(Kind::Ingress, key.clone());
     let read = Annotations::of(ingress, &c.config.annotations_prefix);
@@ -81,6 +93,7 @@ pub(super) fn compile_ingress(
         basic_auth,
         external_auth,
         satisfy,
+        paths,
     };
     let Some(spec) = ingress.spec.as_ref() else {
         return ctx.settings.refused;
@@ -171,14 +184,76 @@ fn claim(
         c.diagnostics.push(d);
         return;
     }
-    let Some(route) = route(c, ctx, host, Some(path), backend, &what) else {
+    let rewrites = ctx.paths.rewrites(path);
+    if rewrites && matches!(ctx.paths.target, Target::Unsupported(_)) {
+        // Reported once for the Ingress when its annotation was read.
+        return;
+    }
+    let locations = match regex_locations(c, ctx, host, kind, path) {
+        Ok(locations) => locations,
+        Err(e) => return quarantine(c, ctx, &what(), &e),
+    };
+    let rewrite = match (&ctx.paths.target, rewrites) {
+        (Target::Rewrite(target), true) => {
+            let prefix = ctx.paths.forwarded_prefix.clone();
+            match Rewrite::new(path, target.clone(), prefix) {
+                Ok(rewrite) => Some(Arc::new(rewrite)),
+                Err(e) => return quarantine(c, ctx, &what(), &e),
+            }
+        }
+        _ => None,
+    };
+    let Some(mut route) = route(c, ctx, host, Some(path), backend, &what) else {
         return;
     };
-    if let Err(winner) = c.builder.insert(host, kind, path, route) {
+    route.options.rewrite = rewrite;
+    route.options.app_root = c.regex.app_roots.get(host).cloned();
+    let inserted = match locations {
+        Some(locations) => c.builder.insert_regex(host, kind, path, locations, route),
+        None => c
+            .builder
+            .insert(host, kind, path, route)
+            .map_err(RegexRejected::Taken),
+    };
+    match inserted {
+        Ok(()) => {}
         // Not reached: `claim` above found the slot free. Reported rather than assumed.
-        let d = conflict(ctx, &what(), &winner.ingress);
-        c.diagnostics.push(d);
+        Err(RegexRejected::Taken(winner)) => {
+            let d = conflict(ctx, &what(), &winner.ingress);
+            c.diagnostics.push(d);
+        }
+        Err(RegexRejected::HostTooLarge) => {
+            quarantine(c, ctx, &what(), &RegexError::HostTooLarge);
+        }
     }
+}
+
+/// The compiled regex locations of a claim on a regex host; `Ok(None)` elsewhere.
+fn regex_locations(
+    c: &Compiler<'_>,
+    ctx: &IngressCtx<'_>,
+    host: &HostPattern,
+    kind: PathKind,
+    path: &str,
+) -> Result<Option<Vec<RegexPath>>, RegexError> {
+    let Some(paths) = regex::locations(c, ctx.paths, host, kind, path) else {
+        return Ok(None);
+    };
+    let compiled: Result<Vec<RegexPath>, RegexError> =
+        paths.iter().map(|p| RegexPath::parse(p)).collect();
+    compiled.map(Some)
+}
+
+/// A claim on a regex host whose regex cannot serve: skipped with an Error naming it.
+fn quarantine(c: &mut Compiler<'_>, ctx: &IngressCtx<'_>, what: &str, error: &RegexError) {
+    let message = format!(
+        "{what}: matched as a regular expression (its host uses use-regex or rewrite-target), it {error}; not served"
+    );
+    c.diagnostics.push(Diagnostic::error(
+        ctx.object.clone(),
+        Reason::InvalidPath,
+        message,
+    ));
 }
 
 fn compile_default_backend(c: &mut Compiler<'_>, ctx: &IngressCtx<'_>, backend: &IngressBackend) {
@@ -243,6 +318,8 @@ fn route(
             www_redirect: None,
             canary: None,
             retries: settings.retries.clone(),
+            rewrite: None,
+            app_root: None,
         },
     })
 }

@@ -10,7 +10,7 @@ fn router(entries: &[(PathKind, &str)]) -> PathRouter<String> {
 }
 
 fn hit(r: &PathRouter<String>, path: &str) -> Option<String> {
-    r.lookup(path).map(|(v, _)| v.clone())
+    r.lookup(path).map(|m| m.value.clone())
 }
 
 #[test]

@@ -1,6 +1,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::*;
+use crate::paths::PathKind;
 
 fn ep(last: u8, weight: u32) -> Endpoint {
     Endpoint {

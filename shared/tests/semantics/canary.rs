@@ -152,3 +152,42 @@ fn other_keys_on_a_canary_are_reported_as_ignored() {
     assert_eq!(canary.weight, 0);
     assert_eq!(m.route.options.refused, None, "the main route is served");
 }
+
+/// A canary joins a route of a regex host too (its path is the main Ingress's, as written).
+#[test]
+fn a_canary_joins_a_regex_route() {
+    let mut world = World::new();
+    web_service(&mut world, "default");
+    service(&mut world, "default", "web-canary", "10.0.0.9");
+    world.apply(
+        Ing::new("default", "app")
+            .annotation(&format!("{NGINX}/use-regex"), "true")
+            .rule(
+                "a.example.com",
+                vec![path("ImplementationSpecific", "/api/v[0-9]+/", "web", 80)],
+            )
+            .build(),
+    );
+    world.apply(
+        Ing::new("default", "canary")
+            .annotation(&format!("{NGINX}/canary"), "true")
+            .annotation(&format!("{NGINX}/canary-weight"), "10")
+            .rule(
+                "a.example.com",
+                vec![path(
+                    "ImplementationSpecific",
+                    "/api/v[0-9]+/",
+                    "web-canary",
+                    80,
+                )],
+            )
+            .build(),
+    );
+    let compiled = world.compile();
+    assert_eq!(
+        canary_of(&compiled.table, "a.example.com", "/api/v2/items"),
+        Some(("web-canary".into(), "default/canary".into())),
+        "{:?}",
+        compiled.diagnostics
+    );
+}

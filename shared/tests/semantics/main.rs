@@ -16,5 +16,6 @@ mod modes;
 mod paths;
 mod precedence;
 mod redirects;
+mod regex;
 mod support;
 mod tls;

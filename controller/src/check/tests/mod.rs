@@ -433,15 +433,19 @@ fn regex_looking_paths_are_named() {
     let mut rewrite = ingress("default", "rewrite", Some("strait"), &[]);
     rewrite["spec"]["rules"][0]["http"]["paths"][0]["path"] = json!("/something(/|$)(.*)");
     rewrite["spec"]["rules"][0]["http"]["paths"][0]["pathType"] = json!("ImplementationSpecific");
-    let report = report(&with_service([rewrite]));
-    let check = only(&report);
+    let literal = report(&with_service([rewrite.clone()]));
+    let check = only(&literal);
     assert_eq!(check.regex_paths, ["/something(/|$)(.*)"]);
     assert_eq!(check.verdict(), Verdict::Attention);
-    assert!(table(&report).contains("regex-looking paths, matched literally"));
+    assert!(table(&literal).contains("regex-looking paths, matched literally"));
     assert_eq!(
-        parsed_json(&report)["ingresses"][0]["regex_paths"][0],
+        parsed_json(&literal)["ingresses"][0]["regex_paths"][0],
         "/something(/|$)(.*)"
     );
+    // With use-regex (or a rewrite-target) the Ingress's paths are regexes: nothing to name.
+    rewrite["metadata"]["annotations"] = json!({"nginx.ingress.kubernetes.io/use-regex": "true"});
+    let regex_on = report(&with_service([rewrite]));
+    assert!(only(&regex_on).regex_paths.is_empty());
 }
 
 #[test]
