@@ -586,15 +586,10 @@ impl CommonArgs {
     }
 }
 
-/// A `--limit-*-status-code` value as a status: clap keeps it within 400–599, all valid
-/// codes; 503 stands in were one not.
-fn limit_status(code: u16) -> http::StatusCode {
-    http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE)
-}
-
 mod global_auth;
 mod parse;
 pub use global_auth::GlobalAuthArgs;
+use parse::limit_status;
 pub use parse::{
     parse_cidr, parse_duration, parse_listen_addr, parse_name, parse_next_upstream,
     parse_object_key, parse_redirect_code, parse_size,

@@ -141,3 +141,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     Ok(total)
 }
+
+/// A `--limit-*-status-code` value as a status: clap keeps it within 400–599, all valid
+/// codes; 503 stands in were one not.
+pub(super) fn limit_status(code: u16) -> http::StatusCode {
+    http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE)
+}
