@@ -99,8 +99,9 @@ async fn forward(
     let route = table
         .lookup(raw_host, request.uri().path())
         .ok_or(ProxyError::NoRoute)?;
+    let options = &route.route.options;
     // The canary decision comes first: metrics and logs name the backend that serves.
-    let (backend, ingress) = match &route.route.options.canary {
+    let (backend, ingress) = match &options.canary {
         Some(canary) if canary.chooses_canary(request.headers(), policy::canary::roll) => {
             (table.backend(canary.backend), &canary.ingress)
         }
@@ -109,27 +110,18 @@ async fn forward(
     let service = &backend.service.service.name;
     let path = rule_path(request.uri().path(), route.rank, route.pattern);
     let handles = ctx.proxy.metrics.route(ingress, service, path);
-    exchange.routed(
-        handles,
-        route.route.options.access_log,
-        &backend.service.port,
-    );
-    if let Some(refusal) = route.route.options.refused {
+    exchange.routed(handles, options.access_log, &backend.service.port);
+    if let Some(refusal) = options.refused {
         return Err(ProxyError::Refused(refusal));
     }
-    let options = &route.route.options;
     // ingress-nginx answers `app-root` in the server's rewrite phase, before anything of the
     // location (its HTTPS redirect, CORS, access checks) runs.
-    if let Some(root) = &route.route.options.app_root
+    if let Some(root) = &options.app_root
         && request.uri().path() == "/"
     {
         return Ok(redirect::app_root(ctx.listener.scheme, raw_host, root));
     }
-    *cors = policy::cors::allowed(
-        route.route.options.cors.as_ref(),
-        request.method(),
-        request.headers(),
-    );
+    *cors = policy::cors::allowed(options.cors.as_ref(), request.method(), request.headers());
     if let Some(preflight) = cors.as_ref().and_then(policy::cors::Allowed::preflight) {
         return Ok(preflight);
     }
@@ -199,7 +191,7 @@ async fn forward(
     }
     exchange.forwarding(request.headers());
     let body_timeout = ctx.proxy.config.client_body_timeout;
-    let max_body = route.route.options.max_body_size;
+    let max_body = options.max_body_size;
     let request = request.map(|body| {
         let body = exchange.request_body(body).with_timeout(body_timeout);
         body.with_limit(max_body)
