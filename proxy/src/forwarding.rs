@@ -54,28 +54,34 @@ pub(crate) fn apply(
     request_id: impl FnOnce() -> HeaderValue,
 ) -> IpAddr {
     let peer = fwd.peer.to_canonical();
-    headers.remove(PROXY);
-    headers.remove(X_ORIGINAL_FORWARDED_FOR);
-    headers.remove(X_ORIGINAL_FORWARDED_HOST);
-    let client = if is_trusted(fwd.trusted, peer) {
+    let (client, real_ip) = if is_trusted(fwd.trusted, peer) {
+        remove_where(headers, |name| {
+            name == PROXY.as_str()
+                || name == X_ORIGINAL_FORWARDED_FOR.as_str()
+                || name == X_ORIGINAL_FORWARDED_HOST.as_str()
+        });
         if let Some(host) = headers.get(X_FORWARDED_HOST).cloned() {
             headers.insert(X_ORIGINAL_FORWARDED_HOST, host);
         }
         let client = keep_chain(headers, peer, fwd.trusted);
         set_defaults(headers, fwd, false);
-        client
+        (client, ip_value(client))
     } else {
-        discard_incoming(headers);
-        headers.insert(X_FORWARDED_FOR, ip_value(peer));
+        remove_where(headers, |name| {
+            name == PROXY.as_str() || is_forwarding(name)
+        });
+        // The peer is the client: one formatted value serves both headers.
+        let value = ip_value(peer);
+        headers.insert(X_FORWARDED_FOR, value.clone());
         set_defaults(headers, fwd, true);
-        peer
+        (peer, value)
     };
     if let Some(proto) = headers.get(X_FORWARDED_PROTO).cloned() {
         headers.insert(X_FORWARDED_SCHEME, proto.clone());
         headers.insert(X_SCHEME, proto);
     }
     keep_request_id(headers, request_id);
-    headers.insert(X_REAL_IP, ip_value(client));
+    headers.insert(X_REAL_IP, real_ip);
     client
 }
 
@@ -222,29 +228,69 @@ fn set_defaults(headers: &mut HeaderMap, fwd: &Forwarding<'_>, overwrite: bool) 
 /// Removes every `X-Forwarded-*`, `X-Original-Forwarded-*`, `X-Real-IP` and `Forwarded`
 /// header (an untrusted peer's).
 pub(crate) fn discard_incoming(headers: &mut HeaderMap) {
-    let forwarded: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| name.as_str().starts_with("x-forwarded-"))
-        .cloned()
-        .collect();
-    for name in forwarded {
-        headers.remove(name);
-    }
-    headers.remove(X_REAL_IP);
-    headers.remove(FORWARDED);
-    headers.remove(X_ORIGINAL_FORWARDED_FOR);
-    headers.remove(X_ORIGINAL_FORWARDED_HOST);
+    remove_where(headers, is_forwarding);
 }
 
-/// An address as a header value, formatted without a heap string.
+/// A name [`discard_incoming`] removes (lowercase, as every `HeaderName` is).
+fn is_forwarding(name: &str) -> bool {
+    name.starts_with("x-forwarded-")
+        || name == X_REAL_IP.as_str()
+        || name == FORWARDED.as_str()
+        || name == X_ORIGINAL_FORWARDED_FOR.as_str()
+        || name == X_ORIGINAL_FORWARDED_HOST.as_str()
+}
+
+/// Removes the headers whose names match, found in one pass over the names: most requests
+/// carry none of them, and a pass over a request's few names costs less than hashing each
+/// name to remove.
+fn remove_where(headers: &mut HeaderMap, matches: impl Fn(&str) -> bool) {
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| matches(name.as_str()))
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(name);
+    }
+}
+
+/// An address as a header value, formatted without a heap string (and, for IPv4, without the
+/// formatting machinery: it runs for every request).
 fn ip_value(ip: IpAddr) -> HeaderValue {
     // 45 bytes hold the longest textual form of an IPv6 address.
     let mut buf = [0u8; 45];
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    let _ = write!(cursor, "{ip}");
-    let len = usize::try_from(cursor.position()).unwrap_or(0);
+    let len = match ip {
+        IpAddr::V4(v4) => write_ipv4(&mut buf, v4.octets()),
+        IpAddr::V6(_) => {
+            let mut cursor = std::io::Cursor::new(&mut buf[..]);
+            let _ = write!(cursor, "{ip}");
+            usize::try_from(cursor.position()).unwrap_or(0)
+        }
+    };
     // Digits, dots, colons and hex letters are all valid header bytes.
     HeaderValue::from_bytes(&buf[..len]).expect("an IP address is a valid header value")
+}
+
+/// Dotted-quad text of `octets` into `buf` (at least 15 bytes); returns its length.
+fn write_ipv4(buf: &mut [u8], octets: [u8; 4]) -> usize {
+    let mut len = 0;
+    for (i, octet) in octets.into_iter().enumerate() {
+        if i > 0 {
+            buf[len] = b'.';
+            len += 1;
+        }
+        if octet >= 100 {
+            buf[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            buf[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        buf[len] = b'0' + octet % 10;
+        len += 1;
+    }
+    len
 }
 
 #[cfg(test)]

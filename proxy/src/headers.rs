@@ -7,13 +7,14 @@ use http::uri::Authority;
 
 /// Headers that are always connection-specific (besides `Connection`, `TE` and `Upgrade`,
 /// which need care).
-const HOP_BY_HOP: [&str; 5] = [
+/// Names, not strings: a `&str` key is parsed and classified on every lookup.
+const HOP_BY_HOP: [header::HeaderName; 5] = [
     // Only meaningful with `Upgrade: h2c`, which is never relayed (h2c smuggling).
-    "http2-settings",
-    "keep-alive",
-    "proxy-connection",
-    "trailer",
-    "transfer-encoding",
+    header::HeaderName::from_static("http2-settings"),
+    header::HeaderName::from_static("keep-alive"),
+    header::HeaderName::from_static("proxy-connection"),
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
 ];
 
 /// The host of a request's authority (HTTP/2 `:authority`, absolute-form target): userinfo

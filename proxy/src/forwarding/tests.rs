@@ -117,8 +117,12 @@ fn proxy_header_is_dropped_and_scheme_headers_follow_the_proto() {
     let (_, map) = run(
         "10.0.0.1",
         &["10.0.0.0/8"],
-        &[("x-forwarded-proto", "https")],
+        &[
+            ("x-forwarded-proto", "https"),
+            ("proxy", "http://evil.test:3128"),
+        ],
     );
+    assert!(all(&map, "proxy").is_empty(), "a trusted peer's too");
     assert_eq!(all(&map, "x-forwarded-scheme"), ["https"]);
     assert_eq!(all(&map, "x-scheme"), ["https"]);
 }
@@ -288,4 +292,20 @@ fn a_request_without_host_gets_no_forwarded_host() {
     };
     apply(&mut map, &fwd, || HeaderValue::from_static("id"));
     assert!(!map.contains_key("x-forwarded-host"));
+}
+
+/// The hand-written IPv4 formatter agrees with `Display` on every octet value, in every place.
+#[test]
+fn ipv4_values_match_the_standard_text() {
+    for octet in 0..=255u8 {
+        for ip in [
+            [octet, 0, 0, 0],
+            [1, octet, 10, 100],
+            [255, 99, octet, 9],
+            [0, 0, 0, octet],
+        ] {
+            let ip = IpAddr::from(ip);
+            assert_eq!(ip_value(ip), ip.to_string().as_str(), "{ip}");
+        }
+    }
 }
