@@ -22,7 +22,7 @@
 use std::io;
 use std::sync::Arc;
 
-use http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
+use http::{Method, Request, StatusCode, Uri, Version};
 use hyper::body::Body;
 use strait_shared::Endpoints;
 use strait_shared::table::{NextUpstream, Retries};
@@ -33,6 +33,9 @@ use crate::body::{Kept, RequestBody};
 use crate::config::RetryDefaults;
 use crate::error::{ProxyError, UpstreamErrorKind};
 use crate::pool::Sent;
+use packed::PackedHeaders;
+
+mod packed;
 
 /// The retry settings in force for one request.
 #[derive(Clone, Copy, Debug)]
@@ -189,12 +192,13 @@ pub(super) struct Next {
 }
 
 /// A copy of the request head, and of its body when there is one, for sending it again once
-/// it was sent.
+/// it was sent. The headers are packed into one buffer ([`packed`]): the copy is made for
+/// every request that could be resent and used almost never.
 #[derive(Debug)]
 pub(super) struct Replay {
     method: Method,
     uri: Uri,
-    headers: HeaderMap,
+    headers: PackedHeaders,
     /// `None`: no body.
     body: Option<Arc<Kept>>,
 }
@@ -220,7 +224,7 @@ impl Replay {
         Some(Self {
             method: request.method().clone(),
             uri: request.uri().clone(),
-            headers: request.headers().clone(),
+            headers: PackedHeaders::pack(request.headers()),
             body,
         })
     }
@@ -235,7 +239,7 @@ impl Replay {
         *request.method_mut() = self.method.clone();
         *request.uri_mut() = self.uri.clone();
         *request.version_mut() = Version::HTTP_11;
-        *request.headers_mut() = self.headers.clone();
+        *request.headers_mut() = self.headers.unpack();
         Some(request)
     }
 }

@@ -1,6 +1,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use http::HeaderMap;
 use strait_shared::Endpoint;
 
 use super::*;
@@ -36,7 +37,7 @@ fn head() -> Replay {
     Replay {
         method: Method::GET,
         uri: Uri::from_static("/"),
-        headers: HeaderMap::new(),
+        headers: PackedHeaders::pack(&HeaderMap::new()),
         body: None,
     }
 }
