@@ -371,17 +371,14 @@ pub struct TranslationArgs {
     pub max_body_size: u64,
     #[command(flatten)]
     pub global_auth: GlobalAuthArgs,
-    /// On a host that matches by regex (some Ingress sets `use-regex` or `rewrite-target`),
-    /// keep `Exact` paths exact and case-sensitive, tried before the regexes. Without it they
-    /// are regexes like every other path of such a host, as in ingress-nginx.
-    #[arg(long, env = "STRAIT_REGEX_KEEP_EXACT_PATHS")]
-    pub regex_keep_exact_paths: bool,
+    #[command(flatten)]
+    pub routing: RoutingArgs,
 }
 
 impl TranslationArgs {
     /// The settings the controller compiles with.
     pub fn compile_config(&self) -> CompileConfig {
-        CompileConfig {
+        self.routing.apply(CompileConfig {
             ingress_classes: self.ingress_class.clone(),
             controller_names: self.controller_name.clone(),
             watch_ingress_without_class: self.watch_ingress_without_class,
@@ -404,8 +401,8 @@ impl TranslationArgs {
             max_body_size: (self.max_body_size > 0).then_some(BodyLimit(self.max_body_size)),
             global_auth: self.global_auth.global_auth(),
             no_auth_locations: self.global_auth.no_auth_locations(),
-            regex_keep_exact_paths: self.regex_keep_exact_paths,
-        }
+            ..CompileConfig::default()
+        })
     }
 }
 
@@ -588,12 +585,14 @@ impl CommonArgs {
 
 mod global_auth;
 mod parse;
+mod routing;
 pub use global_auth::GlobalAuthArgs;
 use parse::limit_status;
 pub use parse::{
     parse_cidr, parse_duration, parse_listen_addr, parse_name, parse_next_upstream,
     parse_object_key, parse_redirect_code, parse_size,
 };
+pub use routing::RoutingArgs;
 
 #[cfg(test)]
 mod tests;

@@ -83,6 +83,27 @@ async fn route_redirects_as_ingress_nginx() {
             expect: None,
         },
         Case {
+            cite: "relativeredirects.go: should respond with absolute URL in Location",
+            annotations: &[
+                ("permanent-redirect", "/new-location"),
+                ("relative-redirects", "false"),
+            ],
+            expect: Some((301, "http://redirect.test/new-location")),
+        },
+        Case {
+            cite: "relativeredirects.go: should respond with relative URL in Location",
+            annotations: &[
+                ("permanent-redirect", "/new-location"),
+                ("relative-redirects", "true"),
+            ],
+            expect: Some((301, "/new-location")),
+        },
+        Case {
+            cite: "redirect.go: temporal-redirect must be an http(s) URL (isValidURL)",
+            annotations: &[("temporal-redirect", "/new-location")],
+            expect: None,
+        },
+        Case {
             cite: "redirect.go isValidURL: only http and https",
             annotations: &[("permanent-redirect", "ftp://files.example/")],
             expect: None,

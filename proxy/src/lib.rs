@@ -35,6 +35,7 @@ mod config;
 mod connection;
 mod drain;
 mod error;
+mod error_pages;
 mod exchange;
 mod forwarding;
 mod front;

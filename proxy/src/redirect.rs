@@ -133,10 +133,24 @@ pub(crate) fn response(raw_host: &str, https: &Https, uri: &Uri) -> Response<Res
 }
 
 /// The route's own redirect (`permanent-redirect`, `temporal-redirect`).
-pub(crate) fn to(target: &Redirect) -> Response<ResponseBody> {
+pub(crate) fn to(target: &Redirect, scheme: Scheme, raw_host: &str) -> Response<ResponseBody> {
     let code = StatusCode::from_u16(target.code).unwrap_or(StatusCode::MOVED_PERMANENTLY);
-    // Checked when the table was built: only characters valid in a header.
-    let location = HeaderValue::from_str(&target.location).ok();
+    // Checked when the table was built: only characters valid in a header. A path is made
+    // absolute as nginx's `absolute_redirect on` does, with `port_in_redirect off`: the
+    // request's scheme and host without its port.
+    let location = if target.location.starts_with('/') && !target.relative {
+        let host = raw_host.rsplit_once(':').map_or(raw_host, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':') {
+                h
+            } else {
+                raw_host
+            }
+        });
+        let url = format!("{}://{host}{}", scheme.as_str(), target.location);
+        HeaderValue::from_str(&url).ok()
+    } else {
+        HeaderValue::from_str(&target.location).ok()
+    };
     redirect(code, location, "redirecting")
 }
 

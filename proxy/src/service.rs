@@ -30,7 +30,7 @@ use crate::forwarding::{self, Forwarding};
 use crate::policy::external_auth::{Asking, Cookies, Scope};
 use crate::pool::Sent;
 use crate::upstream::{self, NO_ENDPOINTS};
-use crate::{headers, policy, redirect, request_id, upgrade, validate};
+use crate::{error_pages, headers, policy, redirect, request_id, upgrade, validate};
 
 /// Sent with rewritten requests when the route sets `x-forwarded-prefix`.
 const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
@@ -47,11 +47,23 @@ pub(crate) async fn handle(
     let mut exchange = Exchange::start(Arc::clone(&ctx), &request);
     let mut cors = None;
     let mut cookies = None;
-    let mut response = match forward(&ctx, request, &mut exchange, &mut cors, &mut cookies).await {
+    let mut pages = None;
+    let after = After {
+        cors: &mut cors,
+        cookies: &mut cookies,
+        pages: &mut pages,
+    };
+    let mut response = match forward(&ctx, request, &mut exchange, after).await {
         Ok(response) => response,
         Err(error) => {
             exchange.failed(&error);
-            let mut response = error::respond(&error, ctx.peer);
+            let page = match &pages {
+                Some(pages) if pages.catches(&error) => {
+                    pages.answer(&ctx, error.status()).await.ok()
+                }
+                _ => None,
+            };
+            let mut response = page.unwrap_or_else(|| error::respond(&error, ctx.peer));
             // nginx's `more_set_headers` sets the CORS headers on every status, so a browser
             // can read the proxy's own 401, 403, 413 or 502 too.
             if let Some(allowed) = &cors {
@@ -75,17 +87,27 @@ pub(crate) async fn handle(
     Ok(response.map(|body| body.hold(in_flight, exchange)))
 }
 
-/// Routes and forwards one request. `cors` is set to the CORS the request is granted as soon
-/// as its route is known, so that an error answered for it carries the CORS headers too; an
-/// external auth answer's `Set-Cookie`s go to `cookies` (for the response, whatever it turns
-/// out to be).
+/// What [`forward`] leaves for the answer, whatever it turns out to be: the CORS the request
+/// is granted, set as soon as its route is known, so that an error answered for it carries
+/// the CORS headers too; an external auth answer's `Set-Cookie`s; the route's error pages.
+struct After<'a> {
+    cors: &'a mut Option<policy::cors::Allowed>,
+    cookies: &'a mut Option<Cookies>,
+    pages: &'a mut Option<error_pages::Pending>,
+}
+
+/// Routes and forwards one request (see [`After`] for what it leaves behind).
 async fn forward(
     ctx: &ConnCtx,
     mut request: Request<Incoming>,
     exchange: &mut Exchange,
-    cors: &mut Option<policy::cors::Allowed>,
-    cookies: &mut Option<Cookies>,
+    after: After<'_>,
 ) -> Result<Response<ResponseBody>, ProxyError> {
+    let After {
+        cors,
+        cookies,
+        pages,
+    } = after;
     if request.method() == Method::CONNECT {
         return Err(ProxyError::BadRequest("CONNECT is not supported"));
     }
@@ -129,7 +151,10 @@ async fn forward(
     // URL`, then the HTTPS redirect (`rewrite_by_lua`, which runs last in the phase); access
     // checks come after.
     if let Some(target) = &options.redirect {
-        return policy::cors::respond(cors.as_ref(), Ok(redirect::to(target)));
+        return policy::cors::respond(
+            cors.as_ref(),
+            Ok(redirect::to(target, ctx.listener.scheme, raw_host)),
+        );
     }
     if let Some(to) = &options.www_redirect {
         let code = ctx.proxy.config.http_redirect_code;
@@ -145,6 +170,18 @@ async fn forward(
         };
         return Ok(redirect::response(raw_host, &https, request.uri()));
     }
+    // Decided here when external auth or an error page may send it before the upstream does.
+    let request_id = (options.external_auth.is_some() || options.error_pages.is_some())
+        .then(|| forwarding::request_id(request.headers()));
+    if let (Some(error_pages), Some(id)) = (&options.error_pages, &request_id) {
+        *pages = Some(error_pages::Pending::new(
+            error_pages,
+            &table,
+            &request,
+            &host,
+            id,
+        ));
+    }
     // nginx's preaccess phase (`limit_req`, `limit_conn`) runs before its access phase
     // (`allow`/`deny`, `auth_basic`, `auth_request`, combined by `satisfy`).
     let limit_slot = match &options.limits {
@@ -153,10 +190,6 @@ async fn forward(
         }
         None => None,
     };
-    let request_id = options
-        .external_auth
-        .as_ref()
-        .map(|_| forwarding::request_id(request.headers()));
     let passed = match (&options.external_auth, &request_id) {
         (Some(auth), Some(id)) => {
             let external = policy::External {
@@ -172,10 +205,21 @@ async fn forward(
         }
         _ => policy::guard(ctx, request.headers(), options, None, cookies).await?,
     };
-    let endpoints = match &backend.state {
-        Ok(endpoints) if !endpoints.is_empty() => endpoints,
-        Ok(_) => return Err(ProxyError::BackendUnavailable(NO_ENDPOINTS)),
-        Err(unavailable) => return Err(ProxyError::BackendUnavailable(unavailable.reason())),
+    let stand_in = match (&backend.state, &options.error_pages) {
+        (Ok(endpoints), _) if !endpoints.is_empty() => None,
+        (_, Some(error_pages)) => error_pages::stand_in(error_pages, &table),
+        _ => None,
+    };
+    let (endpoints, mode) = match (&backend.state, stand_in) {
+        (_, Some(stand_in)) => match &stand_in.state {
+            Ok(endpoints) => (endpoints, stand_in.mode),
+            Err(unavailable) => return Err(ProxyError::BackendUnavailable(unavailable.reason())),
+        },
+        (Ok(endpoints), None) if !endpoints.is_empty() => (endpoints, backend.mode),
+        (Ok(_), None) => return Err(ProxyError::BackendUnavailable(NO_ENDPOINTS)),
+        (Err(unavailable), None) => {
+            return Err(ProxyError::BackendUnavailable(unavailable.reason()));
+        }
     };
     let upstream_host = options.upstream_host.as_ref();
     let rewrite = options.rewrite.as_deref();
@@ -189,6 +233,9 @@ async fn forward(
     if let Some(auth) = &options.external_auth {
         policy::external_auth::forward_headers(auth, passed, request.headers_mut());
     }
+    if let (Some(error_pages), Some(_)) = (&options.error_pages, stand_in) {
+        error_pages::mark_stand_in(request.headers_mut(), error_pages);
+    }
     exchange.forwarding(request.headers());
     let body_timeout = ctx.proxy.config.client_body_timeout;
     let max_body = options.max_body_size;
@@ -197,12 +244,20 @@ async fn forward(
         body.with_limit(max_body)
     });
     let started = Instant::now();
-    let mode = backend.mode;
     let proxy = &ctx.proxy;
     let sent = upstream::send(proxy, endpoints, mode, request, options, started, exchange).await;
     exchange.upstream_done(started.elapsed(), &sent);
+    let sent = sent?;
+    if let Some(pages) = pages.as_ref()
+        && pages.intercepts(sent.response.status())
+    {
+        let status = sent.response.status();
+        let Sent { response, link } = sent;
+        policy::external_auth::settle(response.into_body(), link);
+        return policy::cors::respond(cors.as_ref(), pages.answer(ctx, status).await);
+    }
     let read_timeout = read_timeout(ctx, options.timeouts.as_deref());
-    let response = relay_response(ctx, sent?, client_upgrade, read_timeout, limit_slot);
+    let response = relay_response(ctx, sent, client_upgrade, read_timeout, limit_slot);
     policy::cors::respond(cors.as_ref(), response)
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::model::ObjectKey;
+use crate::table::error_pages::StatusSet;
 use crate::table::{BackendMode, BodyLimit, DEFAULT_MAX_BODY_SIZE, ExternalAuth, SourcePolicy};
 
 /// Translation settings, parsed once from flags by the controller.
@@ -57,6 +58,18 @@ pub struct CompileConfig {
     /// (`--regex-keep-exact-paths`). Default off: ingress-nginx makes them regexes too
     /// (docs/architecture.md, "Regex paths and rewrites").
     pub regex_keep_exact_paths: bool,
+    /// The Service whose first port answers requests no rule matches, and the errors of
+    /// routes without a `default-backend` of their own (`--default-backend-service
+    /// NAMESPACE/NAME`, ingress-nginx's flag of the same name). `None`: Strait's own 404.
+    pub default_backend_service: Option<ObjectKey>,
+    /// Statuses the default backend answers for every route whose Ingress sets no
+    /// `custom-http-errors` (`--custom-http-errors`, ingress-nginx's ConfigMap key; 300–599;
+    /// default none). Without `--default-backend-service` they have no backend and no effect.
+    pub custom_http_errors: StatusSet,
+    /// Reject `Exact` and `Prefix` paths with characters outside ingress-nginx's
+    /// `^/[A-Za-z0-9/_.-]*$`-like set (`--strict-validate-path-type`, ingress-nginx's ConfigMap
+    /// `strict-validate-path-type`, default on since its 1.12).
+    pub strict_validate_path_type: bool,
 }
 
 /// ingress-nginx's default `no-auth-locations`.
@@ -105,6 +118,9 @@ impl Default for CompileConfig {
             global_auth: None,
             no_auth_locations: vec![DEFAULT_NO_AUTH_LOCATIONS.to_owned()],
             regex_keep_exact_paths: false,
+            default_backend_service: None,
+            custom_http_errors: StatusSet::default(),
+            strict_validate_path_type: true,
         }
     }
 }

@@ -19,6 +19,7 @@ mod builder;
 pub mod canary;
 pub mod cors;
 mod endpoints;
+pub mod error_pages;
 pub mod external_auth;
 pub mod limits;
 pub mod redirect;
@@ -249,6 +250,9 @@ pub struct RouteOptions {
     pub rewrite: Option<Arc<rewrite::Rewrite>>,
     /// `/` of the route's host answers 302 to this path (`app-root`). `None`: no redirect.
     pub app_root: Option<Arc<str>>,
+    /// Which errors an error backend answers (`custom-http-errors`, `default-backend`, or
+    /// their global flags). `None`: the proxy's own answers and the upstream's pass as they are.
+    pub error_pages: Option<Arc<error_pages::ErrorPages>>,
 }
 
 impl Default for RouteOptions {
@@ -273,6 +277,7 @@ impl Default for RouteOptions {
             limits: None,
             rewrite: None,
             app_root: None,
+            error_pages: None,
         }
     }
 }

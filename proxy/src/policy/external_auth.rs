@@ -178,8 +178,9 @@ fn verdict(status: StatusCode, mut headers: HeaderMap) -> Verdict {
 const SETTLE_BYTES: usize = 64 * 1024;
 
 /// Reads what of the answer's body has already arrived, without waiting: when that is all of
-/// it, the connection goes back to the pool; otherwise it is dropped (closed).
-fn settle(mut body: Incoming, mut link: Link) {
+/// it, the connection goes back to the pool; otherwise it is dropped (closed). Also used for
+/// an upstream response an error page replaces.
+pub(crate) fn settle(mut body: Incoming, mut link: Link) {
     let mut cx = Context::from_waker(Waker::noop());
     let mut read = 0;
     loop {

@@ -63,8 +63,9 @@ fn a_route_redirect_sends_its_code_and_location_as_given() {
     let target = Redirect {
         location: "http://redirect.example.com".into(),
         code: 308,
+        relative: false,
     };
-    let r = to(&target);
+    let r = to(&target, Scheme::Http, "host.test");
     assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(location(&r), "http://redirect.example.com");
 }

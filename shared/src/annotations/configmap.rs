@@ -53,7 +53,6 @@ const fn guard(key: &'static str, note: &'static str) -> ConfigOption {
 }
 
 const TRUST: &str = "X-Forwarded-* are believed only from the listed proxies, and the peer is always appended to X-Forwarded-For";
-const NOT_YET: &str = "no equivalent yet (planned)";
 
 /// The options migrants set most, with their Strait counterpart.
 pub static OPTIONS: &[ConfigOption] = &[
@@ -146,8 +145,16 @@ pub static OPTIONS: &[ConfigOption] = &[
         "annotations-risk-level",
         "Strait refuses Critical (snippet) keys, as ingress-nginx does at its default High",
     ),
-    none("strict-validate-path-type", NOT_YET),
-    none("custom-http-errors", NOT_YET),
+    flag(
+        "strict-validate-path-type",
+        "--strict-validate-path-type",
+        "same default (true) and rule; an offending Exact or Prefix path is skipped with an error (no admission webhook rejects the Ingress), the Ingress's other paths are served",
+    ),
+    flag(
+        "custom-http-errors",
+        "--custom-http-errors",
+        "answered by --default-backend-service (nothing is intercepted without it); an Ingress's custom-http-errors replaces the list",
+    ),
     flag(
         "proxy-next-upstream",
         "--next-upstream",

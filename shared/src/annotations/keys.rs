@@ -54,12 +54,12 @@ impl KeySpec {
     }
 }
 
-const REWRITES: &str = "planned: redirects";
 const USE_REGEX: &str = "paths are compiled by the regex crate's engine (linear time, ASCII case-insensitive, on the path as received, undecoded): a pattern PCRE accepts but it does not (look-around, backreferences, a `{` that is not a repetition) quarantines that path with a diagnostic, and `--regex-keep-exact-paths` keeps `Exact` paths exact";
 const REWRITE_TARGET: &str = "`$1`–`$9` of the path regex, query string kept, percent-encoding carried as received; a target with an nginx variable (`$host`, `$0`) or an absolute URL (a redirect in nginx) is an error and the paths it would rewrite are not served";
 const APP_ROOT: &str = "`/` answers 302 to `<scheme>://<Host><app-root>` when `/` matches one of the host's paths; a value with an nginx variable is ignored with a warning, and of two Ingresses giving one host different roots the oldest wins";
 const FORWARDED_PREFIX: &str = "sent with rewritten requests only, with the rewrite's `$1`–`$9`; a value with an nginx variable is ignored with a warning";
-const ERROR_PAGES: &str = "planned: default backend and custom error pages";
+const DEFAULT_BACKEND: &str = "a Service of the Ingress's namespace, its first port: it serves the Ingress's routes whose backend has no ready endpoint (sent X-Code 503 and the naming headers) and answers their custom-http-errors; a missing Service is reported and the routes keep Strait's own answers; the catch-all `/` that ingress-nginx gives an Ingress's host without a `/` rule does not carry it (unmatched paths get --default-backend-service or Strait's 404)";
+const CUSTOM_HTTP_ERRORS: &str = "400-599; the listed statuses, from the upstream and from Strait itself (502, 503, 504, 413…, but not a refused route's 503), are answered by the default-backend (else --default-backend-service) with its own status and body; the error request has the client's method, target `/` and no body, and carries only the headers nginx sets (X-Code, X-Format, X-Original-URI, X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port, X-Request-ID, X-Forwarded-For, Host), not the client's other headers; with no error backend at all nothing is intercepted";
 const AFFINITY: &str =
     "planned: cookie session affinity; requests are balanced round robin meanwhile";
 const HASHING: &str = "planned: consistent hashing; requests are balanced round robin meanwhile";
@@ -87,7 +87,7 @@ const STREAMING: &str = "Strait streams request and response bodies without temp
 const TRACING: &str = "tracing only, no effect on traffic; Strait exports no traces yet";
 const SNIPPET: &str = "nginx configuration text: never executed; the whole Ingress is refused, as ingress-nginx does with its default annotations-risk-level High";
 const HTTPS_REDIRECT: &str = "--http-redirect-code (308) to `https://` + the host + the request target less one trailing `/` (`/dir/` goes to `https://host/dir`) unless preserve-trailing-slash; the port is named when it is not 443 (--https-redirect-port) or with use-port-in-redirects";
-const ROUTE_REDIRECT: &str = "an `http(s)://` URL of the characters ingress-nginx's validator allows (no `$` variables); every request of the Ingress gets it as `Location`, before any access check, as nginx's `return`";
+const ROUTE_REDIRECT: &str = "an `http(s)://` URL (permanent-redirect also takes a path, made absolute with the request's scheme and host as nginx does) of the characters ingress-nginx's validator allows (no `$` variables); every request of the Ingress gets it as `Location`, before any access check, as nginx's `return`";
 
 /// The registry, by feature group (ingress-nginx's annotations.md order, most used first).
 pub(super) static KEYS: &[KeySpec] = &[
@@ -99,9 +99,9 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("x-forwarded-prefix", Routing, HonouredWithDifference, FORWARDED_PREFIX),
     k("server-alias", Routing, HonouredWithDifference, "host names and `*.` wildcards serve the Ingress's hosts whole (a name with rules of its own keeps them); a regex server name (`~…`) is reported and skipped"),
     k("upstream-vhost", Routing, HonouredWithDifference, "a literal host[:port] only: a value with nginx variables (`$host`…) is reported and the client's Host is sent; X-Forwarded-Host keeps the client's"),
-    k("default-backend", Routing, NotYet, ERROR_PAGES),
-    k("custom-http-errors", Routing, NotYet, ERROR_PAGES),
-    k("disable-proxy-intercept-errors", Routing, NotYet, ERROR_PAGES),
+    k("default-backend", Routing, HonouredWithDifference, DEFAULT_BACKEND),
+    k("custom-http-errors", Routing, HonouredWithDifference, CUSTOM_HTTP_ERRORS),
+    k("disable-proxy-intercept-errors", Routing, Honoured, "`true`: the upstream's responses pass as they are; only Strait's own errors with a custom-http-errors status go to the error backend"),
     // HTTPS and redirects.
     k("ssl-redirect", Https, Honoured, HTTPS_REDIRECT),
     k("force-ssl-redirect", Https, Honoured, HTTPS_REDIRECT),
@@ -110,7 +110,7 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("permanent-redirect-code", Https, Honoured, "300 to 308; another number gives 301, as ingress-nginx does"),
     k("temporal-redirect", Https, Honoured, "read before permanent-redirect, as ingress-nginx does; otherwise as permanent-redirect"),
     k("temporal-redirect-code", Https, Honoured, "300 to 307; another number gives 302, as ingress-nginx does"),
-    k("relative-redirects", Https, NotYet, REWRITES),
+    k("relative-redirects", Https, Honoured, "`true`: a permanent-redirect to a path is sent as that path instead of `<scheme>://<host><path>` (nginx `absolute_redirect off`); Strait's other redirects (HTTPS, app-root, www) are absolute URLs either way, as in ingress-nginx"),
     k("use-port-in-redirects", Https, Honoured, "the HTTPS redirect names the port (--https-redirect-port) even when it is 443"),
     k("ssl-passthrough", Https, NotYet, "planned: TLS passthrough; the Ingress is served with TLS terminated by Strait meanwhile"),
     k("ssl-ciphers", Https, Ignored, "rustls offers only its fixed set of modern AEAD suites (TLS 1.2 and 1.3); a cipher list can neither weaken nor extend it"),

@@ -17,11 +17,13 @@ use crate::table::{BackendMode, BodyLimit, Limits, Refusal, SourcePolicy};
 use std::sync::Arc;
 
 mod access;
+mod errors;
 mod limits;
 mod proxying;
 mod redirects;
 mod rewrite;
 
+pub(super) use errors::ErrorSettings;
 pub(super) use rewrite::{PathAnnotations, Target};
 
 /// How an Ingress wants plain HTTP handled.
@@ -59,6 +61,9 @@ pub(super) struct Settings {
     pub(super) upstream_host: Option<http::HeaderValue>,
     /// Retries (see [`proxying`]).
     pub(super) retries: Option<Arc<crate::table::Retries>>,
+    /// `custom-http-errors`, `disable-proxy-intercept-errors`, `default-backend` (see
+    /// [`errors`]).
+    pub(super) errors: ErrorSettings,
 }
 
 /// The settings of an Ingress whose annotations were reviewed as `review`.
@@ -104,6 +109,7 @@ pub(super) fn settings(
         https_redirect_style: read.https_redirect_style(),
         upstream_host: read.upstream_host(),
         retries: read.retries(),
+        errors: read.errors(),
     }
 }
 

@@ -27,6 +27,8 @@ pub(super) struct Compiler<'a> {
     pub(super) cluster: Cluster<'a>,
     /// Regex hosts and app roots, filled before the rules are compiled.
     pub(super) regex: RegexPlan,
+    /// `--default-backend-service`'s backend once resolved (`Some(None)`: it cannot serve).
+    pub(super) global_error_backend: Option<Option<crate::table::BackendId>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -39,6 +41,7 @@ impl<'a> Compiler<'a> {
             tls_hosts: TlsHosts::default(),
             cluster: Cluster::new(index),
             regex: RegexPlan::default(),
+            global_error_backend: None,
         }
     }
 }

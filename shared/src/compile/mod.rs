@@ -38,6 +38,7 @@ mod canary;
 mod class;
 mod cluster_ip;
 mod context;
+mod error_pages;
 #[cfg(test)]
 mod layers;
 mod nodeport;
@@ -145,6 +146,7 @@ fn compile(index: &Index, config: &CompileConfig) -> Compiled {
         }
     }
     canary::compile_canaries(&mut compiler, &canaries);
+    compiler.install_global_default_backend();
     aliases::compile_aliases(&mut compiler, &plain);
     for (report, review) in reports.iter_mut().zip(reviews) {
         report.findings = review.findings;

@@ -56,6 +56,8 @@ struct IngressCtx<'a> {
     satisfy: Satisfy,
     /// `use-regex`, `rewrite-target`, `x-forwarded-prefix`, `app-root`.
     paths: &'a PathAnnotations,
+    /// The `default-backend` Service's backend, when it can serve.
+    error_backend: Option<crate::table::BackendId>,
 }
 
 pub(super) fn compile_ingress(
@@ -86,7 +88,9 @@ pub(super) fn compile_ingress(
         settings.refused = settings.refused.or(Some(refusal));
         None
     });
+    let error_backend = c.own_error_backend(&object, &settings.errors, settings.mode);
     let ctx = IngressCtx {
+        error_backend,
         key,
         object,
         settings,
@@ -166,7 +170,30 @@ fn compile_path(
         c.diagnostics.push(d);
         return;
     }
+    if c.config.strict_validate_path_type
+        && kind != PathKind::ImplementationSpecific
+        && !raw.is_empty()
+        && !strictly_valid(raw)
+    {
+        let message = format!(
+            "host {}: {} path {raw:?} has characters other than letters, digits, `.`, `_`, `-` and `/`; not served (--strict-validate-path-type; use pathType ImplementationSpecific for a regex)",
+            describe(host),
+            kind.as_str()
+        );
+        let d = Diagnostic::error(ctx.object.clone(), Reason::InvalidPath, message);
+        c.diagnostics.push(d);
+        return;
+    }
     claim(c, ctx, host, kind, path, &p.backend);
+}
+
+/// ingress-nginx's `validPathType`, `(?i)^/[[:alnum:]._\-/]*$` (inspector/rules.go), which
+/// its admission check applies to every non-empty `Exact` and `Prefix` path.
+pub(super) fn strictly_valid(path: &str) -> bool {
+    path.strip_prefix('/').is_some_and(|rest| {
+        rest.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
+    })
 }
 
 /// Claims host + kind + path for `backend`, unless an earlier Ingress holds it.
@@ -293,6 +320,7 @@ fn route(
         }
     };
     let settings = &ctx.settings;
+    let error_pages = c.error_pages(&settings.errors, ctx.error_backend, ctx.key, &service);
     let backend = c.backend(&ctx.object, service, settings.mode);
     let redirects = settings.redirects;
     let https_redirect = redirects.force || (redirects.ssl && c.tls_hosts.contains(host));
@@ -320,6 +348,7 @@ fn route(
             retries: settings.retries.clone(),
             rewrite: None,
             app_root: None,
+            error_pages,
         },
     })
 }

@@ -17,6 +17,10 @@ pub const DEFAULT_TEMPORAL_CODE: u16 = 302;
 pub struct Redirect {
     pub location: Box<str>,
     pub code: u16,
+    /// `relative-redirects: "true"` (nginx `absolute_redirect off`): a `location` that is a
+    /// path is sent as written. Otherwise the proxy makes it absolute with the request's
+    /// scheme and host, as nginx does (relativeredirects.go).
+    pub relative: bool,
 }
 
 /// Why a redirect target was not accepted.
@@ -65,6 +69,20 @@ pub fn parse_redirect_url(value: &str) -> Result<Box<str>, RedirectError> {
         return Err(RedirectError::NotHttpUrl);
     }
     Ok(value.into())
+}
+
+/// A `permanent-redirect` target: a URL as [`parse_redirect_url`] accepts it, or a path
+/// (`/` then the same characters), which ingress-nginx accepts there (it checks the scheme of
+/// `temporal-redirect` only; relativeredirects.go redirects to `/new-location`).
+pub fn parse_redirect_target(value: &str) -> Result<Box<str>, RedirectError> {
+    let trimmed = value.trim();
+    if trimmed.starts_with('/') && !trimmed.starts_with("//") {
+        return match trimmed.chars().find(|&c| !allowed(c)) {
+            Some(c) => Err(RedirectError::Character(c)),
+            None => Ok(trimmed.into()),
+        };
+    }
+    parse_redirect_url(value)
 }
 
 /// The code of a redirect: `value` when it is an integer in `range`, else `default`
@@ -151,6 +169,23 @@ mod tests {
         assert_eq!(redirect_code(Some("-1"), permanent.clone(), 301), Ok(301));
         assert_eq!(redirect_code(Some("abc"), permanent, 301), Err(301));
         assert_eq!(redirect_code(Some("308"), 300..=307, 302), Ok(302));
+    }
+
+    /// relativeredirects.go: `permanent-redirect: /new-location`; a protocol-relative `//x`
+    /// is not a path.
+    #[test]
+    fn a_permanent_redirect_may_be_a_path() {
+        assert_eq!(
+            parse_redirect_target("/new-location").as_deref(),
+            Ok("/new-location")
+        );
+        assert!(parse_redirect_target("//evil.example/x").is_err());
+        assert!(parse_redirect_target("/a b").is_err());
+        bolero::check!().with_type::<String>().for_each(|s| {
+            if let Ok(t) = parse_redirect_target(s) {
+                assert!(t.chars().all(allowed) && !t.starts_with("//"));
+            }
+        });
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::Reader;
 use crate::table::redirect::{
     DEFAULT_PERMANENT_CODE, DEFAULT_TEMPORAL_CODE, HttpsRedirectStyle, Redirect,
-    parse_redirect_url, redirect_code,
+    parse_redirect_target, parse_redirect_url, redirect_code,
 };
 
 impl Reader<'_, '_> {
@@ -29,7 +29,12 @@ impl Reader<'_, '_> {
         if value.trim().is_empty() {
             return None;
         }
-        let location = match parse_redirect_url(value) {
+        let parse = if name == "temporal-redirect" {
+            parse_redirect_url
+        } else {
+            parse_redirect_target
+        };
+        let location = match parse(value) {
             Ok(location) => location,
             Err(e) => {
                 self.invalid(&key, value, &e.to_string());
@@ -52,7 +57,12 @@ impl Reader<'_, '_> {
                 default
             }
         };
-        Some(Arc::new(Redirect { location, code }))
+        let relative = self.boolean_nginx("relative-redirects") == Some(true);
+        Some(Arc::new(Redirect {
+            location,
+            code,
+            relative,
+        }))
     }
 
     /// How the Ingress's HTTPS redirects write `Location`.
