@@ -26,6 +26,7 @@ pub mod retries;
 pub mod rewrite;
 mod source;
 pub mod timeouts;
+pub mod upstream;
 pub mod upstream_host;
 
 pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size};
@@ -154,6 +155,10 @@ pub enum Refusal {
     /// External auth whose `auth-proxy-set-headers` ConfigMap is missing, in another
     /// namespace, or not a usable header map.
     AuthHeadersConfigMap,
+    /// Upstream TLS that cannot be set up as asked (`proxy-ssl-secret` missing, unusable or
+    /// in another namespace; `proxy-ssl-verify: on` without a CA), or a backend protocol
+    /// Strait does not speak (`FCGI`).
+    UpstreamProtocol,
 }
 
 impl Refusal {
@@ -175,6 +180,9 @@ impl Refusal {
             Self::AuthHeadersConfigMap => {
                 "route refused: the auth-proxy-set-headers ConfigMap of its Ingress is missing or unusable (see the Ingress's events or strait check)"
             }
+            Self::UpstreamProtocol => {
+                "route refused: the backend protocol or upstream TLS settings of its Ingress cannot be used (see the Ingress's events or strait check)"
+            }
         }
     }
 
@@ -186,6 +194,7 @@ impl Refusal {
             Self::SnippetAnnotation => "snippet_annotation",
             Self::BasicAuthSecret => "basic_auth_secret",
             Self::AuthHeadersConfigMap => "auth_headers_configmap",
+            Self::UpstreamProtocol => "upstream_protocol",
         }
     }
 }
@@ -249,6 +258,9 @@ pub struct RouteOptions {
     pub rewrite: Option<Arc<rewrite::Rewrite>>,
     /// `/` of the route's host answers 302 to this path (`app-root`). `None`: no redirect.
     pub app_root: Option<Arc<str>>,
+    /// The protocol and TLS settings spoken to the backend (`backend-protocol`,
+    /// `proxy-ssl-*`). `None`: the backend's `appProtocol`, else cleartext HTTP/1.1.
+    pub upstream: Option<Arc<upstream::Upstream>>,
 }
 
 impl Default for RouteOptions {
@@ -273,6 +285,7 @@ impl Default for RouteOptions {
             limits: None,
             rewrite: None,
             app_root: None,
+            upstream: None,
         }
     }
 }
