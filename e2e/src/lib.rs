@@ -4,6 +4,7 @@
 //! Everything binds port 0 on loopback and waits on conditions with deadlines.
 
 pub mod auth;
+pub mod backends;
 pub mod client;
 pub mod manifests;
 pub mod scrape;

@@ -51,7 +51,8 @@ pub(crate) enum UpstreamErrorKind {
     Unreachable,
     /// The upstream spoke broken HTTP, or answered something a proxy cannot relay.
     Protocol,
-    /// Reserved for upstream TLS, which is not supported yet.
+    /// The TLS handshake with the upstream failed (a certificate that does not verify, no
+    /// common version or protocol).
     Tls,
     /// The backend had no endpoint to try (the 503s).
     NoEndpoint,
@@ -92,6 +93,12 @@ impl UpstreamErrorKind {
     /// The kind of a failed connect (or of a fresh connection that failed before the request
     /// was written).
     pub(crate) fn of_connect(error: &io::Error) -> Self {
+        if error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<rustls::Error>())
+        {
+            return Self::Tls;
+        }
         match error.kind() {
             io::ErrorKind::ConnectionRefused => Self::Refused,
             io::ErrorKind::TimedOut => Self::Timeout,

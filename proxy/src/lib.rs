@@ -41,6 +41,7 @@ mod forwarding;
 mod front;
 #[cfg(test)]
 mod fuzz;
+mod grpc;
 mod headers;
 mod listener;
 pub mod metrics;

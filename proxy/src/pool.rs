@@ -22,8 +22,11 @@
 //! Each worker has its own pool (see [`crate::workers`]); the mutex around the idle map is
 //! only ever taken by that worker's thread, so it is never contended.
 //!
-//! Links are pooled per [`Dest`]: an address, and for TLS (external auth's `https` URLs,
-//! [`tls`]) the server name, so a TLS link is only reused for the name it was opened for.
+//! Links are pooled per [`Dest`]: an address, the wire protocol ([`Wire`]: HTTP/1.1, HTTP/2
+//! with prior knowledge, or ALPN's choice over TLS), and for TLS ([`tls`]: HTTPS and GRPCS
+//! backends, external auth's `https` URLs) the server name and settings, so a TLS link is only
+//! reused for the name and settings it was opened with. HTTP/2 connections are shared by the
+//! requests of a worker ([`h2`]): a link on one holds a stream, not the connection.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -37,28 +40,68 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper::client::conn::http1;
+use hyper::client::conn::{http1, http2};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::body::{RequestBody, RequestBodyError};
+use crate::body::RequestBody;
 use crate::config::ProxyConfig;
 use crate::error::ProxyError;
 use crate::metrics::Histogram;
+use attempt::{Either, Exchange, Limits, failed, headers_within, prepare_h2};
 use send_timer::{SendTimeout, Timed};
 use strait_shared::table::Timeouts;
 
+mod attempt;
+mod h2;
 mod send_timer;
-mod tls;
+pub(crate) mod tls;
 
-/// Where a link goes: an address, spoken to in cleartext or (`tls`) over TLS with that server
-/// name (SNI). Upstreams are cleartext; external auth may be TLS.
+pub(crate) use tls::TlsDest;
+
+/// Where a link goes: an address and how to speak to it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Dest {
     pub addr: SocketAddr,
-    pub tls: Option<Arc<str>>,
+    pub via: Via,
+}
+
+/// How to speak to a backend: the wire protocol, in cleartext or over TLS.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Via {
+    pub wire: Wire,
+    pub tls: Option<TlsDest>,
+}
+
+impl Via {
+    /// Cleartext HTTP/1.1: every route without a `backend-protocol`.
+    pub(crate) const H1: Self = Self {
+        wire: Wire::H1,
+        tls: None,
+    };
+}
+
+/// The HTTP version of a link (its value is its TLS configuration slot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Wire {
+    /// HTTP/1.1 (ALPN `http/1.1` over TLS).
+    H1 = 0,
+    /// HTTP/2: prior knowledge in cleartext, ALPN `h2` over TLS.
+    H2 = 1,
+    /// Over TLS, what ALPN picks of `h2` and `http/1.1`; HTTP/1.1 in cleartext.
+    Alpn = 2,
+}
+
+impl Wire {
+    /// The ALPN protocols offered over TLS.
+    fn alpn(self) -> &'static [&'static [u8]] {
+        match self {
+            Self::H1 => &[b"http/1.1"],
+            Self::H2 => &[b"h2"],
+            Self::Alpn => &[b"h2", b"http/1.1"],
+        }
+    }
 }
 
 pub(crate) type Sender = http1::SendRequest<RequestBody>;
@@ -66,26 +109,42 @@ pub(crate) type Sender = http1::SendRequest<RequestBody>;
 /// hyper's connection future (with upgrades); its type cannot be named outside hyper.
 type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
 
-/// One upstream connection: the request handle and the connection future that moves its
-/// bytes, polled by whoever holds the link.
+/// One upstream exchange's connection: an HTTP/1.1 connection of its own (the request handle
+/// and the connection future that moves its bytes, polled by whoever holds the link), or a
+/// stream on a shared HTTP/2 connection.
 pub(crate) struct Link {
-    sender: Sender,
-    /// `None` once the connection future has finished (closed, failed, or upgraded).
-    driver: Option<Driver>,
+    conn: Conn,
     dest: Dest,
     pool: Pool,
     /// How long this connection took to open, until it first goes back to the pool (a reused
     /// connection reports none, as nginx's `$upstream_connect_time` does).
     connect_time: Option<Duration>,
-    /// The send timeout its IO enforces, set for each request.
-    send_timeout: SendTimeout,
+}
+
+enum Conn {
+    H1 {
+        sender: Sender,
+        /// `None` once the connection future has finished (closed, failed, or upgraded).
+        driver: Option<Driver>,
+        /// The send timeout its IO enforces, set for each request.
+        send_timeout: SendTimeout,
+    },
+    H2 {
+        sender: h2::H2Sender,
+        /// Given back when the link is dropped.
+        _stream: h2::Stream,
+    },
 }
 
 impl std::fmt::Debug for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let open = match &self.conn {
+            Conn::H1 { driver, .. } => driver.is_some(),
+            Conn::H2 { sender, .. } => !sender.is_closed(),
+        };
         f.debug_struct("Link")
             .field("dest", &self.dest)
-            .field("open", &self.driver.is_some())
+            .field("open", &open)
             .finish_non_exhaustive()
     }
 }
@@ -101,24 +160,35 @@ impl Link {
     }
 
     /// Moves the connection's bytes: polls its future until it would block. Once it has
-    /// finished the link is dead (the response body, if any, gets hyper's error).
+    /// finished the link is dead (the response body, if any, gets hyper's error). A shared
+    /// HTTP/2 connection moves in its own task: nothing to do.
     pub(crate) fn drive(&mut self, cx: &mut Context<'_>) {
-        if let Some(driver) = &mut self.driver
+        if let Conn::H1 {
+            driver: slot @ Some(_),
+            ..
+        } = &mut self.conn
+            && let Some(driver) = slot
             && let Poll::Ready(ended) = driver.as_mut().poll(cx)
         {
             if let Err(error) = ended {
                 tracing::debug!(addr = %self.dest.addr, %error, "upstream connection ended with an error");
             }
-            self.driver = None;
+            *slot = None;
         }
     }
 
     /// The response has been read to its end: back to the pool when the connection can take
-    /// another request now, else closed.
+    /// another request now, else closed. An HTTP/2 stream is given back.
     pub(crate) fn release(mut self, cx: &mut Context<'_>) {
         // One more turn lets hyper see the exchange is over and ask for the next request.
         self.drive(cx);
-        if self.driver.is_some() && self.sender.is_ready() {
+        if let Conn::H1 {
+            sender,
+            driver: Some(_),
+            ..
+        } = &self.conn
+            && sender.is_ready()
+        {
             let pool = self.pool.clone();
             pool.push(self);
         }
@@ -130,9 +200,13 @@ impl Link {
     }
 
     /// The upgraded (101) connection: its future must keep running until hyper hands the
-    /// socket over; it runs in a task of its own while the tunnel lives.
-    pub(crate) fn into_upgrade(self) -> Sender {
-        if let Some(driver) = self.driver {
+    /// socket over; it runs in a task of its own while the tunnel lives. `None` on HTTP/2,
+    /// which has no 101.
+    pub(crate) fn into_upgrade(self) -> Option<Sender> {
+        let Conn::H1 { sender, driver, .. } = self.conn else {
+            return None;
+        };
+        if let Some(driver) = driver {
             let addr = self.dest.addr;
             tokio::spawn(async move {
                 if let Err(error) = driver.await {
@@ -140,7 +214,7 @@ impl Link {
                 }
             });
         }
-        self.sender
+        Some(sender)
     }
 
     /// Whether a pooled link can take a request: open, ready, not idle too long. Polls the
@@ -148,10 +222,15 @@ impl Link {
     /// close by the upstream is seen.
     fn usable(&mut self, idle_since: Instant, now: Instant, idle_timeout: Duration) -> bool {
         self.drive(&mut Context::from_waker(Waker::noop()));
-        self.driver.is_some()
-            && !self.sender.is_closed()
-            && self.sender.is_ready()
-            && now.saturating_duration_since(idle_since) < idle_timeout
+        match &self.conn {
+            Conn::H1 { sender, driver, .. } => {
+                driver.is_some()
+                    && !sender.is_closed()
+                    && sender.is_ready()
+                    && now.saturating_duration_since(idle_since) < idle_timeout
+            }
+            Conn::H2 { .. } => false,
+        }
     }
 }
 
@@ -189,7 +268,10 @@ struct Inner {
     idle_timeout: Duration,
     max_idle_per_host: usize,
     handshake: http1::Builder,
+    h2_handshake: http2::Builder<hyper_util::rt::TokioExecutor>,
     idle: Mutex<Idle>,
+    /// Shared HTTP/2 connections per destination ([`h2`]).
+    h2: Mutex<HashMap<Dest, Vec<h2::Shared>>>,
     /// `upstream_connect_duration_seconds`.
     connect_time: Histogram,
     /// The worker whose pool this is (`None`: shared by the threads of one runtime).
@@ -229,10 +311,12 @@ impl Pool {
                 idle_timeout: config.pool_idle_timeout,
                 max_idle_per_host: config.pool_max_idle_per_host,
                 handshake: http1::Builder::new(),
+                h2_handshake: h2::builder(),
                 idle: Mutex::new(Idle {
                     hosts: HashMap::new(),
                     last_sweep: Instant::now(),
                 }),
+                h2: Mutex::new(HashMap::new()),
                 connect_time,
                 owner,
                 foreign: AtomicU64::new(0),
@@ -263,6 +347,16 @@ impl Pool {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn h2_conns(&self) -> MutexGuard<'_, HashMap<Dest, Vec<h2::Shared>>> {
+        if let Some(owner) = self.inner.owner
+            && owner != crate::metrics::worker()
+        {
+            self.inner.foreign.fetch_add(1, Ordering::Relaxed);
+        }
+        // As `idle`: connections are only pushed and dropped whole.
+        self.inner.h2.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub(crate) fn idle_count(&self) -> usize {
         self.idle().hosts.values().map(Vec::len).sum()
     }
@@ -285,7 +379,36 @@ impl Pool {
                 .and_then(|t| t.send)
                 .unwrap_or(self.inner.send_timeout),
         };
-        while let Some(link) = (!fresh).then(|| self.checkout(dest)).flatten() {
+        // A shared HTTP/2 connection that closed (GOAWAY) hands the request back: the next
+        // one is tried, a bounded number of times.
+        let mut shared_tries = 0;
+        while dest.via.wire != Wire::H1
+            && !fresh
+            && shared_tries < 4
+            && let Some((sender, stream)) = self.h2_checkout(dest)
+        {
+            shared_tries += 1;
+            let link = Link {
+                conn: Conn::H2 {
+                    sender,
+                    _stream: stream,
+                },
+                dest: dest.clone(),
+                pool: self.clone(),
+                connect_time: None,
+            };
+            match self.attempt(link, request, limits).await {
+                Attempt::Done(result) => return result,
+                Attempt::Unsent(back, error) => {
+                    tracing::debug!(%addr, %error, "shared HTTP/2 upstream connection closed; retrying");
+                    request = back;
+                }
+            }
+        }
+        while let Some(link) = (!fresh && dest.via.wire != Wire::H2)
+            .then(|| self.checkout(dest))
+            .flatten()
+        {
             match self.attempt(link, request, limits).await {
                 Attempt::Done(result) => return result,
                 Attempt::Unsent(back, error) => {
@@ -325,9 +448,28 @@ impl Pool {
     ) -> Attempt {
         let addr = link.dest.addr;
         let reused = link.connect_time.is_none();
-        link.send_timeout.set(limits.send);
         let sent = request.body_mut().watch_sent();
-        let response = link.sender.try_send_request(request);
+        let (mut h1, mut h2) = (None, None);
+        match &mut link.conn {
+            Conn::H1 {
+                sender,
+                send_timeout,
+                ..
+            } => {
+                send_timeout.set(limits.send);
+                h1 = Some(sender.try_send_request(request));
+            }
+            // The send timeout of a shared connection is the pool's (`--upstream-send-timeout`):
+            // one request's cannot apply to the others' streams.
+            Conn::H2 { sender, .. } => {
+                prepare_h2(&mut request, link.dest.via.tls.is_some());
+                h2 = Some(sender.try_send_request(request));
+            }
+        }
+        let response = Either {
+            h1: std::pin::pin!(h1),
+            h2: std::pin::pin!(h2),
+        };
         let exchange = Exchange {
             response: std::pin::pin!(response),
             link: &mut link,
@@ -356,11 +498,13 @@ impl Pool {
     }
 
     /// Opens a link to `dest` (TCP, and the TLS handshake for a TLS destination) within
-    /// `connect_timeout`.
+    /// `connect_timeout`: an HTTP/1.1 connection, or a new shared HTTP/2 connection (HTTP/2 by
+    /// prior knowledge, or chosen by ALPN) with the link's stream taken on it.
     async fn connect(&self, dest: &Dest, connect_timeout: Duration) -> io::Result<Link> {
         let started = Instant::now();
         let addr = dest.addr;
         let send_timeout = SendTimeout::default();
+        let wire = dest.via.wire;
         let open = async {
             let stream = TcpStream::connect(addr).await?;
             if let Err(error) = stream.set_nodelay(true) {
@@ -368,23 +512,44 @@ impl Pool {
             }
             // The send timer watches the socket's writes, under TLS too.
             let stream = Timed::new(stream, send_timeout.clone());
-            match &dest.tls {
-                None => self.handshake(stream).await,
-                Some(name) => self.handshake(tls::connect(name, stream).await?).await,
+            match &dest.via.tls {
+                None if wire == Wire::H2 => Ok(Opened::H2(self.h2_handshake(stream).await?)),
+                None => self.handshake(stream).await.map(Opened::H1),
+                Some(tls) => {
+                    let stream = tls::connect(tls, wire, stream).await?;
+                    if wire == Wire::H2 || (wire == Wire::Alpn && tls::negotiated_h2(&stream)) {
+                        Ok(Opened::H2(self.h2_handshake(stream).await?))
+                    } else {
+                        self.handshake(stream).await.map(Opened::H1)
+                    }
+                }
             }
         };
-        let (sender, driver) = tokio::time::timeout(connect_timeout, open)
+        let opened = tokio::time::timeout(connect_timeout, open)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
         let connect_time = started.elapsed();
         self.inner.connect_time.observe(connect_time.as_secs_f64());
+        let conn = match opened {
+            Opened::H1((sender, driver)) => Conn::H1 {
+                sender,
+                driver: Some(driver),
+                send_timeout,
+            },
+            Opened::H2(sender) => {
+                send_timeout.set(self.inner.send_timeout);
+                let stream = self.h2_register(dest, &sender);
+                Conn::H2 {
+                    sender,
+                    _stream: stream,
+                }
+            }
+        };
         Ok(Link {
-            sender,
-            driver: Some(driver),
+            conn,
             dest: dest.clone(),
             pool: self.clone(),
             connect_time: Some(connect_time),
-            send_timeout,
         })
     }
 
@@ -424,61 +589,8 @@ impl Pool {
     }
 }
 
-/// The read and send timeouts of one attempt.
-#[derive(Clone, Copy, Debug)]
-struct Limits {
-    read: Duration,
-    send: Duration,
-}
-
-/// The response future of one request, with the connection it travels on: each poll moves the
-/// connection's bytes first, then looks for the response.
-struct Exchange<'a, F> {
-    response: Pin<&'a mut F>,
-    link: &'a mut Link,
-}
-
-impl<F: Future> Future for Exchange<'_, F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = &mut *self;
-        this.link.drive(cx);
-        this.response.as_mut().poll(cx)
-    }
-}
-
-/// Whose fault a failed exchange was: hyper reports an error of the request body — the client's
-/// body, relayed — as a "user" error; anything else is the upstream's.
-fn failed(addr: SocketAddr, source: hyper::Error) -> ProxyError {
-    let cause = std::error::Error::source(&source);
-    let body_error = cause.and_then(|e| e.downcast_ref());
-    if let Some(RequestBodyError::Timeout(after)) = body_error {
-        ProxyError::ClientBodyTimeout { after: *after }
-    } else if let Some(RequestBodyError::TooLarge(limit)) = body_error {
-        ProxyError::BodyTooLarge { limit: *limit }
-    } else if source.is_user() {
-        ProxyError::ClientBody { source }
-    } else if let Some(after) = send_timer::is_send_timeout(&source) {
-        ProxyError::UpstreamSendTimeout { addr, after }
-    } else {
-        ProxyError::Upstream { addr, source }
-    }
-}
-
-/// Waits for response headers: without limit while the request body is still being sent (a
-/// slow upload is not a slow upstream), then at most `limit`.
-async fn headers_within<F: Future>(
-    response: F,
-    body_sent: Option<oneshot::Receiver<()>>,
-    limit: Duration,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    tokio::pin!(response);
-    if let Some(body_sent) = body_sent {
-        tokio::select! {
-            output = &mut response => return Ok(output),
-            _ = body_sent => {}
-        }
-    }
-    tokio::time::timeout(limit, response).await
+/// A connection just opened.
+enum Opened {
+    H1((Sender, Driver)),
+    H2(h2::H2Sender),
 }

@@ -28,9 +28,10 @@ use crate::error::{self, ProxyError};
 use crate::exchange::Exchange;
 use crate::forwarding::{self, Forwarding};
 use crate::policy::external_auth::{Asking, Cookies, Scope};
-use crate::pool::Sent;
+use crate::pool::{self, Sent, TlsDest, Via, Wire};
 use crate::upstream::{self, NO_ENDPOINTS};
-use crate::{error_pages, headers, policy, redirect, request_id, upgrade, validate};
+use crate::{error_pages, grpc, headers, policy, redirect, request_id, upgrade, validate};
+use strait_shared::table::upstream::{Protocol, Upstream};
 
 /// Sent with rewritten requests when the route sets `x-forwarded-prefix`.
 const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
@@ -45,6 +46,8 @@ pub(crate) async fn handle(
         ctx.activity.multiplexed();
     }
     let mut exchange = Exchange::start(Arc::clone(&ctx), &request);
+    // A gRPC call gets the proxy's own errors as gRPC statuses (`crate::grpc`).
+    let grpc_call = grpc::is_grpc(request.headers());
     let mut cors = None;
     let mut cookies = None;
     let mut pages = None;
@@ -63,7 +66,14 @@ pub(crate) async fn handle(
                 }
                 _ => None,
             };
-            let mut response = page.unwrap_or_else(|| error::respond(&error, ctx.peer));
+            let mut response = page.unwrap_or_else(|| {
+                let response = error::respond(&error, ctx.peer);
+                if grpc_call {
+                    grpc::trailers_only(&error, response)
+                } else {
+                    response
+                }
+            });
             // nginx's `more_set_headers` sets the CORS headers on every status, so a browser
             // can read the proxy's own 401, 403, 413 or 502 too.
             if let Some(allowed) = &cors {
@@ -237,6 +247,23 @@ async fn forward(
         error_pages::mark_stand_in(request.headers_mut(), error_pages);
     }
     exchange.forwarding(request.headers());
+    // A stand-in default backend is spoken to as any Service is: the route's protocol and TLS
+    // settings are its own backend's.
+    let upstream = options.upstream.as_ref().filter(|_| stand_in.is_none());
+    let (via, grpc_timeouts) = match upstream {
+        None => (None, None),
+        Some(upstream) => {
+            let deadline = upstream
+                .protocol
+                .is_grpc()
+                .then(|| grpc::timeout(request.headers()));
+            let timeouts = deadline
+                .flatten()
+                .map(|deadline| grpc_timeouts(ctx, options.timeouts.as_deref(), deadline));
+            (Some(via(upstream, ctx, request.headers())), timeouts)
+        }
+    };
+    let timeouts = grpc_timeouts.as_ref().or(options.timeouts.as_deref());
     let body_timeout = ctx.proxy.config.client_body_timeout;
     let max_body = options.max_body_size;
     let request = request.map(|body| {
@@ -244,8 +271,16 @@ async fn forward(
         body.with_limit(max_body)
     });
     let started = Instant::now();
+    let target = upstream::Target {
+        mode,
+        via: via.as_ref().unwrap_or(&Via::H1),
+        timeouts,
+    };
     let proxy = &ctx.proxy;
-    let sent = upstream::send(proxy, endpoints, mode, request, options, started, exchange).await;
+    let sent = upstream::send(
+        proxy, endpoints, target, request, options, started, exchange,
+    )
+    .await;
     exchange.upstream_done(started.elapsed(), &sent);
     let sent = sent?;
     if let Some(pages) = pages.as_ref()
@@ -256,7 +291,7 @@ async fn forward(
         policy::external_auth::settle(response.into_body(), link);
         return policy::cors::respond(cors.as_ref(), pages.answer(ctx, status).await);
     }
-    let read_timeout = read_timeout(ctx, options.timeouts.as_deref());
+    let read_timeout = read_timeout(ctx, timeouts);
     let response = relay_response(ctx, sent, client_upgrade, read_timeout, limit_slot);
     policy::cors::respond(cors.as_ref(), response)
 }
@@ -424,7 +459,12 @@ fn relay_response(
             });
         };
         let upstream = hyper::upgrade::on(&mut response);
-        let sender = link.into_upgrade();
+        let Some(sender) = link.into_upgrade() else {
+            return Err(ProxyError::UpstreamProtocol {
+                addr,
+                detail: "101 Switching Protocols over HTTP/2",
+            });
+        };
         let drain = ctx.drain.clone();
         let tunnel = upgrade::Tunnel {
             addr,
@@ -444,6 +484,67 @@ fn relay_response(
             .with_limit_slot(limit_slot)
     };
     Ok(response.map(body))
+}
+
+/// How a route with a `backend-protocol` (or `appProtocol`) reaches its backend: the wire
+/// protocol, and for TLS the settings and server name. The name is `proxy-ssl-name`, else the
+/// `Host` sent upstream (without its port) when it is looked at (verification or SNI), else a
+/// shared placeholder: an allocation only on TLS routes that check or send a name they do not
+/// set.
+fn via(upstream: &Upstream, ctx: &ConnCtx, headers: &http::HeaderMap) -> Via {
+    let https = ctx.listener.scheme == Scheme::Https;
+    let wire = match upstream.protocol {
+        Protocol::Http | Protocol::Https => Wire::H1,
+        Protocol::Grpc | Protocol::Grpcs | Protocol::H2c => Wire::H2,
+        Protocol::AutoHttp if https => Wire::Alpn,
+        Protocol::AutoHttp => Wire::H1,
+    };
+    if !upstream.protocol.is_tls(https) {
+        return Via { wire, tls: None };
+    }
+    let settings = upstream
+        .tls
+        .as_ref()
+        .unwrap_or_else(|| pool::tls::defaults());
+    let name = match &settings.name {
+        Some(name) => Arc::clone(name),
+        None if settings.verify.is_some() || settings.sni => headers
+            .get(HOST)
+            .and_then(|host| host.to_str().ok())
+            .map(|host| Arc::from(server_name(host)))
+            .unwrap_or_else(|| Arc::clone(pool::tls::unnamed())),
+        None => Arc::clone(pool::tls::unnamed()),
+    };
+    Via {
+        wire,
+        tls: Some(TlsDest {
+            name,
+            settings: Arc::clone(settings),
+        }),
+    }
+}
+
+/// A `Host` value as a TLS server name: without its port, an IPv6 address without brackets.
+fn server_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// The route's timeouts with the read timeout capped by a gRPC call's `grpc-timeout`.
+fn grpc_timeouts(ctx: &ConnCtx, route: Option<&Timeouts>, deadline: Duration) -> Timeouts {
+    let mut timeouts = route.copied().unwrap_or_default();
+    let read = read_timeout(ctx, route);
+    timeouts.read = Some(if read.is_zero() {
+        deadline
+    } else {
+        read.min(deadline)
+    });
+    timeouts
 }
 
 /// The route's read timeout (nginx `proxy_read_timeout`), else the global response timeout.

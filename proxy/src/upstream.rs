@@ -11,28 +11,39 @@
 use std::sync::Arc;
 
 use http::Request;
-use strait_shared::table::RouteOptions;
+use strait_shared::table::{RouteOptions, Timeouts};
 use strait_shared::{BackendMode, Endpoints};
 use tokio::time::Instant;
 
 use crate::body::RequestBody;
 use crate::error::{ProxyError, UpstreamErrorKind};
 use crate::exchange::Exchange;
-use crate::pool::{Dest, SendError, Sent};
+use crate::pool::{Dest, SendError, Sent, TlsDest, Via, Wire};
 use crate::proxy::Proxy;
 
 mod retry;
 
 use retry::{Back, Failure, Policy, Replay, Retry, Step};
 
-/// Sends `request` to one of `endpoints` (of a backend in `mode`), with the route's
-/// `options`; `started` is when the upstream exchange began. Each attempt passed on is
+/// How a request goes to its backend.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Target<'a> {
+    /// The backend's mode.
+    pub mode: BackendMode,
+    /// The wire protocol and TLS.
+    pub via: &'a Via,
+    /// The route's timeouts, or those capped by a gRPC deadline.
+    pub timeouts: Option<&'a Timeouts>,
+}
+
+/// Sends `request` to one of `endpoints` as `target` says, with the route's `options`;
+/// `started` is when the upstream exchange began. Each attempt passed on is
 /// counted here and noted in `exchange`; the final failure, if any, where the error is
 /// answered.
 pub(crate) async fn send(
     proxy: &Proxy,
     endpoints: &Endpoints,
-    mode: BackendMode,
+    target: Target<'_>,
     mut request: Request<RequestBody>,
     options: &RouteOptions,
     started: Instant,
@@ -46,10 +57,14 @@ pub(crate) async fn send(
     );
     // Behind a ClusterIP kube-proxy picks the pod per connection: the one address is tried
     // again rather than counted as exhausted.
+    let Target {
+        mode,
+        via,
+        timeouts,
+    } = target;
     let reuse = mode == BackendMode::Service;
     let replay = Replay::prepare(&mut request, &policy, endpoints.len() > 1 || reuse);
     let mut retry = Retry::new(policy, replay, reuse);
-    let timeouts = options.timeouts.as_deref();
     let mut index = retry
         .first(&*proxy.balancer, endpoints)
         .ok_or(ProxyError::BackendUnavailable(NO_ENDPOINTS))?;
@@ -58,7 +73,10 @@ pub(crate) async fn send(
     let mut attempt = started;
     loop {
         let addr = endpoints.list()[index].addr;
-        let dest = Dest { addr, tls: None };
+        let dest = Dest {
+            addr,
+            via: via.clone(),
+        };
         let (failure, back) = match proxy.pool.send(&dest, request, timeouts, fresh).await {
             Ok(sent) => match Failure::of_status(sent.response.status()) {
                 Some(failure) => (failure, Back::Response(sent)),
@@ -102,7 +120,7 @@ pub(crate) async fn send_to(
     endpoints: &Endpoints,
     tls: Option<&Arc<str>>,
     request: Request<RequestBody>,
-    timeouts: Option<&strait_shared::table::Timeouts>,
+    timeouts: Option<&Timeouts>,
 ) -> Result<Sent, ProxyError> {
     let mut tried = crate::balancer::Tried::new();
     let first = proxy
@@ -110,9 +128,16 @@ pub(crate) async fn send_to(
         .pick(endpoints, &mut tried)
         .ok_or(ProxyError::BackendUnavailable(NO_ENDPOINTS))?;
     tried.insert(first);
+    let via = Via {
+        wire: Wire::H1,
+        tls: tls.map(|name| TlsDest {
+            name: Arc::clone(name),
+            settings: Arc::clone(crate::pool::tls::auth()),
+        }),
+    };
     let dest = |index: usize| Dest {
         addr: endpoints.list()[index].addr,
-        tls: tls.cloned(),
+        via: via.clone(),
     };
     let request = match proxy
         .pool

@@ -14,6 +14,7 @@ use crate::objects::Object;
 use crate::table::basic_auth::AuthSecret;
 use crate::table::external_auth::{AUTH_PROXY_SET_HEADERS, HeaderData, config_map_ref};
 use crate::table::{Refusal, RouteTable};
+use crate::tls::upstream::UpstreamTlsSecret;
 use crate::tls::{Certificate, CertificateError};
 
 /// The label that ties an EndpointSlice to its Service.
@@ -37,6 +38,9 @@ pub struct Index {
     secrets: BTreeMap<ObjectKey, TlsSecret>,
     /// Other Secrets as basic auth reads them (htpasswd files and maps, parsed when applied).
     auth_secrets: BTreeMap<ObjectKey, Arc<AuthSecret>>,
+    /// Secrets with `ca.crt` or `tls.crt`, as `proxy-ssl-secret` reads them (parsed when
+    /// applied).
+    upstream_tls_secrets: BTreeMap<ObjectKey, Arc<UpstreamTlsSecret>>,
     /// ConfigMaps as `auth-proxy-set-headers` reads them: the header map, or why the data are
     /// not one (read when decoded; nothing else of the object is held).
     config_maps: BTreeMap<ObjectKey, HeaderData>,
@@ -130,7 +134,13 @@ impl Index {
                     Some(auth) => replace(&mut self.auth_secrets, key.clone(), auth),
                     None => self.auth_secrets.remove(&key).is_some(),
                 };
-                replace(&mut self.secrets, key, parsed) | auth_changed
+                let upstream_changed = match UpstreamTlsSecret::from_secret(&o).map(Arc::new) {
+                    Some(upstream) => {
+                        replace(&mut self.upstream_tls_secrets, key.clone(), upstream)
+                    }
+                    None => self.upstream_tls_secrets.remove(&key).is_some(),
+                };
+                replace(&mut self.secrets, key, parsed) | auth_changed | upstream_changed
             }
             Object::ConfigMap(o) => {
                 let changed = replace(&mut self.config_maps, key.clone(), o.headers.clone());
@@ -173,6 +183,7 @@ impl Index {
             Kind::EndpointSlice => self.delete_slice(key),
             Kind::Secret => {
                 self.auth_secrets.remove(key);
+                self.upstream_tls_secrets.remove(key);
                 self.secrets.remove(key).is_some()
             }
             Kind::ConfigMap => {
@@ -236,6 +247,11 @@ impl Index {
     /// Non-TLS Secrets as basic auth reads them, by key.
     pub fn auth_secrets(&self) -> &BTreeMap<ObjectKey, Arc<AuthSecret>> {
         &self.auth_secrets
+    }
+
+    /// Secrets as `proxy-ssl-secret` reads them (`ca.crt`, client key pair), by key.
+    pub fn upstream_tls_secrets(&self) -> &BTreeMap<ObjectKey, Arc<UpstreamTlsSecret>> {
+        &self.upstream_tls_secrets
     }
 
     /// ConfigMaps read as header maps (`auth-proxy-set-headers`), by key.

@@ -27,6 +27,7 @@ pub mod retries;
 pub mod rewrite;
 mod source;
 pub mod timeouts;
+pub mod upstream;
 pub mod upstream_host;
 
 pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size};
@@ -155,6 +156,10 @@ pub enum Refusal {
     /// External auth whose `auth-proxy-set-headers` ConfigMap is missing, in another
     /// namespace, or not a usable header map.
     AuthHeadersConfigMap,
+    /// Upstream TLS that cannot be set up as asked (`proxy-ssl-secret` missing, unusable or
+    /// in another namespace; `proxy-ssl-verify: on` without a CA), or a backend protocol
+    /// Strait does not speak (`FCGI`).
+    UpstreamProtocol,
 }
 
 impl Refusal {
@@ -176,6 +181,9 @@ impl Refusal {
             Self::AuthHeadersConfigMap => {
                 "route refused: the auth-proxy-set-headers ConfigMap of its Ingress is missing or unusable (see the Ingress's events or strait check)"
             }
+            Self::UpstreamProtocol => {
+                "route refused: the backend protocol or upstream TLS settings of its Ingress cannot be used (see the Ingress's events or strait check)"
+            }
         }
     }
 
@@ -187,6 +195,7 @@ impl Refusal {
             Self::SnippetAnnotation => "snippet_annotation",
             Self::BasicAuthSecret => "basic_auth_secret",
             Self::AuthHeadersConfigMap => "auth_headers_configmap",
+            Self::UpstreamProtocol => "upstream_protocol",
         }
     }
 }
@@ -253,6 +262,9 @@ pub struct RouteOptions {
     /// Which errors an error backend answers (`custom-http-errors`, `default-backend`, or
     /// their global flags). `None`: the proxy's own answers and the upstream's pass as they are.
     pub error_pages: Option<Arc<error_pages::ErrorPages>>,
+    /// The protocol and TLS settings spoken to the backend (`backend-protocol`,
+    /// `proxy-ssl-*`). `None`: the backend's `appProtocol`, else cleartext HTTP/1.1.
+    pub upstream: Option<Arc<upstream::Upstream>>,
 }
 
 impl Default for RouteOptions {
@@ -278,6 +290,7 @@ impl Default for RouteOptions {
             rewrite: None,
             app_root: None,
             error_pages: None,
+            upstream: None,
         }
     }
 }

@@ -168,6 +168,13 @@ impl PartialEq for Certificate {
 /// comparisons (table equality) short-cut on the same allocation.
 impl Eq for Certificate {}
 
+/// Hashes what equality compares: the chain's DER.
+impl std::hash::Hash for Certificate {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.certified.cert.hash(state);
+    }
+}
+
 impl fmt::Debug for Certificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Certificate")
@@ -266,6 +273,7 @@ fn secret_entry<'s>(secret: &'s Secret, name: &'static str) -> Result<&'s [u8], 
 }
 
 mod parse;
+pub mod upstream;
 
 #[cfg(test)]
 mod tests;

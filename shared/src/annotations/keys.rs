@@ -63,8 +63,9 @@ const CUSTOM_HTTP_ERRORS: &str = "400-599; the listed statuses, from the upstrea
 const AFFINITY: &str =
     "planned: cookie session affinity; requests are balanced round robin meanwhile";
 const HASHING: &str = "planned: consistent hashing; requests are balanced round robin meanwhile";
-const UPSTREAM_TLS: &str =
-    "planned: TLS and HTTP/2 upstreams; Strait speaks cleartext HTTP/1.1 upstream today";
+const BACKEND_PROTOCOL: &str = "HTTP, HTTPS, GRPC, GRPCS, AUTO_HTTP (the client's scheme; over TLS, ALPN picks h2 or http/1.1) and Strait's H2C (HTTP/2 cleartext); FCGI refuses the routes; without the key the Service port's appProtocol decides (kubernetes.io/h2c, kubernetes.io/ws, https), as Gateway API does; on GRPC/GRPCS routes Strait's own errors are gRPC statuses and grpc-timeout caps the wait for the response (nginx ignores it)";
+const PROXY_SSL_SECRET: &str = "`namespace/name` in the Ingress's namespace: ca.crt verifies the backend, tls.crt/tls.key is the client certificate; a missing or unusable Secret refuses the routes, as ingress-nginx denies the location; the other proxy-ssl keys are read only with it, as in ingress-nginx";
+const PROXY_SSL_VERIFY: &str = "`on` without a ca.crt, or without proxy-ssl-secret, refuses the routes (ingress-nginx would fail every handshake, or silently not verify); a backend that fails verification gets 502 and a logged reason";
 const AUTH_URL: &str = "TLS to the auth service is not verified (nginx's default); `$host` is routed through Strait's own table, not out through the load balancer; timeouts are --upstream-connect-timeout and --upstream-response-timeout; an untrusted client's X-Forwarded-* are not passed on";
 const AUTH_CACHE: &str = "answers are cached per worker (at most 4,096), keyed by Ingress, rule path, host and the evaluated key (variables from a fixed set such as $http_<name>, $cookie_<name>, $remote_user; an unknown one turns caching off, with a warning); Cache-Control max-age does not change the duration";
 const AUTH_KEEPALIVE: &str = "auth connections are always pooled per worker like upstream ones (--upstream-pool-max-idle, --upstream-pool-idle-timeout)";
@@ -116,21 +117,21 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("ssl-ciphers", Https, Ignored, "rustls offers only its fixed set of modern AEAD suites (TLS 1.2 and 1.3); a cipher list can neither weaken nor extend it"),
     k("ssl-prefer-server-ciphers", Https, Ignored, "rustls always chooses the suite by its own preference order among modern suites"),
     // Upstream.
-    k("backend-protocol", Upstream, NotYet, UPSTREAM_TLS),
+    k("backend-protocol", Upstream, HonouredWithDifference, BACKEND_PROTOCOL),
     k("service-upstream", Upstream, Honoured, "`true` sends traffic to the Service's ClusterIP (backend mode `service`)"),
     k("load-balance", Upstream, NotYet, "planned: EWMA balancing; round robin meanwhile"),
     k("upstream-hash-by", Upstream, NotYet, HASHING),
     k("upstream-hash-by-subset", Upstream, NotYet, HASHING),
     k("upstream-hash-by-subset-size", Upstream, NotYet, HASHING),
-    k("proxy-http-version", Upstream, Ignored, "Strait speaks HTTP/1.1 to upstreams, the value ingress-nginx uses by default; `1.0` is not offered"),
+    k("proxy-http-version", Upstream, Ignored, "Strait speaks HTTP/1.1 to upstreams (HTTP/2 when backend-protocol or appProtocol asks for it), the value ingress-nginx uses by default; `1.0` is not offered"),
     k("connection-proxy-header", Upstream, Ignored, "Strait manages upstream keep-alive and forwards WebSocket upgrades itself"),
-    k("proxy-ssl-secret", Upstream, NotYet, UPSTREAM_TLS),
-    k("proxy-ssl-verify", Upstream, NotYet, UPSTREAM_TLS),
-    k("proxy-ssl-verify-depth", Upstream, NotYet, UPSTREAM_TLS),
-    k("proxy-ssl-name", Upstream, NotYet, UPSTREAM_TLS),
-    k("proxy-ssl-server-name", Upstream, NotYet, UPSTREAM_TLS),
-    k("proxy-ssl-ciphers", Upstream, NotYet, UPSTREAM_TLS),
-    k("proxy-ssl-protocols", Upstream, NotYet, UPSTREAM_TLS),
+    k("proxy-ssl-secret", Upstream, HonouredWithDifference, PROXY_SSL_SECRET),
+    k("proxy-ssl-verify", Upstream, HonouredWithDifference, PROXY_SSL_VERIFY),
+    k("proxy-ssl-verify-depth", Upstream, HonouredWithDifference, "the verified chain may use at most depth − 1 of the intermediates the backend sends, as OpenSSL counts; default 1"),
+    k("proxy-ssl-name", Upstream, HonouredWithDifference, "the name the certificate is checked against (and SNI sends); without it the Host sent upstream, where nginx uses its literal upstream name `upstream_balancer`"),
+    k("proxy-ssl-server-name", Upstream, Honoured, "`on` sends proxy-ssl-name (else the Host sent upstream) in SNI; default off, as nginx"),
+    k("proxy-ssl-ciphers", Upstream, Ignored, "rustls offers only its fixed set of modern AEAD suites (TLS 1.2 and 1.3); a cipher list can neither weaken nor extend it"),
+    k("proxy-ssl-protocols", Upstream, HonouredWithDifference, "TLSv1.2 and TLSv1.3 only (rustls has no older version); default TLSv1.2 with proxy-ssl-secret, as ingress-nginx, both without"),
     // Timeouts, retries, sizes, buffering.
     k("proxy-connect-timeout", Proxying, Honoured, "whole seconds; an invalid value leaves --upstream-connect-timeout in force"),
     k("proxy-send-timeout", Proxying, Honoured, "whole seconds, between two writes to the upstream: a request body it stops reading gets 504 (or its connection cut once the response started), and a WebSocket tunnel it stops reading is closed; default --upstream-send-timeout"),

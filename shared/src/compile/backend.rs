@@ -153,6 +153,19 @@ fn resolve(
     }
 }
 
+/// The `appProtocol` of the Service port `service` names, if it has one.
+pub(super) fn app_protocol<'a>(index: &'a Index, service: &ServiceRef) -> Option<&'a str> {
+    let svc = index.services().get(&service.service)?;
+    svc.spec
+        .as_ref()?
+        .ports
+        .as_ref()?
+        .iter()
+        .find(|p| is_tcp(p) && port_matches(p, &service.port))?
+        .app_protocol
+        .as_deref()
+}
+
 /// Ingress backends are HTTP: only TCP Service ports (no protocol means TCP) qualify.
 fn is_tcp(port: &ServicePort) -> bool {
     port.protocol.as_deref().is_none_or(|p| p == "TCP")

@@ -43,6 +43,7 @@ use crate::table::{ExternalAuth, Refusal, Route, RouteOptions, Satisfy};
 
 mod basic_auth;
 mod external_auth;
+mod upstream;
 
 /// What every claim of one Ingress shares.
 struct IngressCtx<'a> {
@@ -58,6 +59,8 @@ struct IngressCtx<'a> {
     paths: &'a PathAnnotations,
     /// The `default-backend` Service's backend, when it can serve.
     error_backend: Option<crate::table::BackendId>,
+    /// `backend-protocol` and `proxy-ssl-*`, read in [`upstream`].
+    upstream: upstream::IngressUpstream,
 }
 
 pub(super) fn compile_ingress(
@@ -89,6 +92,11 @@ pub(super) fn compile_ingress(
         None
     });
     let error_backend = c.own_error_backend(&object, &settings.errors, settings.mode);
+    let upstream =
+        upstream::read(read, c.index, key, &object, &mut c.diagnostics).unwrap_or_else(|refusal| {
+            settings.refused = settings.refused.or(Some(refusal));
+            upstream::IngressUpstream::default()
+        });
     let ctx = IngressCtx {
         error_backend,
         key,
@@ -98,6 +106,7 @@ pub(super) fn compile_ingress(
         external_auth,
         satisfy,
         paths,
+        upstream,
     };
     let Some(spec) = ingress.spec.as_ref() else {
         return ctx.settings.refused;
@@ -321,6 +330,7 @@ fn route(
     };
     let settings = &ctx.settings;
     let error_pages = c.error_pages(&settings.errors, ctx.error_backend, ctx.key, &service);
+    let upstream = route_upstream(c, ctx, &service);
     let backend = c.backend(&ctx.object, service, settings.mode);
     let redirects = settings.redirects;
     let https_redirect = redirects.force || (redirects.ssl && c.tls_hosts.contains(host));
@@ -349,8 +359,34 @@ fn route(
             rewrite: None,
             app_root: None,
             error_pages,
+            upstream,
         },
     })
+}
+
+/// The upstream settings of a route to `service`: the Ingress's `backend-protocol`, else the
+/// Service port's `appProtocol` (Gateway API's and Contour's reading), else cleartext HTTP/1.1
+/// (`None`, also when nothing differs from it).
+fn route_upstream(
+    c: &Compiler<'_>,
+    ctx: &IngressCtx<'_>,
+    service: &crate::table::ServiceRef,
+) -> Option<Arc<crate::table::upstream::Upstream>> {
+    use crate::table::upstream::{Protocol, Upstream};
+    let ingress = &ctx.upstream;
+    let protocol = ingress
+        .protocol
+        .or_else(|| {
+            super::backend::app_protocol(c.index, service).and_then(Protocol::of_app_protocol)
+        })
+        .unwrap_or_default();
+    if protocol == Protocol::Http && ingress.tls.is_none() {
+        return None;
+    }
+    Some(Arc::new(Upstream {
+        protocol,
+        tls: ingress.tls.clone(),
+    }))
 }
 
 fn conflict(ctx: &IngressCtx<'_>, what: &str, winner: &ObjectKey) -> Diagnostic {

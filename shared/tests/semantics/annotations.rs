@@ -214,8 +214,8 @@ fn non_security_keys_not_enforced_are_reported_per_ingress_and_served() {
     let mut world = World::new();
     world.apply(
         app()
-            .annotation(&format!("{NGINX}/default-backend"), "errors")
-            .annotation(&format!("{NGINX}/custom-http-errors"), "404,503")
+            .annotation(&format!("{NGINX}/proxy-cookie-path"), "/one /two")
+            .annotation(&format!("{NGINX}/proxy-cookie-domain"), "a.test b.test")
             .annotation(&format!("{NGINX}/proxy-buffering"), "on")
             .annotation(&format!("{NGINX}/server-snipets"), "x")
             .annotation(&format!("{NGINX}/use-forwarded-headers"), "true")
@@ -227,7 +227,7 @@ fn non_security_keys_not_enforced_are_reported_per_ingress_and_served() {
     assert_eq!(
         with_reason(&compiled, Reason::UnsupportedAnnotation),
         [format!(
-            "Ingress default/app: {NGINX}/custom-http-errors, {NGINX}/default-backend: not implemented yet; no effect"
+            "Ingress default/app: {NGINX}/proxy-cookie-domain, {NGINX}/proxy-cookie-path: not implemented yet; no effect"
         )]
     );
     assert_eq!(
