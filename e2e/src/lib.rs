@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod client;
 pub mod manifests;
+pub mod mtls;
 pub mod scrape;
 pub mod tls;
 

@@ -114,6 +114,11 @@ async fn forward(
     if let Some(refusal) = options.refused {
         return Err(ProxyError::Refused(refusal));
     }
+    // nginx checks the client certificate as the request is read, before any phase.
+    let client_cert = match &options.client_auth {
+        Some(auth) => Some(policy::client_cert::check(ctx, auth).map_err(ProxyError::ClientCert)?),
+        None => None,
+    };
     // ingress-nginx answers `app-root` in the server's rewrite phase, before anything of the
     // location (its HTTPS redirect, CORS, access checks) runs.
     if let Some(root) = &options.app_root
@@ -188,6 +193,9 @@ async fn forward(
     }
     if let Some(auth) = &options.external_auth {
         policy::external_auth::forward_headers(auth, passed, request.headers_mut());
+    }
+    if let Some(cert) = &client_cert {
+        cert.forward_headers(request.headers_mut());
     }
     exchange.forwarding(request.headers());
     let body_timeout = ctx.proxy.config.client_body_timeout;

@@ -14,7 +14,7 @@ use crate::objects::Object;
 use crate::table::basic_auth::AuthSecret;
 use crate::table::external_auth::{AUTH_PROXY_SET_HEADERS, HeaderData, config_map_ref};
 use crate::table::{Refusal, RouteTable};
-use crate::tls::{Certificate, CertificateError};
+use crate::tls::{Certificate, CertificateError, ClientCa, ClientCaError};
 
 /// The label that ties an EndpointSlice to its Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -37,6 +37,10 @@ pub struct Index {
     secrets: BTreeMap<ObjectKey, TlsSecret>,
     /// Other Secrets as basic auth reads them (htpasswd files and maps, parsed when applied).
     auth_secrets: BTreeMap<ObjectKey, Arc<AuthSecret>>,
+    /// Secrets with a `ca.crt` as `auth-tls-secret` reads them (client-certificate trust,
+    /// parsed when applied; an unchanged Secret keeps its `Arc`, and with it the proxy's
+    /// server configuration for that CA).
+    client_cas: BTreeMap<ObjectKey, ClientCaSecret>,
     /// ConfigMaps as `auth-proxy-set-headers` reads them: the header map, or why the data are
     /// not one (read when decoded; nothing else of the object is held).
     config_maps: BTreeMap<ObjectKey, HeaderData>,
@@ -49,6 +53,9 @@ pub struct Index {
 
 /// A Secret as the index keeps it: its TLS material parsed and checked once, on apply.
 pub type TlsSecret = Result<Arc<Certificate>, CertificateError>;
+
+/// A Secret's `ca.crt` as the index keeps it: parsed into client-certificate trust, or why not.
+pub type ClientCaSecret = Result<Arc<ClientCa>, ClientCaError>;
 
 /// Endpoint data changed since a table was compiled: the EndpointSlices of these Services
 /// (by the `kubernetes.io/service-name` label, before and after the change), and whether any
@@ -130,7 +137,14 @@ impl Index {
                     Some(auth) => replace(&mut self.auth_secrets, key.clone(), auth),
                     None => self.auth_secrets.remove(&key).is_some(),
                 };
-                replace(&mut self.secrets, key, parsed) | auth_changed
+                let ca_changed = match ClientCa::from_secret(&o) {
+                    Some(ca) => {
+                        let ca = ca.map(Arc::new);
+                        replace(&mut self.client_cas, key.clone(), ca)
+                    }
+                    None => self.client_cas.remove(&key).is_some(),
+                };
+                replace(&mut self.secrets, key, parsed) | auth_changed | ca_changed
             }
             Object::ConfigMap(o) => {
                 let changed = replace(&mut self.config_maps, key.clone(), o.headers.clone());
@@ -173,6 +187,7 @@ impl Index {
             Kind::EndpointSlice => self.delete_slice(key),
             Kind::Secret => {
                 self.auth_secrets.remove(key);
+                self.client_cas.remove(key);
                 self.secrets.remove(key).is_some()
             }
             Kind::ConfigMap => {
@@ -236,6 +251,11 @@ impl Index {
     /// Non-TLS Secrets as basic auth reads them, by key.
     pub fn auth_secrets(&self) -> &BTreeMap<ObjectKey, Arc<AuthSecret>> {
         &self.auth_secrets
+    }
+
+    /// Secrets with a `ca.crt`, as client-certificate trust (`auth-tls-secret`), by key.
+    pub fn client_cas(&self) -> &BTreeMap<ObjectKey, ClientCaSecret> {
+        &self.client_cas
     }
 
     /// ConfigMaps read as header maps (`auth-proxy-set-headers`), by key.

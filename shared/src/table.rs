@@ -17,6 +17,7 @@ pub mod basic_auth;
 mod body_size;
 mod builder;
 pub mod canary;
+pub mod client_auth;
 pub mod cors;
 mod endpoints;
 pub mod external_auth;
@@ -30,6 +31,7 @@ pub mod upstream_host;
 
 pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size};
 pub use builder::TableBuilder;
+pub use client_auth::{ClientAuth, VerifyClient};
 pub use cors::Cors;
 pub use endpoints::{Endpoint, Endpoints};
 pub use external_auth::{ExternalAuth, Satisfy};
@@ -154,6 +156,10 @@ pub enum Refusal {
     /// External auth whose `auth-proxy-set-headers` ConfigMap is missing, in another
     /// namespace, or not a usable header map.
     AuthHeadersConfigMap,
+    /// Client-certificate auth (`auth-tls-secret`) of the route's host whose Secret is
+    /// missing, has no `ca.crt`, or whose `auth-tls-*` values do not parse: the whole host is
+    /// refused (ingress-nginx serves it open when `ca.crt` is missing).
+    ClientCertAuth,
 }
 
 impl Refusal {
@@ -175,6 +181,9 @@ impl Refusal {
             Self::AuthHeadersConfigMap => {
                 "route refused: the auth-proxy-set-headers ConfigMap of its Ingress is missing or unusable (see the Ingress's events or strait check)"
             }
+            Self::ClientCertAuth => {
+                "route refused: the client-certificate auth of its host has a missing or unusable Secret or value (see the Ingress's events or strait check)"
+            }
         }
     }
 
@@ -186,6 +195,7 @@ impl Refusal {
             Self::SnippetAnnotation => "snippet_annotation",
             Self::BasicAuthSecret => "basic_auth_secret",
             Self::AuthHeadersConfigMap => "auth_headers_configmap",
+            Self::ClientCertAuth => "client_cert_auth",
         }
     }
 }
@@ -249,6 +259,10 @@ pub struct RouteOptions {
     pub rewrite: Option<Arc<rewrite::Rewrite>>,
     /// `/` of the route's host answers 302 to this path (`app-root`). `None`: no redirect.
     pub app_root: Option<Arc<str>>,
+    /// Client-certificate auth of the route's host (`auth-tls-*`): the same value the TLS
+    /// table's SNI map holds for the host, so the proxy can tell a request that came over
+    /// another host's handshake (421). `None`: none.
+    pub client_auth: Option<Arc<ClientAuth>>,
 }
 
 impl Default for RouteOptions {
@@ -273,6 +287,7 @@ impl Default for RouteOptions {
             limits: None,
             rewrite: None,
             app_root: None,
+            client_auth: None,
         }
     }
 }

@@ -27,6 +27,9 @@ pub(super) struct Compiler<'a> {
     pub(super) cluster: Cluster<'a>,
     /// Regex hosts and app roots, filled before the rules are compiled.
     pub(super) regex: RegexPlan,
+    /// Each host's client-certificate auth (or refusal), filled before the rules.
+    pub(super) client_auth:
+        BTreeMap<HostPattern, Result<Arc<crate::table::ClientAuth>, crate::table::Refusal>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -39,6 +42,7 @@ impl<'a> Compiler<'a> {
             tls_hosts: TlsHosts::default(),
             cluster: Cluster::new(index),
             regex: RegexPlan::default(),
+            client_auth: BTreeMap::new(),
         }
     }
 }
