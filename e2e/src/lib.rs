@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backends;
 pub mod client;
 pub mod manifests;
+pub mod mtls;
 pub mod scrape;
 pub mod tls;
 

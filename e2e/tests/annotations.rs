@@ -298,14 +298,8 @@ struct Case {
 /// One key per security group (docs/architecture.md, "Annotations").
 const SECURITY_CASES: &[Case] = &[
     // External Authentication (auth-url and every sibling, auth-proxy-set-headers included)
-    // is enforced: access_external_auth*.rs.
-    Case {
-        // annotations.md "Client Certificate Authentication" (annotations-risk.md:
-        // CertificateAuth auth-tls-secret, Medium).
-        doc: "Client Certificate Authentication",
-        annotations: &[("auth-tls-secret", "default/ca")],
-        probe: Probe::Get,
-    },
+    // and Client Certificate Authentication (auth-tls-*) are enforced:
+    // access_external_auth*.rs, mtls.rs.
     Case {
         // Removed from ingress-nginx 1.12 (annotations.md no longer lists it; its 1.11 docs,
         // "Global Rate Limiting"): a global limit Strait does not enforce, so each of 20

@@ -270,6 +270,10 @@ pub enum ProxyError {
         #[source]
         source: hyper::Error,
     },
+    /// 400, 403, 421 or a 302 to the error page: the route's client-certificate auth refused
+    /// the request (see [`crate::policy::client_cert`]).
+    #[error("client certificate: {}", .0.as_str())]
+    ClientCert(crate::policy::client_cert::Refused),
     /// 502: the upstream answered something a proxy cannot relay.
     #[error("upstream {addr} sent an invalid response: {detail}")]
     UpstreamProtocol {
@@ -291,7 +295,8 @@ impl ProxyError {
             | Self::Unauthorized { .. }
             | Self::Limited { .. }
             | Self::AuthDenied { .. }
-            | Self::SignIn { .. } => Fault::Policy,
+            | Self::SignIn { .. }
+            | Self::ClientCert(_) => Fault::Policy,
             Self::AuthFailed(_)
             | Self::BackendUnavailable(_)
             | Self::UpstreamConnect { .. }
@@ -317,7 +322,8 @@ impl ProxyError {
             | Self::AuthFailed(_)
             | Self::BodyTooLarge { .. }
             | Self::Limited { .. }
-            | Self::Refused(_) => None,
+            | Self::Refused(_)
+            | Self::ClientCert(_) => None,
             Self::BackendUnavailable(_) => Some(UpstreamErrorKind::NoEndpoint),
             Self::UpstreamConnect { source, .. } => Some(UpstreamErrorKind::of_connect(source)),
             Self::UpstreamTimeout { .. } => Some(UpstreamErrorKind::ResponseTimeout),
@@ -347,6 +353,7 @@ impl ProxyError {
             | Self::BodyTooLarge { .. }
             | Self::Limited { .. }
             | Self::Refused(_)
+            | Self::ClientCert(_)
             | Self::BackendUnavailable(_) => None,
         }
     }
@@ -363,6 +370,7 @@ impl ProxyError {
             Self::AuthFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Limited { status, .. } => *status,
+            Self::ClientCert(refused) => refused.status(),
             Self::BackendUnavailable(_) | Self::Refused(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamTimeout { .. } | Self::UpstreamSendTimeout { .. } => {
                 StatusCode::GATEWAY_TIMEOUT
@@ -396,6 +404,7 @@ impl ProxyError {
             Self::Limited { .. } => "request rate limit exceeded",
             Self::BackendUnavailable(reason) => reason,
             Self::Refused(refusal) => refusal.reason(),
+            Self::ClientCert(refused) => refused.body(),
             Self::UpstreamConnect { .. } => "upstream connect failed",
             Self::UpstreamTimeout { .. } | Self::UpstreamSendTimeout { .. } => "upstream timed out",
             Self::Upstream { .. } | Self::UpstreamProtocol { .. } => "bad gateway",
@@ -419,6 +428,7 @@ pub(crate) fn respond(error: &ProxyError, peer: SocketAddr) -> Response<Response
         | ProxyError::BodyTooLarge { .. }
         | ProxyError::Limited { .. }
         | ProxyError::Refused(_)
+        | ProxyError::ClientCert(_)
         | ProxyError::BackendUnavailable(_) => {
             tracing::debug!(%peer, status = status.as_u16(), fault = error.fault().as_str(), %error, "request failed");
         }
@@ -442,7 +452,12 @@ pub(crate) fn respond(error: &ProxyError, peer: SocketAddr) -> Response<Response
             .headers_mut()
             .insert(http::header::WWW_AUTHENTICATE, challenge.clone());
     }
-    if let ProxyError::SignIn { location } = error {
+    let location = match error {
+        ProxyError::SignIn { location } => Some(location),
+        ProxyError::ClientCert(refused) => refused.location(),
+        _ => None,
+    };
+    if let Some(location) = location {
         response
             .headers_mut()
             .insert(http::header::LOCATION, location.clone());

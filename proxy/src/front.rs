@@ -10,8 +10,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use rustls::ServerConfig;
+use rustls::server::Acceptor;
+use strait_shared::table::ClientAuth;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::LazyConfigAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::config::Scheme;
@@ -24,8 +27,9 @@ use crate::proxy_protocol::{self, HeaderError, Rewind};
 #[derive(Clone)]
 pub(crate) struct Front {
     pub scheme: Scheme,
-    /// Present on HTTPS listeners.
-    pub tls: Option<TlsAcceptor>,
+    /// Present on HTTPS listeners: the configuration of hosts without client-certificate
+    /// auth (those with it get their CA's, chosen by the ClientHello's server name).
+    pub tls: Option<Arc<ServerConfig>>,
     /// Every connection must start with a PROXY protocol header.
     pub proxy_protocol: bool,
 }
@@ -33,7 +37,11 @@ pub(crate) struct Front {
 /// A connection ready for HTTP.
 pub(crate) enum Opened {
     Plain(Rewind<TcpStream>),
-    Tls(Box<TlsStream<Rewind<TcpStream>>>),
+    Tls {
+        stream: Box<TlsStream<Rewind<TcpStream>>>,
+        /// The client-certificate auth of the host the handshake named, if it has one.
+        client_auth: Option<Arc<ClientAuth>>,
+    },
 }
 
 /// What the TLS handshake settled, for the access log.
@@ -43,6 +51,8 @@ pub(crate) struct TlsFacts {
     pub version: Option<&'static str>,
     /// The server name the client asked for (kept only when the access log is on).
     pub sni: Option<Box<str>>,
+    /// The client certificate and its verdict, on a handshake for a host with client auth.
+    pub client_cert: Option<Arc<crate::policy::client_cert::ClientCert>>,
 }
 
 impl TlsFacts {
@@ -56,7 +66,11 @@ impl TlsFacts {
         let sni = with_sni
             .then(|| conn.server_name().map(Box::from))
             .flatten();
-        Self { version, sni }
+        Self {
+            version,
+            sni,
+            client_cert: None,
+        }
     }
 }
 
@@ -91,7 +105,7 @@ pub(crate) async fn open(
         Stage::Tls
     };
     let outcome = tokio::select! {
-        outcome = tokio::time::timeout(timeout, handshake(stream, peer, front, &mut stage)) => {
+        outcome = tokio::time::timeout(timeout, handshake(stream, peer, front, proxy, &mut stage)) => {
             outcome
         }
         () = drain::reached(drain, Phase::Draining) => {
@@ -135,6 +149,7 @@ async fn handshake(
     stream: TcpStream,
     peer: SocketAddr,
     front: &Front,
+    proxy: &Proxy,
     stage: &mut Stage,
 ) -> Result<(Opened, SocketAddr), FrontError> {
     let (io, client) = if front.proxy_protocol {
@@ -147,12 +162,44 @@ async fn handshake(
     } else {
         (Rewind::new(stream), peer)
     };
-    let Some(acceptor) = &front.tls else {
+    let Some(base) = &front.tls else {
         return Ok((Opened::Plain(io), client));
     };
     *stage = Stage::Tls;
-    let tls = acceptor.accept(io).await.map_err(FrontError::Tls)?;
-    Ok((Opened::Tls(Box::new(tls)), client))
+    let start = LazyConfigAcceptor::new(Acceptor::default(), io)
+        .await
+        .map_err(FrontError::Tls)?;
+    let client_auth = proxy
+        .table
+        .current()
+        .tls()
+        .client_auth(start.client_hello().server_name())
+        .cloned();
+    let config = match &client_auth {
+        Some(auth) if auth.verify.requests_certificate() => config_for(base, auth),
+        _ => Arc::clone(base),
+    };
+    let stream = start.into_stream(config).await.map_err(FrontError::Tls)?;
+    let stream = Box::new(stream);
+    Ok((
+        Opened::Tls {
+            stream,
+            client_auth,
+        },
+        client,
+    ))
+}
+
+/// The server configuration for a host with client auth: its CA's, built on first use.
+fn config_for(base: &Arc<ServerConfig>, auth: &ClientAuth) -> Arc<ServerConfig> {
+    auth.ca.server_config(|| {
+        crate::tls::client_auth_config(base, &auth.ca).unwrap_or_else(|error| {
+            // Not reached in practice (the base configuration was built the same way). The
+            // handshake then asks for no certificate, which the request check treats as none.
+            tracing::error!(%error, "building the client-certificate TLS configuration failed");
+            Arc::clone(base)
+        })
+    })
 }
 
 /// The bounded reason of a failed handshake. tokio-rustls reports rustls's own errors as

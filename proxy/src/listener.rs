@@ -10,13 +10,13 @@ use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto::Builder;
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
 use crate::config::{ListenerInfo, Scheme};
 use crate::connection;
 use crate::drain;
 use crate::front::{self, Front, Opened, TlsFacts};
+use crate::policy::client_cert::ClientCert;
 use crate::proxy::Proxy;
 
 /// Back-off after an accept error (EMFILE, ENFILE, ENOMEM, …), doubled per consecutive error.
@@ -57,7 +57,7 @@ pub async fn serve_https(
 ) -> io::Result<()> {
     let front = Front {
         scheme: Scheme::Https,
-        tls: Some(TlsAcceptor::from(tls)),
+        tls: Some(tls),
         proxy_protocol: proxy.config.proxy_protocol.https,
     };
     serve(listener, proxy, front, shutdown).await
@@ -162,9 +162,16 @@ fn spawn_connection(
                 Opened::Plain(io) => {
                     connection::serve(io, client, info, None, proxy, builder, drain).await;
                 }
-                Opened::Tls(io) => {
-                    let tls = TlsFacts::of(&io, proxy.access_log.is_on());
-                    connection::serve(io, client, info, Some(tls), proxy, builder, drain).await;
+                Opened::Tls {
+                    stream,
+                    client_auth,
+                } => {
+                    let mut tls = TlsFacts::of(&stream, proxy.access_log.is_on());
+                    tls.client_cert = client_auth.map(|auth| {
+                        let chain = stream.get_ref().1.peer_certificates();
+                        Arc::new(ClientCert::of(auth, chain.unwrap_or_default()))
+                    });
+                    connection::serve(stream, client, info, Some(tls), proxy, builder, drain).await;
                 }
             }
         }

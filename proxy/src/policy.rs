@@ -24,6 +24,7 @@ use crate::error::ProxyError;
 pub(crate) mod access;
 pub(crate) mod basic_auth;
 pub(crate) mod canary;
+pub(crate) mod client_cert;
 pub(crate) mod cors;
 pub(crate) mod external_auth;
 pub(crate) mod limits;

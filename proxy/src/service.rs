@@ -146,6 +146,11 @@ async fn forward(
     if let Some(refusal) = options.refused {
         return Err(ProxyError::Refused(refusal));
     }
+    // nginx checks the client certificate as the request is read, before any phase.
+    let client_cert = match &options.client_auth {
+        Some(auth) => Some(policy::client_cert::check(ctx, auth).map_err(ProxyError::ClientCert)?),
+        None => None,
+    };
     // ingress-nginx answers `app-root` in the server's rewrite phase, before anything of the
     // location (its HTTPS redirect, CORS, access checks) runs.
     if let Some(root) = &options.app_root
@@ -245,6 +250,9 @@ async fn forward(
     }
     if let (Some(error_pages), Some(_)) = (&options.error_pages, stand_in) {
         error_pages::mark_stand_in(request.headers_mut(), error_pages);
+    }
+    if let Some(cert) = &client_cert {
+        cert.forward_headers(request.headers_mut());
     }
     exchange.forwarding(request.headers());
     // A stand-in default backend is spoken to as any Service is: the route's protocol and TLS

@@ -9,10 +9,14 @@
 use std::fmt;
 use std::sync::Arc;
 
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
-use rustls::{ServerConfig, version};
+use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme, version};
+use strait_shared::ClientCa;
 
 use crate::proxy::SharedTable;
 
@@ -43,6 +47,86 @@ pub fn server_config(
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_SIZE);
     config.ticketer = rustls::crypto::ring::Ticketer::new()?;
     Ok(Arc::new(config))
+}
+
+/// The configuration of hosts whose client certificates `ca` verifies: `base`'s (the HTTPS
+/// listener's) with a CertificateRequest hinting at `ca`'s subjects. Built once per CA Secret
+/// (see [`ClientCa::server_config`]), never per connection.
+///
+/// The handshake accepts any certificate, or none, and only checks that the client holds its
+/// key; whether the certificate verifies is decided after the handshake
+/// ([`crate::policy::client_cert`]), so that a failure is an HTTP 400 the client can read (as
+/// nginx answers) rather than an alert. Its own session cache and ticket keys keep sessions
+/// of hosts without client auth from resuming here.
+pub fn client_auth_config(
+    base: &ServerConfig,
+    ca: &ClientCa,
+) -> Result<Arc<ServerConfig>, rustls::Error> {
+    let verifier = Arc::new(DeferredClientVerifier {
+        inner: Arc::clone(ca.verifier()),
+    });
+    let mut config = ServerConfig::builder_with_provider(crypto_provider())
+        .with_protocol_versions(&[&version::TLS13, &version::TLS12])?
+        .with_client_cert_verifier(verifier)
+        .with_cert_resolver(Arc::clone(&base.cert_resolver));
+    config.alpn_protocols.clone_from(&base.alpn_protocols);
+    config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_SIZE);
+    config.ticketer = rustls::crypto::ring::Ticketer::new()?;
+    Ok(Arc::new(config))
+}
+
+/// Asks for a client certificate without requiring one and defers its verification: the
+/// signature proving the client holds the key is checked here (by webpki, as a full verifier
+/// would), the chain after the handshake.
+#[derive(Debug)]
+struct DeferredClientVerifier {
+    /// The CA's webpki verifier: its hints and signature checks.
+    inner: Arc<dyn ClientCertVerifier>,
+}
+
+impl ClientCertVerifier for DeferredClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// A self-signed certificate for when no default certificate is configured, as ingress-nginx's

@@ -15,7 +15,7 @@ use crate::table::basic_auth::AuthSecret;
 use crate::table::external_auth::{AUTH_PROXY_SET_HEADERS, HeaderData, config_map_ref};
 use crate::table::{Refusal, RouteTable};
 use crate::tls::upstream::UpstreamTlsSecret;
-use crate::tls::{Certificate, CertificateError};
+use crate::tls::{Certificate, CertificateError, ClientCa, ClientCaError};
 
 /// The label that ties an EndpointSlice to its Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -41,6 +41,10 @@ pub struct Index {
     /// Secrets with `ca.crt` or `tls.crt`, as `proxy-ssl-secret` reads them (parsed when
     /// applied).
     upstream_tls_secrets: BTreeMap<ObjectKey, Arc<UpstreamTlsSecret>>,
+    /// Secrets with a `ca.crt` as `auth-tls-secret` reads them (client-certificate trust,
+    /// parsed when applied; an unchanged Secret keeps its `Arc`, and with it the proxy's
+    /// server configuration for that CA).
+    client_cas: BTreeMap<ObjectKey, ClientCaSecret>,
     /// ConfigMaps as `auth-proxy-set-headers` reads them: the header map, or why the data are
     /// not one (read when decoded; nothing else of the object is held).
     config_maps: BTreeMap<ObjectKey, HeaderData>,
@@ -53,6 +57,9 @@ pub struct Index {
 
 /// A Secret as the index keeps it: its TLS material parsed and checked once, on apply.
 pub type TlsSecret = Result<Arc<Certificate>, CertificateError>;
+
+/// A Secret's `ca.crt` as the index keeps it: parsed into client-certificate trust, or why not.
+pub type ClientCaSecret = Result<Arc<ClientCa>, ClientCaError>;
 
 /// Endpoint data changed since a table was compiled: the EndpointSlices of these Services
 /// (by the `kubernetes.io/service-name` label, before and after the change), and whether any
@@ -140,7 +147,14 @@ impl Index {
                     }
                     None => self.upstream_tls_secrets.remove(&key).is_some(),
                 };
-                replace(&mut self.secrets, key, parsed) | auth_changed | upstream_changed
+                let ca_changed = match ClientCa::from_secret(&o) {
+                    Some(ca) => {
+                        let ca = ca.map(Arc::new);
+                        replace(&mut self.client_cas, key.clone(), ca)
+                    }
+                    None => self.client_cas.remove(&key).is_some(),
+                };
+                replace(&mut self.secrets, key, parsed) | auth_changed | upstream_changed | ca_changed
             }
             Object::ConfigMap(o) => {
                 let changed = replace(&mut self.config_maps, key.clone(), o.headers.clone());
@@ -184,6 +198,7 @@ impl Index {
             Kind::Secret => {
                 self.auth_secrets.remove(key);
                 self.upstream_tls_secrets.remove(key);
+                self.client_cas.remove(key);
                 self.secrets.remove(key).is_some()
             }
             Kind::ConfigMap => {
@@ -252,6 +267,11 @@ impl Index {
     /// Secrets as `proxy-ssl-secret` reads them (`ca.crt`, client key pair), by key.
     pub fn upstream_tls_secrets(&self) -> &BTreeMap<ObjectKey, Arc<UpstreamTlsSecret>> {
         &self.upstream_tls_secrets
+    }
+
+    /// Secrets with a `ca.crt`, as client-certificate trust (`auth-tls-secret`), by key.
+    pub fn client_cas(&self) -> &BTreeMap<ObjectKey, ClientCaSecret> {
+        &self.client_cas
     }
 
     /// ConfigMaps read as header maps (`auth-proxy-set-headers`), by key.

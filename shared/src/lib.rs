@@ -33,4 +33,4 @@ pub use index::{Compiled, EndpointChanges, Index, IngressReport};
 pub use model::{Diagnostic, Kind, ObjectKey, ObjectRef, Reason, Severity};
 pub use objects::{Object, ObjectError};
 pub use table::{Backend, BackendId, BackendMode, Endpoint, Endpoints, Refusal, RouteTable};
-pub use tls::{Certificate, CertificateError, TlsTable};
+pub use tls::{Certificate, CertificateError, ClientCa, ClientCaError, TlsTable};

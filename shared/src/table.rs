@@ -17,6 +17,7 @@ pub mod basic_auth;
 mod body_size;
 mod builder;
 pub mod canary;
+pub mod client_auth;
 pub mod cors;
 mod endpoints;
 pub mod error_pages;
@@ -32,6 +33,7 @@ pub mod upstream_host;
 
 pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size};
 pub use builder::TableBuilder;
+pub use client_auth::{ClientAuth, VerifyClient};
 pub use cors::Cors;
 pub use endpoints::{Endpoint, Endpoints};
 pub use external_auth::{ExternalAuth, Satisfy};
@@ -160,6 +162,10 @@ pub enum Refusal {
     /// in another namespace; `proxy-ssl-verify: on` without a CA), or a backend protocol
     /// Strait does not speak (`FCGI`).
     UpstreamProtocol,
+    /// Client-certificate auth (`auth-tls-secret`) of the route's host whose Secret is
+    /// missing, has no `ca.crt`, or whose `auth-tls-*` values do not parse: the whole host is
+    /// refused (ingress-nginx serves it open when `ca.crt` is missing).
+    ClientCertAuth,
 }
 
 impl Refusal {
@@ -184,6 +190,9 @@ impl Refusal {
             Self::UpstreamProtocol => {
                 "route refused: the backend protocol or upstream TLS settings of its Ingress cannot be used (see the Ingress's events or strait check)"
             }
+            Self::ClientCertAuth => {
+                "route refused: the client-certificate auth of its host has a missing or unusable Secret or value (see the Ingress's events or strait check)"
+            }
         }
     }
 
@@ -196,6 +205,7 @@ impl Refusal {
             Self::BasicAuthSecret => "basic_auth_secret",
             Self::AuthHeadersConfigMap => "auth_headers_configmap",
             Self::UpstreamProtocol => "upstream_protocol",
+            Self::ClientCertAuth => "client_cert_auth",
         }
     }
 }
@@ -265,6 +275,10 @@ pub struct RouteOptions {
     /// The protocol and TLS settings spoken to the backend (`backend-protocol`,
     /// `proxy-ssl-*`). `None`: the backend's `appProtocol`, else cleartext HTTP/1.1.
     pub upstream: Option<Arc<upstream::Upstream>>,
+    /// Client-certificate auth of the route's host (`auth-tls-*`): the same value the TLS
+    /// table's SNI map holds for the host, so the proxy can tell a request that came over
+    /// another host's handshake (421). `None`: none.
+    pub client_auth: Option<Arc<ClientAuth>>,
 }
 
 impl Default for RouteOptions {
@@ -291,6 +305,7 @@ impl Default for RouteOptions {
             app_root: None,
             error_pages: None,
             upstream: None,
+            client_auth: None,
         }
     }
 }

@@ -18,6 +18,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::sign::CertifiedKey;
 
 use crate::host::{HostPattern, normalise_request_host, wildcard_suffix};
+use crate::table::ClientAuth;
 
 /// `type` of the Secrets Strait reads certificates from.
 pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
@@ -193,6 +194,17 @@ pub struct TlsTable {
     wildcard: HashMap<Box<str>, Arc<Certificate>>,
     /// `--default-ssl-certificate`, when it names a usable Secret.
     default: Option<Arc<Certificate>>,
+    /// Client-certificate auth by host, for choosing the handshake's configuration by SNI.
+    client_auth: ClientAuthMap,
+}
+
+/// Hosts with client-certificate auth, keyed as the certificates are. Exact hosts without it
+/// are listed too (as `None`) so that an exact host under an mTLS wildcard is not asked for a
+/// certificate: the SNI lookup follows the route lookup (exact host, then wildcard).
+#[derive(Clone, Debug, Default, PartialEq)]
+struct ClientAuthMap {
+    exact: HashMap<Box<str>, Option<Arc<ClientAuth>>>,
+    wildcard: HashMap<Box<str>, Arc<ClientAuth>>,
 }
 
 impl TlsTable {
@@ -215,6 +227,54 @@ impl TlsTable {
             HostPattern::Exact(h) => self.exact.get(h.as_str()),
             HostPattern::Wildcard(s) => self.wildcard.get(s.as_str()),
             HostPattern::Any => None,
+        }
+    }
+
+    /// The client-certificate auth of the host a ClientHello's SNI names (exact host, then
+    /// one-label wildcard, as routes are looked up); `None` without SNI or for hosts without.
+    pub fn client_auth(&self, server_name: Option<&str>) -> Option<&Arc<ClientAuth>> {
+        let map = &self.client_auth;
+        if map.exact.is_empty() && map.wildcard.is_empty() {
+            return None;
+        }
+        let name = normalise_request_host(server_name?);
+        match map.exact.get(name.as_ref()) {
+            Some(exact) => exact.as_ref(),
+            None => wildcard_suffix(&name).and_then(|s| map.wildcard.get(s)),
+        }
+    }
+
+    /// Sets a host's client-certificate auth (`None`: an exact host known to have none).
+    pub(crate) fn set_client_auth(&mut self, host: &HostPattern, auth: Option<Arc<ClientAuth>>) {
+        match (host, auth) {
+            (HostPattern::Exact(h), auth) => {
+                self.client_auth.exact.insert(h.as_str().into(), auth);
+            }
+            (HostPattern::Wildcard(s), Some(auth)) => {
+                self.client_auth.wildcard.insert(s.as_str().into(), auth);
+            }
+            _ => {}
+        }
+    }
+
+    /// The client-certificate auth set for one host pattern.
+    pub(crate) fn client_auth_of(&self, host: &HostPattern) -> Option<&Arc<ClientAuth>> {
+        match host {
+            HostPattern::Exact(h) => self.client_auth.exact.get(h.as_str())?.as_ref(),
+            HostPattern::Wildcard(s) => self.client_auth.wildcard.get(s.as_str()),
+            HostPattern::Any => None,
+        }
+    }
+
+    /// Once every host is known: with any wildcard host under client auth, each exact host
+    /// (of `exact`) without an entry gets `None`, so its handshakes are not asked for a
+    /// certificate its routes never check.
+    pub(crate) fn seal_client_auth<'a>(&mut self, exact: impl Iterator<Item = &'a Box<str>>) {
+        if self.client_auth.wildcard.is_empty() {
+            return;
+        }
+        for host in exact {
+            self.client_auth.exact.entry(host.clone()).or_insert(None);
         }
     }
 
@@ -272,8 +332,11 @@ fn secret_entry<'s>(secret: &'s Secret, name: &'static str) -> Result<&'s [u8], 
         .ok_or(CertificateError::Missing(name))
 }
 
+mod client_ca;
 mod parse;
 pub mod upstream;
+
+pub use client_ca::{CA_CERT_KEY, CA_CRL_KEY, ClientCa, ClientCaError, distinguished_names};
 
 #[cfg(test)]
 mod tests;

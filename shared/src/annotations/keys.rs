@@ -69,8 +69,7 @@ const PROXY_SSL_VERIFY: &str = "`on` without a ca.crt, or without proxy-ssl-secr
 const AUTH_URL: &str = "TLS to the auth service is not verified (nginx's default); `$host` is routed through Strait's own table, not out through the load balancer; timeouts are --upstream-connect-timeout and --upstream-response-timeout; an untrusted client's X-Forwarded-* are not passed on";
 const AUTH_CACHE: &str = "answers are cached per worker (at most 4,096), keyed by Ingress, rule path, host and the evaluated key (variables from a fixed set such as $http_<name>, $cookie_<name>, $remote_user; an unknown one turns caching off, with a warning); Cache-Control max-age does not change the duration";
 const AUTH_KEEPALIVE: &str = "auth connections are always pooled per worker like upstream ones (--upstream-pool-max-idle, --upstream-pool-idle-timeout)";
-const CLIENT_CERTS: &str =
-    "planned: client-certificate auth; routes are refused until it is enforced";
+const CLIENT_CERT_SECRET: &str = "per host (the oldest Ingress naming the host decides): `name` or `namespace/name` in the Ingress's namespace, any Secret type with `ca.crt` and optionally `ca.crl`; a missing Secret (ingress-nginx: 403) or one without a usable `ca.crt` (ingress-nginx: the host is served without client auth) refuses every route of the host; a request whose Host names the host over another host's handshake gets 421, and plain HTTP counts as sending no certificate";
 const SOURCE: &str = "CIDRs or addresses, comma-separated, matched against the client address (trusted proxies and PROXY protocol applied); deny before allow; 403; replaces the global --allowlist-source-range / --denylist-source-range";
 const LIMIT_RATE: &str = "requests per client address (trusted proxies and PROXY protocol applied) per replica, as nginx's limit_req with burst = rate × limit-burst-multiplier and nodelay; over it --limit-req-status-code (503); one budget per Ingress, shared by its paths; a value that is not a whole number, or is negative, refuses the routes";
 const LIMIT_CONNECTIONS: &str = "requests in flight at once per client address per replica (an HTTP/2 stream or a WebSocket tunnel counts until it ends), as nginx's limit_conn; over it --limit-conn-status-code (503); one budget per Ingress; a value that is not a whole number, or is negative, refuses the routes";
@@ -199,12 +198,12 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("enable-global-auth", ExternalAuth, Honoured, "`false` keeps --global-auth-url off this Ingress's routes (an Ingress with its own auth-url never uses it)")
         .security(false),
     // Client certificates.
-    k("auth-tls-secret", ClientCerts, NotYet, CLIENT_CERTS),
-    k("auth-tls-verify-client", ClientCerts, NotYet, CLIENT_CERTS).inert(Inert::Off),
-    k("auth-tls-verify-depth", ClientCerts, NotYet, CLIENT_CERTS),
-    k("auth-tls-pass-certificate-to-upstream", ClientCerts, NotYet, CLIENT_CERTS),
-    k("auth-tls-error-page", ClientCerts, NotYet, CLIENT_CERTS),
-    k("auth-tls-match-cn", ClientCerts, NotYet, CLIENT_CERTS),
+    k("auth-tls-secret", ClientCerts, HonouredWithDifference, CLIENT_CERT_SECRET),
+    k("auth-tls-verify-client", ClientCerts, HonouredWithDifference, "`on`, `optional` and `optional_no_ca` ask for a certificate in the handshake (hinting at ca.crt's subjects) and answer after it, as nginx does: 400 for a missing (`on`) or failing (`on`, `optional`) certificate; `off` asks for none; the `FAILED:` text of ssl-client-verify is webpki's reason, not OpenSSL's; an invalid value is `on`, as in ingress-nginx").inert(Inert::Off),
+    k("auth-tls-verify-depth", ClientCerts, HonouredWithDifference, "the path to a root of ca.crt is built from the first depth−1 intermediates the client sends (default 1: issued by a root); 0 or an invalid value is 1, as in ingress-nginx, and values over 16 are 16"),
+    k("auth-tls-pass-certificate-to-upstream", ClientCerts, Honoured, "`ssl-client-cert` carries the client's certificate as URL-encoded PEM ($ssl_client_escaped_cert); an invalid boolean refuses the host's routes"),
+    k("auth-tls-error-page", ClientCerts, HonouredWithDifference, "a missing or failing certificate answers 302 to the value instead of 400; a path is a 302 too (nginx redirects internally) and an `@location`, or a value ingress-nginx would not validate, refuses the host's routes"),
+    k("auth-tls-match-cn", ClientCerts, HonouredWithDifference, "the whole value (`CN=` included) is a regex of the regex crate (linear time; look-around and backreferences refuse the host's routes) searched case-sensitively in the subject DN written as RFC 2253 ($ssl_client_s_dn); no match, or no certificate, is 403"),
     k("satisfy", ClientCerts, Honoured, "`any`: one of source lists, basic auth and external auth passing is enough (a 401 outranks a 403, an external-auth failure is a 500); `all` (default): each must pass; anything else is `all`"),
     // Source address.
     k("allowlist-source-range", SourceAddress, Honoured, SOURCE),

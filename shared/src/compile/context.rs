@@ -29,6 +29,9 @@ pub(super) struct Compiler<'a> {
     pub(super) regex: RegexPlan,
     /// `--default-backend-service`'s backend once resolved (`Some(None)`: it cannot serve).
     pub(super) global_error_backend: Option<Option<crate::table::BackendId>>,
+    /// Each host's client-certificate auth (or refusal), filled before the rules.
+    pub(super) client_auth:
+        BTreeMap<HostPattern, Result<Arc<crate::table::ClientAuth>, crate::table::Refusal>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -42,6 +45,7 @@ impl<'a> Compiler<'a> {
             cluster: Cluster::new(index),
             regex: RegexPlan::default(),
             global_error_backend: None,
+            client_auth: BTreeMap::new(),
         }
     }
 }

@@ -123,6 +123,7 @@ fn compile(index: &Index, config: &CompileConfig) -> Compiled {
     compiler.diagnostics = diagnostics;
     let plain: Vec<(&ObjectKey, &Ingress)> = ingresses.iter().map(|(_, k, i)| (*k, *i)).collect();
     tls::compile_tls(&mut compiler, &plain);
+    rules::client_auth::plan(&mut compiler, &plain);
     let paths: Vec<annotations::PathAnnotations> = plain
         .iter()
         .map(|(key, ingress)| {

@@ -42,6 +42,7 @@ use crate::table::rewrite::Rewrite;
 use crate::table::{ExternalAuth, Refusal, Route, RouteOptions, Satisfy};
 
 mod basic_auth;
+pub(super) mod client_auth;
 mod external_auth;
 mod upstream;
 
@@ -335,13 +336,18 @@ fn route(
     let redirects = settings.redirects;
     let https_redirect = redirects.force || (redirects.ssl && c.tls_hosts.contains(host));
     let exempt = path.is_some_and(|p| external_auth::exempt(c.config, p));
+    let (client_auth, refused) = match c.client_auth.get(host) {
+        None => (None, settings.refused),
+        Some(Ok(auth)) => (Some(Arc::clone(auth)), settings.refused),
+        Some(Err(refusal)) => (None, settings.refused.or(Some(*refusal))),
+    };
     Some(Route {
         ingress: ctx.key.clone(),
         backend,
         options: RouteOptions {
             https_redirect,
             access_log: settings.access_log,
-            refused: settings.refused,
+            refused,
             basic_auth: ctx.basic_auth.clone().filter(|_| !exempt),
             external_auth: ctx.external_auth.clone().filter(|_| !exempt),
             satisfy: ctx.satisfy,
@@ -360,6 +366,7 @@ fn route(
             app_root: None,
             error_pages,
             upstream,
+            client_auth,
         },
     })
 }

@@ -164,6 +164,11 @@ impl TableBuilder {
         self.routes.tls.insert(host, cert)
     }
 
+    /// Sets `host`'s client-certificate auth in the SNI map (the compile picks the winner).
+    pub fn client_auth(&mut self, host: &HostPattern, auth: Arc<super::ClientAuth>) {
+        self.routes.tls.set_client_auth(host, Some(auth));
+    }
+
     /// The certificate served when no host name matches (`--default-ssl-certificate`).
     pub fn default_certificate(&mut self, cert: Arc<Certificate>) {
         self.routes.tls.set_default(cert);
@@ -192,6 +197,10 @@ impl TableBuilder {
         };
         *self.paths_mut(alias) = paths;
         self.share_certificate(alias, of);
+        // The alias's routes carry `of`'s client auth: its handshakes must ask for the same.
+        if let Some(auth) = self.routes.tls.client_auth_of(of).cloned() {
+            self.routes.tls.set_client_auth(alias, Some(auth));
+        }
         true
     }
 
@@ -235,6 +244,7 @@ impl TableBuilder {
     pub fn build(mut self) -> RouteTable {
         // Reported by the compile, which seals first; sealing again is a no-op.
         let _ = self.seal_regex();
+        self.routes.tls.seal_client_auth(self.routes.exact.keys());
         RouteTable {
             generation: 0,
             routes: Arc::new(self.routes),

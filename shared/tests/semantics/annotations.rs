@@ -38,13 +38,12 @@ fn guarded_world(key: &str, value: &str) -> World {
 
 #[test]
 fn every_unenforced_security_key_refuses_its_ingress_routes_and_only_those() {
-    // docs/architecture.md, "Annotations": client certificates, WAF and the removed global
-    // rate limit (source lists, basic and external auth with auth-proxy-set-headers, satisfy,
-    // body size and the limit-* keys are enforced: access_*, external_auth_headers and limits
-    // tests).
+    // docs/architecture.md, "Annotations": WAF and the removed global rate limit (source
+    // lists, basic and external auth with auth-proxy-set-headers, satisfy, body size, client
+    // certificates and the limit-* keys are enforced: access_*, external_auth_headers,
+    // client_auth and limits tests).
     for (key, value) in [
-        ("auth-tls-secret", "default/ca"),
-        ("auth-tls-verify-client", "on"),
+        ("enable-owasp-core-rules", "true"),
         ("enable-modsecurity", "true"),
         ("global-rate-limit", "100"),
     ] {
@@ -105,7 +104,7 @@ fn inert_security_values_restrict_nothing_and_serve() {
 #[test]
 fn an_unparsable_security_value_refuses_like_a_missing_control() {
     for (key, value) in [
-        ("auth-tls-verify-client", "maybe"),
+        ("enable-owasp-core-rules", "maybe"),
         ("enable-modsecurity", "maybe"),
     ] {
         let world = guarded_world(key, value);
@@ -133,7 +132,7 @@ fn an_unparsable_security_value_refuses_like_a_missing_control() {
 
 #[test]
 fn serve_mode_serves_unenforced_security_keys_with_a_warning() {
-    let mut world = guarded_world("auth-tls-secret", "default/ca");
+    let mut world = guarded_world("enable-modsecurity", "true");
     world.config.unsupported_security = UnsupportedSecurity::Serve;
     let compiled = world.compile();
     assert_eq!(refusal(&compiled.table, "a.example.com", "/"), None);
@@ -175,7 +174,7 @@ fn a_refused_ingress_still_holds_its_claims() {
     world.apply(
         app()
             .created("2024-01-01T00:00:00Z")
-            .annotation(&format!("{NGINX}/auth-tls-secret"), "default/ca")
+            .annotation(&format!("{NGINX}/enable-modsecurity"), "true")
             .build(),
     );
     world.apply(
@@ -279,7 +278,7 @@ fn the_annotations_prefix_flag_moves_the_nginx_keys() {
     world.config.annotations_prefix = "ingress.kubernetes.io".to_owned();
     world.apply(
         app()
-            .annotation("ingress.kubernetes.io/auth-tls-secret", "default/ca")
+            .annotation("ingress.kubernetes.io/enable-modsecurity", "true")
             .annotation(&format!("{NGINX}/configuration-snippet"), "deny all;")
             .build(),
     );
@@ -287,7 +286,7 @@ fn the_annotations_prefix_flag_moves_the_nginx_keys() {
     assert_eq!(
         refusal(&compiled.table, "a.example.com", "/"),
         Some(Refusal::UnsupportedSecurityAnnotation),
-        "keys under another prefix are not ours: only auth-tls-secret counts"
+        "keys under another prefix are not ours: only enable-modsecurity counts"
     );
     assert!(with_reason(&compiled, Reason::RefusedAnnotation).is_empty());
 }

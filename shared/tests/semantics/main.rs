@@ -8,6 +8,7 @@ mod backends;
 mod canary;
 mod certs;
 mod class;
+mod client_auth;
 mod endpoint_fast_path;
 mod external_auth_headers;
 mod hosts;

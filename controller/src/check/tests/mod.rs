@@ -145,13 +145,8 @@ fn a_key_honoured_with_a_difference_needs_attention() {
 
 #[test]
 fn an_unenforced_security_key_refuses_the_routes() {
-    let key = nginx("auth-tls-secret");
-    let loaded = with_service([ingress(
-        "default",
-        "web",
-        Some("strait"),
-        &[(&key, "default/ca")],
-    )]);
+    let key = nginx("enable-modsecurity");
+    let loaded = with_service([ingress("default", "web", Some("strait"), &[(&key, "true")])]);
     let report = report(&loaded);
     let web = only(&report);
     assert_eq!(web.verdict(), Verdict::Refused);
@@ -180,13 +175,8 @@ fn an_unenforced_security_key_refuses_the_routes() {
 
 #[test]
 fn serve_mode_serves_an_unenforced_key_but_still_exits_1() {
-    let key = nginx("auth-tls-secret");
-    let loaded = with_service([ingress(
-        "default",
-        "web",
-        Some("strait"),
-        &[(&key, "default/ca")],
-    )]);
+    let key = nginx("enable-modsecurity");
+    let loaded = with_service([ingress("default", "web", Some("strait"), &[(&key, "true")])]);
     let config = CompileConfig {
         unsupported_security: UnsupportedSecurity::Serve,
         ..CompileConfig::default()

@@ -178,13 +178,8 @@ async fn answer_list(api: &mut ApiServer, path: &str, kind: &str, items: Vec<Val
 #[tokio::test]
 async fn a_cluster_is_listed_once_per_kind_and_checked_like_a_folder() {
     let (client, mut api) = mock::pair();
-    let auth = nginx("auth-tls-secret");
-    let guarded = ingress(
-        "default",
-        "guarded",
-        Some("nginx"),
-        &[(&auth, "default/ca")],
-    );
+    let auth = nginx("enable-modsecurity");
+    let guarded = ingress("default", "guarded", Some("nginx"), &[(&auth, "true")]);
     let scenario = tokio::spawn(async move {
         let class = ingress_class("nginx", "k8s.io/ingress-nginx", false);
         answer_list(
