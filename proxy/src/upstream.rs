@@ -28,7 +28,9 @@ use retry::{Back, Failure, Policy, Replay, Retry, Step};
 /// Sends `request` to one of `endpoints` (of a backend in `mode`), with the route's
 /// `options`; `started` is when the upstream exchange began. Each attempt passed on is
 /// counted here and noted in `exchange`; the final failure, if any, where the error is
-/// answered.
+/// answered. `first`: the first attempt's endpoint when session affinity or consistent
+/// hashing chose it (retries still go through the balancer, to endpoints not tried yet).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn send(
     proxy: &Proxy,
     endpoints: &Endpoints,
@@ -37,6 +39,7 @@ pub(crate) async fn send(
     options: &RouteOptions,
     started: Instant,
     exchange: &mut Exchange,
+    first: Option<usize>,
 ) -> Result<Sent, ProxyError> {
     let policy = Policy::of(
         &proxy.config.retries,
@@ -50,8 +53,9 @@ pub(crate) async fn send(
     let replay = Replay::prepare(&mut request, &policy, endpoints.len() > 1 || reuse);
     let mut retry = Retry::new(policy, replay, reuse);
     let timeouts = options.timeouts.as_deref();
-    let mut index = retry
-        .first(&*proxy.balancer, endpoints)
+    let first = first.filter(|i| *i < endpoints.len());
+    let mut index = first
+        .or_else(|| retry.first(&*proxy.balancer, endpoints))
         .ok_or(ProxyError::BackendUnavailable(NO_ENDPOINTS))?;
     let mut fresh = false;
     // When the current attempt began (a clock read per retry, none for the first attempt).

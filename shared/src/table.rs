@@ -13,6 +13,7 @@ use crate::model::ObjectKey;
 use crate::paths::{MatchRank, PathRouter};
 use crate::tls::TlsTable;
 
+pub mod affinity;
 pub mod basic_auth;
 mod body_size;
 mod builder;
@@ -20,6 +21,8 @@ pub mod canary;
 pub mod cors;
 mod endpoints;
 pub mod external_auth;
+pub mod hash_by;
+pub mod hash_ring;
 pub mod limits;
 pub mod redirect;
 pub mod retries;
@@ -136,6 +139,9 @@ pub struct Backend {
     pub service: ServiceRef,
     pub mode: BackendMode,
     pub state: Result<Endpoints, Unavailable>,
+    /// The ring and cookie tokens of its endpoints, for the routes that choose an endpoint
+    /// by a request value (`affinity`, `upstream-hash-by`); `None` when no route does.
+    pub keyed: Option<Arc<hash_ring::Keyed>>,
 }
 
 /// Why a route answers 503 instead of being served: its Ingress asks for something Strait
@@ -249,6 +255,12 @@ pub struct RouteOptions {
     pub rewrite: Option<Arc<rewrite::Rewrite>>,
     /// `/` of the route's host answers 302 to this path (`app-root`). `None`: no redirect.
     pub app_root: Option<Arc<str>>,
+    /// Cookie session affinity (`affinity: cookie`, `session-cookie-*`): the first attempt
+    /// goes to the session's endpoint. `None`: no affinity. Wins over `hashing`.
+    pub affinity: Option<Arc<affinity::Affinity>>,
+    /// Consistent hashing (`upstream-hash-by`): the first attempt goes to the endpoint the
+    /// request value hashes to. `None`: the proxy's balancer chooses.
+    pub hashing: Option<Arc<hash_by::Hashing>>,
 }
 
 impl Default for RouteOptions {
@@ -273,6 +285,8 @@ impl Default for RouteOptions {
             limits: None,
             rewrite: None,
             app_root: None,
+            affinity: None,
+            hashing: None,
         }
     }
 }
@@ -443,10 +457,16 @@ impl RouteTable {
                 continue;
             };
             let backends = changed.get_or_insert_with(|| self.backends.to_vec());
+            // The ring follows the endpoints: rebuilt with the same secret and subset sizes.
+            let keyed = backend.keyed.as_ref().map(|keyed| {
+                let list = state.as_ref().map_or(&[][..], |eps| eps.list());
+                Arc::new(keyed.rebuild(list))
+            });
             backends[i] = Arc::new(Backend {
                 service: backend.service.clone(),
                 mode: backend.mode,
                 state,
+                keyed,
             });
         }
         RouteTable {

@@ -17,6 +17,7 @@ use crate::table::{BackendMode, BodyLimit, Limits, Refusal, SourcePolicy};
 use std::sync::Arc;
 
 mod access;
+mod balancing;
 mod limits;
 mod proxying;
 mod redirects;
@@ -59,6 +60,10 @@ pub(super) struct Settings {
     pub(super) upstream_host: Option<http::HeaderValue>,
     /// Retries (see [`proxying`]).
     pub(super) retries: Option<Arc<crate::table::Retries>>,
+    /// Cookie session affinity (see [`balancing`]).
+    pub(super) affinity: Option<Arc<crate::table::affinity::Affinity>>,
+    /// Consistent hashing (see [`balancing`]); `None` when `affinity` is set.
+    pub(super) hashing: Option<Arc<crate::table::hash_by::Hashing>>,
 }
 
 /// The settings of an Ingress whose annotations were reviewed as `review`.
@@ -104,6 +109,8 @@ pub(super) fn settings(
         https_redirect_style: read.https_redirect_style(),
         upstream_host: read.upstream_host(),
         retries: read.retries(),
+        affinity: read.affinity(),
+        hashing: read.hashing(),
     }
 }
 

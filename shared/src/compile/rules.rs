@@ -293,7 +293,13 @@ fn route(
         }
     };
     let settings = &ctx.settings;
+    let keyed = settings.affinity.is_some() || settings.hashing.is_some();
+    let secret = keyed.then(|| super::backend::secret(c.index, &service));
     let backend = c.backend(&ctx.object, service, settings.mode);
+    if let Some(secret) = &secret {
+        let subset = settings.hashing.as_ref().and_then(|h| h.subset);
+        c.builder.key_backend(backend, secret, subset);
+    }
     let redirects = settings.redirects;
     let https_redirect = redirects.force || (redirects.ssl && c.tls_hosts.contains(host));
     let exempt = path.is_some_and(|p| external_auth::exempt(c.config, p));
@@ -320,6 +326,8 @@ fn route(
             retries: settings.retries.clone(),
             rewrite: None,
             app_root: None,
+            affinity: settings.affinity.clone(),
+            hashing: settings.hashing.clone(),
         },
     })
 }
