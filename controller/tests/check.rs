@@ -166,7 +166,7 @@ fn the_json_carries_the_statuses() {
         ("server-snippet-typo", "server-snippets", "unknown"),
         ("rewrite", "rewrite-target", "honoured-with-difference"),
         ("kubernetes-dashboard", "backend-protocol", "not-yet"),
-        ("nginx-test", "affinity", "not-yet"),
+        ("nginx-test", "affinity", "honoured-with-difference"),
     ] {
         assert_eq!(
             annotation_status(&report, name, key),

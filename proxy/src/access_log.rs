@@ -40,6 +40,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 mod line;
+
+pub(crate) use line::civil_from_days;
 mod nginx;
 
 pub use line::Format;

@@ -6,6 +6,10 @@ use std::fmt::Debug;
 
 use strait_shared::Endpoints;
 
+// Session affinity and consistent hashing: the first attempt's endpoint chosen from the
+// request (docs/architecture.md, "Session affinity and consistent hashing").
+pub(crate) mod affinity;
+
 /// Chooses the endpoint for one upstream attempt.
 pub trait Balancer: Send + Sync + Debug {
     /// The index in `endpoints.list()` of an endpoint not in `tried`, or `None` when there is

@@ -11,7 +11,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{HOST, HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY};
+use http::header::{
+    HOST, HeaderName, HeaderValue, SET_COOKIE, STRICT_TRANSPORT_SECURITY, USER_AGENT,
+};
 use http::uri::PathAndQuery;
 use http::{Extensions, Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
@@ -21,6 +23,12 @@ use strait_shared::table::Timeouts;
 use strait_shared::table::rewrite::{Rewrite, Rewritten};
 use tokio::time::Instant;
 
+use strait_shared::table::affinity::Affinity;
+use strait_shared::table::canary::Canary;
+use strait_shared::table::hash_by::KeyRequest;
+use strait_shared::table::{Backend, RouteOptions, RouteTable, hash_ring};
+
+use crate::balancer::affinity;
 use crate::body::ResponseBody;
 use crate::config::Scheme;
 use crate::connection::ConnCtx;
@@ -133,11 +141,23 @@ async fn forward(
         .ok_or(ProxyError::NoRoute)?;
     let options = &route.route.options;
     // The canary decision comes first: metrics and logs name the backend that serves.
-    let (backend, ingress) = match &options.canary {
-        Some(canary) if canary.chooses_canary(request.headers(), policy::canary::roll) => {
-            (table.backend(canary.backend), &canary.ingress)
+    let (backend, ingress, affinity) = match &options.canary {
+        Some(canary) if to_canary(canary, route.backend, &table, options, request.headers()) => {
+            let affinity = options.affinity.as_deref().filter(|_| canary.sticky);
+            (table.backend(canary.backend), &canary.ingress, affinity)
         }
-        _ => (route.backend, &route.route.ingress),
+        _ => (
+            route.backend,
+            &route.route.ingress,
+            options.affinity.as_deref(),
+        ),
+    };
+    let keyed = match (affinity, &options.hashing, &backend.keyed) {
+        (None, None, _) | (_, _, None) => None,
+        (_, _, Some(keyed)) => Some(Keyed {
+            keyed,
+            choice: choose(ctx, &request, raw_host, affinity, options, keyed, backend),
+        }),
     };
     let service = &backend.service.service.name;
     let path = rule_path(request.uri().path(), route.rank, route.pattern);
@@ -236,6 +256,20 @@ async fn forward(
             return Err(ProxyError::BackendUnavailable(unavailable.reason()));
         }
     };
+    // A stand-in default backend is balanced as any backend: the route's session or hash
+    // names endpoints of the route's own backend.
+    let keyed = keyed.filter(|_| stand_in.is_none());
+    // The rule's path, kept only for a cookie that may be set without `session-cookie-path`.
+    let cookie_path: Option<Box<str>> = match (affinity, &keyed) {
+        (Some(a), Some(k)) if a.path.is_none() && (k.choice.issue || a.change_on_failure) => {
+            Some(path.into())
+        }
+        _ => None,
+    };
+    // Read only for a cookie that may leave out `SameSite=None` (a reference count, no copy).
+    let user_agent = affinity
+        .filter(|a| a.conditional_same_site_none)
+        .and_then(|_| request.headers().get(USER_AGENT).cloned());
     let upstream_host = options.upstream_host.as_ref();
     let rewrite = options.rewrite.as_deref();
     let client_upgrade =
@@ -285,8 +319,9 @@ async fn forward(
         timeouts,
     };
     let proxy = &ctx.proxy;
+    let first = keyed.as_ref().and_then(|k| k.choice.index);
     let sent = upstream::send(
-        proxy, endpoints, target, request, options, started, exchange,
+        proxy, endpoints, target, request, options, started, exchange, first,
     )
     .await;
     exchange.upstream_done(started.elapsed(), &sent);
@@ -299,9 +334,91 @@ async fn forward(
         policy::external_auth::settle(response.into_body(), link);
         return policy::cors::respond(cors.as_ref(), pages.answer(ctx, status).await);
     }
+    let session_cookie = match (affinity, &keyed) {
+        (Some(affinity), Some(k)) => {
+            let https = ctx.listener.scheme == Scheme::Https;
+            let served = sent.link.addr();
+            endpoints
+                .list()
+                .binary_search_by(|e| e.addr.cmp(&served))
+                .ok()
+                .and_then(|served| {
+                    let keyed = k.keyed;
+                    let choice = k.choice;
+                    let path = cookie_path.as_deref().unwrap_or("/");
+                    affinity::set_cookie(
+                        affinity,
+                        keyed,
+                        choice,
+                        served,
+                        path,
+                        https,
+                        user_agent.as_ref(),
+                    )
+                })
+        }
+        _ => None,
+    };
     let read_timeout = read_timeout(ctx, timeouts);
-    let response = relay_response(ctx, sent, client_upgrade, read_timeout, limit_slot);
+    let mut response = relay_response(ctx, sent, client_upgrade, read_timeout, limit_slot);
+    if let (Some(cookie), Ok(response)) = (session_cookie, response.as_mut()) {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
     policy::cors::respond(cors.as_ref(), response)
+}
+
+/// A route's keyed choice (affinity or hashing) for this request.
+struct Keyed<'t> {
+    keyed: &'t hash_ring::Keyed,
+    choice: affinity::Choice,
+}
+
+/// Whether the request goes to `canary`: a sticky session stays with its backend
+/// (`affinity::canary_by_cookie`), else the canary rules decide.
+fn to_canary(
+    canary: &Canary,
+    main: &Backend,
+    table: &RouteTable,
+    options: &RouteOptions,
+    headers: &http::HeaderMap,
+) -> bool {
+    let session = options
+        .affinity
+        .as_deref()
+        .and_then(|a| affinity::session(a, headers));
+    let alternative = table.backend(canary.backend).keyed.as_deref();
+    affinity::canary_by_cookie(session.as_ref(), canary, main.keyed.as_deref(), alternative)
+        .unwrap_or_else(|| canary.chooses_canary(headers, policy::canary::roll))
+}
+
+/// The first endpoint of an affinity or hashing route (docs/architecture.md, "Session
+/// affinity and consistent hashing"); affinity wins, as in ingress-nginx.
+fn choose(
+    ctx: &ConnCtx,
+    request: &Request<Incoming>,
+    raw_host: &str,
+    affinity: Option<&Affinity>,
+    options: &RouteOptions,
+    keyed: &hash_ring::Keyed,
+    backend: &Backend,
+) -> affinity::Choice {
+    let headers = request.headers();
+    if let Some(affinity) = affinity {
+        let session = affinity::session(affinity, headers);
+        return affinity::choose_session(affinity.mode, keyed, session.as_ref());
+    }
+    let (Some(hashing), Ok(endpoints)) = (&options.hashing, &backend.state) else {
+        return affinity::Choice::default();
+    };
+    let trusted = &ctx.proxy.config.trusted_proxies;
+    let key = KeyRequest {
+        uri: request.uri(),
+        headers,
+        host: raw_host,
+        client: forwarding::client(headers, ctx.peer.ip(), trusted),
+        https: ctx.listener.scheme == Scheme::Https,
+    };
+    affinity::Choice::hashed(affinity::choose_hashed(hashing, keyed, endpoints, &key))
 }
 
 /// The matched rule's path for the `path` metric label: the part of the request path the rule

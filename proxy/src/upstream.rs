@@ -39,7 +39,9 @@ pub(crate) struct Target<'a> {
 /// Sends `request` to one of `endpoints` as `target` says, with the route's `options`;
 /// `started` is when the upstream exchange began. Each attempt passed on is
 /// counted here and noted in `exchange`; the final failure, if any, where the error is
-/// answered.
+/// answered. `first`: the first attempt's endpoint when session affinity or consistent
+/// hashing chose it (retries still go through the balancer, to endpoints not tried yet).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn send(
     proxy: &Proxy,
     endpoints: &Endpoints,
@@ -48,6 +50,7 @@ pub(crate) async fn send(
     options: &RouteOptions,
     started: Instant,
     exchange: &mut Exchange,
+    first: Option<usize>,
 ) -> Result<Sent, ProxyError> {
     let policy = Policy::of(
         &proxy.config.retries,
@@ -65,8 +68,9 @@ pub(crate) async fn send(
     let reuse = mode == BackendMode::Service;
     let replay = Replay::prepare(&mut request, &policy, endpoints.len() > 1 || reuse);
     let mut retry = Retry::new(policy, replay, reuse);
-    let mut index = retry
-        .first(&*proxy.balancer, endpoints)
+    let first = first.filter(|i| *i < endpoints.len());
+    let mut index = first
+        .or_else(|| retry.first(&*proxy.balancer, endpoints))
         .ok_or(ProxyError::BackendUnavailable(NO_ENDPOINTS))?;
     let mut fresh = false;
     // When the current attempt began (a clock read per retry, none for the first attempt).

@@ -13,6 +13,7 @@ use crate::model::ObjectKey;
 use crate::paths::{MatchRank, PathRouter};
 use crate::tls::TlsTable;
 
+pub mod affinity;
 pub mod basic_auth;
 mod body_size;
 mod builder;
@@ -22,6 +23,8 @@ pub mod cors;
 mod endpoints;
 pub mod error_pages;
 pub mod external_auth;
+pub mod hash_by;
+pub mod hash_ring;
 pub mod limits;
 pub mod redirect;
 pub mod retries;
@@ -140,6 +143,9 @@ pub struct Backend {
     pub service: ServiceRef,
     pub mode: BackendMode,
     pub state: Result<Endpoints, Unavailable>,
+    /// The ring and cookie tokens of its endpoints, for the routes that choose an endpoint
+    /// by a request value (`affinity`, `upstream-hash-by`); `None` when no route does.
+    pub keyed: Option<Arc<hash_ring::Keyed>>,
 }
 
 /// Why a route answers 503 instead of being served: its Ingress asks for something Strait
@@ -279,6 +285,12 @@ pub struct RouteOptions {
     /// table's SNI map holds for the host, so the proxy can tell a request that came over
     /// another host's handshake (421). `None`: none.
     pub client_auth: Option<Arc<ClientAuth>>,
+    /// Cookie session affinity (`affinity: cookie`, `session-cookie-*`): the first attempt
+    /// goes to the session's endpoint. `None`: no affinity. Wins over `hashing`.
+    pub affinity: Option<Arc<affinity::Affinity>>,
+    /// Consistent hashing (`upstream-hash-by`): the first attempt goes to the endpoint the
+    /// request value hashes to. `None`: the proxy's balancer chooses.
+    pub hashing: Option<Arc<hash_by::Hashing>>,
 }
 
 impl Default for RouteOptions {
@@ -306,6 +318,8 @@ impl Default for RouteOptions {
             error_pages: None,
             upstream: None,
             client_auth: None,
+            affinity: None,
+            hashing: None,
         }
     }
 }
@@ -476,10 +490,16 @@ impl RouteTable {
                 continue;
             };
             let backends = changed.get_or_insert_with(|| self.backends.to_vec());
+            // The ring follows the endpoints: rebuilt with the same secret and subset sizes.
+            let keyed = backend.keyed.as_ref().map(|keyed| {
+                let list = state.as_ref().map_or(&[][..], |eps| eps.list());
+                Arc::new(keyed.rebuild(list))
+            });
             backends[i] = Arc::new(Backend {
                 service: backend.service.clone(),
                 mode: backend.mode,
                 state,
+                keyed,
             });
         }
         RouteTable {

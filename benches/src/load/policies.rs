@@ -1,6 +1,7 @@
 //! What a per-route policy costs: one Strait, one upstream, HTTP/1.1 keep-alive load (wrk, as
 //! the keep-alive scenario) against one host per policy — none, a source allow-list, basic
-//! auth answered from the verification cache, a rate limit that is never reached, and CORS —
+//! auth answered from the verification cache, a rate limit that is never reached, CORS, cookie
+//! session affinity with a kept session and consistent hashing by `$request_uri` —
 //! in alternating order within every repetition. Reports requests/s and CPU per request beside
 //! the plain route's.
 
@@ -30,15 +31,19 @@ pub enum Policy {
     BasicAuth,
     RateLimit,
     Cors,
+    Affinity,
+    Hashing,
 }
 
 impl Policy {
-    pub const ALL: [Policy; 5] = [
+    pub const ALL: [Policy; 7] = [
         Policy::None,
         Policy::AllowList,
         Policy::BasicAuth,
         Policy::RateLimit,
         Policy::Cors,
+        Policy::Affinity,
+        Policy::Hashing,
     ];
 
     fn host(self) -> &'static str {
@@ -48,6 +53,8 @@ impl Policy {
             Policy::BasicAuth => "auth.test",
             Policy::RateLimit => "limit.test",
             Policy::Cors => "cors.test",
+            Policy::Affinity => "affinity.test",
+            Policy::Hashing => "hash.test",
         }
     }
 
@@ -58,6 +65,8 @@ impl Policy {
             Policy::BasicAuth => "basic auth, bcrypt, verification cache hit",
             Policy::RateLimit => "rate limit not reached (`limit-rps: 100000`)",
             Policy::Cors => "CORS, allowed origin echoed",
+            Policy::Affinity => "cookie affinity, balanced, session kept (no Set-Cookie)",
+            Policy::Hashing => "consistent hashing (`upstream-hash-by: $request_uri`)",
         }
     }
 
@@ -82,6 +91,8 @@ impl Policy {
                     "https://app.example, https://other.example",
                 ),
             ],
+            Policy::Affinity => &[("affinity", "cookie")],
+            Policy::Hashing => &[("upstream-hash-by", "$request_uri")],
         }
     }
 
@@ -90,6 +101,8 @@ impl Policy {
         match self {
             Policy::BasicAuth => &["Authorization: Basic Ym9iOmJjcnlwdC1wdw=="],
             Policy::Cors => &["Origin: https://app.example"],
+            // Any ring position is a valid balanced session: the request keeps it.
+            Policy::Affinity => &["Cookie: INGRESSCOOKIE=0123456789abcdef|0000000000000000"],
             _ => &[],
         }
     }

@@ -60,12 +60,14 @@ const APP_ROOT: &str = "`/` answers 302 to `<scheme>://<Host><app-root>` when `/
 const FORWARDED_PREFIX: &str = "sent with rewritten requests only, with the rewrite's `$1`–`$9`; a value with an nginx variable is ignored with a warning";
 const DEFAULT_BACKEND: &str = "a Service of the Ingress's namespace, its first port: it serves the Ingress's routes whose backend has no ready endpoint (sent X-Code 503 and the naming headers) and answers their custom-http-errors; a missing Service is reported and the routes keep Strait's own answers; the catch-all `/` that ingress-nginx gives an Ingress's host without a `/` rule does not carry it (unmatched paths get --default-backend-service or Strait's 404)";
 const CUSTOM_HTTP_ERRORS: &str = "400-599; the listed statuses, from the upstream and from Strait itself (502, 503, 504, 413…, but not a refused route's 503), are answered by the default-backend (else --default-backend-service) with its own status and body; the error request has the client's method, target `/` and no body, and carries only the headers nginx sets (X-Code, X-Format, X-Original-URI, X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port, X-Request-ID, X-Forwarded-For, Host), not the client's other headers; with no error backend at all nothing is intercepted";
-const AFFINITY: &str =
-    "planned: cookie session affinity; requests are balanced round robin meanwhile";
-const HASHING: &str = "planned: consistent hashing; requests are balanced round robin meanwhile";
 const BACKEND_PROTOCOL: &str = "HTTP, HTTPS, GRPC, GRPCS, AUTO_HTTP (the client's scheme; over TLS, ALPN picks h2 or http/1.1) and Strait's H2C (HTTP/2 cleartext); FCGI refuses the routes; without the key the Service port's appProtocol decides (kubernetes.io/h2c, kubernetes.io/ws, https), as Gateway API does; on GRPC/GRPCS routes Strait's own errors are gRPC statuses and grpc-timeout caps the wait for the response (nginx ignores it)";
 const PROXY_SSL_SECRET: &str = "`namespace/name` in the Ingress's namespace: ca.crt verifies the backend, tls.crt/tls.key is the client certificate; a missing or unusable Secret refuses the routes, as ingress-nginx denies the location; the other proxy-ssl keys are read only with it, as in ingress-nginx";
 const PROXY_SSL_VERIFY: &str = "`on` without a ca.crt, or without proxy-ssl-secret, refuses the routes (ingress-nginx would fail every handshake, or silently not verify); a backend that fails verification gets 502 and a logged reason";
+const AFFINITY: &str = "per route (ingress-nginx keeps one setting per Service, the first Ingress's); the cookie value is a ring position (balanced) or an HMAC of the endpoint keyed by the Service UID (persistent), never an address; retries go to another endpoint (ingress-nginx retries the cookie's endpoint unless change-on-failure)";
+const AFFINITY_MODE: &str = "balanced: the cookie holds a position on the backend's consistent-hash ring (joining endpoints take their share of sessions); persistent: a new session is placed by round robin (ingress-nginx: at random) and stays until its endpoint leaves";
+const HASHING: &str = "a 160-point-per-endpoint consistent-hash ring placed by XXH3 (ingress-nginx: resty.chash, CRC32), so keys map to other endpoints than under ingress-nginx; variables request_uri, uri (as received, not decoded), host, remote_addr, binary_remote_addr, scheme, http_*, cookie_*, arg_*; any other variable is reported and the routes are balanced as usual; ignored with cookie affinity, which wins";
+const HASH_SUBSET: &str =
+    "default size 3; a random endpoint of the key's subset serves, as ingress-nginx's chashsubset";
 const AUTH_URL: &str = "TLS to the auth service is not verified (nginx's default); `$host` is routed through Strait's own table, not out through the load balancer; timeouts are --upstream-connect-timeout and --upstream-response-timeout; an untrusted client's X-Forwarded-* are not passed on";
 const AUTH_CACHE: &str = "answers are cached per worker (at most 4,096), keyed by Ingress, rule path, host and the evaluated key (variables from a fixed set such as $http_<name>, $cookie_<name>, $remote_user; an unknown one turns caching off, with a warning); Cache-Control max-age does not change the duration";
 const AUTH_KEEPALIVE: &str = "auth connections are always pooled per worker like upstream ones (--upstream-pool-max-idle, --upstream-pool-idle-timeout)";
@@ -119,9 +121,9 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("backend-protocol", Upstream, HonouredWithDifference, BACKEND_PROTOCOL),
     k("service-upstream", Upstream, Honoured, "`true` sends traffic to the Service's ClusterIP (backend mode `service`)"),
     k("load-balance", Upstream, NotYet, "planned: EWMA balancing; round robin meanwhile"),
-    k("upstream-hash-by", Upstream, NotYet, HASHING),
-    k("upstream-hash-by-subset", Upstream, NotYet, HASHING),
-    k("upstream-hash-by-subset-size", Upstream, NotYet, HASHING),
+    k("upstream-hash-by", Upstream, HonouredWithDifference, HASHING),
+    k("upstream-hash-by-subset", Upstream, HonouredWithDifference, HASH_SUBSET),
+    k("upstream-hash-by-subset-size", Upstream, HonouredWithDifference, HASH_SUBSET),
     k("proxy-http-version", Upstream, Ignored, "Strait speaks HTTP/1.1 to upstreams (HTTP/2 when backend-protocol or appProtocol asks for it), the value ingress-nginx uses by default; `1.0` is not offered"),
     k("connection-proxy-header", Upstream, Ignored, "Strait manages upstream keep-alive and forwards WebSocket upgrades itself"),
     k("proxy-ssl-secret", Upstream, HonouredWithDifference, PROXY_SSL_SECRET),
@@ -161,18 +163,18 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("canary-by-header-pattern", Canary, HonouredWithDifference, "matched anywhere in the value by the linear-time `regex` crate: no lookaround or backreferences; a pattern that does not compile is reported and requests with the header go to the main backend, as ingress-nginx's balancer does on a pattern error"),
     k("canary-by-cookie", Canary, Honoured, "`always` and `never`; read after the header"),
     // Session affinity.
-    k("affinity", Affinity, NotYet, AFFINITY),
-    k("affinity-mode", Affinity, NotYet, AFFINITY),
-    k("affinity-canary-behavior", Affinity, NotYet, AFFINITY),
-    k("session-cookie-name", Affinity, NotYet, AFFINITY),
-    k("session-cookie-path", Affinity, NotYet, AFFINITY),
-    k("session-cookie-domain", Affinity, NotYet, AFFINITY),
-    k("session-cookie-expires", Affinity, NotYet, AFFINITY),
-    k("session-cookie-max-age", Affinity, NotYet, AFFINITY),
-    k("session-cookie-samesite", Affinity, NotYet, AFFINITY),
-    k("session-cookie-secure", Affinity, NotYet, AFFINITY),
-    k("session-cookie-conditional-samesite-none", Affinity, NotYet, AFFINITY),
-    k("session-cookie-change-on-failure", Affinity, NotYet, AFFINITY),
+    k("affinity", Affinity, HonouredWithDifference, AFFINITY),
+    k("affinity-mode", Affinity, HonouredWithDifference, AFFINITY_MODE),
+    k("affinity-canary-behavior", Affinity, Honoured, "read on the canary Ingress: sticky (default) keeps a session on the backend its cookie names; legacy leaves canary traffic without affinity"),
+    k("session-cookie-name", Affinity, HonouredWithDifference, "default INGRESSCOOKIE; a name that is not an RFC 6265 token is reported and the default applies"),
+    k("session-cookie-path", Affinity, Honoured, "default: the rule's path (on a regex host, its pattern, as nginx's location; set this there)"),
+    k("session-cookie-domain", Affinity, Honoured, "a value with `;`, `,` or spaces is reported and no Domain is set"),
+    k("session-cookie-expires", Affinity, Honoured, "Expires in nginx's cookie_time format"),
+    k("session-cookie-max-age", Affinity, Honoured, "whole seconds as ingress-nginx's validator takes them"),
+    k("session-cookie-samesite", Affinity, Honoured, "None, Lax or Strict, case ignored"),
+    k("session-cookie-secure", Affinity, Honoured, "Secure is also set on every HTTPS response, as in ingress-nginx"),
+    k("session-cookie-conditional-samesite-none", Affinity, Honoured, "the user agents of ingress-nginx's same_site.lua get no SameSite=None"),
+    k("session-cookie-change-on-failure", Affinity, Honoured, "a session whose endpoint failed gets a cookie for the endpoint that served"),
     // Basic auth.
     k("auth-type", BasicAuth, HonouredWithDifference, "`basic` is enforced; `digest` is not yet, so routes asking for it are refused (503)"),
     k("auth-secret", BasicAuth, HonouredWithDifference, "htpasswd entries in DES or SHA-2 crypt format are not verified: a Secret holding one refuses the routes (bcrypt, apr1, MD5-crypt, {SHA}, {SSHA}, {PLAIN} are)"),

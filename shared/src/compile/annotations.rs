@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 mod access;
 mod errors;
+mod balancing;
 mod limits;
 mod proxying;
 mod redirects;
@@ -64,6 +65,10 @@ pub(super) struct Settings {
     /// `custom-http-errors`, `disable-proxy-intercept-errors`, `default-backend` (see
     /// [`errors`]).
     pub(super) errors: ErrorSettings,
+    /// Cookie session affinity (see [`balancing`]).
+    pub(super) affinity: Option<Arc<crate::table::affinity::Affinity>>,
+    /// Consistent hashing (see [`balancing`]); `None` when `affinity` is set.
+    pub(super) hashing: Option<Arc<crate::table::hash_by::Hashing>>,
 }
 
 /// The settings of an Ingress whose annotations were reviewed as `review`.
@@ -110,6 +115,8 @@ pub(super) fn settings(
         upstream_host: read.upstream_host(),
         retries: read.retries(),
         errors: read.errors(),
+        affinity: read.affinity(),
+        hashing: read.hashing(),
     }
 }
 

@@ -210,3 +210,21 @@ fn diagnostic(
     let message = format!("backend {service} ({} mode): {detail}", mode.as_str());
     Some(Diagnostic::error(object.clone(), reason, message))
 }
+
+/// The secret a backend's ring and affinity cookies are keyed with (docs/architecture.md,
+/// "Session affinity and consistent hashing"): the Service's UID, which every replica reads
+/// alike, which survives table rebuilds and which clients never see, with the port. A Service
+/// without a UID (a manifest folder that sets none) falls back to its namespace and name, as
+/// public as ingress-nginx's salt.
+pub(super) fn secret(index: &Index, service: &ServiceRef) -> std::sync::Arc<[u8]> {
+    let uid = index
+        .services()
+        .get(&service.service)
+        .and_then(|svc| svc.metadata.uid.as_deref())
+        .filter(|uid| !uid.is_empty());
+    let text = match uid {
+        Some(uid) => format!("uid {uid} {}", service.port),
+        None => format!("name {service}"),
+    };
+    std::sync::Arc::from(text.into_bytes())
+}

@@ -32,6 +32,7 @@ struct Policy {
     cookie: Option<Box<str>>,
     weight: u32,
     weight_total: u32,
+    sticky: bool,
 }
 
 /// Joins the canary Ingresses (ours, in precedence order) to their main routes.
@@ -125,7 +126,16 @@ fn join(
         cookie: policy.cookie.clone(),
         weight: policy.weight,
         weight_total: policy.weight_total,
+        sticky: policy.sticky,
     };
+    let affinity = c
+        .builder
+        .route_mut(at)
+        .is_some_and(|m| m.options.affinity.is_some());
+    if affinity && policy.sticky {
+        let secret = super::backend::secret(c.index, &c.builder.backend_of(id).service);
+        c.builder.key_backend(id, &secret, None);
+    }
     if let Some(main) = c.builder.route_mut(at) {
         main.options.canary = Some(Arc::new(canary));
     }
@@ -175,6 +185,15 @@ fn policy(read: Annotations<'_>, object: &ObjectRef, diagnostics: &mut Vec<Diagn
         HeaderMatch::AlwaysNever
     };
     let cookie = text("canary-by-cookie").map(|(_, v)| v.trim().into());
+    let sticky = match text("affinity-canary-behavior") {
+        None => true,
+        Some((_, v)) if v.trim() == "sticky" => true,
+        Some((_, v)) if v.trim() == "legacy" => false,
+        Some((key, v)) => {
+            invalid(&key, v, "is not sticky or legacy; sticky applies");
+            true
+        }
+    };
     let mut integer = |name, default: i64| match text(name) {
         None => default,
         Some((key, value)) => value.trim().parse::<i64>().unwrap_or_else(|_| {
@@ -194,6 +213,7 @@ fn policy(read: Annotations<'_>, object: &ObjectRef, diagnostics: &mut Vec<Diagn
         cookie,
         weight: u32::try_from(weight.max(0)).unwrap_or(u32::MAX),
         weight_total: Canary::effective_total(total),
+        sticky,
     }
 }
 
@@ -203,7 +223,11 @@ pub(super) fn ignored_keys(object: &ObjectRef, review: &Review) -> Option<Diagno
     let ignored: Vec<&str> = review
         .findings
         .iter()
-        .filter(|f| f.spec.is_none_or(|spec| !spec.name.starts_with("canary")))
+        .filter(|f| {
+            f.spec.is_none_or(|spec| {
+                !spec.name.starts_with("canary") && spec.name != "affinity-canary-behavior"
+            })
+        })
         .map(|f| f.key.as_str())
         .collect();
     (!ignored.is_empty()).then(|| {

@@ -332,7 +332,13 @@ fn route(
     let settings = &ctx.settings;
     let error_pages = c.error_pages(&settings.errors, ctx.error_backend, ctx.key, &service);
     let upstream = route_upstream(c, ctx, &service);
+    let keyed = settings.affinity.is_some() || settings.hashing.is_some();
+    let secret = keyed.then(|| super::backend::secret(c.index, &service));
     let backend = c.backend(&ctx.object, service, settings.mode);
+    if let Some(secret) = &secret {
+        let subset = settings.hashing.as_ref().and_then(|h| h.subset);
+        c.builder.key_backend(backend, secret, subset);
+    }
     let redirects = settings.redirects;
     let https_redirect = redirects.force || (redirects.ssl && c.tls_hosts.contains(host));
     let exempt = path.is_some_and(|p| external_auth::exempt(c.config, p));
@@ -367,6 +373,8 @@ fn route(
             error_pages,
             upstream,
             client_auth,
+            affinity: settings.affinity.clone(),
+            hashing: settings.hashing.clone(),
         },
     })
 }

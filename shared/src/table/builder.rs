@@ -49,6 +49,7 @@ impl TableBuilder {
             service: service.clone(),
             mode,
             state,
+            keyed: None,
         }));
         self.backend_ids.insert((service, mode), id);
         id
@@ -122,6 +123,28 @@ impl TableBuilder {
     /// The default backend set so far, if any.
     pub fn current_default_backend(&self) -> Option<&Route> {
         self.routes.default_backend.as_ref()
+    }
+
+    /// Gives backend `id` the ring and cookie tokens of its endpoints under `secret` (a route
+    /// chooses its endpoints by a request value), with a subset ring of `subset` endpoints
+    /// when given. Called again for the same backend, it adds the subset size.
+    pub fn key_backend(&mut self, id: BackendId, secret: &Arc<[u8]>, subset: Option<u32>) {
+        let Some(slot) = self.backends.get_mut(id.0 as usize) else {
+            return;
+        };
+        let mut sizes: Vec<u32> = slot
+            .keyed
+            .as_ref()
+            .map(|k| k.subset_sizes().collect())
+            .unwrap_or_default();
+        if slot.keyed.is_some() && subset.is_none_or(|s| sizes.contains(&s)) {
+            return;
+        }
+        sizes.extend(subset);
+        let list = slot.state.as_ref().map_or(&[][..], |eps| eps.list());
+        let keyed = super::hash_ring::Keyed::build(Arc::clone(secret), list, &sizes);
+        let backend = Arc::make_mut(slot);
+        backend.keyed = Some(Arc::new(keyed));
     }
 
     /// A backend handed out by [`TableBuilder::backend`].

@@ -34,6 +34,11 @@ pub struct Canary {
     pub weight: u32,
     /// `canary-weight-total`, at least 100.
     pub weight_total: u32,
+    /// `affinity-canary-behavior` of the canary Ingress is `sticky` (the default): with the
+    /// main route's cookie affinity, the canary's responses set the cookie too, and a request
+    /// whose cookie names either backend stays on it (docs/architecture.md, "Session affinity
+    /// and consistent hashing"). `legacy`: the canary ignores affinity.
+    pub sticky: bool,
 }
 
 /// How the value of the canary header is read.
@@ -130,7 +135,7 @@ impl Canary {
 
 /// The value of cookie `name` (case ignored, as nginx's `$cookie_<name>`) in the request's
 /// `Cookie` headers: the first one.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h [u8]> {
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h [u8]> {
     headers
         .get_all(COOKIE)
         .iter()

@@ -12,6 +12,7 @@ fn canary() -> Canary {
         cookie: None,
         weight: 0,
         weight_total: 100,
+        sticky: true,
     }
 }
 
