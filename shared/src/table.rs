@@ -18,6 +18,7 @@ mod body_size;
 mod builder;
 pub mod canary;
 pub mod cors;
+mod endpoint_state;
 mod endpoints;
 pub mod external_auth;
 pub mod limits;
@@ -31,6 +32,7 @@ pub mod upstream_host;
 pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size};
 pub use builder::TableBuilder;
 pub use cors::Cors;
+pub use endpoint_state::{EndpointState, EndpointStates, LoadBalance};
 pub use endpoints::{Endpoint, Endpoints};
 pub use external_auth::{ExternalAuth, Satisfy};
 pub use limits::{Limits, RateLimit};
@@ -247,6 +249,9 @@ pub struct RouteOptions {
     /// The path sent upstream is rewritten (`rewrite-target`, with `x-forwarded-prefix`).
     /// `None`: the path goes as received.
     pub rewrite: Option<Arc<rewrite::Rewrite>>,
+    /// How the route's requests choose an endpoint (`load-balance`). `None`: the global
+    /// `--load-balance`.
+    pub load_balance: Option<LoadBalance>,
     /// `/` of the route's host answers 302 to this path (`app-root`). `None`: no redirect.
     pub app_root: Option<Arc<str>>,
 }
@@ -273,6 +278,7 @@ impl Default for RouteOptions {
             limits: None,
             rewrite: None,
             app_root: None,
+            load_balance: None,
         }
     }
 }
@@ -443,6 +449,11 @@ impl RouteTable {
                 continue;
             };
             let backends = changed.get_or_insert_with(|| self.backends.to_vec());
+            // What the proxy learned of the addresses that stay is kept.
+            let state = match (state, &backend.state) {
+                (Ok(new), Ok(old)) => Ok(new.with_states_of(old)),
+                (state, _) => state,
+            };
             backends[i] = Arc::new(Backend {
                 service: backend.service.clone(),
                 mode: backend.mode,

@@ -1,7 +1,8 @@
 //! What a per-route policy costs: one Strait, one upstream, HTTP/1.1 keep-alive load (wrk, as
 //! the keep-alive scenario) against one host per policy — none, a source allow-list, basic
-//! auth answered from the verification cache, a rate limit that is never reached, and CORS —
-//! in alternating order within every repetition. Reports requests/s and CPU per request beside
+//! auth answered from the verification cache, a rate limit that is never reached, CORS, and
+//! round robin and EWMA balancing over a two-endpoint Service (both upstream addresses) — in
+//! alternating order within every repetition. Reports requests/s and CPU per request beside
 //! the plain route's.
 
 use std::fmt::{self, Write as _};
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use strait_e2e::manifests::IngressB;
+use strait_e2e::manifests::{IngressB, backend};
 
 use super::Options;
 use super::clients::wrk_with;
@@ -30,16 +31,30 @@ pub enum Policy {
     BasicAuth,
     RateLimit,
     Cors,
+    /// Round robin over two endpoints: the baseline of the balancing rows.
+    RoundRobin2,
+    /// `load-balance: ewma` over the same two endpoints.
+    Ewma2,
 }
 
 impl Policy {
-    pub const ALL: [Policy; 5] = [
+    pub const ALL: [Policy; 7] = [
         Policy::None,
         Policy::AllowList,
         Policy::BasicAuth,
         Policy::RateLimit,
         Policy::Cors,
+        Policy::RoundRobin2,
+        Policy::Ewma2,
     ];
+
+    /// The Service of the policy's host: the balancing rows need two endpoints.
+    fn service(self) -> &'static str {
+        match self {
+            Policy::RoundRobin2 | Policy::Ewma2 => "echo2",
+            _ => "echo",
+        }
+    }
 
     fn host(self) -> &'static str {
         match self {
@@ -48,6 +63,8 @@ impl Policy {
             Policy::BasicAuth => "auth.test",
             Policy::RateLimit => "limit.test",
             Policy::Cors => "cors.test",
+            Policy::RoundRobin2 => "rr2.test",
+            Policy::Ewma2 => "ewma2.test",
         }
     }
 
@@ -58,13 +75,16 @@ impl Policy {
             Policy::BasicAuth => "basic auth, bcrypt, verification cache hit",
             Policy::RateLimit => "rate limit not reached (`limit-rps: 100000`)",
             Policy::Cors => "CORS, allowed origin echoed",
+            Policy::RoundRobin2 => "round robin over two endpoints",
+            Policy::Ewma2 => "`load-balance: ewma` over two endpoints",
         }
     }
 
     /// The Ingress annotations of the policy's host.
     fn annotations(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Policy::None => &[],
+            Policy::None | Policy::RoundRobin2 => &[],
+            Policy::Ewma2 => &[("load-balance", "ewma")],
             Policy::AllowList => &[(
                 "allowlist-source-range",
                 "10.0.0.0/8, 192.168.0.0/16, 127.0.0.0/8",
@@ -115,7 +135,7 @@ fn manifests(env: &Env) -> Result<std::path::PathBuf> {
     for policy in Policy::ALL {
         let name = policy.host().trim_end_matches(".test");
         let mut ingress =
-            IngressB::new("default", name).rule(policy.host(), "/", "Prefix", "echo", 80);
+            IngressB::new("default", name).rule(policy.host(), "/", "Prefix", policy.service(), 80);
         for (key, value) in policy.annotations() {
             ingress = ingress.annotation(&format!("{NGINX}/{key}"), value);
         }
@@ -123,6 +143,8 @@ fn manifests(env: &Env) -> Result<std::path::PathBuf> {
     }
     write_list(&dir.join("policies.json"), &objects)?;
     write_list(&dir.join("echo.json"), &echo_backend(env, 0)?)?;
+    let both = [env.upstream[0].parse()?, env.upstream[1].parse()?];
+    write_list(&dir.join("echo2.json"), &backend("default", "echo2", &both))?;
     Ok(dir)
 }
 

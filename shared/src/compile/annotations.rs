@@ -59,6 +59,8 @@ pub(super) struct Settings {
     pub(super) upstream_host: Option<http::HeaderValue>,
     /// Retries (see [`proxying`]).
     pub(super) retries: Option<Arc<crate::table::Retries>>,
+    /// `load-balance` (see [`proxying`]).
+    pub(super) load_balance: Option<crate::table::LoadBalance>,
 }
 
 /// The settings of an Ingress whose annotations were reviewed as `review`.
@@ -104,6 +106,7 @@ pub(super) fn settings(
         https_redirect_style: read.https_redirect_style(),
         upstream_host: read.upstream_host(),
         retries: read.retries(),
+        load_balance: read.load_balance(),
     }
 }
 

@@ -320,6 +320,7 @@ fn route(
             retries: settings.retries.clone(),
             rewrite: None,
             app_root: None,
+            load_balance: settings.load_balance,
         },
     })
 }
