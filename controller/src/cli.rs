@@ -213,6 +213,8 @@ pub struct CommonArgs {
     /// (ingress-nginx's ConfigMap `retry-non-idempotent`).
     #[arg(long, env = "STRAIT_RETRY_NON_IDEMPOTENT", default_value_t = false, action = ArgAction::Set, value_name = "BOOL")]
     pub retry_non_idempotent: bool,
+    #[command(flatten)]
+    pub balance: BalanceArgs,
     /// An idle client keep-alive connection is closed after this.
     #[arg(long, env = "STRAIT_CLIENT_IDLE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
     pub client_idle_timeout: Duration,
@@ -446,26 +448,6 @@ impl From<UnsupportedSecurityArg> for UnsupportedSecurity {
     }
 }
 
-/// Parses `--annotations-prefix`: a DNS-subdomain-like prefix without the trailing `/`.
-pub fn parse_annotations_prefix(s: &str) -> Result<String, String> {
-    let prefix = s.trim().trim_end_matches('/');
-    let valid = !prefix.is_empty()
-        && prefix.len() <= 253
-        && prefix.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        });
-    if valid {
-        Ok(prefix.to_owned())
-    } else {
-        Err(format!(
-            "`{s}` is not an annotation prefix (expected a DNS name like nginx.ingress.kubernetes.io)"
-        ))
-    }
-}
-
 /// A listener, as `--proxy-protocol` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListenerArg {
@@ -546,6 +528,7 @@ impl CommonArgs {
                     timeout: self.next_upstream_timeout,
                     non_idempotent: self.retry_non_idempotent,
                 },
+                balance: self.balance.config(),
                 idle_timeout: self.client_idle_timeout,
                 client_header_timeout: self.client_header_timeout,
                 client_body_timeout: self.client_body_timeout,
@@ -583,14 +566,16 @@ impl CommonArgs {
     }
 }
 
+mod balance;
 mod global_auth;
 mod parse;
 mod routing;
+pub use balance::BalanceArgs;
 pub use global_auth::GlobalAuthArgs;
 use parse::limit_status;
 pub use parse::{
-    parse_cidr, parse_duration, parse_listen_addr, parse_name, parse_next_upstream,
-    parse_object_key, parse_redirect_code, parse_size,
+    parse_annotations_prefix, parse_cidr, parse_duration, parse_listen_addr, parse_name,
+    parse_next_upstream, parse_object_key, parse_redirect_code, parse_size,
 };
 pub use routing::RoutingArgs;
 

@@ -109,10 +109,12 @@ impl Publisher {
     pub fn publish(&mut self, index: &Index) -> PublishOutcome {
         let started = Instant::now();
         let Compiled {
-            table,
+            mut table,
             diagnostics,
             ingresses,
         } = index.compile(&self.config);
+        // What the proxy learned of each endpoint (latency, ejections) outlives the compile.
+        table.carry_endpoint_state(&self.table.load());
         let compile_time = started.elapsed();
         self.metrics
             .set_ingress_annotations(&ingresses, &self.reports);

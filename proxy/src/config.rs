@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use strait_shared::table::NextUpstream;
 
+use crate::balancer::BalanceConfig;
+
 /// hyper's HTTP/1 header-count limit when none is set: its parse buffer then lives on the stack.
 pub const HYPER_MAX_HEADERS: usize = 100;
 
@@ -30,6 +32,8 @@ pub struct ProxyConfig {
     /// When a failed request is passed to the next endpoint, for every route whose Ingress
     /// does not say otherwise (docs/architecture.md, "Retries").
     pub retries: RetryDefaults,
+    /// How endpoints are chosen and when one is set aside (`--load-balance`, `--outlier-*`).
+    pub balance: BalanceConfig,
     /// A client connection with no request in flight and no byte moved for this long is closed
     /// gracefully (default 75 s, nginx's `keepalive_timeout`). Zero disables the check. It is
     /// also the outer bound of hyper's HTTP/1 header read timeout.
@@ -170,6 +174,7 @@ impl Default for ProxyConfig {
             response_header_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(60),
             retries: RetryDefaults::default(),
+            balance: BalanceConfig::default(),
             idle_timeout: Duration::from_secs(75),
             client_header_timeout: Duration::from_secs(30),
             client_body_timeout: Duration::from_secs(60),

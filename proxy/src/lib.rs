@@ -60,7 +60,7 @@ pub mod validate;
 pub mod workers;
 
 pub use access_log::AccessLog;
-pub use balancer::{Balancer, RoundRobin, Tried};
+pub use balancer::{BalanceConfig, Balancer, OutlierConfig, RoundRobin, Tried};
 pub use config::{
     HYPER_MAX_HEADERS, Hsts, ListenerInfo, ProxyConfig, ProxyProtocol, RetryDefaults, Scheme,
 };

@@ -12,6 +12,7 @@
 //! | `strait_upstream_connect_duration_seconds` | histogram | — |
 //! | `strait_upstream_errors_total` | counter | kind |
 //! | `strait_upstream_retries_total` | counter | — |
+//! | `strait_upstream_ejections_total` | counter | — |
 //! | `strait_auth_requests_total` | counter | result |
 //! | `strait_client_connections_active` | gauge | listener |
 //! | `strait_client_connections_total` | counter | listener |
@@ -134,6 +135,11 @@ const UPSTREAM_RETRIES: Def = Def {
     exposed: "strait_upstream_retries_total",
     help: "Upstream requests retried after a connect failure",
 };
+const UPSTREAM_EJECTIONS: Def = Def {
+    name: "upstream_ejections",
+    exposed: "strait_upstream_ejections_total",
+    help: "Endpoints set aside by passive outlier ejection after consecutive gateway failures",
+};
 const AUTH_REQUESTS: Def = Def {
     name: "auth_requests",
     exposed: "strait_auth_requests_total",
@@ -196,6 +202,7 @@ pub const NAMES: &[(&str, &str)] = &[
     (UPSTREAM_CONNECT.exposed, UPSTREAM_CONNECT.help),
     (UPSTREAM_ERRORS.exposed, UPSTREAM_ERRORS.help),
     (UPSTREAM_RETRIES.exposed, UPSTREAM_RETRIES.help),
+    (UPSTREAM_EJECTIONS.exposed, UPSTREAM_EJECTIONS.help),
     (AUTH_REQUESTS.exposed, AUTH_REQUESTS.help),
     (CONNECTIONS_ACTIVE.exposed, CONNECTIONS_ACTIVE.help),
     (CONNECTIONS.exposed, CONNECTIONS.help),
@@ -253,6 +260,7 @@ struct Families {
     upstream_connect: Histogram,
     upstream_errors: Family<UpstreamErrorLabels, Counter>,
     upstream_retries: Counter,
+    upstream_ejections: Counter,
     auth_requests: Family<AuthLabels, Counter>,
     listener: ListenerFamilies,
     access_log_dropped: Counter,
@@ -343,6 +351,10 @@ impl ProxyMetrics {
         self.inner.upstream_retries.inc();
     }
 
+    pub(crate) fn upstream_ejection(&self) {
+        self.inner.upstream_ejections.inc();
+    }
+
     pub(crate) fn auth_request(&self, result: AuthResult) {
         self.inner.auth_results[result as usize].inc();
     }
@@ -405,6 +417,7 @@ impl Default for Families {
             upstream_connect: Histogram::new(CONNECT_BUCKETS),
             upstream_errors,
             upstream_retries: Counter::default(),
+            upstream_ejections: Counter::default(),
             auth_requests,
             auth_results,
             http: listener.handles(Scheme::Http),
@@ -433,6 +446,7 @@ impl Families {
         add(r, &UPSTREAM_CONNECT, self.upstream_connect.clone());
         add(r, &UPSTREAM_ERRORS, self.upstream_errors.clone());
         add(r, &UPSTREAM_RETRIES, self.upstream_retries.clone());
+        add(r, &UPSTREAM_EJECTIONS, self.upstream_ejections.clone());
         add(r, &AUTH_REQUESTS, self.auth_requests.clone());
         add(r, &CONNECTIONS_ACTIVE, listener.connections_active.clone());
         add(r, &CONNECTIONS, listener.connections.clone());

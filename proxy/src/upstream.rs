@@ -11,10 +11,11 @@
 use std::sync::Arc;
 
 use http::Request;
-use strait_shared::table::{RouteOptions, Timeouts};
+use strait_shared::table::{LoadBalance, RouteOptions, Timeouts};
 use strait_shared::{BackendMode, Endpoints};
 use tokio::time::Instant;
 
+use crate::balancer::{Attempt, Balancer, Ewma};
 use crate::body::RequestBody;
 use crate::error::{ProxyError, UpstreamErrorKind};
 use crate::exchange::Exchange;
@@ -68,9 +69,18 @@ pub(crate) async fn send(
     let reuse = mode == BackendMode::Service;
     let replay = Replay::prepare(&mut request, &policy, endpoints.len() > 1 || reuse);
     let mut retry = Retry::new(policy, replay, reuse);
+    // Latency-aware balancing (docs/architecture.md, "Latency-aware balancing and outlier
+    // ejection"); round robin otherwise.
+    let balance = &proxy.config.balance;
+    let ewma = (options.load_balance.unwrap_or(balance.load_balance) == LoadBalance::Ewma)
+        .then(|| Ewma::new(balance));
+    let balancer: &dyn Balancer = match &ewma {
+        Some(ewma) => ewma,
+        None => &*proxy.balancer,
+    };
     let first = first.filter(|i| *i < endpoints.len());
     let mut index = first
-        .or_else(|| retry.first(&*proxy.balancer, endpoints))
+        .or_else(|| retry.first(balancer, endpoints))
         .ok_or(ProxyError::BackendUnavailable(NO_ENDPOINTS))?;
     let mut fresh = false;
     // When the current attempt began (a clock read per retry, none for the first attempt).
@@ -81,7 +91,12 @@ pub(crate) async fn send(
             addr,
             via: via.clone(),
         };
-        let (failure, back) = match proxy.pool.send(&dest, request, timeouts, fresh).await {
+        let tracked = Attempt::begin(ewma.as_ref(), endpoints, index);
+        let result = proxy.pool.send(&dest, request, timeouts, fresh).await;
+        if tracked.end(&result, attempt, &balance.outlier) {
+            proxy.metrics.upstream_ejection();
+        }
+        let (failure, back) = match result {
             Ok(sent) => match Failure::of_status(sent.response.status()) {
                 Some(failure) => (failure, Back::Response(sent)),
                 None => return Ok(sent),
@@ -99,7 +114,7 @@ pub(crate) async fn send(
                 None => return Err(error),
             },
         };
-        let next = match retry.next(&*proxy.balancer, endpoints, failure, index, back) {
+        let next = match retry.next(balancer, endpoints, failure, index, back) {
             Step::Next(next) => next,
             Step::Answer(answer) => return answer,
         };

@@ -20,6 +20,7 @@ mod builder;
 pub mod canary;
 pub mod client_auth;
 pub mod cors;
+mod endpoint_state;
 mod endpoints;
 pub mod error_pages;
 pub mod external_auth;
@@ -38,6 +39,7 @@ pub use body_size::{BodyLimit, DEFAULT_MAX_BODY_SIZE, SizeError, parse_body_size
 pub use builder::TableBuilder;
 pub use client_auth::{ClientAuth, VerifyClient};
 pub use cors::Cors;
+pub use endpoint_state::{EndpointState, EndpointStates, LoadBalance};
 pub use endpoints::{Endpoint, Endpoints};
 pub use external_auth::{ExternalAuth, Satisfy};
 pub use limits::{Limits, RateLimit};
@@ -273,6 +275,9 @@ pub struct RouteOptions {
     /// The path sent upstream is rewritten (`rewrite-target`, with `x-forwarded-prefix`).
     /// `None`: the path goes as received.
     pub rewrite: Option<Arc<rewrite::Rewrite>>,
+    /// How the route's requests choose an endpoint (`load-balance`). `None`: the global
+    /// `--load-balance`.
+    pub load_balance: Option<LoadBalance>,
     /// `/` of the route's host answers 302 to this path (`app-root`). `None`: no redirect.
     pub app_root: Option<Arc<str>>,
     /// Which errors an error backend answers (`custom-http-errors`, `default-backend`, or
@@ -320,6 +325,7 @@ impl Default for RouteOptions {
             client_auth: None,
             affinity: None,
             hashing: None,
+            load_balance: None,
         }
     }
 }
@@ -490,6 +496,11 @@ impl RouteTable {
                 continue;
             };
             let backends = changed.get_or_insert_with(|| self.backends.to_vec());
+            // What the proxy learned of the addresses that stay is kept.
+            let state = match (state, &backend.state) {
+                (Ok(new), Ok(old)) => Ok(new.with_states_of(old)),
+                (state, _) => state,
+            };
             // The ring follows the endpoints: rebuilt with the same secret and subset sizes.
             let keyed = backend.keyed.as_ref().map(|keyed| {
                 let list = state.as_ref().map_or(&[][..], |eps| eps.list());

@@ -1,8 +1,9 @@
 //! What a per-route policy costs: one Strait, one upstream, HTTP/1.1 keep-alive load (wrk, as
 //! the keep-alive scenario) against one host per policy — none, a source allow-list, basic
 //! auth answered from the verification cache, a rate limit that is never reached, CORS, cookie
-//! session affinity with a kept session and consistent hashing by `$request_uri` —
-//! in alternating order within every repetition. Reports requests/s and CPU per request beside
+//! session affinity with a kept session, consistent hashing by `$request_uri`, and round robin
+//! and EWMA balancing over a two-endpoint Service (both upstream addresses) — in
+//! alternating order within every repetition. Reports requests/s and CPU per request beside
 //! the plain route's.
 
 use std::fmt::{self, Write as _};
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use strait_e2e::manifests::IngressB;
+use strait_e2e::manifests::{IngressB, backend};
 
 use super::Options;
 use super::clients::wrk_with;
@@ -33,10 +34,14 @@ pub enum Policy {
     Cors,
     Affinity,
     Hashing,
+    /// Round robin over two endpoints: the baseline of the balancing rows.
+    RoundRobin2,
+    /// `load-balance: ewma` over the same two endpoints.
+    Ewma2,
 }
 
 impl Policy {
-    pub const ALL: [Policy; 7] = [
+    pub const ALL: [Policy; 9] = [
         Policy::None,
         Policy::AllowList,
         Policy::BasicAuth,
@@ -44,7 +49,17 @@ impl Policy {
         Policy::Cors,
         Policy::Affinity,
         Policy::Hashing,
+        Policy::RoundRobin2,
+        Policy::Ewma2,
     ];
+
+    /// The Service of the policy's host: the balancing rows need two endpoints.
+    fn service(self) -> &'static str {
+        match self {
+            Policy::RoundRobin2 | Policy::Ewma2 => "echo2",
+            _ => "echo",
+        }
+    }
 
     fn host(self) -> &'static str {
         match self {
@@ -55,6 +70,8 @@ impl Policy {
             Policy::Cors => "cors.test",
             Policy::Affinity => "affinity.test",
             Policy::Hashing => "hash.test",
+            Policy::RoundRobin2 => "rr2.test",
+            Policy::Ewma2 => "ewma2.test",
         }
     }
 
@@ -67,13 +84,16 @@ impl Policy {
             Policy::Cors => "CORS, allowed origin echoed",
             Policy::Affinity => "cookie affinity, balanced, session kept (no Set-Cookie)",
             Policy::Hashing => "consistent hashing (`upstream-hash-by: $request_uri`)",
+            Policy::RoundRobin2 => "round robin over two endpoints",
+            Policy::Ewma2 => "`load-balance: ewma` over two endpoints",
         }
     }
 
     /// The Ingress annotations of the policy's host.
     fn annotations(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Policy::None => &[],
+            Policy::None | Policy::RoundRobin2 => &[],
+            Policy::Ewma2 => &[("load-balance", "ewma")],
             Policy::AllowList => &[(
                 "allowlist-source-range",
                 "10.0.0.0/8, 192.168.0.0/16, 127.0.0.0/8",
@@ -128,7 +148,7 @@ fn manifests(env: &Env) -> Result<std::path::PathBuf> {
     for policy in Policy::ALL {
         let name = policy.host().trim_end_matches(".test");
         let mut ingress =
-            IngressB::new("default", name).rule(policy.host(), "/", "Prefix", "echo", 80);
+            IngressB::new("default", name).rule(policy.host(), "/", "Prefix", policy.service(), 80);
         for (key, value) in policy.annotations() {
             ingress = ingress.annotation(&format!("{NGINX}/{key}"), value);
         }
@@ -136,6 +156,8 @@ fn manifests(env: &Env) -> Result<std::path::PathBuf> {
     }
     write_list(&dir.join("policies.json"), &objects)?;
     write_list(&dir.join("echo.json"), &echo_backend(env, 0)?)?;
+    let both = [env.upstream[0].parse()?, env.upstream[1].parse()?];
+    write_list(&dir.join("echo2.json"), &backend("default", "echo2", &both))?;
     Ok(dir)
 }
 

@@ -147,3 +147,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub(super) fn limit_status(code: u16) -> http::StatusCode {
     http::StatusCode::from_u16(code).unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE)
 }
+
+/// Parses `--annotations-prefix`: a DNS-subdomain-like prefix without the trailing `/`.
+pub fn parse_annotations_prefix(s: &str) -> Result<String, String> {
+    let prefix = s.trim().trim_end_matches('/');
+    let valid = !prefix.is_empty()
+        && prefix.len() <= 253
+        && prefix.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    if valid {
+        Ok(prefix.to_owned())
+    } else {
+        Err(format!(
+            "`{s}` is not an annotation prefix (expected a DNS name like nginx.ingress.kubernetes.io)"
+        ))
+    }
+}

@@ -120,7 +120,7 @@ pub(super) static KEYS: &[KeySpec] = &[
     // Upstream.
     k("backend-protocol", Upstream, HonouredWithDifference, BACKEND_PROTOCOL),
     k("service-upstream", Upstream, Honoured, "`true` sends traffic to the Service's ClusterIP (backend mode `service`)"),
-    k("load-balance", Upstream, NotYet, "planned: EWMA balancing; round robin meanwhile"),
+    k("load-balance", Upstream, HonouredWithDifference, "`round_robin` or `ewma` (default --load-balance); ewma is power-of-two-choices over a peak-EWMA of response-header latency times in-flight requests (linkerd, Finagle) rather than ingress-nginx's plain latency EWMA, kept per address across table updates; a canary Ingress's value is not read (its backend follows the main route's)"),
     k("upstream-hash-by", Upstream, HonouredWithDifference, HASHING),
     k("upstream-hash-by-subset", Upstream, HonouredWithDifference, HASH_SUBSET),
     k("upstream-hash-by-subset-size", Upstream, HonouredWithDifference, HASH_SUBSET),

@@ -69,6 +69,8 @@ pub(super) struct Settings {
     pub(super) affinity: Option<Arc<crate::table::affinity::Affinity>>,
     /// Consistent hashing (see [`balancing`]); `None` when `affinity` is set.
     pub(super) hashing: Option<Arc<crate::table::hash_by::Hashing>>,
+    /// `load-balance` (see [`proxying`]).
+    pub(super) load_balance: Option<crate::table::LoadBalance>,
 }
 
 /// The settings of an Ingress whose annotations were reviewed as `review`.
@@ -117,6 +119,7 @@ pub(super) fn settings(
         errors: read.errors(),
         affinity: read.affinity(),
         hashing: read.hashing(),
+        load_balance: read.load_balance(),
     }
 }
 

@@ -375,6 +375,7 @@ fn route(
             client_auth,
             affinity: settings.affinity.clone(),
             hashing: settings.hashing.clone(),
+            load_balance: settings.load_balance,
         },
     })
 }

@@ -1,9 +1,14 @@
 //! A backend's endpoints and their weighted round-robin schedule.
+//!
+//! Beside the list sits what the proxy learns of each endpoint ([`EndpointStates`]: latency,
+//! in-flight requests, ejection), which a new table carries over (`endpoint_state`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::endpoint_state::EndpointStates;
 
 /// One upstream address with its balancing weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,6 +26,8 @@ pub struct Endpoints {
     /// Indices into `list`; each endpoint appears `weight` times, smoothly interleaved.
     schedule: Vec<u32>,
     cursor: Cursor,
+    /// Per-endpoint learned state, by index in `list`.
+    pub(super) states: EndpointStates,
 }
 
 impl Endpoints {
@@ -42,6 +49,7 @@ impl Endpoints {
         }
         let schedule = smooth_weighted_schedule(&merged);
         Self {
+            states: EndpointStates::fresh(merged.len()),
             list: merged,
             schedule,
             cursor: Cursor::default(),
@@ -58,6 +66,11 @@ impl Endpoints {
 
     pub fn len(&self) -> usize {
         self.list.len()
+    }
+
+    /// What the proxy has learned of each endpoint, by index in [`Endpoints::list`].
+    pub fn states(&self) -> &EndpointStates {
+        &self.states
     }
 
     /// The weighted schedule as indices into [`Endpoints::list`].

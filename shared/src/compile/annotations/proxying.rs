@@ -101,6 +101,17 @@ impl Reader<'_, '_> {
         (!retries.is_default()).then(|| Arc::new(retries))
     }
 
+    /// `load-balance`: `round_robin` or `ewma`; ingress-nginx's other values (`chash`,
+    /// `chashsubset`, `sticky_*`, which need `upstream-hash-by` or affinity) and anything else
+    /// are reported and the global `--load-balance` applies.
+    pub(super) fn load_balance(&mut self) -> Option<crate::table::LoadBalance> {
+        self.parsed(
+            "load-balance",
+            crate::table::LoadBalance::parse,
+            "is not round_robin or ewma (the global --load-balance applies)",
+        )
+    }
+
     /// `<prefix>/<name>` through `parse`; a value that does not parse is reported with `why`.
     fn parsed<T>(
         &mut self,
