@@ -106,6 +106,10 @@ impl Wire {
 
 pub(crate) type Sender = http1::SendRequest<RequestBody>;
 
+/// A map keyed by destination. Destinations come from the table, never from a request, so a
+/// fast hasher is safe here (std's SipHash cost two hashes per request on the pool alone).
+type DestMap<V> = HashMap<Dest, V, foldhash::fast::RandomState>;
+
 /// hyper's connection future (with upgrades); its type cannot be named outside hyper.
 type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
 
@@ -271,7 +275,7 @@ struct Inner {
     h2_handshake: http2::Builder<hyper_util::rt::TokioExecutor>,
     idle: Mutex<Idle>,
     /// Shared HTTP/2 connections per destination ([`h2`]).
-    h2: Mutex<HashMap<Dest, Vec<h2::Shared>>>,
+    h2: Mutex<DestMap<Vec<h2::Shared>>>,
     /// `upstream_connect_duration_seconds`.
     connect_time: Histogram,
     /// The worker whose pool this is (`None`: shared by the threads of one runtime).
@@ -283,7 +287,7 @@ struct Inner {
 
 #[derive(Debug)]
 struct Idle {
-    hosts: HashMap<Dest, Vec<IdleLink>>,
+    hosts: DestMap<Vec<IdleLink>>,
     last_sweep: Instant,
 }
 
@@ -313,10 +317,10 @@ impl Pool {
                 handshake: http1::Builder::new(),
                 h2_handshake: h2::builder(),
                 idle: Mutex::new(Idle {
-                    hosts: HashMap::new(),
+                    hosts: DestMap::default(),
                     last_sweep: Instant::now(),
                 }),
-                h2: Mutex::new(HashMap::new()),
+                h2: Mutex::new(DestMap::default()),
                 connect_time,
                 owner,
                 foreign: AtomicU64::new(0),
@@ -347,7 +351,7 @@ impl Pool {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn h2_conns(&self) -> MutexGuard<'_, HashMap<Dest, Vec<h2::Shared>>> {
+    fn h2_conns(&self) -> MutexGuard<'_, DestMap<Vec<h2::Shared>>> {
         if let Some(owner) = self.inner.owner
             && owner != crate::metrics::worker()
         {

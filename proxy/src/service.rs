@@ -23,11 +23,6 @@ use strait_shared::table::Timeouts;
 use strait_shared::table::rewrite::{Rewrite, Rewritten};
 use tokio::time::Instant;
 
-use strait_shared::table::affinity::Affinity;
-use strait_shared::table::canary::Canary;
-use strait_shared::table::hash_by::KeyRequest;
-use strait_shared::table::{Backend, RouteOptions, RouteTable, hash_ring};
-
 use crate::balancer::affinity;
 use crate::body::ResponseBody;
 use crate::config::Scheme;
@@ -36,12 +31,17 @@ use crate::error::{self, ProxyError};
 use crate::exchange::Exchange;
 use crate::forwarding::{self, Forwarding};
 use crate::policy::external_auth::{Asking, Cookies, Scope};
-use crate::pool::{self, Sent, TlsDest, Via, Wire};
+use crate::pool::{Sent, Via};
 use crate::upstream::{self, NO_ENDPOINTS};
 use crate::{error_pages, grpc, headers, policy, redirect, request_id, upgrade, validate};
-use strait_shared::table::upstream::{Protocol, Upstream};
 
 /// Sent with rewritten requests when the route sets `x-forwarded-prefix`.
+mod keyed;
+mod via;
+
+use keyed::{Keyed, choose, to_canary};
+use via::{grpc_timeouts, via};
+
 const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
 
 /// Serves one request of a client connection. Never fails: errors become responses.
@@ -367,60 +367,6 @@ async fn forward(
     policy::cors::respond(cors.as_ref(), response)
 }
 
-/// A route's keyed choice (affinity or hashing) for this request.
-struct Keyed<'t> {
-    keyed: &'t hash_ring::Keyed,
-    choice: affinity::Choice,
-}
-
-/// Whether the request goes to `canary`: a sticky session stays with its backend
-/// (`affinity::canary_by_cookie`), else the canary rules decide.
-fn to_canary(
-    canary: &Canary,
-    main: &Backend,
-    table: &RouteTable,
-    options: &RouteOptions,
-    headers: &http::HeaderMap,
-) -> bool {
-    let session = options
-        .affinity
-        .as_deref()
-        .and_then(|a| affinity::session(a, headers));
-    let alternative = table.backend(canary.backend).keyed.as_deref();
-    affinity::canary_by_cookie(session.as_ref(), canary, main.keyed.as_deref(), alternative)
-        .unwrap_or_else(|| canary.chooses_canary(headers, policy::canary::roll))
-}
-
-/// The first endpoint of an affinity or hashing route (docs/architecture.md, "Session
-/// affinity and consistent hashing"); affinity wins, as in ingress-nginx.
-fn choose(
-    ctx: &ConnCtx,
-    request: &Request<Incoming>,
-    raw_host: &str,
-    affinity: Option<&Affinity>,
-    options: &RouteOptions,
-    keyed: &hash_ring::Keyed,
-    backend: &Backend,
-) -> affinity::Choice {
-    let headers = request.headers();
-    if let Some(affinity) = affinity {
-        let session = affinity::session(affinity, headers);
-        return affinity::choose_session(affinity.mode, keyed, session.as_ref());
-    }
-    let (Some(hashing), Ok(endpoints)) = (&options.hashing, &backend.state) else {
-        return affinity::Choice::default();
-    };
-    let trusted = &ctx.proxy.config.trusted_proxies;
-    let key = KeyRequest {
-        uri: request.uri(),
-        headers,
-        host: raw_host,
-        client: forwarding::client(headers, ctx.peer.ip(), trusted),
-        https: ctx.listener.scheme == Scheme::Https,
-    };
-    affinity::Choice::hashed(affinity::choose_hashed(hashing, keyed, endpoints, &key))
-}
-
 /// The matched rule's path for the `path` metric label: the part of the request path the rule
 /// matched, which equals a key of the table (so the label's values are bounded by the table);
 /// on a regex host the regex location that matched, as written; `/` for a catch-all and for
@@ -610,68 +556,6 @@ fn relay_response(
     };
     Ok(response.map(body))
 }
-
-/// How a route with a `backend-protocol` (or `appProtocol`) reaches its backend: the wire
-/// protocol, and for TLS the settings and server name. The name is `proxy-ssl-name`, else the
-/// `Host` sent upstream (without its port) when it is looked at (verification or SNI), else a
-/// shared placeholder: an allocation only on TLS routes that check or send a name they do not
-/// set.
-fn via(upstream: &Upstream, ctx: &ConnCtx, headers: &http::HeaderMap) -> Via {
-    let https = ctx.listener.scheme == Scheme::Https;
-    let wire = match upstream.protocol {
-        Protocol::Http | Protocol::Https => Wire::H1,
-        Protocol::Grpc | Protocol::Grpcs | Protocol::H2c => Wire::H2,
-        Protocol::AutoHttp if https => Wire::Alpn,
-        Protocol::AutoHttp => Wire::H1,
-    };
-    if !upstream.protocol.is_tls(https) {
-        return Via { wire, tls: None };
-    }
-    let settings = upstream
-        .tls
-        .as_ref()
-        .unwrap_or_else(|| pool::tls::defaults());
-    let name = match &settings.name {
-        Some(name) => Arc::clone(name),
-        None if settings.verify.is_some() || settings.sni => headers
-            .get(HOST)
-            .and_then(|host| host.to_str().ok())
-            .map(|host| Arc::from(server_name(host)))
-            .unwrap_or_else(|| Arc::clone(pool::tls::unnamed())),
-        None => Arc::clone(pool::tls::unnamed()),
-    };
-    Via {
-        wire,
-        tls: Some(TlsDest {
-            name,
-            settings: Arc::clone(settings),
-        }),
-    }
-}
-
-/// A `Host` value as a TLS server name: without its port, an IPv6 address without brackets.
-fn server_name(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
-    }
-}
-
-/// The route's timeouts with the read timeout capped by a gRPC call's `grpc-timeout`.
-fn grpc_timeouts(ctx: &ConnCtx, route: Option<&Timeouts>, deadline: Duration) -> Timeouts {
-    let mut timeouts = route.copied().unwrap_or_default();
-    let read = read_timeout(ctx, route);
-    timeouts.read = Some(if read.is_zero() {
-        deadline
-    } else {
-        read.min(deadline)
-    });
-    timeouts
-}
-
 /// The route's read timeout (nginx `proxy_read_timeout`), else the global response timeout.
 fn read_timeout(ctx: &ConnCtx, timeouts: Option<&Timeouts>) -> Duration {
     timeouts

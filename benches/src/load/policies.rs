@@ -1,7 +1,7 @@
 //! What a per-route policy costs: one Strait, one upstream, HTTP/1.1 keep-alive load (wrk, as
 //! the keep-alive scenario) against one host per policy — none, a source allow-list, basic
-//! auth answered from the verification cache, a rate limit that is never reached, CORS, cookie
-//! session affinity with a kept session, consistent hashing by `$request_uri`, and round robin
+//! auth answered from the verification cache, a rate limit that is never reached, CORS, a
+//! canary taking half the requests by weight, cookie session affinity with a kept session, consistent hashing by `$request_uri`, and round robin
 //! and EWMA balancing over a two-endpoint Service (both upstream addresses) — in
 //! alternating order within every repetition. Reports requests/s and CPU per request beside
 //! the plain route's.
@@ -32,6 +32,8 @@ pub enum Policy {
     BasicAuth,
     RateLimit,
     Cors,
+    /// A canary Ingress with `canary-weight: 50` beside the host's main Ingress.
+    Canary,
     Affinity,
     Hashing,
     /// Round robin over two endpoints: the baseline of the balancing rows.
@@ -41,12 +43,13 @@ pub enum Policy {
 }
 
 impl Policy {
-    pub const ALL: [Policy; 9] = [
+    pub const ALL: [Policy; 10] = [
         Policy::None,
         Policy::AllowList,
         Policy::BasicAuth,
         Policy::RateLimit,
         Policy::Cors,
+        Policy::Canary,
         Policy::Affinity,
         Policy::Hashing,
         Policy::RoundRobin2,
@@ -68,6 +71,7 @@ impl Policy {
             Policy::BasicAuth => "auth.test",
             Policy::RateLimit => "limit.test",
             Policy::Cors => "cors.test",
+            Policy::Canary => "canary.test",
             Policy::Affinity => "affinity.test",
             Policy::Hashing => "hash.test",
             Policy::RoundRobin2 => "rr2.test",
@@ -82,6 +86,7 @@ impl Policy {
             Policy::BasicAuth => "basic auth, bcrypt, verification cache hit",
             Policy::RateLimit => "rate limit not reached (`limit-rps: 100000`)",
             Policy::Cors => "CORS, allowed origin echoed",
+            Policy::Canary => "canary by weight (`canary-weight: 50`, two-endpoint canary backend)",
             Policy::Affinity => "cookie affinity, balanced, session kept (no Set-Cookie)",
             Policy::Hashing => "consistent hashing (`upstream-hash-by: $request_uri`)",
             Policy::RoundRobin2 => "round robin over two endpoints",
@@ -92,7 +97,7 @@ impl Policy {
     /// The Ingress annotations of the policy's host.
     fn annotations(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Policy::None | Policy::RoundRobin2 => &[],
+            Policy::None | Policy::RoundRobin2 | Policy::Canary => &[],
             Policy::Ewma2 => &[("load-balance", "ewma")],
             Policy::AllowList => &[(
                 "allowlist-source-range",
@@ -154,6 +159,13 @@ fn manifests(env: &Env) -> Result<std::path::PathBuf> {
         }
         objects.push(ingress.build());
     }
+    // The canary Ingress of the canary host: half its requests go to `echo2` by weight.
+    let host = Policy::Canary.host();
+    let canary = IngressB::new("default", "canary-weighted")
+        .rule(host, "/", "Prefix", "echo2", 80)
+        .annotation(&format!("{NGINX}/canary"), "true")
+        .annotation(&format!("{NGINX}/canary-weight"), "50");
+    objects.push(canary.build());
     write_list(&dir.join("policies.json"), &objects)?;
     write_list(&dir.join("echo.json"), &echo_backend(env, 0)?)?;
     let both = [env.upstream[0].parse()?, env.upstream[1].parse()?];
