@@ -198,7 +198,10 @@ async fn main() -> anyhow::Result<()> {
          '' using 1:3 with linespoints title 'ewma', 33.3 with lines dt 2 title '1/3'\n",
         dat.display()
     );
-    let out = Command::new("gnuplot").arg("-e").arg(&script).output()?;
+    // A script file: gnuplot's `-e` takes one line of commands.
+    let plot = dir.join("ewma-share.gp");
+    std::fs::write(&plot, script)?;
+    let out = Command::new("gnuplot").arg(&plot).output()?;
     anyhow::ensure!(
         out.status.success(),
         "gnuplot: {}",
