@@ -23,6 +23,11 @@ use crate::metrics::{ProxyHeaderRejection, TlsFailure};
 use crate::proxy::Proxy;
 use crate::proxy_protocol::{self, HeaderError, Rewind};
 
+mod client_hello;
+mod passthrough;
+
+pub(crate) use passthrough::{Passthrough, splice};
+
 /// How a listener's connections reach HTTP.
 #[derive(Clone)]
 pub(crate) struct Front {
@@ -42,6 +47,8 @@ pub(crate) enum Opened {
         /// The client-certificate auth of the host the handshake named, if it has one.
         client_auth: Option<Arc<ClientAuth>>,
     },
+    /// A TLS passthrough host's connection (docs/architecture.md, "TLS passthrough").
+    Passthrough(Box<Passthrough>),
 }
 
 /// What the TLS handshake settled, for the access log.
@@ -116,7 +123,7 @@ pub(crate) async fn open(
     let counters = proxy.metrics.listener(front.scheme);
     match outcome {
         Ok(Ok(opened)) => {
-            if front.tls.is_some() {
+            if let (Opened::Tls { .. }, _) = &opened {
                 counters.tls_handshake();
             }
             Some(opened)
@@ -166,6 +173,18 @@ async fn handshake(
         return Ok((Opened::Plain(io), client));
     };
     *stage = Stage::Tls;
+    // Only when some host is passed through is the ClientHello read before rustls reads it.
+    let io = if proxy.table.current().tls().has_passthrough() {
+        match passthrough::route(io, proxy)
+            .await
+            .map_err(FrontError::Tls)?
+        {
+            passthrough::Route::Terminate(io) => io,
+            passthrough::Route::Pass(pass) => return Ok((Opened::Passthrough(pass), client)),
+        }
+    } else {
+        io
+    };
     let start = LazyConfigAcceptor::new(Acceptor::default(), io)
         .await
         .map_err(FrontError::Tls)?;

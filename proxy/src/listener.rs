@@ -159,6 +159,9 @@ fn spawn_connection(
             let proxy = Arc::clone(&shared.proxy);
             let (info, builder) = (shared.info, &shared.builder);
             match opened {
+                Opened::Passthrough(pass) => {
+                    front::splice(*pass, client, &proxy, drain).await;
+                }
                 Opened::Plain(io) => {
                     connection::serve(io, client, info, None, proxy, builder, drain).await;
                 }

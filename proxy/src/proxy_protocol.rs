@@ -211,6 +211,19 @@ impl<T> Rewind<T> {
     pub(crate) fn with_prefix(inner: T, prefix: Bytes) -> Self {
         Self { prefix, inner }
     }
+
+    /// Puts `bytes` back in front of what is still to be replayed (TLS passthrough: the
+    /// ClientHello read to learn its server name is replayed to rustls).
+    pub(crate) fn unread(&mut self, bytes: Bytes) {
+        self.prefix = if self.prefix.is_empty() {
+            bytes
+        } else {
+            let mut joined = bytes::BytesMut::with_capacity(bytes.len() + self.prefix.len());
+            joined.extend_from_slice(&bytes);
+            joined.extend_from_slice(&self.prefix);
+            joined.freeze()
+        };
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Rewind<T> {

@@ -15,7 +15,7 @@ use crate::drain::{self, Phase, Signal};
 use crate::policy::limits::Slot;
 use crate::pool::Sender;
 
-mod idle;
+pub(crate) mod idle;
 
 /// What a tunnel is about, beside its two ends.
 #[derive(Debug)]

@@ -70,6 +70,9 @@ pub struct CompileConfig {
     /// `^/[A-Za-z0-9/_.-]*$`-like set (`--strict-validate-path-type`, ingress-nginx's ConfigMap
     /// `strict-validate-path-type`, default on since its 1.12).
     pub strict_validate_path_type: bool,
+    /// `ssl-passthrough` is honoured (`--enable-ssl-passthrough`, off by default as in
+    /// ingress-nginx); off, the annotation is reported and its hosts are terminated.
+    pub enable_ssl_passthrough: bool,
 }
 
 /// ingress-nginx's default `no-auth-locations`.
@@ -121,6 +124,7 @@ impl Default for CompileConfig {
             default_backend_service: None,
             custom_http_errors: StatusSet::default(),
             strict_validate_path_type: true,
+            enable_ssl_passthrough: false,
         }
     }
 }

@@ -462,6 +462,20 @@ impl RouteTable {
     }
 
     /// Certificates by server name, read by the proxy's SNI resolver.
+    /// The backend a TLS connection naming `server_name` (its ClientHello's SNI, case and one
+    /// trailing dot ignored) is passed through to, if that host is a passthrough host
+    /// (docs/architecture.md, "TLS passthrough").
+    pub fn passthrough(&self, server_name: &str) -> Option<&Backend> {
+        let tls = &self.routes.tls;
+        if !tls.has_passthrough() {
+            return None;
+        }
+        let name = normalise_request_host(server_name);
+        let exact_has_routes = self.routes.exact.contains_key(name.as_ref());
+        tls.passthrough(&name, exact_has_routes)
+            .map(|id| self.backend(id))
+    }
+
     pub fn tls(&self) -> &TlsTable {
         &self.routes.tls
     }

@@ -18,7 +18,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::sign::CertifiedKey;
 
 use crate::host::{HostPattern, normalise_request_host, wildcard_suffix};
-use crate::table::ClientAuth;
+use crate::table::{BackendId, ClientAuth};
 
 /// `type` of the Secrets Strait reads certificates from.
 pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
@@ -196,6 +196,16 @@ pub struct TlsTable {
     default: Option<Arc<Certificate>>,
     /// Client-certificate auth by host, for choosing the handshake's configuration by SNI.
     client_auth: ClientAuthMap,
+    /// Hosts whose TLS connections are passed through to a backend (`ssl-passthrough`).
+    passthrough: PassthroughMap,
+}
+
+/// TLS passthrough hosts (docs/architecture.md, "TLS passthrough"), keyed as the
+/// certificates are, each with the backend of its `/` route.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct PassthroughMap {
+    exact: HashMap<Box<str>, BackendId>,
+    wildcard: HashMap<Box<str>, BackendId>,
 }
 
 /// Hosts with client-certificate auth, keyed as the certificates are. Exact hosts without it
@@ -275,6 +285,40 @@ impl TlsTable {
         }
         for host in exact {
             self.client_auth.exact.entry(host.clone()).or_insert(None);
+        }
+    }
+
+    /// Whether any host is passed through: when none is, the listener does not look at the
+    /// ClientHello before rustls does (the usual path stays as it was).
+    pub fn has_passthrough(&self) -> bool {
+        !(self.passthrough.exact.is_empty() && self.passthrough.wildcard.is_empty())
+    }
+
+    /// The passthrough backend of a server name already normalised: exact host, then — when
+    /// `exact_has_routes` is false — a one-label wildcard, as routes are looked up (an exact host
+    /// with routes of its own is terminated even under a passthrough wildcard).
+    pub(crate) fn passthrough(&self, name: &str, exact_has_routes: bool) -> Option<BackendId> {
+        let map = &self.passthrough;
+        if let Some(id) = map.exact.get(name) {
+            return Some(*id);
+        }
+        if exact_has_routes {
+            return None;
+        }
+        wildcard_suffix(name).and_then(|s| map.wildcard.get(s).copied())
+    }
+
+    /// Passes `host`'s TLS connections through to `backend`. `Any` has no server name and is
+    /// ignored (the compile refuses it before).
+    pub(crate) fn set_passthrough(&mut self, host: &HostPattern, backend: BackendId) {
+        match host {
+            HostPattern::Exact(h) => {
+                self.passthrough.exact.insert(h.as_str().into(), backend);
+            }
+            HostPattern::Wildcard(s) => {
+                self.passthrough.wildcard.insert(s.as_str().into(), backend);
+            }
+            HostPattern::Any => {}
         }
     }
 

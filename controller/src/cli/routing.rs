@@ -1,5 +1,6 @@
 //! Flags that change how paths and errors are served: `--regex-keep-exact-paths`,
-//! `--strict-validate-path-type`, `--default-backend-service` and `--custom-http-errors`
+//! `--strict-validate-path-type`, `--default-backend-service`, `--custom-http-errors` and
+//! `--enable-ssl-passthrough`
 //! (docs/architecture.md, "Regex paths and rewrites" and "Error pages").
 
 use clap::{ArgAction, Args};
@@ -30,6 +31,12 @@ pub struct RoutingArgs {
     /// whose Ingress sets no `custom-http-errors` (ingress-nginx's ConfigMap key).
     #[arg(long, env = "STRAIT_CUSTOM_HTTP_ERRORS", value_name = "CODE,...", value_parser = codes)]
     pub custom_http_errors: Option<StatusSet>,
+    /// Honour `ssl-passthrough`: the HTTPS listener reads each ClientHello's server name and
+    /// splices a passthrough host's connection, TLS untouched, to the backend of its `/` route
+    /// (ingress-nginx's flag of the same name, off by default; off, the annotation is
+    /// reported and its hosts are terminated).
+    #[arg(long, env = "STRAIT_ENABLE_SSL_PASSTHROUGH")]
+    pub enable_ssl_passthrough: bool,
 }
 
 impl RoutingArgs {
@@ -40,6 +47,7 @@ impl RoutingArgs {
             strict_validate_path_type: self.strict_validate_path_type,
             default_backend_service: self.default_backend_service.clone(),
             custom_http_errors: self.custom_http_errors.unwrap_or_default(),
+            enable_ssl_passthrough: self.enable_ssl_passthrough,
             ..config
         }
     }

@@ -13,14 +13,14 @@ use tokio::time::Instant;
 
 /// When a tunnel last moved a byte, shared by its two sides and its watchdog (one task).
 #[derive(Clone, Debug)]
-pub(super) struct Activity {
+pub(crate) struct Activity {
     start: Instant,
     /// Milliseconds from `start` to the last read that returned data.
     last: Arc<AtomicU64>,
 }
 
 impl Activity {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             start: Instant::now(),
             last: Arc::new(AtomicU64::new(0)),
@@ -37,7 +37,7 @@ impl Activity {
     }
 
     /// Resolves once nothing has moved for `timeout`.
-    pub(super) async fn idle_for(&self, timeout: Duration) {
+    pub(crate) async fn idle_for(&self, timeout: Duration) {
         loop {
             let deadline = self.last() + timeout;
             if Instant::now() >= deadline {
@@ -49,9 +49,9 @@ impl Activity {
 }
 
 /// One side of a tunnel, noting each read that returned data in its [`Activity`].
-pub(super) struct Watched<T> {
-    pub(super) inner: T,
-    pub(super) activity: Activity,
+pub(crate) struct Watched<T> {
+    pub(crate) inner: T,
+    pub(crate) activity: Activity,
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {

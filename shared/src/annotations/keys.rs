@@ -114,7 +114,7 @@ pub(super) static KEYS: &[KeySpec] = &[
     k("temporal-redirect-code", Https, Honoured, "300 to 307; another number gives 302, as ingress-nginx does"),
     k("relative-redirects", Https, Honoured, "`true`: a permanent-redirect to a path is sent as that path instead of `<scheme>://<host><path>` (nginx `absolute_redirect off`); Strait's other redirects (HTTPS, app-root, www) are absolute URLs either way, as in ingress-nginx"),
     k("use-port-in-redirects", Https, Honoured, "the HTTPS redirect names the port (--https-redirect-port) even when it is 443"),
-    k("ssl-passthrough", Https, NotYet, "planned: TLS passthrough; the Ingress is served with TLS terminated by Strait meanwhile"),
+    k("ssl-passthrough", Https, HonouredWithDifference, "with --enable-ssl-passthrough (off: reported, TLS terminated), a host's TLS connections go by SNI to its `/` route's backend resolved by the backend mode (ingress-nginx: always the ClusterIP), decided by the Ingress owning `/` (ingress-nginx: any Ingress of the host); a refused `/` route is not passed through"),
     k("ssl-ciphers", Https, Ignored, "rustls offers only its fixed set of modern AEAD suites (TLS 1.2 and 1.3); a cipher list can neither weaken nor extend it"),
     k("ssl-prefer-server-ciphers", Https, Ignored, "rustls always chooses the suite by its own preference order among modern suites"),
     // Upstream.

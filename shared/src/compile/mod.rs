@@ -42,6 +42,7 @@ mod error_pages;
 #[cfg(test)]
 mod layers;
 mod nodeport;
+mod passthrough;
 mod pod;
 mod refresh;
 mod regex;
@@ -146,6 +147,7 @@ fn compile(index: &Index, config: &CompileConfig) -> Compiled {
             compiler.diagnostics.push(d);
         }
     }
+    passthrough::compile_passthrough(&mut compiler, &plain);
     canary::compile_canaries(&mut compiler, &canaries);
     compiler.install_global_default_backend();
     aliases::compile_aliases(&mut compiler, &plain);

@@ -192,6 +192,11 @@ impl TableBuilder {
         self.routes.tls.set_client_auth(host, Some(auth));
     }
 
+    /// Passes `host`'s TLS connections through to `backend` (`ssl-passthrough`).
+    pub fn passthrough(&mut self, host: &HostPattern, backend: BackendId) {
+        self.routes.tls.set_passthrough(host, backend);
+    }
+
     /// The certificate served when no host name matches (`--default-ssl-certificate`).
     pub fn default_certificate(&mut self, cert: Arc<Certificate>) {
         self.routes.tls.set_default(cert);
