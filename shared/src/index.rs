@@ -154,7 +154,10 @@ impl Index {
                     }
                     None => self.client_cas.remove(&key).is_some(),
                 };
-                replace(&mut self.secrets, key, parsed) | auth_changed | upstream_changed | ca_changed
+                replace(&mut self.secrets, key, parsed)
+                    | auth_changed
+                    | upstream_changed
+                    | ca_changed
             }
             Object::ConfigMap(o) => {
                 let changed = replace(&mut self.config_maps, key.clone(), o.headers.clone());

@@ -17,8 +17,8 @@ use crate::table::{BackendMode, BodyLimit, Limits, Refusal, SourcePolicy};
 use std::sync::Arc;
 
 mod access;
-mod errors;
 mod balancing;
+mod errors;
 mod limits;
 mod proxying;
 mod redirects;
