@@ -165,7 +165,11 @@ fn the_json_carries_the_statuses() {
         ),
         ("server-snippet-typo", "server-snippets", "unknown"),
         ("rewrite", "rewrite-target", "honoured-with-difference"),
-        ("kubernetes-dashboard", "backend-protocol", "not-yet"),
+        (
+            "kubernetes-dashboard",
+            "backend-protocol",
+            "honoured-with-difference",
+        ),
         ("nginx-test", "affinity", "honoured-with-difference"),
     ] {
         assert_eq!(

@@ -113,6 +113,23 @@ fn ingresses() -> Vec<IngressB> {
                 "regex",
                 80,
             ),
+        // ingress-nginx PR #3182 (issues #3155, #3579): braces in a regex path reach PCRE,
+        // which reads a `{` that is not a repetition as a literal.
+        regex(ing("braces", 10))
+            .rule(
+                "braces.test",
+                "/users/{id}",
+                "ImplementationSpecific",
+                "literal",
+                80,
+            )
+            .rule(
+                "braces.test",
+                "/users/[0-9]{2}$",
+                "ImplementationSpecific",
+                "pattern",
+                80,
+            ),
     ]
 }
 
@@ -270,6 +287,30 @@ async fn use_regex_matches_every_path_of_the_host_as_ingress_nginx_does() {
             "look-ahead is quarantined",
             "exact.test",
             "/badlookahead",
+            Status(404),
+        ),
+        (
+            "PCRE: a `{` that is not a repetition is a literal",
+            "braces.test",
+            "/USERS/{id}/x",
+            E("literal", "/USERS/{id}/x"),
+        ),
+        (
+            "PCRE: `{id}` is not a placeholder",
+            "braces.test",
+            "/users/abc",
+            Status(404),
+        ),
+        (
+            "PCRE: `{2}` beside it still repeats",
+            "braces.test",
+            "/users/42",
+            E("pattern", "/users/42"),
+        ),
+        (
+            "PCRE: `{2}` means exactly two",
+            "braces.test",
+            "/users/4",
             Status(404),
         ),
     ];

@@ -54,7 +54,7 @@ impl KeySpec {
     }
 }
 
-const USE_REGEX: &str = "paths are compiled by the regex crate's engine (linear time, ASCII case-insensitive, on the path as received, undecoded): a pattern PCRE accepts but it does not (look-around, backreferences, a `{` that is not a repetition) quarantines that path with a diagnostic, and `--regex-keep-exact-paths` keeps `Exact` paths exact";
+const USE_REGEX: &str = "paths are compiled by the regex crate's engine (linear time, ASCII case-insensitive, on the path as received, undecoded): a pattern PCRE accepts but it does not (look-around, backreferences, atomic groups) quarantines that path with a diagnostic, a `{` that is not a repetition is a literal as in PCRE, and `--regex-keep-exact-paths` keeps `Exact` paths exact";
 const REWRITE_TARGET: &str = "`$1`–`$9` of the path regex, query string kept, percent-encoding carried as received; a target with an nginx variable (`$host`, `$0`) or an absolute URL (a redirect in nginx) is an error and the paths it would rewrite are not served";
 const APP_ROOT: &str = "`/` answers 302 to `<scheme>://<Host><app-root>` when `/` matches one of the host's paths; a value with an nginx variable is ignored with a warning, and of two Ingresses giving one host different roots the oldest wins";
 const FORWARDED_PREFIX: &str = "sent with rewritten requests only, with the rewrite's `$1`–`$9`; a value with an nginx variable is ignored with a warning";

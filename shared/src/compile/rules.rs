@@ -40,10 +40,12 @@ use crate::paths::regex::{RegexError, RegexPath, RegexRejected};
 use crate::table::basic_auth::BasicAuth;
 use crate::table::rewrite::Rewrite;
 use crate::table::{ExternalAuth, Refusal, Route, RouteOptions, Satisfy};
+use strict_path::strictly_valid;
 
 mod basic_auth;
 pub(super) mod client_auth;
 mod external_auth;
+mod strict_path;
 mod upstream;
 
 /// What every claim of one Ingress shares.
@@ -195,15 +197,6 @@ fn compile_path(
         return;
     }
     claim(c, ctx, host, kind, path, &p.backend);
-}
-
-/// ingress-nginx's `validPathType`, `(?i)^/[[:alnum:]._\-/]*$` (inspector/rules.go), which
-/// its admission check applies to every non-empty `Exact` and `Prefix` path.
-pub(super) fn strictly_valid(path: &str) -> bool {
-    path.strip_prefix('/').is_some_and(|rest| {
-        rest.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
-    })
 }
 
 /// Claims host + kind + path for `backend`, unless an earlier Ingress holds it.

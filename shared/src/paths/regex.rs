@@ -35,6 +35,9 @@ use regex_automata::{Anchored, Input};
 
 use super::PathKind;
 
+mod pcre;
+pub(crate) use pcre::literal_braces;
+
 /// Largest compiled form (Thompson NFA) of one path. Generous for any path expression: a
 /// counted repetition of a class (`[a-z0-9]{1,64}`) takes a few KiB; nested counted
 /// repetitions (`((a{100}){100}){100}`) do not fit.
@@ -110,9 +113,10 @@ impl RegexPath {
     }
 }
 
-/// `^<path>`, as ingress-nginx's `buildLocation` writes it.
+/// `^<path>`, as ingress-nginx's `buildLocation` writes it, with the braces PCRE reads as
+/// literals escaped for the engine ([`literal_braces`]).
 fn location_pattern(path: &str) -> String {
-    format!("^{path}")
+    format!("^{}", literal_braces(path))
 }
 
 /// The last line of a (multi-line) parser message: the reason, without the caret drawing.

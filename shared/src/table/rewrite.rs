@@ -27,7 +27,7 @@ use regex_automata::meta::{self, Regex};
 use regex_automata::util::primitives::NonMaxUsize;
 use regex_automata::{Anchored, Input};
 
-use crate::paths::regex::{PATH_LIMIT, RegexError, one_line, syntax_config};
+use crate::paths::regex::{PATH_LIMIT, RegexError, literal_braces, one_line, syntax_config};
 
 /// Groups a template can name: `$1` … `$9` (nginx reads one digit).
 const GROUPS: usize = 9;
@@ -190,7 +190,7 @@ impl Rewrite {
                     .auto_prefilter(false)
                     .dfa(false),
             )
-            .build(path)
+            .build(&literal_braces(path))
             .map_err(|e| match (e.size_limit(), e.syntax_error()) {
                 (Some(_), _) => RegexError::TooLarge,
                 (None, Some(syntax)) => RegexError::Syntax(one_line(&syntax.to_string())),

@@ -177,3 +177,62 @@ fn rule_without_paths_serves_root_from_default_backend() {
     );
     assert_eq!(m.backend.service.service.name, "web");
 }
+
+/// `--strict-validate-path-type` (on by default): ingress-nginx's ConfigMap
+/// `strict-validate-path-type` (configmap.md) and its admission e2e test "should return an
+/// error if there is an invalid path and wrong pathType is set" (test/e2e/admission/
+/// admission.go). ingress-nginx's webhook refuses the whole Ingress; Strait skips the
+/// offending `Exact` / `Prefix` path with an `InvalidPath` error and serves the Ingress's other
+/// paths: `ImplementationSpecific` ones whatever their characters, and an empty path (which
+/// ingress-nginx skips before its check; a `Prefix` one is `/`). Off, the path is
+/// served (as the plain prefix it is on a host without regex paths).
+#[test]
+fn strict_path_type_validation_skips_only_the_offending_path() {
+    let ingress = || {
+        Ing::new("default", "app")
+            .rule(
+                "a.example.com",
+                vec![
+                    path("Prefix", "/api", "web", 80),
+                    path("Prefix", "/foo/bar/[a-z]{3}", "web", 80),
+                    path("Exact", "/x+y", "web", 80),
+                    path("ImplementationSpecific", "/any+thing", "web", 80),
+                ],
+            )
+            .rule("b.example.com", vec![path("Prefix", "", "web", 80)])
+            .build()
+    };
+    let mut world = World::new();
+    world.apply(ingress());
+    let compiled = world.compile();
+    let errors = with_reason(&compiled, Reason::InvalidPath);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    for offending in ["Prefix path \"/foo/bar/[a-z]{3}\"", "Exact path \"/x+y\""] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(offending) && e.contains("--strict-validate-path-type")),
+            "{offending}: {errors:?}"
+        );
+    }
+    let table = &compiled.table;
+    let app = Some("default/app");
+    assert_eq!(owner(table, "a.example.com", "/api/v1").as_deref(), app);
+    assert_eq!(
+        owner(table, "a.example.com", "/any+thing/1").as_deref(),
+        app
+    );
+    assert_eq!(owner(table, "a.example.com", "/foo/bar/[a-z]{3}"), None);
+    assert_eq!(owner(table, "a.example.com", "/x+y"), None);
+    assert_eq!(owner(table, "b.example.com", "/any").as_deref(), app);
+
+    world.config.strict_validate_path_type = false;
+    let compiled = world.compile();
+    assert!(with_reason(&compiled, Reason::InvalidPath).is_empty());
+    let table = &compiled.table;
+    assert_eq!(
+        owner(table, "a.example.com", "/foo/bar/[a-z]{3}/x").as_deref(),
+        app
+    );
+    assert_eq!(owner(table, "a.example.com", "/x+y").as_deref(), app);
+}
