@@ -1,13 +1,16 @@
-//! Upstream protocols through Strait, in one process on loopback: HTTP/1.1 clients to a route
-//! whose backend speaks HTTP/1.1 (`backend-protocol` unset) and to one speaking HTTP/2
-//! (`H2C`), then gRPC unary calls (HTTP/2 client, `GRPC` route) through Strait beside the same
-//! calls straight to the server. Reports requests/s and the process's CPU per request
-//! (Strait, backends and clients together: compare the rows, not the absolute values).
+//! Upstream protocols through Strait, in one process on loopback: HTTP/1.1 keep-alive clients
+//! to a route whose backend speaks HTTP/1.1 (`backend-protocol` unset) and to one speaking
+//! HTTP/2 (`H2C`), the same backend for both; then gRPC unary calls (HTTP/2 client, `GRPC`
+//! route) through Strait beside the same calls straight to the backend. Reports requests/s,
+//! the CPU per request of Strait's data path (its one worker thread, `--workers 1`: the
+//! `strait-worker-*` threads' CPU time from `/proc/self/task`) and of the whole process
+//! (Strait, backend and clients).
 //!
 //!   cargo run -p strait-benches --release --example upstream_protocols -- \
 //!       [concurrency=32] [seconds=5]
 //!
-//! The lead runs it for benches/RESULTS.md ("Upstream protocols").
+//! Each load runs for `seconds` after a one-second warm-up of the same load (connections and
+//! pools opened), which is not counted.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -21,9 +24,9 @@ use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use strait_benches::load::procs::cpu_seconds;
+use strait_benches::load::procs::{cpu_seconds, ticks_per_second};
+use strait_e2e::Manifests;
 use strait_e2e::manifests::{IngressB, backend, our_class};
-use strait_e2e::{Manifests, start};
 use tokio::net::{TcpListener, TcpStream};
 
 const BODY: &[u8] = b"{\"ok\":true}";
@@ -49,40 +52,93 @@ async fn main() -> anyhow::Result<()> {
     }
     let manifests = Manifests::new();
     manifests.write_list("bench.json", &items);
-    let running = start(manifests.path()).await;
+    let mut config = strait_e2e::config(manifests.path());
+    config.workers = 1;
+    let running = strait_controller::serve::start(config).await?;
     let strait = running.http_addr;
+    let warm_up = Duration::from_secs(1);
 
-    println!("| load | requests/s | CPU µs/request |");
-    println!("| --- | --- | --- |");
+    println!("| load | requests/s | Strait CPU µs/request | process CPU µs/request |");
+    println!("| --- | --- | --- | --- |");
     for (label, host) in [
         ("HTTP/1.1 client → h1 upstream", "h1.bench"),
-        ("HTTP/1.1 client → h2 upstream", "h2.bench"),
+        ("HTTP/1.1 client → h2 upstream (`H2C`)", "h2.bench"),
     ] {
-        let (rate, cpu) = measure(run, || h1_load(strait, host, concurrency, run)).await;
-        println!("| {label} | {rate:.0} | {cpu:.1} |");
+        h1_load(strait, host, concurrency, warm_up).await;
+        let m = measure(run, || h1_load(strait, host, concurrency, run)).await;
+        println!("| {label} | {m} |");
     }
-    let (rate, cpu) = measure(run, || grpc_load(strait, "grpc.bench", concurrency, run)).await;
-    println!("| gRPC unary through Strait | {rate:.0} | {cpu:.1} |");
-    let (rate, cpu) = measure(run, || {
+    grpc_load(strait, "grpc.bench", concurrency, warm_up).await;
+    let m = measure(run, || grpc_load(strait, "grpc.bench", concurrency, run)).await;
+    println!("| gRPC unary through Strait (`GRPC`) | {m} |");
+    grpc_load(backend_addr, "grpc.bench", concurrency, warm_up).await;
+    let m = measure(run, || {
         grpc_load(backend_addr, "grpc.bench", concurrency, run)
     })
     .await;
-    println!("| gRPC unary direct | {rate:.0} | {cpu:.1} |");
+    println!("| gRPC unary direct to the backend | {m} |");
     Ok(())
 }
 
-/// Requests/s and CPU µs per request of one load.
-async fn measure<F, Fut>(run: Duration, load: F) -> (f64, f64)
+/// One load's figures, printed as table cells.
+struct Measured {
+    rate: f64,
+    strait_us: f64,
+    process_us: f64,
+}
+
+impl std::fmt::Display for Measured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0} | {:.1} | {:.1}",
+            self.rate, self.strait_us, self.process_us
+        )
+    }
+}
+
+/// Requests/s and CPU µs per request (Strait's workers, the whole process) of one load.
+async fn measure<F, Fut>(run: Duration, load: F) -> Measured
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = u64>,
 {
     let pid = std::process::id();
-    let cpu = cpu_seconds(pid);
+    let (process, strait) = (cpu_seconds(pid), worker_cpu_seconds());
     let done = load().await;
-    let cpu = cpu_seconds(pid) - cpu;
+    let (process, strait) = (cpu_seconds(pid) - process, worker_cpu_seconds() - strait);
     let n = done.max(1) as f64;
-    (n / run.as_secs_f64(), cpu * 1e6 / n)
+    Measured {
+        rate: n / run.as_secs_f64(),
+        strait_us: strait * 1e6 / n,
+        process_us: process * 1e6 / n,
+    }
+}
+
+/// CPU time (user + system) of this process's Strait data-path threads (`strait-worker-N`,
+/// named by `strait_proxy::workers::start`), from `/proc/self/task/*/stat`.
+fn worker_cpu_seconds() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut ticks = 0u64;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // "tid (comm) state ppid …": comm may hold spaces, so split at the last ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !stat[open + 1..close].starts_with("strait-worker") {
+            continue;
+        }
+        // After the comm: state is field 3, utime field 14 and stime field 15.
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+        ticks += field(14).unwrap_or(0) + field(15).unwrap_or(0);
+    }
+    ticks as f64 / ticks_per_second() as f64
 }
 
 /// The backend: HTTP/1.1 and HTTP/2 (prior knowledge) on one port; gRPC-shaped answers to
@@ -133,6 +189,7 @@ async fn h1_load(addr: SocketAddr, host: &str, concurrency: usize, run: Duration
             let Ok(tcp) = TcpStream::connect(addr).await else {
                 return;
             };
+            let _ = tcp.set_nodelay(true);
             let Ok((mut sender, conn)) =
                 hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await
             else {
@@ -166,6 +223,9 @@ async fn grpc_load(addr: SocketAddr, host: &str, concurrency: usize, run: Durati
     let Ok(tcp) = TcpStream::connect(addr).await else {
         return 0;
     };
+    // Without it a request's HEADERS and DATA frames, written apart, meet Nagle and the peer's
+    // delayed ACK: ~40 ms a call, and the load measures that instead of the proxy.
+    let _ = tcp.set_nodelay(true);
     let Ok((sender, conn)) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
         .handshake::<_, Full<Bytes>>(TokioIo::new(tcp))
         .await
