@@ -256,6 +256,21 @@ impl Reader<'_, '_> {
         default
     }
 
+    /// `<prefix>/<name>` through `parse`; a value that does not parse is reported with `why`.
+    pub(super) fn parsed<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Option<T>,
+        why: &str,
+    ) -> Option<T> {
+        let (key, value) = self.keys.nginx(name)?;
+        let parsed = parse(value);
+        if parsed.is_none() {
+            self.invalid(&key, value, why);
+        }
+        parsed
+    }
+
     fn invalid(&mut self, key: &str, value: &str, why: &str) {
         self.diagnostics.push(Diagnostic::warning(
             self.object.clone(),

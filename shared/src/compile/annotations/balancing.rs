@@ -31,26 +31,26 @@ impl Reader<'_, '_> {
             }
         };
         let name = self
-            .parsed_text(
+            .parsed(
                 "session-cookie-name",
                 parse_cookie_name,
                 "is not a cookie name (INGRESSCOOKIE applies)",
             )
             .unwrap_or_else(|| affinity::DEFAULT_COOKIE_NAME.into());
-        let path = self.parsed_text(
+        let path = self.parsed(
             "session-cookie-path",
             |v| parse_attribute(v, true),
             "is not a cookie path (the rule's path applies)",
         );
-        let domain = self.parsed_text(
+        let domain = self.parsed(
             "session-cookie-domain",
             |v| parse_attribute(v, false),
             "is not a cookie domain (none is set)",
         );
         let seconds = "is not a whole number of seconds (not set)";
-        let expires = self.parsed_text("session-cookie-expires", parse_seconds, seconds);
-        let max_age = self.parsed_text("session-cookie-max-age", parse_seconds, seconds);
-        let same_site = self.parsed_text(
+        let expires = self.parsed("session-cookie-expires", parse_seconds, seconds);
+        let max_age = self.parsed("session-cookie-max-age", parse_seconds, seconds);
+        let same_site = self.parsed(
             "session-cookie-samesite",
             SameSite::parse,
             "is not None, Lax or Strict (not set)",
@@ -100,7 +100,7 @@ impl Reader<'_, '_> {
             }
         };
         let subset = (self.boolean_nginx("upstream-hash-by-subset") == Some(true)).then(|| {
-            self.parsed_text(
+            self.parsed(
                 "upstream-hash-by-subset-size",
                 parse_subset_size,
                 "is not a whole number above 0 (3 applies)",
@@ -108,20 +108,5 @@ impl Reader<'_, '_> {
             .unwrap_or(DEFAULT_SUBSET_SIZE)
         });
         Some(Arc::new(Hashing { by, subset }))
-    }
-
-    /// `<prefix>/<name>` through `parse`, reported with `why` when it does not parse.
-    fn parsed_text<T>(
-        &mut self,
-        name: &'static str,
-        parse: impl FnOnce(&str) -> Option<T>,
-        why: &str,
-    ) -> Option<T> {
-        let (key, value) = self.keys.nginx(name)?;
-        let parsed = parse(value);
-        if parsed.is_none() {
-            self.invalid(&key, value, why);
-        }
-        parsed
     }
 }

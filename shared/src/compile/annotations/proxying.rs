@@ -112,21 +112,6 @@ impl Reader<'_, '_> {
         )
     }
 
-    /// `<prefix>/<name>` through `parse`; a value that does not parse is reported with `why`.
-    fn parsed<T>(
-        &mut self,
-        name: &'static str,
-        parse: impl FnOnce(&str) -> Option<T>,
-        why: &str,
-    ) -> Option<T> {
-        let (key, value) = self.keys.nginx(name)?;
-        let parsed = parse(value);
-        if parsed.is_none() {
-            self.invalid(&key, value, why);
-        }
-        parsed
-    }
-
     /// `<prefix>/<name>` as a boolean (Go's `strconv.ParseBool`); unparsable: reported, `None`.
     pub(super) fn boolean_nginx(&mut self, name: &'static str) -> Option<bool> {
         let (key, value) = self.keys.nginx(name)?;
