@@ -17,6 +17,7 @@ use strait_controller::serve::Running;
 use strait_e2e::backends::{TestCa, https_echo};
 use strait_e2e::manifests::{IngressB, backend, our_class};
 use strait_e2e::mtls::connect_with;
+use strait_e2e::scrape::{Labels, Scrape};
 use strait_e2e::tls::{TestCert, cert_for, tls_secret};
 use strait_e2e::{Conn, Echo, Manifests, eventually};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -106,10 +107,18 @@ async fn leaf_for(w: &World, sni: &str) -> (CertificateDer<'static>, Conn) {
 #[tokio::test]
 async fn passthrough_beside_a_terminated_host_on_one_port() {
     let w = world(Duration::from_secs(10)).await;
+    let before = Scrape::of(&w.strait).await;
     let (leaf, mut conn) = leaf_for(&w, "pass.test").await;
     assert_eq!(leaf, w.backend_cert.der, "the backend's own certificate");
     let reply = conn.get("pass.test", "/x", &[]).await.expect("request");
     assert_eq!(reply.status, 200);
+    let spliced = Labels::from([("result".to_owned(), "spliced".to_owned())]);
+    let after = Scrape::of(&w.strait).await;
+    assert_eq!(
+        after.increase(&before, "strait_passthrough_connections_total", &spliced),
+        1.0,
+        "one connection spliced"
+    );
     let seen = reply.json();
     assert_eq!(seen["tls"], true, "TLS terminated by the backend: {seen}");
     assert_eq!(seen["sni"], "pass.test", "{seen}");

@@ -14,6 +14,7 @@
 //! | `strait_upstream_retries_total` | counter | — |
 //! | `strait_upstream_ejections_total` | counter | — |
 //! | `strait_auth_requests_total` | counter | result |
+//! | `strait_passthrough_connections_total` | counter | result |
 //! | `strait_client_connections_active` | gauge | listener |
 //! | `strait_client_connections_total` | counter | listener |
 //! | `strait_client_connections_rejected_total` | counter | listener |
@@ -69,10 +70,12 @@ pub(crate) type Counter = prometheus_client::metrics::counter::Counter<u64, shar
 pub(crate) type Histogram = shard::ShardedHistogram;
 
 use labels::{
-    AuthLabels, DurationLabels, IngressLabels, LimitLabels, Name, RequestLabels,
+    AuthLabels, DurationLabels, IngressLabels, LimitLabels, Name, PassthroughLabels, RequestLabels,
     UpstreamErrorLabels, UpstreamLabels,
 };
-pub(crate) use labels::{AuthResult, MethodLabel, ProxyHeaderRejection, StatusLabel, TlsFailure};
+pub(crate) use labels::{
+    AuthResult, MethodLabel, PassthroughResult, ProxyHeaderRejection, StatusLabel, TlsFailure,
+};
 use listener::ListenerFamilies;
 pub(crate) use listener::ListenerHandles;
 use routes::RouteCache;
@@ -146,6 +149,12 @@ const AUTH_REQUESTS: Def = Def {
     help: "External-auth checks, by result: allowed, denied (401/403), cached (answered from \
            the worker's auth cache), error and timeout (both answered 500)",
 };
+const PASSTHROUGH: Def = Def {
+    name: "passthrough_connections",
+    exposed: "strait_passthrough_connections_total",
+    help: "TLS passthrough connections (ssl-passthrough), by result: spliced to a backend, \
+           unreachable (no endpoint accepted) or failed (the ClientHello could not be replayed)",
+};
 const CONNECTIONS_ACTIVE: Def = Def {
     name: "client_connections_active",
     exposed: "strait_client_connections_active",
@@ -204,6 +213,7 @@ pub const NAMES: &[(&str, &str)] = &[
     (UPSTREAM_RETRIES.exposed, UPSTREAM_RETRIES.help),
     (UPSTREAM_EJECTIONS.exposed, UPSTREAM_EJECTIONS.help),
     (AUTH_REQUESTS.exposed, AUTH_REQUESTS.help),
+    (PASSTHROUGH.exposed, PASSTHROUGH.help),
     (CONNECTIONS_ACTIVE.exposed, CONNECTIONS_ACTIVE.help),
     (CONNECTIONS.exposed, CONNECTIONS.help),
     (CONNECTIONS_REJECTED.exposed, CONNECTIONS_REJECTED.help),
@@ -262,12 +272,14 @@ struct Families {
     upstream_retries: Counter,
     upstream_ejections: Counter,
     auth_requests: Family<AuthLabels, Counter>,
+    passthrough: Family<PassthroughLabels, Counter>,
     listener: ListenerFamilies,
     access_log_dropped: Counter,
     limit_rejections: Family<LimitLabels, Counter>,
     // Handles of bounded series, created up front: no lookup when they count.
     upstream_error_kinds: [Counter; UpstreamErrorKind::ALL.len()],
     auth_results: [Counter; AuthResult::ALL.len()],
+    passthrough_results: [Counter; PassthroughResult::ALL.len()],
     http: ListenerHandles,
     https: ListenerHandles,
 }
@@ -355,6 +367,10 @@ impl ProxyMetrics {
         self.inner.upstream_ejections.inc();
     }
 
+    pub(crate) fn passthrough(&self, result: PassthroughResult) {
+        self.inner.passthrough_results[result as usize].inc();
+    }
+
     pub(crate) fn auth_request(&self, result: AuthResult) {
         self.inner.auth_results[result as usize].inc();
     }
@@ -403,6 +419,12 @@ impl Default for Families {
                 result: AuthResult::ALL[i],
             })
         });
+        let passthrough = Family::<PassthroughLabels, Counter>::default();
+        let passthrough_results = std::array::from_fn(|i| {
+            passthrough.get_or_create_owned(&PassthroughLabels {
+                result: PassthroughResult::ALL[i],
+            })
+        });
         let route = RouteFamilies {
             request_bytes: Family::default(),
             response_bytes: Family::default(),
@@ -419,6 +441,8 @@ impl Default for Families {
             upstream_retries: Counter::default(),
             upstream_ejections: Counter::default(),
             auth_requests,
+            passthrough,
+            passthrough_results,
             auth_results,
             http: listener.handles(Scheme::Http),
             https: listener.handles(Scheme::Https),
@@ -448,6 +472,7 @@ impl Families {
         add(r, &UPSTREAM_RETRIES, self.upstream_retries.clone());
         add(r, &UPSTREAM_EJECTIONS, self.upstream_ejections.clone());
         add(r, &AUTH_REQUESTS, self.auth_requests.clone());
+        add(r, &PASSTHROUGH, self.passthrough.clone());
         add(r, &CONNECTIONS_ACTIVE, listener.connections_active.clone());
         add(r, &CONNECTIONS, listener.connections.clone());
         add(

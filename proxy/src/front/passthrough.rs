@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 
 use super::client_hello::{MAX_HELLO_BYTES, Peek, peek};
 use crate::drain::{self, Phase, Signal};
+use crate::metrics::PassthroughResult;
 use crate::proxy::Proxy;
 use crate::proxy_protocol::Rewind;
 use crate::upgrade::idle;
@@ -143,8 +144,10 @@ pub(crate) async fn splice(
             Err(_) => tracing::debug!(%addr, "passthrough connect timed out"),
         }
     }
+    let metrics = &proxy.metrics;
     let Some((mut stream, addr)) = upstream else {
         tracing::debug!(client = %client_addr, "passthrough closed: no backend endpoint answered");
+        metrics.passthrough(PassthroughResult::Unreachable);
         return;
     };
     if let Err(error) = stream.set_nodelay(true) {
@@ -152,8 +155,10 @@ pub(crate) async fn splice(
     }
     if let Err(error) = stream.write_all(&hello).await {
         tracing::debug!(%addr, %error, "passthrough closed: replaying the ClientHello failed");
+        metrics.passthrough(PassthroughResult::Failed);
         return;
     }
+    metrics.passthrough(PassthroughResult::Spliced);
     drop(hello);
     let activity = idle::Activity::new();
     let mut client = idle::Watched {

@@ -231,6 +231,29 @@ impl AuthResult {
     }
 }
 
+/// How a passthrough connection ended up (`passthrough_connections_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum PassthroughResult {
+    /// Spliced to a backend endpoint.
+    Spliced,
+    /// No endpoint of the host's backend accepted the connection (or none was ready).
+    Unreachable,
+    /// The backend took the connection but the buffered ClientHello could not be replayed.
+    Failed,
+}
+
+impl PassthroughResult {
+    pub(crate) const ALL: [Self; 3] = [Self::Spliced, Self::Unreachable, Self::Failed];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Spliced => "spliced",
+            Self::Unreachable => "unreachable",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 macro_rules! label_value_from_as_str {
     ($($t:ty),*) => {$(
         impl EncodeLabelValue for $t {
@@ -242,6 +265,7 @@ macro_rules! label_value_from_as_str {
 }
 
 label_value_from_as_str!(
+    PassthroughResult,
     MethodLabel,
     StatusLabel,
     TlsFailure,
@@ -336,6 +360,12 @@ impl EncodeLabelSet for UpstreamLabels {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub(crate) struct AuthLabels {
     pub result: AuthResult,
+}
+
+/// `passthrough_connections_total`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(crate) struct PassthroughLabels {
+    pub result: PassthroughResult,
 }
 
 /// `upstream_errors_total`.
