@@ -138,7 +138,9 @@ pub(crate) fn to(target: &Redirect, scheme: Scheme, raw_host: &str) -> Response<
     // Checked when the table was built: only characters valid in a header. A path is made
     // absolute as nginx's `absolute_redirect on` does, with `port_in_redirect off`: the
     // request's scheme and host without its port.
-    let location = if target.location.starts_with('/') && !target.relative {
+    let location = if let Some(sent) = &target.sent {
+        Some(sent.clone())
+    } else if target.location.starts_with('/') {
         let host = raw_host.rsplit_once(':').map_or(raw_host, |(h, p)| {
             if p.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(':') {
                 h
@@ -149,7 +151,7 @@ pub(crate) fn to(target: &Redirect, scheme: Scheme, raw_host: &str) -> Response<
         let url = format!("{}://{host}{}", scheme.as_str(), target.location);
         HeaderValue::from_str(&url).ok()
     } else {
-        HeaderValue::from_str(&target.location).ok()
+        None
     };
     redirect(code, location, "redirecting")
 }

@@ -60,11 +60,7 @@ fn use_port_in_redirects_names_443() {
 /// redirect.go "should respond with a standard redirect code" / "custom redirect code".
 #[test]
 fn a_route_redirect_sends_its_code_and_location_as_given() {
-    let target = Redirect {
-        location: "http://redirect.example.com".into(),
-        code: 308,
-        relative: false,
-    };
+    let target = Redirect::new("http://redirect.example.com".into(), 308, false);
     let r = to(&target, Scheme::Http, "host.test");
     assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(location(&r), "http://redirect.example.com");

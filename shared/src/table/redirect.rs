@@ -21,6 +21,25 @@ pub struct Redirect {
     /// path is sent as written. Otherwise the proxy makes it absolute with the request's
     /// scheme and host, as nginx does (relativeredirects.go).
     pub relative: bool,
+    /// `Location` ready to send when `location` goes out as written (a URL, or a path with
+    /// `relative`), built once with the table; `None` when the proxy makes it absolute.
+    pub sent: Option<http::HeaderValue>,
+}
+
+impl Redirect {
+    pub fn new(location: Box<str>, code: u16, relative: bool) -> Self {
+        let as_written = relative || !location.starts_with('/');
+        // `location` passed the URL validator: every character is valid in a header.
+        let sent = as_written
+            .then(|| http::HeaderValue::from_str(&location).ok())
+            .flatten();
+        Self {
+            location,
+            code,
+            relative,
+            sent,
+        }
+    }
 }
 
 /// Why a redirect target was not accepted.

@@ -58,11 +58,7 @@ impl Reader<'_, '_> {
             }
         };
         let relative = self.boolean_nginx("relative-redirects") == Some(true);
-        Some(Arc::new(Redirect {
-            location,
-            code,
-            relative,
-        }))
+        Some(Arc::new(Redirect::new(location, code, relative)))
     }
 
     /// How the Ingress's HTTPS redirects write `Location`.
