@@ -22,7 +22,7 @@ use crate::activity::InFlight;
 use crate::exchange::Exchange;
 use crate::metrics::Counter;
 use crate::policy::limits::Slot;
-use crate::pool::Link;
+use crate::pool::{Link, Payload};
 
 mod replay;
 mod stall;
@@ -49,14 +49,14 @@ pub struct ResponseBody {
 enum Kind {
     /// The upstream's body and the connection it streams over (`None` once it went back to
     /// the pool, or for an upgrade).
-    Upstream(Incoming, Option<Link>),
+    Upstream(Payload, Option<Link>),
     Full(Option<Bytes>),
 }
 
 impl ResponseBody {
-    /// The upstream's body; `link` is polled while the body streams (it moves the body's
-    /// bytes) and released to its pool when the body ends.
-    pub(crate) fn upstream(body: Incoming, link: Option<Link>) -> Self {
+    /// The upstream's body; an HTTP/1.1 body is read from `link`, which goes back to its pool
+    /// when the body ends.
+    pub(crate) fn upstream(body: Payload, link: Option<Link>) -> Self {
         Self {
             kind: Kind::Upstream(body, link),
             in_flight: None,
@@ -109,10 +109,7 @@ impl Body for ResponseBody {
         let this = self.get_mut();
         let polled = match &mut this.kind {
             Kind::Upstream(body, link) => {
-                if let Some(link) = link {
-                    link.drive(cx);
-                }
-                let polled = Pin::new(&mut *body).poll_frame(cx);
+                let polled = body.poll_frame(link.as_mut(), cx);
                 if let Some(timer) = &mut this.read_timer {
                     if !polled.is_pending() {
                         timer.progressed();
@@ -128,7 +125,7 @@ impl Body for ResponseBody {
                     Poll::Ready(Some(Err(_))) | Poll::Pending => false,
                 };
                 if ended && let Some(link) = link.take() {
-                    link.release(cx);
+                    link.release();
                 }
                 polled
             }
@@ -165,7 +162,7 @@ impl Drop for ResponseBody {
             && body.is_end_stream()
             && let Some(link) = link.take()
         {
-            link.release_now();
+            link.release();
         }
     }
 }

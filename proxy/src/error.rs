@@ -10,6 +10,10 @@ use strait_shared::Refusal;
 
 use crate::body::ResponseBody;
 
+mod upstream;
+
+pub use upstream::UpstreamError;
+
 /// Whose fault a failed request was; a bounded label for logs and metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Fault {
@@ -114,14 +118,23 @@ impl UpstreamErrorKind {
     }
 
     /// The kind of an exchange that failed after the request may have been sent.
-    fn of_exchange(error: &hyper::Error) -> Self {
-        if error.is_parse() || error.is_parse_status() || error.is_parse_too_large() {
+    fn of_exchange(error: &UpstreamError) -> Self {
+        if error.is_invalid_header() {
             return Self::Protocol;
         }
-        if error.is_incomplete_message() || error.is_closed() || error.is_canceled() {
-            return Self::Reset;
-        }
-        let io = std::error::Error::source(error).and_then(|e| e.downcast_ref::<io::Error>());
+        let io = match error {
+            UpstreamError::Closed => return Self::Reset,
+            UpstreamError::Http2(error)
+                if error.is_incomplete_message() || error.is_closed() || error.is_canceled() =>
+            {
+                return Self::Reset;
+            }
+            UpstreamError::Http2(error) => {
+                std::error::Error::source(error).and_then(|e| e.downcast_ref::<io::Error>())
+            }
+            UpstreamError::Io(error) => Some(error),
+            _ => None,
+        };
         match io {
             Some(io) => match Self::of_connect(io) {
                 Self::Refused | Self::Timeout | Self::Unreachable => Self::Other,
@@ -268,7 +281,7 @@ pub enum ProxyError {
     Upstream {
         addr: SocketAddr,
         #[source]
-        source: hyper::Error,
+        source: UpstreamError,
     },
     /// 400, 403, 421 or a 302 to the error page: the route's client-certificate auth refused
     /// the request (see [`crate::policy::client_cert`]).

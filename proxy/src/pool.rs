@@ -1,19 +1,19 @@
-//! Upstream HTTP/1.1 connections with keep-alive pooling, over `hyper::client::conn::http1`,
-//! driven in the task of the request that uses them: no connection task, no channel hop
-//! between tasks, no spawn per request (docs/architecture.md, "Workers").
+//! Upstream HTTP/1.1 connections with keep-alive pooling, over Strait's own HTTP/1.1 client
+//! codec ([`h1`]), driven in the task of the request that uses them: no connection task, no
+//! channel hop between tasks, no spawn per request (docs/architecture.md, "Workers").
 //!
-//! A [`Link`] is one upstream connection: hyper's request handle and its connection future,
-//! which the request's task polls itself — while waiting for the response headers here, then
-//! from the response body ([`crate::body::ResponseBody`]) while the body streams. When the body
-//! ends the link goes back to its pool at once, in the same poll. An idle link is not polled;
-//! checkout polls it once (no syscall unless its socket turned readable) to see whether the
-//! upstream closed it meanwhile.
+//! A [`Link`] is one upstream connection, which the request's task reads and writes itself —
+//! the exchange future until the response headers are in, then the response body
+//! ([`crate::body::ResponseBody`], through [`Payload`]) while it streams. When the body ends
+//! the link goes back to its pool at once, in the same poll. An idle link is not polled;
+//! checkout looks at its socket once (no syscall unless it turned readable) to see whether
+//! the upstream closed it meanwhile.
 //!
 //! Per upstream address a stack of idle links (most recent on top). A request goes on a pooled
-//! link when one is usable, else on a fresh one. `try_send_request` hands a request back when
-//! a connection failed before it was written, so a stale pooled connection costs a retry, not
-//! an error, and a fresh connection that fails the same way counts as a connect failure the
-//! caller may retry on another endpoint (`crate::upstream`).
+//! link when one is usable, else on a fresh one. A connection that fails before a byte of the
+//! request was written hands the request back, so a stale pooled connection costs a retry,
+//! not an error, and a fresh connection that fails the same way counts as a connect failure
+//! the caller may retry on another endpoint (`crate::upstream`).
 //!
 //! Every connection's IO carries the send timer ([`send_timer`], nginx's `proxy_send_timeout`):
 //! a write the upstream leaves pending longer than the route's send timeout fails the
@@ -29,19 +29,14 @@
 //! requests of a worker ([`h2`]): a link on one holds a stream, not the connection.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use http::{Request, Response};
-use hyper::body::Incoming;
-use hyper::client::conn::{http1, http2};
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::http2;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -49,15 +44,19 @@ use crate::body::RequestBody;
 use crate::config::ProxyConfig;
 use crate::error::ProxyError;
 use crate::metrics::Histogram;
-use attempt::{Either, Exchange, Limits, failed, headers_within, prepare_h2};
+use attempt::{Limits, failed, headers_within, prepare_h2};
 use send_timer::{SendTimeout, Timed};
 use strait_shared::table::Timeouts;
 
 mod attempt;
+mod h1;
 mod h2;
+mod payload;
 mod send_timer;
 pub(crate) mod tls;
 
+pub(crate) use h1::Upgraded;
+pub(crate) use payload::Payload;
 pub(crate) use tls::TlsDest;
 
 /// Where a link goes: an address and how to speak to it.
@@ -104,18 +103,12 @@ impl Wire {
     }
 }
 
-pub(crate) type Sender = http1::SendRequest<RequestBody>;
-
 /// A map keyed by destination. Destinations come from the table, never from a request, so a
 /// fast hasher is safe here (std's SipHash cost two hashes per request on the pool alone).
 type DestMap<V> = HashMap<Dest, V, foldhash::fast::RandomState>;
 
-/// hyper's connection future (with upgrades); its type cannot be named outside hyper.
-type Driver = Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
-
-/// One upstream exchange's connection: an HTTP/1.1 connection of its own (the request handle
-/// and the connection future that moves its bytes, polled by whoever holds the link), or a
-/// stream on a shared HTTP/2 connection.
+/// One upstream exchange's connection: an HTTP/1.1 connection of its own (read and written by
+/// whoever holds the link), or a stream on a shared HTTP/2 connection.
 pub(crate) struct Link {
     conn: Conn,
     dest: Dest,
@@ -127,9 +120,7 @@ pub(crate) struct Link {
 
 enum Conn {
     H1 {
-        sender: Sender,
-        /// `None` once the connection future has finished (closed, failed, or upgraded).
-        driver: Option<Driver>,
+        conn: h1::H1,
         /// The send timeout its IO enforces, set for each request.
         send_timeout: SendTimeout,
     },
@@ -142,14 +133,13 @@ enum Conn {
 
 impl std::fmt::Debug for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let open = match &self.conn {
-            Conn::H1 { driver, .. } => driver.is_some(),
-            Conn::H2 { sender, .. } => !sender.is_closed(),
+        let mut debug = f.debug_struct("Link");
+        debug.field("dest", &self.dest);
+        match &self.conn {
+            Conn::H1 { conn, .. } => debug.field("h1", conn),
+            Conn::H2 { sender, .. } => debug.field("h2_open", &!sender.is_closed()),
         };
-        f.debug_struct("Link")
-            .field("dest", &self.dest)
-            .field("open", &open)
-            .finish_non_exhaustive()
+        debug.finish_non_exhaustive()
     }
 }
 
@@ -163,75 +153,32 @@ impl Link {
         self.connect_time
     }
 
-    /// Moves the connection's bytes: polls its future until it would block. Once it has
-    /// finished the link is dead (the response body, if any, gets hyper's error). A shared
-    /// HTTP/2 connection moves in its own task: nothing to do.
-    pub(crate) fn drive(&mut self, cx: &mut Context<'_>) {
-        if let Conn::H1 {
-            driver: slot @ Some(_),
-            ..
-        } = &mut self.conn
-            && let Some(driver) = slot
-            && let Poll::Ready(ended) = driver.as_mut().poll(cx)
-        {
-            if let Err(error) = ended {
-                tracing::debug!(addr = %self.dest.addr, %error, "upstream connection ended with an error");
-            }
-            *slot = None;
-        }
-    }
-
     /// The response has been read to its end: back to the pool when the connection can take
     /// another request now, else closed. An HTTP/2 stream is given back.
-    pub(crate) fn release(mut self, cx: &mut Context<'_>) {
-        // One more turn lets hyper see the exchange is over and ask for the next request.
-        self.drive(cx);
-        if let Conn::H1 {
-            sender,
-            driver: Some(_),
-            ..
-        } = &self.conn
-            && sender.is_ready()
+    pub(crate) fn release(self) {
+        if let Conn::H1 { conn, .. } = &self.conn
+            && conn.may_continue()
         {
             let pool = self.pool.clone();
             pool.push(self);
         }
     }
 
-    /// [`Link::release`] from a place with no task context (a body dropped at its end).
-    pub(crate) fn release_now(self) {
-        self.release(&mut Context::from_waker(Waker::noop()));
-    }
-
-    /// The upgraded (101) connection: its future must keep running until hyper hands the
-    /// socket over; it runs in a task of its own while the tunnel lives. `None` on HTTP/2,
+    /// The upgraded (101) connection, the upstream side of the tunnel. `None` on HTTP/2,
     /// which has no 101.
-    pub(crate) fn into_upgrade(self) -> Option<Sender> {
-        let Conn::H1 { sender, driver, .. } = self.conn else {
-            return None;
-        };
-        if let Some(driver) = driver {
-            let addr = self.dest.addr;
-            tokio::spawn(async move {
-                if let Err(error) = driver.await {
-                    tracing::debug!(%addr, %error, "upgraded upstream connection ended with an error");
-                }
-            });
+    pub(crate) fn into_upgraded(self) -> Option<Upgraded> {
+        match self.conn {
+            Conn::H1 { conn, .. } => Some(conn.into_upgraded()),
+            Conn::H2 { .. } => None,
         }
-        Some(sender)
     }
 
-    /// Whether a pooled link can take a request: open, ready, not idle too long. Polls the
-    /// connection once (without a waker worth waking: nothing waits on an idle link) so a
-    /// close by the upstream is seen.
+    /// Whether a pooled link can take a request: open, the last exchange ended cleanly, not
+    /// idle too long.
     fn usable(&mut self, idle_since: Instant, now: Instant, idle_timeout: Duration) -> bool {
-        self.drive(&mut Context::from_waker(Waker::noop()));
-        match &self.conn {
-            Conn::H1 { sender, driver, .. } => {
-                driver.is_some()
-                    && !sender.is_closed()
-                    && sender.is_ready()
-                    && now.saturating_duration_since(idle_since) < idle_timeout
+        match &mut self.conn {
+            Conn::H1 { conn, .. } => {
+                now.saturating_duration_since(idle_since) < idle_timeout && conn.reusable()
             }
             Conn::H2 { .. } => false,
         }
@@ -241,7 +188,7 @@ impl Link {
 /// A response's headers and the link it came on (the body still streams over it).
 #[derive(Debug)]
 pub(crate) struct Sent {
-    pub response: Response<Incoming>,
+    pub response: Response<Payload>,
     pub link: Link,
 }
 
@@ -271,7 +218,6 @@ struct Inner {
     send_timeout: Duration,
     idle_timeout: Duration,
     max_idle_per_host: usize,
-    handshake: http1::Builder,
     h2_handshake: http2::Builder<hyper_util::rt::TokioExecutor>,
     idle: Mutex<Idle>,
     /// Shared HTTP/2 connections per destination ([`h2`]).
@@ -301,7 +247,10 @@ struct IdleLink {
 enum Attempt {
     Done(Result<Sent, SendError>),
     /// The connection failed before the request was written; here it is back.
-    Unsent(Request<RequestBody>, hyper::Error),
+    Unsent(
+        Request<RequestBody>,
+        Box<dyn std::error::Error + Send + Sync>,
+    ),
 }
 
 impl Pool {
@@ -314,7 +263,6 @@ impl Pool {
                 send_timeout: config.send_timeout,
                 idle_timeout: config.pool_idle_timeout,
                 max_idle_per_host: config.pool_max_idle_per_host,
-                handshake: http1::Builder::new(),
                 h2_handshake: h2::builder(),
                 idle: Mutex::new(Idle {
                     hosts: DestMap::default(),
@@ -453,39 +401,38 @@ impl Pool {
         let addr = link.dest.addr;
         let reused = link.connect_time.is_none();
         let sent = request.body_mut().watch_sent();
-        let (mut h1, mut h2) = (None, None);
+        let fail = |error| Attempt::Done(Err(SendError::Failed { error, reused }));
         match &mut link.conn {
-            Conn::H1 {
-                sender,
-                send_timeout,
-                ..
-            } => {
+            Conn::H1 { conn, send_timeout } => {
                 send_timeout.set(limits.send);
-                h1 = Some(sender.try_send_request(request));
+                match headers_within(conn.exchange(addr, request), sent, limits.read).await {
+                    Err(_elapsed) => fail(ProxyError::UpstreamTimeout { addr }),
+                    Ok(Ok((response, body))) => {
+                        let response = response.map(|()| Payload::H1(body));
+                        Attempt::Done(Ok(Sent { response, link }))
+                    }
+                    Ok(Err(h1::Failure::Unsent(request, error))) => {
+                        Attempt::Unsent(request, error.into())
+                    }
+                    Ok(Err(h1::Failure::Failed(error))) => fail(error),
+                }
             }
             // The send timeout of a shared connection is the pool's (`--upstream-send-timeout`):
             // one request's cannot apply to the others' streams.
             Conn::H2 { sender, .. } => {
                 prepare_h2(&mut request, link.dest.via.tls.is_some());
-                h2 = Some(sender.try_send_request(request));
+                match headers_within(sender.try_send_request(request), sent, limits.read).await {
+                    Err(_elapsed) => fail(ProxyError::UpstreamTimeout { addr }),
+                    Ok(Ok(response)) => {
+                        let response = response.map(Payload::H2);
+                        Attempt::Done(Ok(Sent { response, link }))
+                    }
+                    Ok(Err(mut error)) => match error.take_message() {
+                        Some(request) => Attempt::Unsent(request, error.into_error().into()),
+                        None => fail(failed(addr, error.into_error())),
+                    },
+                }
             }
-        }
-        let response = Either {
-            h1: std::pin::pin!(h1),
-            h2: std::pin::pin!(h2),
-        };
-        let exchange = Exchange {
-            response: std::pin::pin!(response),
-            link: &mut link,
-        };
-        let fail = |error| Attempt::Done(Err(SendError::Failed { error, reused }));
-        match headers_within(exchange, sent, limits.read).await {
-            Err(_elapsed) => fail(ProxyError::UpstreamTimeout { addr }),
-            Ok(Ok(response)) => Attempt::Done(Ok(Sent { response, link })),
-            Ok(Err(mut error)) => match error.take_message() {
-                Some(request) => Attempt::Unsent(request, error.into_error()),
-                None => fail(failed(addr, error.into_error())),
-            },
         }
     }
 
@@ -517,14 +464,16 @@ impl Pool {
             // The send timer watches the socket's writes, under TLS too.
             let stream = Timed::new(stream, send_timeout.clone());
             match &dest.via.tls {
-                None if wire == Wire::H2 => Ok(Opened::H2(self.h2_handshake(stream).await?)),
-                None => self.handshake(stream).await.map(Opened::H1),
+                None if wire == Wire::H2 => {
+                    Ok::<_, io::Error>(Opened::H2(self.h2_handshake(stream).await?))
+                }
+                None => Ok(Opened::H1(h1::H1::new(stream))),
                 Some(tls) => {
                     let stream = tls::connect(tls, wire, stream).await?;
                     if wire == Wire::H2 || (wire == Wire::Alpn && tls::negotiated_h2(&stream)) {
                         Ok(Opened::H2(self.h2_handshake(stream).await?))
                     } else {
-                        self.handshake(stream).await.map(Opened::H1)
+                        Ok(Opened::H1(h1::H1::new(stream)))
                     }
                 }
             }
@@ -535,11 +484,7 @@ impl Pool {
         let connect_time = started.elapsed();
         self.inner.connect_time.observe(connect_time.as_secs_f64());
         let conn = match opened {
-            Opened::H1((sender, driver)) => Conn::H1 {
-                sender,
-                driver: Some(driver),
-                send_timeout,
-            },
+            Opened::H1(conn) => Conn::H1 { conn, send_timeout },
             Opened::H2(sender) => {
                 send_timeout.set(self.inner.send_timeout);
                 let stream = self.h2_register(dest, &sender);
@@ -555,20 +500,6 @@ impl Pool {
             pool: self.clone(),
             connect_time: Some(connect_time),
         })
-    }
-
-    /// HTTP/1.1 over an open stream.
-    async fn handshake<I>(&self, io: I) -> io::Result<(Sender, Driver)>
-    where
-        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
-        let (sender, conn) = self
-            .inner
-            .handshake
-            .handshake(TokioIo::new(io))
-            .await
-            .map_err(io::Error::other)?;
-        Ok((sender, Box::pin(conn.with_upgrades())))
     }
 
     fn push(&self, mut link: Link) {
@@ -595,6 +526,6 @@ impl Pool {
 
 /// A connection just opened.
 enum Opened {
-    H1((Sender, Driver)),
+    H1(h1::H1),
     H2(h2::H2Sender),
 }

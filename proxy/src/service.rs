@@ -31,7 +31,7 @@ use crate::error::{self, ProxyError};
 use crate::exchange::Exchange;
 use crate::forwarding::{self, Forwarding};
 use crate::policy::external_auth::{Asking, Cookies, Scope};
-use crate::pool::{Sent, Via};
+use crate::pool::{Payload, Sent, Via};
 use crate::upstream::{self, NO_ENDPOINTS};
 use crate::{error_pages, grpc, headers, policy, redirect, request_id, upgrade, validate};
 
@@ -529,8 +529,7 @@ fn relay_response(
                 detail: "101 Switching Protocols to a request that asked for no upgrade",
             });
         };
-        let upstream = hyper::upgrade::on(&mut response);
-        let Some(sender) = link.into_upgrade() else {
+        let Some(upstream) = link.into_upgraded() else {
             return Err(ProxyError::UpstreamProtocol {
                 addr,
                 detail: "101 Switching Protocols over HTTP/2",
@@ -542,10 +541,10 @@ fn relay_response(
             idle_timeout: read_timeout,
             limit_slot,
         };
-        upgrade::spawn_tunnel(client, upstream, sender, drain, tunnel);
+        upgrade::spawn_tunnel(client, upstream, drain, tunnel);
         headers::strip_hop_by_hop(response.headers_mut(), switching);
         *response.version_mut() = Version::HTTP_11;
-        return Ok(response.map(|body| ResponseBody::upstream(body, None)));
+        return Ok(response.map(|_| ResponseBody::upstream(Payload::EMPTY, None)));
     }
     headers::strip_hop_by_hop(response.headers_mut(), switching);
     *response.version_mut() = Version::HTTP_11;

@@ -13,7 +13,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::drain::{self, Phase, Signal};
 use crate::policy::limits::Slot;
-use crate::pool::Sender;
+use crate::pool::Upgraded;
 
 pub(crate) mod idle;
 
@@ -29,13 +29,12 @@ pub(crate) struct Tunnel {
     pub limit_slot: Option<Slot>,
 }
 
-/// Spawns the tunnel between the client and upstream sides of an accepted upgrade. The
-/// upstream `sender` is kept until the upgrade completes and then dropped. The tunnel holds a
-/// drain signal, so shutdown waits for it through the grace period and then closes it.
+/// Spawns the tunnel between the client side of an accepted upgrade (once hyper hands it over)
+/// and the upgraded upstream connection. The tunnel holds a drain signal, so shutdown waits
+/// for it through the grace period and then closes it.
 pub(crate) fn spawn_tunnel(
     client: OnUpgrade,
-    upstream: OnUpgrade,
-    sender: Sender,
+    upstream: Upgraded,
     mut drain: Signal,
     tunnel: Tunnel,
 ) {
@@ -47,20 +46,22 @@ pub(crate) fn spawn_tunnel(
     tokio::spawn(async move {
         // Given back when the task ends, whichever way.
         let _limit_slot = limit_slot;
-        let (client, upstream) = match tokio::try_join!(client, upstream) {
-            Ok(pair) => pair,
+        let client = match client.await {
+            Ok(client) => client,
             Err(error) => {
                 tracing::debug!(%addr, %error, "upgrade did not complete");
                 return;
             }
         };
-        drop(sender);
         let activity = idle::Activity::new();
-        let watch = |io| idle::Watched {
-            inner: TokioIo::new(io),
+        let mut client = idle::Watched {
+            inner: TokioIo::new(client),
             activity: activity.clone(),
         };
-        let (mut client, mut upstream) = (watch(client), watch(upstream));
+        let mut upstream = idle::Watched {
+            inner: upstream,
+            activity: activity.clone(),
+        };
         let idle = async {
             if idle_timeout.is_zero() {
                 std::future::pending().await

@@ -18,6 +18,12 @@ pub(crate) const KEEP_LIMIT: u64 = 64 * 1024;
 pub(crate) struct Kept(OnceLock<Box<[Bytes]>>);
 
 impl Kept {
+    /// A complete copy made of `frames`.
+    #[cfg(test)]
+    pub(crate) fn of(frames: Vec<Bytes>) -> Self {
+        Self(OnceLock::from(frames.into_boxed_slice()))
+    }
+
     /// Whether the whole body is here.
     pub(crate) fn is_complete(&self) -> bool {
         self.0.get().is_some()

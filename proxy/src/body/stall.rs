@@ -16,7 +16,7 @@ use tokio::time::{Instant, Sleep};
 pub enum ResponseBodyError {
     /// The upstream connection failed or broke the body's framing.
     #[error(transparent)]
-    Upstream(#[from] hyper::Error),
+    Upstream(#[from] crate::error::UpstreamError),
     /// The upstream sent nothing for the read timeout.
     #[error("no response body data from the upstream for {0:?}")]
     ReadTimeout(Duration),

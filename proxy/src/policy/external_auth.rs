@@ -15,20 +15,18 @@
 //! to the pool, any other is closed. Answers may be cached per worker ([`cache`]). Every check
 //! counts in `strait_auth_requests_total{result}`.
 
-use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue, SET_COOKIE, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
-use hyper::body::{Body, Incoming};
 use strait_shared::ObjectKey;
 use strait_shared::RouteTable;
 use strait_shared::table::external_auth::{ExternalAuth, escape_component};
 
 use crate::error::AuthFailure;
 use crate::metrics::AuthResult;
-use crate::pool::{Link, Sent};
+use crate::pool::{Link, Payload, Sent};
 use crate::proxy::Proxy;
 
 mod cache;
@@ -180,16 +178,15 @@ const SETTLE_BYTES: usize = 64 * 1024;
 /// Reads what of the answer's body has already arrived, without waiting: when that is all of
 /// it, the connection goes back to the pool; otherwise it is dropped (closed). Also used for
 /// an upstream response an error page replaces.
-pub(crate) fn settle(mut body: Incoming, mut link: Link) {
+pub(crate) fn settle(mut body: Payload, mut link: Link) {
     let mut cx = Context::from_waker(Waker::noop());
     let mut read = 0;
     loop {
         if body.is_end_stream() {
-            return link.release(&mut cx);
+            return link.release();
         }
-        link.drive(&mut cx);
-        match Pin::new(&mut body).poll_frame(&mut cx) {
-            Poll::Ready(None) => return link.release(&mut cx),
+        match body.poll_frame(Some(&mut link), &mut cx) {
+            Poll::Ready(None) => return link.release(),
             Poll::Ready(Some(Ok(frame))) => {
                 read += frame.data_ref().map_or(0, Bytes::len);
                 if read > SETTLE_BYTES {

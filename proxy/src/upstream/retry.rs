@@ -131,9 +131,7 @@ impl Failure {
             ProxyError::UpstreamTimeout { .. } | ProxyError::UpstreamSendTimeout { .. } => {
                 NextUpstream::TIMEOUT
             }
-            ProxyError::Upstream { source, .. }
-                if source.is_parse() || source.is_parse_status() || source.is_parse_too_large() =>
-            {
+            ProxyError::Upstream { source, .. } if source.is_invalid_header() => {
                 NextUpstream::INVALID_HEADER
             }
             ProxyError::Upstream { .. }

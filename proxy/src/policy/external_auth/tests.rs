@@ -1,3 +1,4 @@
+use hyper::body::Body as _;
 use std::net::IpAddr;
 
 use http::header::{CACHE_CONTROL, HOST};
