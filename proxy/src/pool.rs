@@ -120,7 +120,8 @@ pub(crate) struct Link {
 
 enum Conn {
     H1 {
-        conn: h1::H1,
+        /// Boxed: a link moves with its request's futures, the connection's buffers need not.
+        conn: Box<h1::H1>,
         /// The send timeout its IO enforces, set for each request.
         send_timeout: SendTimeout,
     },
@@ -412,7 +413,7 @@ impl Pool {
                         Attempt::Done(Ok(Sent { response, link }))
                     }
                     Ok(Err(h1::Failure::Unsent(request, error))) => {
-                        Attempt::Unsent(request, error.into())
+                        Attempt::Unsent(*request, error.into())
                     }
                     Ok(Err(h1::Failure::Failed(error))) => fail(error),
                 }
@@ -467,13 +468,13 @@ impl Pool {
                 None if wire == Wire::H2 => {
                     Ok::<_, io::Error>(Opened::H2(self.h2_handshake(stream).await?))
                 }
-                None => Ok(Opened::H1(h1::H1::new(stream))),
+                None => Ok(Opened::H1(Box::new(h1::H1::new(stream)))),
                 Some(tls) => {
                     let stream = tls::connect(tls, wire, stream).await?;
                     if wire == Wire::H2 || (wire == Wire::Alpn && tls::negotiated_h2(&stream)) {
                         Ok(Opened::H2(self.h2_handshake(stream).await?))
                     } else {
-                        Ok(Opened::H1(h1::H1::new(stream)))
+                        Ok(Opened::H1(Box::new(h1::H1::new(stream))))
                     }
                 }
             }
@@ -526,6 +527,6 @@ impl Pool {
 
 /// A connection just opened.
 enum Opened {
-    H1(h1::H1),
+    H1(Box<h1::H1>),
     H2(h2::H2Sender),
 }

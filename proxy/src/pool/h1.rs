@@ -79,7 +79,7 @@ impl std::fmt::Debug for H1 {
 #[derive(Debug)]
 pub(crate) enum Failure {
     /// Not a byte of the request was written: here it is back, for another connection.
-    Unsent(Request<RequestBody>, io::Error),
+    Unsent(Box<Request<RequestBody>>, io::Error),
     /// The request may have been (partly) sent.
     Failed(ProxyError),
 }
@@ -233,7 +233,7 @@ impl H1 {
 
     /// The connection after a 101: the upstream side of the tunnel, with what was read past
     /// the response head.
-    pub(crate) fn into_upgraded(self) -> Upgraded {
+    pub(crate) fn into_upgraded(self: Box<Self>) -> Upgraded {
         Upgraded::new(self.io, self.read.freeze())
     }
 
@@ -298,7 +298,7 @@ impl Future for Exchange<'_> {
             let failed = match error {
                 UploadError::Write(error) if !upload.wrote && !upload.consumed => {
                     if let Some(parts) = this.parts.take() {
-                        let request = Request::from_parts(parts, upload.body);
+                        let request = Box::new(Request::from_parts(parts, upload.body));
                         return Poll::Ready(Err(Failure::Unsent(request, error)));
                     }
                     write_failed(this.addr, error)

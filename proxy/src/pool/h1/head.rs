@@ -230,8 +230,7 @@ fn framing(
             .iter()
             .flat_map(|value| value.as_bytes().split(|b| *b == b','))
             .map(<[u8]>::trim_ascii)
-            .filter(|coding| !coding.is_empty())
-            .last();
+            .rfind(|coding| !coding.is_empty());
         return Ok(match last {
             Some(coding)
                 if coding.eq_ignore_ascii_case(b"chunked") && version == Version::HTTP_11 =>

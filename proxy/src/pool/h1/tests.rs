@@ -15,12 +15,12 @@ use crate::body::Kept;
 const DEADLINE: Duration = Duration::from_secs(10);
 
 /// A codec connection and the upstream's end of it.
-async fn pair() -> (H1, TcpStream, SocketAddr) {
+async fn pair() -> (Box<H1>, TcpStream, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let client = TcpStream::connect(addr).await.unwrap();
     let (server, _) = listener.accept().await.unwrap();
-    (H1::new(client), server, addr)
+    (Box::new(H1::new(client)), server, addr)
 }
 
 fn get(path: &'static str) -> Request<RequestBody> {
@@ -69,7 +69,7 @@ async fn round(
 ) -> (
     String,
     Result<(Response<()>, Vec<u8>, Option<http::HeaderMap>), String>,
-    H1,
+    Box<H1>,
 ) {
     let (mut conn, mut server, addr) = pair().await;
     let upstream = tokio::spawn(async move {
