@@ -21,8 +21,8 @@ use tokio::sync::oneshot;
 use crate::activity::InFlight;
 use crate::exchange::Exchange;
 use crate::metrics::Counter;
-use crate::policy::limits::Slot;
 use crate::pool::Link;
+use crate::zones::Slot;
 
 mod replay;
 mod stall;

@@ -14,9 +14,9 @@ use http::HeaderMap;
 use http::header::CONTENT_LENGTH;
 use strait_shared::table::{RouteOptions, SourcePolicy};
 
-use crate::connection::ConnCtx;
 use crate::error::ProxyError;
 use crate::forwarding;
+use crate::proxy::ConnCtx;
 
 /// Checks a routed request against its route's source lists and declared body size.
 pub(crate) fn check(
