@@ -13,11 +13,9 @@ pub(crate) mod affinity;
 mod attempt;
 pub(crate) mod eject;
 pub(crate) mod ewma;
-mod settings;
 
 pub(crate) use attempt::Attempt;
 pub use ewma::Ewma;
-pub use settings::{BalanceConfig, OutlierConfig};
 
 /// Chooses the endpoint for one upstream attempt.
 pub trait Balancer: Send + Sync + Debug {

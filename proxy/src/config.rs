@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use strait_shared::table::NextUpstream;
 
-use crate::balancer::BalanceConfig;
+mod balance;
+
+pub use balance::{BalanceConfig, OutlierConfig};
 
 /// hyper's HTTP/1 header-count limit when none is set: its parse buffer then lives on the stack.
 pub const HYPER_MAX_HEADERS: usize = 100;

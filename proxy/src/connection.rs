@@ -14,9 +14,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::activity::{Activity, TrackedIo};
 use crate::config::{HYPER_MAX_HEADERS, ListenerInfo, ProxyConfig};
 use crate::drain::{self, Phase, Signal};
-use crate::front::TlsFacts;
-use crate::proxy::Proxy;
+use crate::proxy::{ConnCtx, Proxy};
 use crate::service;
+use crate::tls::TlsFacts;
 
 /// hyper's smallest HTTP/1 read buffer; `max_buf_size` panics below it.
 const MIN_H1_BUF: usize = 8 * 1024;
@@ -31,18 +31,6 @@ const H2_MAX_PENDING_ACCEPT_RESET_STREAMS: usize = 20;
 /// Streams the server had to reset for errors the client caused (RUSTSEC-2024-0003, and the
 /// 2025 "MadeYouReset" variant); over this the connection gets GOAWAY (hyper's default).
 const H2_MAX_LOCAL_ERROR_RESET_STREAMS: usize = 1024;
-
-/// What every request of one client connection shares.
-#[derive(Debug)]
-pub(crate) struct ConnCtx {
-    pub proxy: Arc<Proxy>,
-    pub peer: SocketAddr,
-    pub listener: ListenerInfo,
-    /// What the TLS handshake settled; `None` on plain HTTP.
-    pub tls: Option<TlsFacts>,
-    pub activity: Arc<Activity>,
-    pub drain: Signal,
-}
 
 /// The connection builder of a listener, with the configured limits. Oversized HTTP/1 header
 /// blocks (bytes or count) get 431 from hyper; oversized HTTP/2 header lists get 431 from h2.

@@ -1,14 +1,13 @@
-//! Every way a request can fail, whose fault it is, and the one function that turns a failure
-//! into the client's response (STYLE item 13).
+//! Every way a request can fail, whose fault it is and the status it answers (STYLE item 13):
+//! a bottom-layer type every stage returns. The one function that turns a failure into the
+//! client's response is at the edge that answers, `service::respond`.
 
 use std::io;
 use std::net::SocketAddr;
 
-use http::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
-use http::{Response, StatusCode};
+use http::StatusCode;
+use http::header::HeaderValue;
 use strait_shared::Refusal;
-
-use crate::body::ResponseBody;
 
 mod upstream;
 
@@ -284,9 +283,9 @@ pub enum ProxyError {
         source: UpstreamError,
     },
     /// 400, 403, 421 or a 302 to the error page: the route's client-certificate auth refused
-    /// the request (see [`crate::policy::client_cert`]).
+    /// the request (see `policy::client_cert`).
     #[error("client certificate: {}", .0.as_str())]
-    ClientCert(crate::policy::client_cert::Refused),
+    ClientCert(ClientCertRefused),
     /// 502: the upstream answered something a proxy cannot relay.
     #[error("upstream {addr} sent an invalid response: {detail}")]
     UpstreamProtocol {
@@ -395,7 +394,7 @@ impl ProxyError {
     }
 
     /// The short plain-text body of the response.
-    fn body(&self) -> &'static str {
+    pub(crate) fn body(&self) -> &'static str {
         match self {
             Self::BadRequest(detail) => detail,
             Self::ClientBody { .. } => "request body failed",
@@ -425,68 +424,60 @@ impl ProxyError {
     }
 }
 
-/// The response for a failed request, logged once: client faults and unavailable backends (a
-/// state the controller already reports) at debug, upstream failures at warn.
-pub(crate) fn respond(error: &ProxyError, peer: SocketAddr) -> Response<ResponseBody> {
-    let status = error.status();
-    match error {
-        ProxyError::BadRequest(_)
-        | ProxyError::ClientBody { .. }
-        | ProxyError::ClientBodyTimeout { .. }
-        | ProxyError::NoRoute
-        | ProxyError::Forbidden(_)
-        | ProxyError::Unauthorized { .. }
-        | ProxyError::AuthDenied { .. }
-        | ProxyError::SignIn { .. }
-        | ProxyError::BodyTooLarge { .. }
-        | ProxyError::Limited { .. }
-        | ProxyError::Refused(_)
-        | ProxyError::ClientCert(_)
-        | ProxyError::BackendUnavailable(_) => {
-            tracing::debug!(%peer, status = status.as_u16(), fault = error.fault().as_str(), %error, "request failed");
+/// Why a request of a route with client-certificate auth was not let through (see
+/// `policy::client_cert` for the statuses).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientCertRefused {
+    /// 421: the request names a host with client auth over another host's handshake.
+    Misdirected,
+    /// 400 "No required SSL certificate was sent" (nginx's 496).
+    Missing,
+    /// 400 "The SSL certificate error" (nginx's 495).
+    Failed,
+    /// 302 to `auth-tls-error-page` instead of either 400.
+    ErrorPage(HeaderValue),
+    /// 403: the subject DN does not match `auth-tls-match-cn`.
+    CommonName,
+}
+
+impl ClientCertRefused {
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Self::Misdirected => StatusCode::MISDIRECTED_REQUEST,
+            Self::Missing | Self::Failed => StatusCode::BAD_REQUEST,
+            Self::ErrorPage(_) => StatusCode::FOUND,
+            Self::CommonName => StatusCode::FORBIDDEN,
         }
-        _ => {
-            tracing::warn!(%peer, status = status.as_u16(), fault = error.fault().as_str(), %error, "request failed");
+    }
+
+    /// The response body: nginx's texts for its 495, 496 and the template's 403.
+    pub(crate) fn body(&self) -> &'static str {
+        match self {
+            Self::Misdirected => "misdirected request: this host needs its own TLS connection",
+            Self::Missing => "No required SSL certificate was sent",
+            Self::Failed => "The SSL certificate error",
+            Self::ErrorPage(_) => "",
+            Self::CommonName => "client certificate unauthorized",
         }
     }
-    let mut response = Response::new(ResponseBody::text(error.body()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    let challenge = match error {
-        ProxyError::Unauthorized { challenge } => Some(challenge),
-        ProxyError::AuthDenied { challenge, .. } => challenge.as_ref(),
-        _ => None,
-    };
-    if let Some(challenge) = challenge {
-        response
-            .headers_mut()
-            .insert(http::header::WWW_AUTHENTICATE, challenge.clone());
+
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self {
+            Self::Misdirected => "misdirected",
+            Self::Missing => "certificate missing",
+            Self::Failed => "certificate failed verification",
+            Self::ErrorPage(_) => "certificate missing or failed (error page)",
+            Self::CommonName => "certificate subject does not match",
+        }
     }
-    let location = match error {
-        ProxyError::SignIn { location } => Some(location),
-        ProxyError::ClientCert(refused) => refused.location(),
-        _ => None,
-    };
-    if let Some(location) = location {
-        response
-            .headers_mut()
-            .insert(http::header::LOCATION, location.clone());
+
+    /// The `Location` of an error-page redirect.
+    pub(crate) fn location(&self) -> Option<&HeaderValue> {
+        match self {
+            Self::ErrorPage(location) => Some(location),
+            _ => None,
+        }
     }
-    if matches!(
-        error,
-        ProxyError::ClientBodyTimeout { .. }
-            | ProxyError::BodyTooLarge { .. }
-            | ProxyError::UpstreamSendTimeout { .. }
-    ) {
-        // The rest of the body is never read: the connection cannot carry another request.
-        response
-            .headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
 }
 
 #[cfg(test)]

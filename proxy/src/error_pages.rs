@@ -25,12 +25,13 @@ use hyper::body::Incoming;
 use strait_shared::table::error_pages::ErrorPages;
 use strait_shared::{Backend, Endpoints};
 
-use crate::body::{RequestBody, ResponseBody};
-use crate::connection::ConnCtx;
+use crate::body::ResponseBody;
 use crate::error::ProxyError;
 use crate::forwarding::{X_FORWARDED_FOR, X_REQUEST_ID};
 use crate::pool::Sent;
-use crate::proxy::WorkerTable;
+use crate::proxy::ConnCtx;
+use crate::table::WorkerTable;
+use crate::upload::RequestBody;
 use crate::{headers, upstream};
 
 const X_CODE: HeaderName = HeaderName::from_static("x-code");

@@ -18,13 +18,12 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use crate::access_log::{Entry, PassedOn};
-use crate::body::RequestBody;
-use crate::connection::ConnCtx;
 use crate::error::ProxyError;
 use crate::forwarding::{self, X_REQUEST_ID};
 use crate::headers;
-use crate::metrics::{MethodLabel, RouteHandles};
+use crate::metrics::{Counter, MethodLabel, RouteHandles};
 use crate::pool::Sent;
+use crate::proxy::ConnCtx;
 
 /// The status recorded for a request whose client went away before it was answered.
 const CLIENT_CLOSED: u16 = 499;
@@ -111,13 +110,15 @@ impl Exchange {
         }
     }
 
-    /// The client's body as the upstream's, counted against the route.
-    pub(crate) fn request_body(&mut self, body: Incoming) -> RequestBody {
+    /// Where the request body's bytes are counted as they are relayed: the route's
+    /// `request_bytes_total` counter, and the access log's tally when a line will be written (the
+    /// relay, a layer above, builds the body with them).
+    pub(crate) fn request_counts(&mut self) -> (Counter, Option<Arc<AtomicU64>>) {
         let tally = self
             .log
             .as_mut()
             .map(|log| Arc::clone(log.bytes_in.get_or_insert_with(Arc::default)));
-        RequestBody::new(body, self.route.request_bytes().clone(), tally)
+        (self.route.request_bytes().clone(), tally)
     }
 
     /// The request is about to go upstream with `headers` (forwarding headers set).

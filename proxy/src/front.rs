@@ -51,36 +51,6 @@ pub(crate) enum Opened {
     Passthrough(Box<Passthrough>),
 }
 
-/// What the TLS handshake settled, for the access log.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct TlsFacts {
-    /// `TLSv1.2` or `TLSv1.3`.
-    pub version: Option<&'static str>,
-    /// The server name the client asked for (kept only when the access log is on).
-    pub sni: Option<Box<str>>,
-    /// The client certificate and its verdict, on a handshake for a host with client auth.
-    pub client_cert: Option<Arc<crate::policy::client_cert::ClientCert>>,
-}
-
-impl TlsFacts {
-    pub(crate) fn of(tls: &TlsStream<Rewind<TcpStream>>, with_sni: bool) -> Self {
-        let conn = tls.get_ref().1;
-        let version = match conn.protocol_version() {
-            Some(rustls::ProtocolVersion::TLSv1_3) => Some("TLSv1.3"),
-            Some(rustls::ProtocolVersion::TLSv1_2) => Some("TLSv1.2"),
-            _ => None,
-        };
-        let sni = with_sni
-            .then(|| conn.server_name().map(Box::from))
-            .flatten();
-        Self {
-            version,
-            sni,
-            client_cert: None,
-        }
-    }
-}
-
 enum FrontError {
     ProxyHeader(HeaderError),
     Tls(io::Error),

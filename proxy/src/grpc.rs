@@ -89,7 +89,7 @@ fn message(code: Code) -> &'static str {
 }
 
 /// Turns the proxy's answer to a failed gRPC call (`response`, from
-/// [`crate::error::respond`], which logged it) into a Trailers-Only gRPC response: HTTP 200,
+/// `service::respond`, which logged it) into a Trailers-Only gRPC response: HTTP 200,
 /// `content-type: application/grpc`, the status and message, no body. Other headers of the
 /// answer (a challenge, `Location`) stay.
 pub(crate) fn trailers_only(

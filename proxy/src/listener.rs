@@ -15,9 +15,9 @@ use tracing::Instrument;
 use crate::config::{ListenerInfo, Scheme};
 use crate::connection;
 use crate::drain;
-use crate::front::{self, Front, Opened, TlsFacts};
-use crate::policy::client_cert::ClientCert;
+use crate::front::{self, Front, Opened};
 use crate::proxy::Proxy;
+use crate::tls::{ClientCert, TlsFacts};
 
 /// Back-off after an accept error (EMFILE, ENFILE, ENOMEM, …), doubled per consecutive error.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
@@ -169,7 +169,7 @@ fn spawn_connection(
                     stream,
                     client_auth,
                 } => {
-                    let mut tls = TlsFacts::of(&stream, proxy.access_log.is_on());
+                    let mut tls = TlsFacts::of(stream.get_ref().1, proxy.access_log.is_on());
                     tls.client_cert = client_auth.map(|auth| {
                         let chain = stream.get_ref().1.peer_certificates();
                         Arc::new(ClientCert::of(auth, chain.unwrap_or_default()))

@@ -1,4 +1,4 @@
-//! Per-route access policies, enforced in [`crate::service`] after the route is found: each
+//! Per-route access policies, enforced in `service` after the route is found: each
 //! route carries a policy only when its Ingress (or a global flag) asks for one, so a route
 //! without any costs a few field reads.
 //!
@@ -18,12 +18,11 @@ use http::{HeaderMap, StatusCode};
 use strait_shared::RouteTable;
 use strait_shared::table::{ExternalAuth, RouteOptions, Satisfy};
 
-use crate::connection::ConnCtx;
 use crate::error::ProxyError;
+use crate::proxy::ConnCtx;
 
 pub(crate) mod access;
 pub(crate) mod basic_auth;
-pub(crate) mod canary;
 pub(crate) mod client_cert;
 pub(crate) mod cors;
 pub(crate) mod external_auth;

@@ -40,10 +40,10 @@ use hyper::client::conn::http2;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::body::RequestBody;
 use crate::config::ProxyConfig;
 use crate::error::ProxyError;
 use crate::metrics::Histogram;
+use crate::upload::RequestBody;
 use attempt::{Limits, failed, headers_within, prepare_h2};
 use send_timer::{SendTimeout, Timed};
 use strait_shared::table::Timeouts;

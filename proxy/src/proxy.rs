@@ -1,22 +1,37 @@
-//! The [`Proxy`]: what every connection of every listener shares.
+//! The state the request's stages share: the [`Proxy`], what every connection of a worker
+//! shares (configuration, table, balancer, upstream pool, limit zones, metrics, access log),
+//! and the [`ConnCtx`], what every request of one client connection shares. Defined below the
+//! stages that read them (docs/architecture.md, "The proxy crate's layers"), so that the
+//! stages name these types, not each other.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-
-use arc_swap::ArcSwap;
-use strait_shared::RouteTable;
 
 use http::HeaderValue;
 
 use crate::access_log::AccessLog;
+use crate::activity::Activity;
 use crate::balancer::{Balancer, RoundRobin};
-use crate::config::{Hsts, ProxyConfig, Scheme};
+use crate::config::{Hsts, ListenerInfo, ProxyConfig, Scheme};
+use crate::drain::Signal;
 use crate::metrics::ProxyMetrics;
-use crate::policy::limits::LimitState;
 use crate::pool::Pool;
 use crate::stats::FrontCounts;
+use crate::table::{LocalTable, SharedTable};
+use crate::tls::TlsFacts;
+use crate::zones::LimitState;
 
-/// The table handle shared by the publisher (writes) and every connection (reads).
-pub type SharedTable = Arc<ArcSwap<RouteTable>>;
+/// What every request of one client connection shares (built by `connection::serve`).
+#[derive(Debug)]
+pub(crate) struct ConnCtx {
+    pub proxy: Arc<Proxy>,
+    pub peer: SocketAddr,
+    pub listener: ListenerInfo,
+    /// What the TLS handshake settled; `None` on plain HTTP.
+    pub tls: Option<TlsFacts>,
+    pub activity: Arc<Activity>,
+    pub drain: Signal,
+}
 
 /// The proxy: configuration, the table handle, the balancer, the upstream pool, the metrics
 /// and the access log.
@@ -160,55 +175,5 @@ impl Proxy {
     /// Idle upstream connections currently pooled, over every address.
     pub fn idle_upstream_connections(&self) -> usize {
         self.pool.idle_count()
-    }
-}
-
-/// A worker's view of the shared table. Requests hold the table they started on through an
-/// `Arc` this worker alone clones: the shared table's own reference count is touched once per
-/// published table and worker, not once per request.
-#[derive(Debug)]
-pub(crate) struct LocalTable {
-    shared: SharedTable,
-    current: ArcSwap<WorkerTable>,
-}
-
-/// One worker's hold on one published table: requests clone the `Arc` around it (a count only
-/// this worker writes), not the table's own.
-#[derive(Debug)]
-pub(crate) struct WorkerTable(Arc<RouteTable>);
-
-impl std::ops::Deref for WorkerTable {
-    type Target = RouteTable;
-
-    fn deref(&self) -> &RouteTable {
-        &self.0
-    }
-}
-
-impl LocalTable {
-    fn new(shared: SharedTable) -> Self {
-        let current = ArcSwap::from_pointee(WorkerTable(shared.load_full()));
-        Self { shared, current }
-    }
-
-    fn for_worker(&self) -> Self {
-        Self::new(Arc::clone(&self.shared))
-    }
-
-    fn shared(&self) -> &SharedTable {
-        &self.shared
-    }
-
-    /// The table published last: this worker's handle on it, refreshed when a newer one was
-    /// published since the last call.
-    pub(crate) fn current(&self) -> Arc<WorkerTable> {
-        let latest = self.shared.load();
-        let mine = self.current.load_full();
-        if Arc::ptr_eq(&latest, &mine.0) {
-            return mine;
-        }
-        let fresh = Arc::new(WorkerTable(arc_swap::Guard::into_inner(latest)));
-        self.current.store(Arc::clone(&fresh));
-        fresh
     }
 }

@@ -26,22 +26,25 @@ use tokio::time::Instant;
 use crate::balancer::affinity;
 use crate::body::ResponseBody;
 use crate::config::Scheme;
-use crate::connection::ConnCtx;
-use crate::error::{self, ProxyError};
+use crate::error::ProxyError;
 use crate::exchange::Exchange;
 use crate::forwarding::{self, Forwarding};
 use crate::policy::external_auth::{Asking, Cookies, Scope};
 use crate::pool::{Payload, Sent, Via};
+use crate::proxy::ConnCtx;
+use crate::upload::RequestBody;
 use crate::upstream::{self, NO_ENDPOINTS};
+use crate::zones::Slot;
 use crate::{error_pages, grpc, headers, policy, redirect, request_id, upgrade, validate};
 
-/// Sent with rewritten requests when the route sets `x-forwarded-prefix`.
 mod keyed;
+mod respond;
 mod via;
 
 use keyed::{Keyed, choose, to_canary};
 use via::{grpc_timeouts, via};
 
+/// Sent with rewritten requests when the route sets `x-forwarded-prefix`.
 const X_FORWARDED_PREFIX: HeaderName = HeaderName::from_static("x-forwarded-prefix");
 
 /// Serves one request of a client connection. Never fails: errors become responses.
@@ -75,7 +78,7 @@ pub(crate) async fn handle(
                 _ => None,
             };
             let mut response = page.unwrap_or_else(|| {
-                let response = error::respond(&error, ctx.peer);
+                let response = respond::respond(&error, ctx.peer);
                 if grpc_call {
                     grpc::trailers_only(&error, response)
                 } else {
@@ -309,7 +312,8 @@ async fn forward(
     let body_timeout = ctx.proxy.config.client_body_timeout;
     let max_body = options.max_body_size;
     let request = request.map(|body| {
-        let body = exchange.request_body(body).with_timeout(body_timeout);
+        let (counter, tally) = exchange.request_counts();
+        let body = RequestBody::new(body, counter, tally).with_timeout(body_timeout);
         body.with_limit(max_body)
     });
     let started = Instant::now();
@@ -517,7 +521,7 @@ fn relay_response(
     sent: Sent,
     client_upgrade: Option<OnUpgrade>,
     read_timeout: Duration,
-    limit_slot: Option<policy::limits::Slot>,
+    limit_slot: Option<Slot>,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let Sent { mut response, link } = sent;
     let addr = link.addr();

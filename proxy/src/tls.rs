@@ -5,6 +5,9 @@
 //! exact name, then one-label wildcard, then the configured default certificate; without any,
 //! the fallback generated at start. A new table therefore serves new handshakes at once, and
 //! open connections keep the certificate they were established with.
+//!
+//! Also what a handshake settled (`TlsFacts`, with the client certificate verified once per
+//! connection), which the connection's context carries to its requests.
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,7 +21,11 @@ use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme, version};
 use strait_shared::ClientCa;
 
-use crate::proxy::SharedTable;
+use crate::table::SharedTable;
+
+mod facts;
+
+pub(crate) use facts::{ClientCert, TlsFacts, Verdict};
 
 /// ALPN protocols offered to clients, preferred first.
 pub const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
@@ -54,8 +61,8 @@ pub fn server_config(
 /// (see [`ClientCa::server_config`]), never per connection.
 ///
 /// The handshake accepts any certificate, or none, and only checks that the client holds its
-/// key; whether the certificate verifies is decided after the handshake
-/// ([`crate::policy::client_cert`]), so that a failure is an HTTP 400 the client can read (as
+/// key; whether the certificate verifies is decided after the handshake (`ClientCert`,
+/// `policy::client_cert`), so that a failure is an HTTP 400 the client can read (as
 /// nginx answers) rather than an alert. Its own session cache and ticket keys keep sessions
 /// of hosts without client auth from resuming here.
 pub fn client_auth_config(

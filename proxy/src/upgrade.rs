@@ -12,8 +12,8 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
 use crate::drain::{self, Phase, Signal};
-use crate::policy::limits::Slot;
 use crate::pool::Upgraded;
+use crate::zones::Slot;
 
 pub(crate) mod idle;
 

@@ -16,11 +16,11 @@ use strait_shared::{BackendMode, Endpoints};
 use tokio::time::Instant;
 
 use crate::balancer::{Attempt, Balancer, Ewma};
-use crate::body::RequestBody;
 use crate::error::{ProxyError, UpstreamErrorKind};
 use crate::exchange::Exchange;
 use crate::pool::{Dest, SendError, Sent, TlsDest, Via, Wire};
 use crate::proxy::Proxy;
+use crate::upload::RequestBody;
 
 mod retry;
 

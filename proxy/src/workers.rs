@@ -141,8 +141,8 @@ async fn run(
     let http = TcpListener::from_std(sockets.http)?;
     let https = TcpListener::from_std(sockets.https)?;
     let (served_http, served_https) = tokio::join!(
-        crate::serve_http(http, Arc::clone(&proxy), stopped(shutdown.clone())),
-        crate::serve_https(https, proxy, tls, stopped(shutdown)),
+        crate::listener::serve_http(http, Arc::clone(&proxy), stopped(shutdown.clone())),
+        crate::listener::serve_https(https, proxy, tls, stopped(shutdown)),
     );
     served_http.and(served_https)
 }

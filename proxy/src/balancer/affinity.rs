@@ -16,7 +16,7 @@ use strait_shared::table::canary::{self, Canary};
 use strait_shared::table::hash_by::{Hashing, KeyRequest};
 use strait_shared::table::hash_ring::Keyed;
 
-use crate::policy::canary::roll;
+use crate::random::roll;
 
 /// The affinity cookie a request carries, read once.
 pub(crate) fn session<'h>(affinity: &Affinity, headers: &'h HeaderMap) -> Option<CookieValue<'h>> {

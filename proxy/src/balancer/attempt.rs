@@ -6,7 +6,7 @@ use tokio::time::Instant;
 
 use super::eject::{self, Outcome};
 use super::ewma::{Ewma, InFlight};
-use super::settings::OutlierConfig;
+use crate::config::OutlierConfig;
 use crate::error::ProxyError;
 use crate::pool::{SendError, Sent};
 

@@ -18,7 +18,7 @@ use std::time::Instant;
 use strait_shared::Endpoints;
 use strait_shared::table::EndpointState;
 
-use super::settings::OutlierConfig;
+use crate::config::OutlierConfig;
 
 /// Milliseconds on the proxy's monotonic clock, never 0 (0 means "never" in the states).
 pub fn now_ms() -> u64 {

@@ -18,8 +18,8 @@ use strait_shared::Endpoints;
 use strait_shared::table::EndpointState;
 
 use super::eject::{self, now_ms};
-use super::settings::BalanceConfig;
 use super::{Balancer, Tried};
+use crate::config::BalanceConfig;
 
 /// The EWMA balancer of one request: its settings, copied from the proxy's configuration.
 #[derive(Clone, Copy, Debug)]
@@ -177,7 +177,7 @@ impl Drop for InFlight<'_> {
 /// A number in `0..n` from the calling thread's generator (the canary's).
 fn draw(n: usize) -> usize {
     let n32 = u32::try_from(n).unwrap_or(u32::MAX);
-    crate::policy::canary::roll(n32) as usize - 1
+    crate::random::roll(n32) as usize - 1
 }
 
 fn pack(rtt_ns: f32, now: u64) -> u64 {

@@ -1,5 +1,4 @@
 use super::*;
-use hyper::body::Body;
 
 fn addr() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 1))
@@ -143,22 +142,4 @@ fn upstream_error_kinds_index_their_list() {
     for (i, kind) in LimitKind::ALL.iter().enumerate() {
         assert_eq!(*kind as usize, i, "{kind:?}");
     }
-}
-
-#[test]
-fn unavailable_backend_answers_503_with_the_reason_as_plain_text() {
-    let response = respond(
-        &ProxyError::BackendUnavailable("no ready endpoints"),
-        addr(),
-    );
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        response.headers()[CONTENT_TYPE],
-        "text/plain; charset=utf-8"
-    );
-    assert_eq!(response.headers().len(), 1, "no server or other headers");
-    assert_eq!(
-        response.body().size_hint().exact(),
-        Some("no ready endpoints".len() as u64)
-    );
 }

@@ -6,7 +6,7 @@
 //!   route's [`SourcePolicy`] refuses gets 403.
 //! - A declared `Content-Length` over the route's limit gets 413 before anything is sent
 //!   upstream. A body without one (chunked, HTTP/2 without the header) is counted as it is
-//!   relayed by [`RequestBody`](crate::body::RequestBody), which fails the upstream request
+//!   relayed by [`RequestBody`](crate::upload::RequestBody), which fails the upstream request
 //!   at the first frame that would cross the limit: the client gets 413, or, when the
 //!   response has started, its connection is closed.
 
@@ -14,9 +14,9 @@ use http::HeaderMap;
 use http::header::CONTENT_LENGTH;
 use strait_shared::table::{RouteOptions, SourcePolicy};
 
-use crate::connection::ConnCtx;
 use crate::error::ProxyError;
 use crate::forwarding;
+use crate::proxy::ConnCtx;
 
 /// Checks a routed request against its route's source lists and declared body size.
 pub(crate) fn check(

@@ -9,8 +9,8 @@ use http::Request;
 use tokio::sync::oneshot;
 
 use super::send_timer;
-use crate::body::{RequestBody, RequestBodyError};
 use crate::error::ProxyError;
+use crate::upload::{RequestBody, RequestBodyError};
 
 /// A request for an HTTP/2 connection: an absolute URI, so that h2 sends `:scheme` and
 /// `:authority` (from `Host`, which is then dropped: HTTP/2 carries it as `:authority`). A

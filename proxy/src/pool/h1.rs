@@ -28,8 +28,8 @@ use hyper::body::{Body, Frame};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::send_timer;
-use crate::body::{RequestBody, RequestBodyError};
 use crate::error::{ProxyError, UpstreamError};
+use crate::upload::{RequestBody, RequestBodyError};
 use head::Parsed;
 use upload::{Upload, UploadError};
 

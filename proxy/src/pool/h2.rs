@@ -26,7 +26,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::time::Instant;
 
 use super::{Dest, Pool};
-use crate::body::RequestBody;
+use crate::upload::RequestBody;
 
 /// Streams a request may add to a connection before another connection is opened (the
 /// common server default, 100, which also bounds how long one slow connection can queue).

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::body::StallTimer;
+use crate::stall::StallTimer;
 
 /// The send timeout of one connection, set by its link before each request (nanoseconds,
 /// zero: none).

@@ -11,8 +11,8 @@ use strait_shared::table::{Backend, RouteOptions, RouteTable, hash_ring};
 
 use crate::balancer::affinity;
 use crate::config::Scheme;
-use crate::connection::ConnCtx;
-use crate::{forwarding, policy};
+use crate::forwarding;
+use crate::proxy::ConnCtx;
 
 /// A route's keyed choice (affinity or hashing) for this request.
 pub(super) struct Keyed<'t> {
@@ -35,7 +35,7 @@ pub(super) fn to_canary(
         .and_then(|a| affinity::session(a, headers));
     let alternative = table.backend(canary.backend).keyed.as_deref();
     affinity::canary_by_cookie(session.as_ref(), canary, main.keyed.as_deref(), alternative)
-        .unwrap_or_else(|| canary.chooses_canary(headers, policy::canary::roll))
+        .unwrap_or_else(|| canary.chooses_canary(headers, crate::random::roll))
 }
 
 /// The first endpoint of an affinity or hashing route (docs/architecture.md, "Session

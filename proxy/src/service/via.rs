@@ -11,8 +11,8 @@ use strait_shared::table::upstream::{Protocol, Upstream};
 
 use super::read_timeout;
 use crate::config::Scheme;
-use crate::connection::ConnCtx;
 use crate::pool::{self, TlsDest, Via, Wire};
+use crate::proxy::ConnCtx;
 
 /// How a route with a `backend-protocol` (or `appProtocol`) reaches its backend: the wire
 /// protocol, and for TLS the settings and server name. The name is `proxy-ssl-name`, else the

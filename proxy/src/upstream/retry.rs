@@ -29,10 +29,10 @@ use strait_shared::table::{NextUpstream, Retries};
 use tokio::time::Instant;
 
 use crate::balancer::{Balancer, Tried};
-use crate::body::{Kept, RequestBody};
 use crate::config::RetryDefaults;
 use crate::error::{ProxyError, UpstreamErrorKind};
 use crate::pool::Sent;
+use crate::upload::{Kept, RequestBody};
 use packed::PackedHeaders;
 
 mod packed;

@@ -24,10 +24,10 @@ use strait_shared::table::external_auth::{AuthHost, ExternalAuth};
 use strait_shared::{Endpoint, Endpoints, RouteTable};
 use tokio::time::Instant;
 
-use crate::body::RequestBody;
 use crate::error::{AuthFailure, ProxyError};
 use crate::pool::Sent;
 use crate::proxy::Proxy;
+use crate::upload::RequestBody;
 use crate::upstream;
 
 /// How long resolved addresses are used (ingress-nginx's resolver `valid=30s`).

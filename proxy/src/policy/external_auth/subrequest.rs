@@ -28,11 +28,11 @@ use strait_shared::table::external_auth::{
     ExternalAuth, SetHeaders, SetValue, Values, Variable, escape_component,
 };
 
-use crate::body::RequestBody;
 use crate::config::Scheme;
 use crate::error::AuthFailure;
 use crate::forwarding::{self, X_FORWARDED_FOR, X_FORWARDED_PROTO, X_REAL_IP, X_REQUEST_ID};
 use crate::headers;
+use crate::upload::RequestBody;
 
 const X_ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
 const X_ORIGINAL_METHOD: HeaderName = HeaderName::from_static("x-original-method");

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
-use crate::body::Kept;
+use crate::upload::Kept;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 

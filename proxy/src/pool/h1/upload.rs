@@ -10,7 +10,7 @@ use hyper::body::Body;
 
 use super::Io;
 use super::head::Outgoing;
-use crate::body::{RequestBody, RequestBodyError};
+use crate::upload::{RequestBody, RequestBodyError};
 
 /// A data frame at most this large is copied behind the request head or chunk-size line, so
 /// that both go in one write; a larger one is written from its own buffer.

@@ -1,7 +1,7 @@
-//! The draw of a canary's weight (docs/architecture.md, "Canary"): a per-thread xorshift
-//! generator, seeded once per thread from the standard library's random hasher keys, so a
-//! decision takes no lock, no atomic and no system call. Not for secrets: it only splits
-//! traffic.
+//! The data path's dice: a canary's weight (docs/architecture.md, "Canary"), the EWMA
+//! balancer's two candidates, a session's random endpoint. A per-thread xorshift generator,
+//! seeded once per thread from the standard library's random hasher keys, so a draw takes no
+//! lock, no atomic and no system call. Not for secrets: it only splits traffic.
 
 use std::cell::Cell;
 use std::hash::{BuildHasher, RandomState};
