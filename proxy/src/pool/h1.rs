@@ -328,6 +328,7 @@ impl Future for Exchange<'_> {
             // exchange); the connection is reused only if it ends.
             Poll::Ready(Ok(head)) => Poll::Ready(Ok(head)),
             Poll::Ready(Err(error)) => {
+                this.conn.keep_alive = false;
                 let failed = this.write_error.take().unwrap_or(ProxyError::Upstream {
                     addr: this.addr,
                     source: error,

@@ -4,11 +4,13 @@
 //! leniency would let a response mean two things: CRLF line ends only, hexadecimal sizes
 //! that fit in 64 bits, bounded size lines and trailer sections.
 
+use std::mem::MaybeUninit;
+
 use bytes::BytesMut;
 use http::HeaderMap;
 
 use super::UpstreamError;
-use super::head::{MAX_HEAD, MAX_HEADERS, fields_of, span};
+use super::head::{MAX_HEAD, MAX_HEADERS, fields_of};
 
 /// Longest chunk-size line (size and extensions).
 const MAX_SIZE_LINE: usize = 4096;
@@ -164,15 +166,25 @@ fn trailer_section(read: &[u8]) -> Result<Option<usize>, UpstreamError> {
 }
 
 fn trailers(section: &bytes::Bytes) -> Result<HeaderMap, UpstreamError> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let parsed = match httparse::parse_headers(section, &mut fields) {
-        Ok(httparse::Status::Complete((_, parsed))) => parsed,
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut []);
+    // A trailer section is parsed as the fields of a head with a made-up status line would
+    // be: httparse's field parser wants initialised storage, its response parser does not.
+    let mut head = BytesMut::with_capacity(section.len() + 17);
+    head.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    head.extend_from_slice(section);
+    let head = head.freeze();
+    match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut parsed,
+        &head,
+        &mut fields,
+    ) {
+        Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) => {
             return Err(UpstreamError::Invalid("incomplete trailer section"));
         }
         Err(httparse::Error::TooManyHeaders) => return Err(UpstreamError::HeadTooLarge),
         Err(error) => return Err(UpstreamError::Parse(error)),
-    };
-    let spans: Vec<_> = parsed.iter().map(|field| span(section, field)).collect();
-    fields_of(section, &spans)
+    }
+    fields_of(&head, parsed.headers)
 }

@@ -3,6 +3,8 @@
 //! header values share the bytes read, with the framing of the body that follows (RFC 9112
 //! §6.3).
 
+use std::mem::MaybeUninit;
+
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, HeaderName, HeaderValue, TRANSFER_ENCODING};
 use http::request::Parts;
@@ -115,43 +117,50 @@ pub(super) enum Parsed {
 
 /// Parses a response head from the front of `read`, removing it. `Ok(None)`: the head is not
 /// complete yet.
+///
+/// The end of the head is found first (a scan for the empty line), and the head parsed once
+/// it is split off the buffer, so that header values can be slices of it: no copy, and no
+/// initialised scratch arrays.
 pub(super) fn parse_response(
     read: &mut BytesMut,
     method: &Method,
 ) -> Result<Option<Parsed>, UpstreamError> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut fields);
-    let len = match parsed.parse(read) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if read.len() > MAX_HEAD => {
+    let Some(len) = head_end(read) else {
+        if read.len() > MAX_HEAD {
             return Err(UpstreamError::HeadTooLarge);
         }
-        Ok(httparse::Status::Partial) => return Ok(None),
+        return Ok(None);
+    };
+    if len > MAX_HEAD {
+        return Err(UpstreamError::HeadTooLarge);
+    }
+    let head = read.split_to(len).freeze();
+    let mut fields = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut []);
+    match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut parsed,
+        &head,
+        &mut fields,
+    ) {
+        Ok(httparse::Status::Complete(parsed_len)) if parsed_len == len => {}
+        Ok(_) => return Err(UpstreamError::Invalid("malformed response head")),
         Err(httparse::Error::TooManyHeaders) => return Err(UpstreamError::HeadTooLarge),
         Err(error) => return Err(UpstreamError::Parse(error)),
-    };
+    }
     let (Some(code), Some(minor)) = (parsed.code, parsed.version) else {
         return Err(UpstreamError::Invalid("no status line"));
     };
     let status =
         StatusCode::from_u16(code).map_err(|_| UpstreamError::Invalid("invalid status code"))?;
+    if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
+        return Ok(Some(Parsed::Interim));
+    }
     let version = if minor == 1 {
         Version::HTTP_11
     } else {
         Version::HTTP_10
     };
-    // Where each field sits in the head, so that the values can share its bytes once the head
-    // is split off the buffer.
-    let mut spans = [(0usize, 0usize, 0usize, 0usize); MAX_HEADERS];
-    let count = parsed.headers.len();
-    for (slot, field) in spans.iter_mut().zip(parsed.headers.iter()) {
-        *slot = span(read, field);
-    }
-    let head = read.split_to(len).freeze();
-    if status.is_informational() && status != StatusCode::SWITCHING_PROTOCOLS {
-        return Ok(Some(Parsed::Interim));
-    }
-    let headers = fields_of(&head, &spans[..count])?;
+    let headers = fields_of(&head, parsed.headers)?;
     let (body, keep_alive) = framing(method, status, version, &headers)?;
     let mut response = Response::new(());
     *response.status_mut() = status;
@@ -164,29 +173,35 @@ pub(super) fn parse_response(
     }))
 }
 
-/// Where a parsed field's name and value sit in `buf`, the buffer it was parsed from (an empty
-/// value is the empty span).
-pub(super) fn span(buf: &[u8], field: &httparse::Header<'_>) -> (usize, usize, usize, usize) {
-    let base = buf.as_ptr() as usize;
-    let name = field.name.as_ptr() as usize - base;
-    let (value, value_len) = if field.value.is_empty() {
-        (0, 0)
-    } else {
-        (field.value.as_ptr() as usize - base, field.value.len())
-    };
-    (name, name + field.name.len(), value, value + value_len)
+/// The length of the head at the front of `buf` (through the empty line that ends it), as
+/// httparse reads line ends: CRLF or a bare LF.
+pub(super) fn head_end(buf: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = buf[from..].iter().position(|b| *b == b'\n') {
+        let lf = from + at;
+        match buf.get(lf + 1..lf + 3) {
+            Some([b'\n', _]) => return Some(lf + 2),
+            Some([b'\r', b'\n']) => return Some(lf + 3),
+            Some(_) => {}
+            None if buf.get(lf + 1) == Some(&b'\n') => return Some(lf + 2),
+            None => return None,
+        }
+        from = lf + 1;
+    }
+    None
 }
 
-/// A header map whose values are slices of `head`.
+/// A header map of parsed `fields` whose values are slices of `head`, the bytes they were
+/// parsed from.
 pub(super) fn fields_of(
     head: &Bytes,
-    spans: &[(usize, usize, usize, usize)],
+    fields: &[httparse::Header<'_>],
 ) -> Result<HeaderMap, UpstreamError> {
-    let mut headers = HeaderMap::with_capacity(spans.len());
-    for &(name_start, name_end, value_start, value_end) in spans {
-        let name = HeaderName::from_bytes(&head[name_start..name_end])
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    for field in fields {
+        let name = HeaderName::from_bytes(field.name.as_bytes())
             .map_err(|_| UpstreamError::Invalid("invalid header name"))?;
-        let value = HeaderValue::from_maybe_shared(head.slice(value_start..value_end))
+        let value = HeaderValue::from_maybe_shared(head.slice_ref(field.value))
             .map_err(|_| UpstreamError::Invalid("invalid header value"))?;
         headers.append(name, value);
     }
