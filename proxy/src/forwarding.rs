@@ -54,6 +54,9 @@ pub(crate) fn apply(
     request_id: impl FnOnce() -> HeaderValue,
 ) -> IpAddr {
     let peer = fwd.peer.to_canonical();
+    // Up to nine names are added here and by the caller (`Host` among them): one growth of
+    // the map instead of one per doubling (hyper sizes it to the client's headers).
+    headers.reserve(9);
     let (client, real_ip) = if is_trusted(fwd.trusted, peer) {
         remove_where(headers, |name| {
             name == PROXY.as_str()

@@ -47,6 +47,11 @@ pub(crate) fn is_upgrade_request(version: Version, headers: &HeaderMap) -> bool 
 /// `Upgrade`. With `upgrade`, `Upgrade` is kept and `Connection: upgrade` set, so the
 /// handshake reaches the other side.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, upgrade: bool) {
+    // Most messages carry none: one pass over the names (no hashing) settles it, where the
+    // removals below cost a lookup each.
+    if !upgrade && !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if let Some(listed) = take_all(headers, header::CONNECTION) {
         for value in &listed {
             for token in tokens(value) {
@@ -78,6 +83,12 @@ fn take_all(headers: &mut HeaderMap, name: header::HeaderName) -> Option<Vec<Hea
         header::Entry::Occupied(entry) => Some(entry.remove_entry_mult().1.collect()),
         header::Entry::Vacant(_) => None,
     }
+}
+
+/// Whether `name` is one [`strip_hop_by_hop`] always looks at (the names `Connection` lists
+/// come with `Connection`).
+fn is_hop_by_hop(name: &header::HeaderName) -> bool {
+    [header::CONNECTION, header::TE, header::UPGRADE].contains(name) || HOP_BY_HOP.contains(name)
 }
 
 /// A `TE` token naming `trailers` (parameters ignored).
@@ -116,6 +127,25 @@ mod tests {
         let mut names: Vec<&str> = headers.keys().map(|k| k.as_str()).collect();
         names.sort_unstable();
         names
+    }
+
+    /// The early return for messages without hop-by-hop headers must not miss a lone one.
+    #[test]
+    fn each_hop_by_hop_header_alone_is_removed() {
+        for name in [
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade",
+            "http2-settings",
+        ] {
+            let mut headers = map(&[(name, "x"), ("host", "a.test")]);
+            strip_hop_by_hop(&mut headers, false);
+            assert_eq!(names(&headers), ["host"], "{name}");
+        }
     }
 
     #[test]
