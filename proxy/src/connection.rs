@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::activity::{Activity, TrackedIo};
 use crate::config::{HYPER_MAX_HEADERS, ListenerInfo, ProxyConfig};
 use crate::drain::{self, Phase, Signal};
+use crate::forwarding::ConnValues;
 use crate::proxy::{ConnCtx, Proxy};
 use crate::service;
 use crate::tls::TlsFacts;
@@ -83,6 +84,7 @@ pub(crate) async fn serve<I>(
         tls,
         activity: Arc::clone(&activity),
         drain: drain.clone(),
+        forwarded: ConnValues::new(peer.ip(), listener),
     });
     let service = service_fn(move |request| service::handle(Arc::clone(&ctx), request));
     let conn = builder.serve_connection_with_upgrades(io, service);

@@ -44,6 +44,27 @@ pub(crate) struct Forwarding<'a> {
     pub listener: ListenerInfo,
     /// The request's host as received (`Host` or `:authority`); empty when it had none.
     pub host: &'a HeaderValue,
+    /// The connection's values, built once for all its requests (`None`: made here).
+    pub values: Option<&'a ConnValues>,
+}
+
+/// The forwarding header values that depend only on the connection: the peer's address as
+/// text (`X-Forwarded-For` and `X-Real-IP` of an untrusted peer) and the listener's port
+/// (`X-Forwarded-Port`). Built once per connection; each request clones them (a reference
+/// count), instead of formatting and allocating them again.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnValues {
+    peer: HeaderValue,
+    port: HeaderValue,
+}
+
+impl ConnValues {
+    pub(crate) fn new(peer: IpAddr, listener: ListenerInfo) -> Self {
+        Self {
+            peer: ip_value(peer.to_canonical()),
+            port: HeaderValue::from(listener.port),
+        }
+    }
 }
 
 /// Rewrites the forwarding headers of an upstream request and returns the client address.
@@ -74,7 +95,10 @@ pub(crate) fn apply(
             name == PROXY.as_str() || is_forwarding(name)
         });
         // The peer is the client: one formatted value serves both headers.
-        let value = ip_value(peer);
+        let value = match fwd.values {
+            Some(values) => values.peer.clone(),
+            None => ip_value(peer),
+        };
         headers.insert(X_FORWARDED_FOR, value.clone());
         set_defaults(headers, fwd, true);
         (peer, value)
@@ -225,7 +249,11 @@ fn set_defaults(headers: &mut HeaderMap, fwd: &Forwarding<'_>, overwrite: bool) 
     if !fwd.host.is_empty() {
         set(X_FORWARDED_HOST, fwd.host.clone());
     }
-    set(X_FORWARDED_PORT, HeaderValue::from(fwd.listener.port));
+    let port = match fwd.values {
+        Some(values) => values.port.clone(),
+        None => HeaderValue::from(fwd.listener.port),
+    };
+    set(X_FORWARDED_PORT, port);
 }
 
 /// Removes every `X-Forwarded-*`, `X-Original-Forwarded-*`, `X-Real-IP` and `Forwarded`
@@ -271,7 +299,8 @@ fn ip_value(ip: IpAddr) -> HeaderValue {
         }
     };
     // Digits, dots, colons and hex letters are all valid header bytes.
-    HeaderValue::from_bytes(&buf[..len]).expect("an IP address is a valid header value")
+    HeaderValue::from_maybe_shared(Bytes::copy_from_slice(&buf[..len]))
+        .expect("an IP address is a valid header value")
 }
 
 /// Dotted-quad text of `octets` into `buf` (at least 15 bytes); returns its length.

@@ -14,6 +14,7 @@ use crate::activity::Activity;
 use crate::balancer::{Balancer, RoundRobin};
 use crate::config::{Hsts, ListenerInfo, ProxyConfig, Scheme};
 use crate::drain::Signal;
+use crate::forwarding::ConnValues;
 use crate::metrics::ProxyMetrics;
 use crate::pool::Pool;
 use crate::stats::FrontCounts;
@@ -31,6 +32,8 @@ pub(crate) struct ConnCtx {
     pub tls: Option<TlsFacts>,
     pub activity: Arc<Activity>,
     pub drain: Signal,
+    /// The forwarding header values of this connection's peer and listener.
+    pub forwarded: ConnValues,
 }
 
 /// The proxy: configuration, the table handle, the balancer, the upstream pool, the metrics

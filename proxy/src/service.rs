@@ -478,6 +478,7 @@ fn prepare_upstream(
         trusted: &ctx.proxy.config.trusted_proxies,
         listener: ctx.listener,
         host: &host,
+        values: Some(&ctx.forwarded),
     };
     forwarding::apply(headers, &fwd, || {
         request_id.unwrap_or_else(request_id::generate)

@@ -33,10 +33,25 @@ fn run(
         trusted: &trusted,
         listener: LISTENER,
         host: &host,
+        values: None,
     };
     let read_only = client(&map, fwd.peer, &trusted);
+    // The connection's prebuilt values give the same headers as values made per request.
+    let mut with_values = map.clone();
+    let values = ConnValues::new(fwd.peer, LISTENER);
+    let prebuilt = Forwarding {
+        values: Some(&values),
+        ..fwd
+    };
     let client = apply(&mut map, &fwd, || HeaderValue::from_static("generated"));
     assert_eq!(read_only, client, "client() and apply() agree");
+    apply(&mut with_values, &prebuilt, || {
+        HeaderValue::from_static("generated")
+    });
+    assert_eq!(
+        with_values, map,
+        "prebuilt connection values change nothing"
+    );
     (client, map)
 }
 
@@ -289,6 +304,7 @@ fn a_request_without_host_gets_no_forwarded_host() {
         trusted: &[],
         listener: LISTENER,
         host: &host,
+        values: None,
     };
     apply(&mut map, &fwd, || HeaderValue::from_static("id"));
     assert!(!map.contains_key("x-forwarded-host"));
