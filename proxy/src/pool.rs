@@ -196,13 +196,11 @@ pub(crate) struct Sent {
 /// Why a request got no response.
 #[derive(Debug)]
 pub(crate) enum SendError {
-    /// No byte of the request reached the upstream: it comes back for another try (boxed:
-    /// the failure path pays for the allocation, not every response).
-    NotSent {
-        request: Box<Request<RequestBody>>,
-        error: io::Error,
-    },
-    /// The request may have been sent; it is gone. `reused`: it went on a pooled connection
+    /// No byte of the request reached the upstream: it is whole again in the caller's hands,
+    /// for another try.
+    NotSent { error: io::Error },
+    /// The request may have been sent: its body is gone, its head is still the caller's (over
+    /// HTTP/1.1; HTTP/2 takes the whole request). `reused`: it went on a pooled connection
     /// (which the upstream may have closed as the request arrived).
     Failed { error: ProxyError, reused: bool },
 }
@@ -245,13 +243,12 @@ struct IdleLink {
 }
 
 /// How one attempt on one connection ended.
+// The large variant is the common one: boxing it would allocate for every request.
+#[allow(clippy::large_enum_variant)]
 enum Attempt {
     Done(Result<Sent, SendError>),
-    /// The connection failed before the request was written; here it is back.
-    Unsent(
-        Request<RequestBody>,
-        Box<dyn std::error::Error + Send + Sync>,
-    ),
+    /// The connection failed before the request was written; it is whole again.
+    Unsent(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Pool {
@@ -315,11 +312,13 @@ impl Pool {
     }
 
     /// Sends `request` to `dest`: on a pooled connection while one is usable (unless
-    /// `fresh`), else on a fresh one.
+    /// `fresh`), else on a fresh one. Over HTTP/1.1 only the body is taken: the head stays in
+    /// `request` whatever happens, so a next attempt needs no copy of it. Over HTTP/2 the
+    /// request is taken whole (hyper's client owns it), and put back if it was not sent.
     pub(crate) async fn send(
         &self,
         dest: &Dest,
-        mut request: Request<RequestBody>,
+        request: &mut Request<RequestBody>,
         timeouts: Option<&Timeouts>,
         fresh: bool,
     ) -> Result<Sent, SendError> {
@@ -352,9 +351,8 @@ impl Pool {
             };
             match self.attempt(link, request, limits).await {
                 Attempt::Done(result) => return result,
-                Attempt::Unsent(back, error) => {
+                Attempt::Unsent(error) => {
                     tracing::debug!(%addr, %error, "shared HTTP/2 upstream connection closed; retrying");
-                    request = back;
                 }
             }
         }
@@ -364,9 +362,8 @@ impl Pool {
         {
             match self.attempt(link, request, limits).await {
                 Attempt::Done(result) => return result,
-                Attempt::Unsent(back, error) => {
+                Attempt::Unsent(error) => {
                     tracing::debug!(%addr, %error, "pooled upstream connection was stale; retrying");
-                    request = back;
                 }
             }
         }
@@ -375,17 +372,11 @@ impl Pool {
             .unwrap_or(self.inner.connect_timeout);
         let link = match self.connect(dest, connect_timeout).await {
             Ok(link) => link,
-            Err(error) => {
-                return Err(SendError::NotSent {
-                    request: Box::new(request),
-                    error,
-                });
-            }
+            Err(error) => return Err(SendError::NotSent { error }),
         };
         match self.attempt(link, request, limits).await {
             Attempt::Done(result) => result,
-            Attempt::Unsent(request, error) => Err(SendError::NotSent {
-                request: Box::new(request),
+            Attempt::Unsent(error) => Err(SendError::NotSent {
                 error: io::Error::new(io::ErrorKind::ConnectionAborted, error),
             }),
         }
@@ -396,7 +387,7 @@ impl Pool {
     async fn attempt(
         &self,
         mut link: Link,
-        mut request: Request<RequestBody>,
+        request: &mut Request<RequestBody>,
         limits: Limits,
     ) -> Attempt {
         let addr = link.dest.addr;
@@ -406,14 +397,17 @@ impl Pool {
         match &mut link.conn {
             Conn::H1 { conn, send_timeout } => {
                 send_timeout.set(limits.send);
-                match headers_within(conn.exchange(addr, request), sent, limits.read).await {
+                let body = std::mem::replace(request.body_mut(), RequestBody::empty());
+                let exchange = conn.exchange(addr, &*request, body);
+                match headers_within(exchange, sent, limits.read).await {
                     Err(_elapsed) => fail(ProxyError::UpstreamTimeout { addr }),
                     Ok(Ok((response, body))) => {
                         let response = response.map(|()| Payload::H1(body));
                         Attempt::Done(Ok(Sent { response, link }))
                     }
-                    Ok(Err(h1::Failure::Unsent(request, error))) => {
-                        Attempt::Unsent(*request, error.into())
+                    Ok(Err(h1::Failure::Unsent(body, error))) => {
+                        *request.body_mut() = body;
+                        Attempt::Unsent(error.into())
                     }
                     Ok(Err(h1::Failure::Failed(error))) => fail(error),
                 }
@@ -421,15 +415,19 @@ impl Pool {
             // The send timeout of a shared connection is the pool's (`--upstream-send-timeout`):
             // one request's cannot apply to the others' streams.
             Conn::H2 { sender, .. } => {
-                prepare_h2(&mut request, link.dest.via.tls.is_some());
-                match headers_within(sender.try_send_request(request), sent, limits.read).await {
+                let mut owned = std::mem::replace(request, Request::new(RequestBody::empty()));
+                prepare_h2(&mut owned, link.dest.via.tls.is_some());
+                match headers_within(sender.try_send_request(owned), sent, limits.read).await {
                     Err(_elapsed) => fail(ProxyError::UpstreamTimeout { addr }),
                     Ok(Ok(response)) => {
                         let response = response.map(Payload::H2);
                         Attempt::Done(Ok(Sent { response, link }))
                     }
                     Ok(Err(mut error)) => match error.take_message() {
-                        Some(request) => Attempt::Unsent(request, error.into_error().into()),
+                        Some(back) => {
+                            *request = back;
+                            Attempt::Unsent(error.into_error().into())
+                        }
                         None => fail(failed(addr, error.into_error())),
                     },
                 }

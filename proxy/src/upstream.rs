@@ -67,7 +67,13 @@ pub(crate) async fn send(
         timeouts,
     } = target;
     let reuse = mode == BackendMode::Service;
-    let replay = Replay::prepare(&mut request, &policy, endpoints.len() > 1 || reuse);
+    let in_place = via.wire == Wire::H1;
+    let replay = Replay::prepare(
+        &mut request,
+        &policy,
+        endpoints.len() > 1 || reuse,
+        in_place,
+    );
     let mut retry = Retry::new(policy, replay, reuse);
     // Latency-aware balancing (docs/architecture.md, "Latency-aware balancing and outlier
     // ejection"); round robin otherwise.
@@ -92,29 +98,29 @@ pub(crate) async fn send(
             via: via.clone(),
         };
         let tracked = Attempt::begin(ewma.as_ref(), endpoints, index);
-        let result = proxy.pool.send(&dest, request, timeouts, fresh).await;
+        let result = proxy.pool.send(&dest, &mut request, timeouts, fresh).await;
         if tracked.end(&result, attempt, &balance.outlier) {
             proxy.metrics.upstream_ejection();
         }
         let (failure, back) = match result {
             Ok(sent) => match Failure::of_status(sent.response.status()) {
-                Some(failure) => (failure, Back::Response(sent)),
+                Some(failure) => (failure, Back::Response(Box::new(sent))),
                 None => return Ok(sent),
             },
-            Err(SendError::NotSent { request, error }) => {
+            Err(SendError::NotSent { error }) => {
                 let failure = Failure::not_sent(&error);
                 let error = ProxyError::UpstreamConnect {
                     addr,
                     source: error,
                 };
-                (failure, Back::Unsent(error, *request))
+                (failure, Back::Unsent(error))
             }
             Err(SendError::Failed { error, reused }) => match Failure::of_error(&error, reused) {
                 Some(failure) => (failure, Back::Failed(error)),
                 None => return Err(error),
             },
         };
-        let next = match retry.next(balancer, endpoints, failure, index, back) {
+        let next = match retry.next(balancer, endpoints, failure, index, back, &mut request) {
             Step::Next(next) => next,
             Step::Answer(answer) => return answer,
         };
@@ -125,7 +131,6 @@ pub(crate) async fn send(
         let now = Instant::now();
         exchange.upstream_attempt(addr, failure.status(), now - attempt);
         attempt = now;
-        request = next.request;
         index = next.index;
         fresh = next.fresh;
     }
@@ -138,7 +143,7 @@ pub(crate) async fn send_to(
     proxy: &Proxy,
     endpoints: &Endpoints,
     tls: Option<&Arc<str>>,
-    request: Request<RequestBody>,
+    mut request: Request<RequestBody>,
     timeouts: Option<&Timeouts>,
 ) -> Result<Sent, ProxyError> {
     let mut tried = crate::balancer::Tried::new();
@@ -158,23 +163,22 @@ pub(crate) async fn send_to(
         addr: endpoints.list()[index].addr,
         via: via.clone(),
     };
-    let request = match proxy
+    match proxy
         .pool
-        .send(&dest(first), request, timeouts, false)
+        .send(&dest(first), &mut request, timeouts, false)
         .await
     {
         Ok(sent) => return Ok(sent),
         Err(SendError::Failed { error, .. }) => return Err(error),
-        Err(SendError::NotSent { request, error }) => {
+        Err(SendError::NotSent { error }) => {
             let metrics = &proxy.metrics;
             metrics.upstream_error(UpstreamErrorKind::of_connect(&error));
             metrics.upstream_retry();
-            request
         }
-    };
+    }
     let second = proxy.balancer.pick(endpoints, &mut tried).unwrap_or(first);
     let dest = dest(second);
-    match proxy.pool.send(&dest, *request, timeouts, false).await {
+    match proxy.pool.send(&dest, &mut request, timeouts, false).await {
         Ok(sent) => Ok(sent),
         Err(SendError::Failed { error, .. }) => Err(error),
         Err(SendError::NotSent { error, .. }) => Err(ProxyError::UpstreamConnect {

@@ -22,7 +22,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
-use http::request::Parts;
 use http::{Method, Request, Response};
 use hyper::body::{Body, Frame};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -78,8 +77,8 @@ impl std::fmt::Debug for H1 {
 /// Why an exchange ended without a response.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// Not a byte of the request was written: here it is back, for another connection.
-    Unsent(Box<Request<RequestBody>>, io::Error),
+    /// Not a byte of the request was written: here is its body back, for another connection.
+    Unsent(RequestBody, io::Error),
     /// The request may have been (partly) sent.
     Failed(ProxyError),
 }
@@ -95,24 +94,24 @@ impl H1 {
         }
     }
 
-    /// Sends `request` and reads the response head; the body is then read with
-    /// [`H1::poll_body`] and the framing returned here.
-    pub(crate) fn exchange(
+    /// Sends the head of `request` (only read: it stays whole for another attempt) with
+    /// `body`, and reads the response head; the body is then read with [`H1::poll_body`] and
+    /// the framing returned here.
+    pub(crate) fn exchange<B>(
         &mut self,
         addr: SocketAddr,
-        request: Request<RequestBody>,
+        request: &Request<B>,
+        body: RequestBody,
     ) -> Exchange<'_> {
-        let (mut parts, body) = request.into_parts();
         self.write.clear();
         let empty = body.is_end_stream();
         let exact = body.size_hint().exact();
-        let outgoing = head::encode_request(&mut parts, empty, exact, &mut self.write);
+        let outgoing = head::encode_request(request, empty, exact, &mut self.write);
         self.upload = Some(Upload::new(body, outgoing, empty));
         Exchange {
-            method: parts.method.clone(),
+            method: request.method().clone(),
             conn: self,
             addr,
-            parts: Some(parts),
             write_error: None,
         }
     }
@@ -279,9 +278,6 @@ pub(crate) struct Exchange<'a> {
     conn: &'a mut H1,
     addr: SocketAddr,
     method: Method,
-    /// The request's head, until its first byte is written: a connection that fails before
-    /// that hands the request back.
-    parts: Option<Parts>,
     /// A write failed after the head went out; the response may still have come.
     write_error: Option<ProxyError>,
 }
@@ -297,11 +293,7 @@ impl Future for Exchange<'_> {
         {
             let failed = match error {
                 UploadError::Write(error) if !upload.wrote && !upload.consumed => {
-                    if let Some(parts) = this.parts.take() {
-                        let request = Box::new(Request::from_parts(parts, upload.body));
-                        return Poll::Ready(Err(Failure::Unsent(request, error)));
-                    }
-                    write_failed(this.addr, error)
+                    return Poll::Ready(Err(Failure::Unsent(upload.body, error)));
                 }
                 UploadError::Write(error) => {
                     this.write_error = write_failed(this.addr, error);
@@ -322,7 +314,6 @@ impl Future for Exchange<'_> {
         {
             return Poll::Pending;
         }
-        this.parts = None;
         match this.conn.poll_head(&this.method, cx) {
             // The upload, if not over, goes on while the body is read (a full-duplex
             // exchange); the connection is reused only if it ends.

@@ -154,24 +154,26 @@ impl Failure {
 
 /// What a failed attempt left: the answer the client gets if nothing goes on.
 pub(super) enum Back {
-    /// A response with an `http_xxx` status.
-    Response(Sent),
+    /// A response with an `http_xxx` status (boxed: the rare path pays).
+    Response(Box<Sent>),
     /// The request may have been sent and is gone.
     Failed(ProxyError),
-    /// The request never left; here it is.
-    Unsent(ProxyError, Request<RequestBody>),
+    /// The request never left: the caller holds it whole.
+    Unsent(ProxyError),
 }
 
 impl Back {
     fn answer(self) -> Result<Sent, ProxyError> {
         match self {
-            Self::Response(sent) => Ok(sent),
-            Self::Failed(error) | Self::Unsent(error, _) => Err(error),
+            Self::Response(sent) => Ok(*sent),
+            Self::Failed(error) | Self::Unsent(error) => Err(error),
         }
     }
 }
 
 /// What follows a failed attempt.
+// The answer is returned as it is: boxing it would allocate on every failed request's way out.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Step {
     /// Another attempt.
     Next(Next),
@@ -184,42 +186,52 @@ pub(super) struct Next {
     pub(super) index: usize,
     /// On a fresh connection (the pooled one just failed).
     pub(super) fresh: bool,
-    pub(super) request: Request<RequestBody>,
     /// The failure to count in `upstream_errors_total` (none for a status).
     pub(super) error: Option<UpstreamErrorKind>,
 }
 
-/// A copy of the request head, and of its body when there is one, for sending it again once
-/// it was sent. The headers are packed into one buffer ([`packed`]): the copy is made for
-/// every request that could be resent and used almost never.
+/// What sends the request again once it was sent: nothing at all when its head stays in the
+/// caller's hands (an HTTP/1.1 attempt only reads it, see `crate::pool::Pool::send`) and it
+/// has no body; otherwise a copy of the head, and of the body when there is one. The copied
+/// headers are packed into one buffer ([`packed`]): the copy is made for every request that
+/// could be resent and used almost never.
 #[derive(Debug)]
-pub(super) struct Replay {
-    method: Method,
-    uri: Uri,
-    headers: PackedHeaders,
-    /// `None`: no body.
-    body: Option<Arc<Kept>>,
+pub(super) enum Replay {
+    /// The head is still in the request the caller holds; no body.
+    InPlace,
+    Copy {
+        method: Method,
+        uri: Uri,
+        headers: PackedHeaders,
+        /// `None`: no body.
+        body: Option<Arc<Kept>>,
+    },
 }
 
 impl Replay {
-    /// The copy, when `policy` may send `request` again after sending it (`others`: the
-    /// backend has another endpoint to try, or may try its one again) and its body can be
-    /// kept; otherwise nothing is copied.
+    /// What resends the request, when `policy` may send `request` again after sending it
+    /// (`others`: the backend has another endpoint to try, or may try its one again) and its
+    /// body can be kept; otherwise nothing is copied. `in_place`: the attempts leave the head
+    /// in `request` (HTTP/1.1).
     pub(super) fn prepare(
         request: &mut Request<RequestBody>,
         policy: &Policy,
         others: bool,
+        in_place: bool,
     ) -> Option<Self> {
         let tries_left = policy.tries != 1 && others;
         if !policy.may_resend() || !(tries_left || policy.on.contains(NextUpstream::ERROR)) {
             return None;
         }
         let body = if request.body().is_end_stream() {
+            if in_place {
+                return Some(Self::InPlace);
+            }
             None
         } else {
             Some(request.body_mut().keep()?)
         };
-        Some(Self {
+        Some(Self::Copy {
             method: request.method().clone(),
             uri: request.uri().clone(),
             headers: PackedHeaders::pack(request.headers()),
@@ -229,16 +241,34 @@ impl Replay {
 
     /// Whether the whole request is here to send again.
     fn ready(&self) -> bool {
-        self.body.as_ref().is_none_or(|kept| kept.is_complete())
+        match self {
+            Self::InPlace => true,
+            Self::Copy { body, .. } => body.as_ref().is_none_or(|kept| kept.is_complete()),
+        }
     }
 
-    fn request(&self) -> Option<Request<RequestBody>> {
-        let mut request = Request::new(RequestBody::replay(self.body.clone())?);
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
+    /// Makes `held` the request to send again (in place: it already is, its body empty as it
+    /// was); `false` when the copy is not complete.
+    fn restore(&self, held: &mut Request<RequestBody>) -> bool {
+        let Self::Copy {
+            method,
+            uri,
+            headers,
+            body,
+        } = self
+        else {
+            return true;
+        };
+        let Some(body) = RequestBody::replay(body.clone()) else {
+            return false;
+        };
+        let mut request = Request::new(body);
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = uri.clone();
         *request.version_mut() = Version::HTTP_11;
-        *request.headers_mut() = self.headers.unpack();
-        Some(request)
+        *request.headers_mut() = headers.unpack();
+        *held = request;
+        true
     }
 }
 
@@ -269,7 +299,8 @@ impl Retry {
     }
 
     /// The attempt on endpoint `index` failed with `failure`, leaving `back`: the next
-    /// attempt, or the answer when nothing goes on.
+    /// attempt (with `held`, the caller's request, made ready for it), or the answer when
+    /// nothing goes on.
     pub(super) fn next(
         &mut self,
         balancer: &dyn Balancer,
@@ -277,6 +308,7 @@ impl Retry {
         failure: Failure,
         index: usize,
         back: Back,
+        held: &mut Request<RequestBody>,
     ) -> Step {
         if !self.reuse {
             self.tried.insert(index);
@@ -284,16 +316,14 @@ impl Retry {
         let Some((index, fresh)) = self.target(balancer, endpoints, failure, index) else {
             return Step::Answer(back.answer());
         };
-        let (request, error) = match back {
-            Back::Unsent(error, request) => (request, Some(error)),
-            back => match self.replay.as_ref().and_then(Replay::request) {
-                Some(request) => match back {
-                    Back::Failed(error) => (request, Some(error)),
-                    // The failed response is never relayed: its connection closes with it.
-                    _ => (request, None),
-                },
-                None => return Step::Answer(back.answer()),
+        let error = match back {
+            Back::Unsent(error) => Some(error),
+            back if self.replay.as_ref().is_some_and(|r| r.restore(held)) => match back {
+                Back::Failed(error) => Some(error),
+                // The failed response is never relayed: its connection closes with it.
+                _ => None,
             },
+            back => return Step::Answer(back.answer()),
         };
         if let Some(error) = &error {
             tracing::debug!(%error, fresh, "upstream attempt failed; passing the request on");
@@ -304,7 +334,6 @@ impl Retry {
         Step::Next(Next {
             index,
             fresh,
-            request,
             error: error.as_ref().and_then(ProxyError::upstream_error),
         })
     }

@@ -3,12 +3,12 @@
 //! header values share the bytes read, with the framing of the body that follows (RFC 9112
 //! §6.3).
 
+use std::io::Write as _;
 use std::mem::MaybeUninit;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, HeaderName, HeaderValue, TRANSFER_ENCODING};
-use http::request::Parts;
-use http::{HeaderMap, Method, Response, StatusCode, Version};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 
 use super::UpstreamError;
 
@@ -31,47 +31,39 @@ pub(super) enum Outgoing {
     Chunked,
 }
 
-/// Writes the request head into `out`: request line (origin-form target, HTTP/1.1) and the
-/// fields as prepared, plus the framing field the body needs. `empty`: the body has nothing
-/// to send; `exact`: its declared length, when known.
-pub(super) fn encode_request(
-    parts: &mut Parts,
+/// Writes the head of `request` into `out`: request line (origin-form target, HTTP/1.1) and
+/// the fields as prepared, plus the framing field the body needs (any `Transfer-Encoding` of
+/// its own is left out). `empty`: the body has nothing to send; `exact`: its declared length,
+/// when known. The request is only read: a failed attempt leaves it whole for the next one.
+pub(super) fn encode_request<B>(
+    request: &Request<B>,
     empty: bool,
     exact: Option<u64>,
     out: &mut Vec<u8>,
 ) -> Outgoing {
-    parts.headers.remove(TRANSFER_ENCODING);
-    let declared = content_length(&parts.headers).ok().flatten();
-    let outgoing = match (empty, declared, exact) {
-        (true, _, _) => Outgoing::Empty,
-        (false, Some(length), _) => Outgoing::Length(length),
-        (false, None, Some(length)) => {
-            parts
-                .headers
-                .insert(CONTENT_LENGTH, HeaderValue::from(length));
-            Outgoing::Length(length)
-        }
-        (false, None, None) => {
-            parts
-                .headers
-                .insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
-            Outgoing::Chunked
-        }
+    let headers = request.headers();
+    let declared = content_length(headers).ok().flatten();
+    let (outgoing, framing): (_, Option<&[u8]>) = match (empty, declared, exact) {
+        (true, _, _) => (Outgoing::Empty, None),
+        (false, Some(length), _) => (Outgoing::Length(length), None),
+        (false, None, Some(length)) => (Outgoing::Length(length), Some(b"content-length")),
+        (false, None, None) => (Outgoing::Chunked, Some(b"transfer-encoding")),
     };
+    let uri = request.uri();
     // hyper's writing: an empty path (absolute-form `http://host?q`) goes as `/`.
-    let path = match parts.uri.path() {
+    let path = match uri.path() {
         "" => "/",
         path => path,
     };
-    let query = parts.uri.query();
-    let fields: usize = parts
-        .headers
+    let query = uri.query();
+    let fields: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
     let target = path.len() + query.map_or(0, |q| q.len() + 1);
-    out.reserve(parts.method.as_str().len() + target + fields + 13);
-    out.extend_from_slice(parts.method.as_str().as_bytes());
+    let method = request.method().as_str();
+    out.reserve(method.len() + target + fields + 64);
+    out.extend_from_slice(method.as_bytes());
     out.push(b' ');
     out.extend_from_slice(path.as_bytes());
     if let Some(query) = query {
@@ -79,11 +71,26 @@ pub(super) fn encode_request(
         out.extend_from_slice(query.as_bytes());
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in &parts.headers {
+    for (name, value) in headers {
+        if name == TRANSFER_ENCODING {
+            continue;
+        }
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
+    }
+    match (framing, outgoing) {
+        (Some(name), Outgoing::Length(length)) => {
+            out.extend_from_slice(name);
+            // Writing to a `Vec` cannot fail.
+            let _ = write!(out, ": {length}\r\n");
+        }
+        (Some(name), _) => {
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": chunked\r\n");
+        }
+        (None, _) => {}
     }
     out.extend_from_slice(b"\r\n");
     outgoing

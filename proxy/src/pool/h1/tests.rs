@@ -41,6 +41,12 @@ fn post(frames: &[&'static [u8]]) -> Request<RequestBody> {
     request
 }
 
+/// The head, kept by the caller as the pool keeps it, and the body the exchange takes.
+fn split(mut request: Request<RequestBody>) -> (Request<RequestBody>, RequestBody) {
+    let body = std::mem::replace(request.body_mut(), RequestBody::empty());
+    (request, body)
+}
+
 /// Reads the request head the upstream received (through its blank line), and `extra` bytes.
 async fn received(server: &mut TcpStream, extra: usize) -> String {
     let mut got = Vec::new();
@@ -84,7 +90,8 @@ async fn round(
         (got, server)
     });
     let result = tokio::time::timeout(DEADLINE, async {
-        let (response, mut framing) = match conn.exchange(addr, request).await {
+        let (request, body) = split(request);
+        let (response, mut framing) = match conn.exchange(addr, &request, body).await {
             Ok(head) => head,
             Err(Failure::Failed(error)) => return Err(error.to_string()),
             Err(Failure::Unsent(_, error)) => return Err(format!("unsent: {error}")),
@@ -223,7 +230,8 @@ async fn the_upstream_closing_before_answering_fails_the_exchange() {
     let upstream = tokio::spawn(async move {
         received(&mut server, 0).await;
     });
-    let result = tokio::time::timeout(DEADLINE, conn.exchange(addr, get("/")))
+    let (request, body) = split(get("/"));
+    let result = tokio::time::timeout(DEADLINE, conn.exchange(addr, &request, body))
         .await
         .unwrap();
     upstream.await.unwrap();
@@ -250,7 +258,8 @@ async fn a_101_gives_the_connection_with_what_followed_the_head() {
         server.read_exact(&mut echo).await.unwrap();
         server.write_all(&echo).await.unwrap();
     });
-    let (response, framing) = tokio::time::timeout(DEADLINE, conn.exchange(addr, get("/ws")))
+    let (request, body) = split(get("/ws"));
+    let (response, framing) = tokio::time::timeout(DEADLINE, conn.exchange(addr, &request, body))
         .await
         .unwrap()
         .unwrap();
