@@ -118,14 +118,16 @@ async fn any(
 
 async fn ask(ctx: &ConnCtx, external: &External<'_>, cookies: &mut Option<Cookies>) -> Verdict {
     let proxy = &ctx.proxy;
-    external_auth::check(
+    // Boxed: only routes with external auth pay for its future (a whole upstream exchange);
+    // inline it would make every request's future larger.
+    Box::pin(external_auth::check(
         proxy,
         external.table,
         external.auth,
         &external.asking,
         external.scope,
         cookies,
-    )
+    ))
     .await
 }
 

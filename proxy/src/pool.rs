@@ -370,7 +370,9 @@ impl Pool {
         let connect_timeout = timeouts
             .and_then(|t| t.connect)
             .unwrap_or(self.inner.connect_timeout);
-        let link = match self.connect(dest, connect_timeout).await {
+        // Boxed: a new connection is the rare case, and its future (TCP, TLS, HTTP/2 handshakes)
+        // would otherwise make every request's future larger.
+        let link = match Box::pin(self.connect(dest, connect_timeout)).await {
             Ok(link) => link,
             Err(error) => return Err(SendError::NotSent { error }),
         };
@@ -417,7 +419,9 @@ impl Pool {
             Conn::H2 { sender, .. } => {
                 let mut owned = std::mem::replace(request, Request::new(RequestBody::empty()));
                 prepare_h2(&mut owned, link.dest.via.tls.is_some());
-                match headers_within(sender.try_send_request(owned), sent, limits.read).await {
+                // Boxed: hyper's HTTP/2 response future would make every attempt's larger.
+                let response = sender.try_send_request(owned);
+                match Box::pin(headers_within(response, sent, limits.read)).await {
                     Err(_elapsed) => fail(ProxyError::UpstreamTimeout { addr }),
                     Ok(Ok(response)) => {
                         let response = response.map(Payload::H2);
