@@ -142,12 +142,20 @@ impl Unavailable {
 /// Where a route's traffic goes: a Service port resolved to endpoints, or the reason it can't.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Backend {
-    pub service: ServiceRef,
+    /// Behind an `Arc`: a backend the endpoint fast path replaces shares it instead of copying
+    /// its names.
+    pub service: Arc<ServiceRef>,
     pub mode: BackendMode,
     pub state: Result<Endpoints, Unavailable>,
     /// The ring and cookie tokens of its endpoints, for the routes that choose an endpoint
     /// by a request value (`affinity`, `upstream-hash-by`); `None` when no route does.
     pub keyed: Option<Arc<hash_ring::Keyed>>,
+    /// nodeport mode in `externalTrafficPolicy: Cluster`: the nodePort. Such a backend's
+    /// endpoints are every usable node with this port, whatever else its Service says, so the
+    /// endpoint fast path resolves it again from the nodes alone, without looking the Service
+    /// up (a refresh never follows a Service change: that is a full compile). `None` for every
+    /// other backend.
+    pub(crate) cluster_node_port: Option<u16>,
 }
 
 /// Why a route answers 503 instead of being served: its Ingress asks for something Strait
@@ -498,39 +506,59 @@ impl RouteTable {
     }
 
     /// This table with new endpoint states for the backends `refresh` returns one for (`None`
-    /// leaves a backend alone). Routers, certificates and every backend whose state did not
-    /// change are shared, `Arc` and round-robin cursor included; ids stay valid.
+    /// leaves a backend alone). `refresh` is handed the backend as it is, and builds the new
+    /// set from its old one (`Endpoints::new_after`), so what the proxy learned of the
+    /// addresses that stay is kept. Routers, certificates and every backend whose state did
+    /// not change are shared, `Arc` and round-robin cursor included; ids stay valid.
     pub(crate) fn refresh_backends(
         &self,
         mut refresh: impl FnMut(&Backend) -> Option<Result<Endpoints, Unavailable>>,
     ) -> RouteTable {
-        let mut changed: Option<Vec<Arc<Backend>>> = None;
-        for (i, backend) in self.backends.iter().enumerate() {
-            let Some(state) = refresh(backend).filter(|state| *state != backend.state) else {
-                continue;
-            };
-            let backends = changed.get_or_insert_with(|| self.backends.to_vec());
-            // What the proxy learned of the addresses that stay is kept.
-            let state = match (state, &backend.state) {
-                (Ok(new), Ok(old)) => Ok(new.with_states_of(old)),
-                (state, _) => state,
-            };
+        let mut replace = |backend: &Backend| {
+            let state = refresh(backend).filter(|state| *state != backend.state)?;
             // The ring follows the endpoints: rebuilt with the same secret and subset sizes.
             let keyed = backend.keyed.as_ref().map(|keyed| {
                 let list = state.as_ref().map_or(&[][..], |eps| eps.list());
                 Arc::new(keyed.rebuild(list))
             });
-            backends[i] = Arc::new(Backend {
-                service: backend.service.clone(),
+            Some(Arc::new(Backend {
+                service: Arc::clone(&backend.service),
                 mode: backend.mode,
                 state,
                 keyed,
-            });
-        }
+                cluster_node_port: backend.cluster_node_port,
+            }))
+        };
+        // Up to the first changed backend nothing is copied; from there the new list is
+        // collected straight into its `Arc` (one allocation, no intermediate vector).
+        let first = self
+            .backends
+            .iter()
+            .enumerate()
+            .find_map(|(i, backend)| Some((i, replace(backend)?)));
+        let backends = match first {
+            None => Arc::clone(&self.backends),
+            Some((at, first)) => {
+                let mut first = Some(first);
+                self.backends
+                    .iter()
+                    .enumerate()
+                    .map(|(i, backend)| match i.cmp(&at) {
+                        std::cmp::Ordering::Less => Arc::clone(backend),
+                        std::cmp::Ordering::Equal => {
+                            first.take().unwrap_or_else(|| Arc::clone(backend))
+                        }
+                        std::cmp::Ordering::Greater => {
+                            replace(backend).unwrap_or_else(|| Arc::clone(backend))
+                        }
+                    })
+                    .collect()
+            }
+        };
         RouteTable {
             generation: self.generation,
             routes: Arc::clone(&self.routes),
-            backends: changed.map_or_else(|| Arc::clone(&self.backends), Arc::from),
+            backends,
         }
     }
 }

@@ -12,7 +12,7 @@ use super::context::{Cluster, Compiler, Located};
 use super::{cluster_ip, nodeport, pod};
 use crate::index::Index;
 use crate::model::{Diagnostic, ObjectKey, ObjectRef, Reason};
-use crate::table::{BackendId, BackendMode, Endpoints, PortRef, ServiceRef, Unavailable};
+use crate::table::{Backend, BackendId, BackendMode, Endpoints, PortRef, ServiceRef, Unavailable};
 
 impl Compiler<'_> {
     /// The table's backend for `service` in `mode`, reporting on `object` why it cannot serve
@@ -30,9 +30,15 @@ impl Compiler<'_> {
             self.diagnostics.push(diagnostic);
         }
         let cluster = &self.cluster;
-        self.builder.backend(service, mode, move |_, mode| {
-            located.and_then(|located| resolve(cluster, located, mode))
-        })
+        self.builder
+            .resolved_backend(service, mode, move |_, mode| {
+                let cluster_node_port = match (&located, mode) {
+                    (Ok(at), BackendMode::NodePort) => nodeport::cluster_policy_port(*at),
+                    _ => None,
+                };
+                let state = located.and_then(|located| resolve(cluster, located, mode, None));
+                (state, cluster_node_port)
+            })
     }
 }
 
@@ -88,14 +94,21 @@ pub(super) fn service_ref(
     })
 }
 
-/// A backend's endpoint state as a full compile resolves it: the endpoint fast path
-/// (`refresh.rs`) recomputes touched backends with this, so both agree by construction.
-pub(super) fn state(
+/// A backend's endpoint state again, for the endpoint fast path (`refresh.rs`): what a full
+/// compile resolves it to, by the same functions, so both agree by construction. A
+/// `Cluster`-policy nodeport backend is resolved from its nodePort alone ([`Backend`]'s
+/// `cluster_node_port`): the Service it was located on has not changed. The backend's current
+/// endpoints only decide which learned state the new set keeps, never its content.
+pub(super) fn refreshed(
     cluster: &Cluster<'_>,
-    service: &ServiceRef,
-    mode: BackendMode,
+    backend: &Backend,
 ) -> Result<Endpoints, Unavailable> {
-    locate(cluster.index, service, mode).and_then(|located| resolve(cluster, located, mode))
+    let previous = backend.state.as_ref().ok();
+    match backend.cluster_node_port {
+        Some(port) => serving(nodeport::cluster_set(cluster, port, previous)),
+        None => locate(cluster.index, &backend.service, backend.mode)
+            .and_then(|located| resolve(cluster, located, backend.mode, previous)),
+    }
 }
 
 /// Finds the Service and port, and checks that the Service has what `mode` needs.
@@ -140,12 +153,17 @@ fn resolve(
     cluster: &Cluster<'_>,
     at: Located<'_>,
     mode: BackendMode,
+    previous: Option<&Endpoints>,
 ) -> Result<Endpoints, Unavailable> {
-    let endpoints = match mode {
-        BackendMode::Pod => pod::resolve(cluster.index, at),
-        BackendMode::NodePort => nodeport::resolve(cluster, at),
-        BackendMode::Service => cluster_ip::resolve(at),
-    };
+    serving(match mode {
+        BackendMode::Pod => pod::resolve(cluster.index, at, previous),
+        BackendMode::NodePort => nodeport::resolve(cluster, at, previous),
+        BackendMode::Service => cluster_ip::resolve(at, previous),
+    })
+}
+
+/// A set with no endpoint cannot serve.
+fn serving(endpoints: Endpoints) -> Result<Endpoints, Unavailable> {
     if endpoints.is_empty() {
         Err(Unavailable::NoReadyEndpoints)
     } else {

@@ -109,7 +109,7 @@ fn join(
     }
     let main_id = main.backend;
     let main_backend = c.builder.backend_of(main_id);
-    if main_backend.service == service {
+    if *main_backend.service == service {
         let message = format!(
             "canary for {what}: {service} is the main route's own Service, so the canary has no effect"
         );

@@ -18,12 +18,14 @@ pub(super) fn cluster_ip(service: &Service) -> Option<IpAddr> {
         .and_then(parse_ip)
 }
 
-pub(super) fn resolve(at: Located<'_>) -> Endpoints {
+/// `previous`: the backend's set in the table being refreshed (kept when the same).
+pub(super) fn resolve(at: Located<'_>, previous: Option<&Endpoints>) -> Endpoints {
     let (Some(ip), Some(port)) = (cluster_ip(at.service), port_number(at.port)) else {
         return Endpoints::default();
     };
-    Endpoints::new(vec![Endpoint {
+    let list = vec![Endpoint {
         addr: SocketAddr::new(ip, port),
         weight: 1,
-    }])
+    }];
+    Endpoints::new_after(list, previous)
 }

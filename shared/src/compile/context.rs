@@ -2,8 +2,8 @@
 //! the small types the backend modes share. It imports nothing from its sibling modules, so
 //! every other module of `compile` can use it without forming a cycle.
 
-use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use crate::config::CompileConfig;
 use crate::host::{HostPattern, wildcard_suffix};
 use crate::index::Index;
 use crate::model::{Diagnostic, ObjectKey};
-use crate::table::TableBuilder;
+use crate::table::{Endpoints, TableBuilder};
 
 /// State threaded through one compilation.
 pub(super) struct Compiler<'a> {
@@ -87,9 +87,12 @@ pub(super) struct RegexPlan {
 /// per compile or endpoint refresh rather than once per backend.
 pub(super) struct Cluster<'a> {
     pub(super) index: &'a Index,
-    /// The usable nodes (name and InternalIP, in name order), computed on first use: only
+    /// The usable nodes (name and InternalIP, in address order), computed on first use: only
     /// nodeport backends read them.
     nodes: OnceCell<Vec<(&'a str, IpAddr)>>,
+    /// The endpoints of each nodePort in `Cluster` policy (every usable node, weight 1), built
+    /// on first use and shared by every backend on that nodePort.
+    node_port_sets: RefCell<HashMap<u16, Endpoints, foldhash::fast::FixedState>>,
 }
 
 impl<'a> Cluster<'a> {
@@ -97,17 +100,38 @@ impl<'a> Cluster<'a> {
         Self {
             index,
             nodes: OnceCell::new(),
+            node_port_sets: RefCell::default(),
         }
     }
 
-    /// Every usable node: name and InternalIP, in name order.
+    /// The endpoints of `node_port` in `Cluster` policy: built by `build` the first time this
+    /// compile or refresh asks, then the same set (with a cursor of its own) for every other
+    /// backend on that nodePort.
+    pub(super) fn node_port_set(
+        &self,
+        node_port: u16,
+        build: impl FnOnce() -> Endpoints,
+    ) -> Endpoints {
+        // `build` reads the nodes, never this map: the borrow cannot be taken twice.
+        self.node_port_sets
+            .borrow_mut()
+            .entry(node_port)
+            .or_insert_with(build)
+            .clone()
+    }
+
+    /// Every usable node: name and InternalIP, in address order (then name), so that the
+    /// endpoint list each nodePort builds from them is sorted already.
     pub(super) fn usable_nodes(&self) -> &[(&'a str, IpAddr)] {
         self.nodes.get_or_init(|| {
-            self.index
+            let mut nodes: Vec<_> = self
+                .index
                 .nodes()
                 .iter()
                 .filter_map(|(key, node)| Some((key.name.as_str(), usable_ip(node)?)))
-                .collect()
+                .collect();
+            nodes.sort_unstable_by_key(|&(name, ip)| (ip, name));
+            nodes
         })
     }
 }

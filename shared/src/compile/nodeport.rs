@@ -26,38 +26,68 @@ pub(super) fn node_port(port: &ServicePort) -> Option<u16> {
         .filter(|&p| p > 0)
 }
 
-/// The usable nodes come from `cluster`, computed once for every backend of a compile or
-/// refresh (a Node change re-resolves every nodeport backend).
-pub(super) fn resolve(cluster: &Cluster<'_>, at: Located<'_>) -> Endpoints {
-    let Some(port) = node_port(at.port) else {
-        return Endpoints::default();
-    };
+/// The nodePort whose node set a backend at `at` serves when the Service's
+/// `externalTrafficPolicy` is `Cluster` (the default); `None` under `Local` or without a valid
+/// nodePort. Such a backend's endpoints depend on nothing else ([`cluster_set`]).
+pub(super) fn cluster_policy_port(at: Located<'_>) -> Option<u16> {
     let local = at
         .service
         .spec
         .as_ref()
         .and_then(|s| s.external_traffic_policy.as_deref())
         == Some("Local");
-    let nodes = cluster.usable_nodes();
-    let list = match local.then(|| endpoints_per_node(cluster.index, at)) {
-        None => nodes
+    node_port(at.port).filter(|_| !local)
+}
+
+/// The usable nodes come from `cluster`, computed once for every backend of a compile or
+/// refresh. `previous`: the backend's set in the table being refreshed, whose learned state
+/// the new set keeps (and which it is, when nothing changed).
+pub(super) fn resolve(
+    cluster: &Cluster<'_>,
+    at: Located<'_>,
+    previous: Option<&Endpoints>,
+) -> Endpoints {
+    if let Some(port) = cluster_policy_port(at) {
+        return cluster_set(cluster, port, previous);
+    }
+    let Some(port) = node_port(at.port) else {
+        return Endpoints::default();
+    };
+    // `Local`: each backend its own set, weighted by its own pods.
+    let weights = endpoints_per_node(cluster.index, at);
+    let list = cluster
+        .usable_nodes()
+        .iter()
+        .filter_map(|&(name, ip)| {
+            Some(Endpoint {
+                addr: SocketAddr::new(ip, port),
+                weight: *weights.get(name)?,
+            })
+        })
+        .collect();
+    Endpoints::new_after(list, previous)
+}
+
+/// `Cluster` policy: every usable node with `port`, weight 1. The set depends on nothing but
+/// the port, so it is built once per nodePort per compile or refresh and shared by every
+/// backend on that port; a Node change builds each nodePort's set once. `previous` is the
+/// first such backend's set in the table being refreshed (the others held the same one).
+pub(super) fn cluster_set(
+    cluster: &Cluster<'_>,
+    port: u16,
+    previous: Option<&Endpoints>,
+) -> Endpoints {
+    cluster.node_port_set(port, || {
+        let list = cluster
+            .usable_nodes()
             .iter()
             .map(|&(_, ip)| Endpoint {
                 addr: SocketAddr::new(ip, port),
                 weight: 1,
             })
-            .collect(),
-        Some(weights) => nodes
-            .iter()
-            .filter_map(|&(name, ip)| {
-                Some(Endpoint {
-                    addr: SocketAddr::new(ip, port),
-                    weight: *weights.get(name)?,
-                })
-            })
-            .collect(),
-    };
-    Endpoints::new(list)
+            .collect();
+        Endpoints::new_after(list, previous)
+    })
 }
 
 /// Node name → number of distinct selected endpoints on it. A dual-stack pod appears in an

@@ -10,7 +10,6 @@
 //! - Each endpoint's first address is used (the addresses of one endpoint are fungible), with
 //!   weight 1; an address listed twice counts once.
 
-use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -30,15 +29,21 @@ pub(super) struct Selected<'a> {
     pub(super) target: Option<&'a str>,
 }
 
-pub(super) fn resolve(index: &Index, at: Located<'_>) -> Endpoints {
+/// `previous`: the backend's set in the table being refreshed, whose learned state the new set
+/// keeps (and which it is, when nothing changed).
+pub(super) fn resolve(index: &Index, at: Located<'_>, previous: Option<&Endpoints>) -> Endpoints {
+    let mut list: Vec<Endpoint> = select(index, at)
+        .into_iter()
+        .map(|s| Endpoint {
+            addr: s.addr,
+            weight: 1,
+        })
+        .collect();
     // An address listed by two slices (briefly, while the EndpointSlice controller moves it)
     // is still one pod: weight 1, not the sum `Endpoints::new` would give duplicates.
-    let addrs: BTreeSet<SocketAddr> = select(index, at).into_iter().map(|s| s.addr).collect();
-    let list = addrs
-        .into_iter()
-        .map(|addr| Endpoint { addr, weight: 1 })
-        .collect();
-    Endpoints::new(list)
+    list.sort_unstable();
+    list.dedup();
+    Endpoints::new_after(list, previous)
 }
 
 /// The endpoints that should take traffic: the ready ones, or when none is ready, the serving

@@ -8,9 +8,11 @@
 //!   EndpointSlices (which nodes host a ready endpoint);
 //! - service: nothing else (the ClusterIP is on the Service).
 //!
-//! A touched backend is resolved by [`backend::state`], the function a full compile uses, so
-//! the result equals a full compile's. Endpoint state raises no diagnostic, so the previous
-//! diagnostics stay valid.
+//! A touched backend is resolved by [`backend::refreshed`], with the functions a full compile
+//! uses, so the result equals a full compile's. Every `Cluster`-policy nodeport backend of one
+//! nodePort gets the one set [`Cluster`] builds for that port: a Node change costs a set per
+//! nodePort and, per backend, a map read and the new backend's allocation, with no Service
+//! lookup. Endpoint state raises no diagnostic, so the previous diagnostics stay valid.
 
 use super::backend;
 use super::context::Cluster;
@@ -26,20 +28,17 @@ pub(crate) fn refresh_endpoints(
     _config: &CompileConfig,
 ) -> RouteTable {
     let cluster = Cluster::new(index);
-    table.refresh_backends(|b| {
-        touched(b, changes).then(|| backend::state(&cluster, &b.service, b.mode))
-    })
+    table.refresh_backends(|b| touched(b, changes).then(|| backend::refreshed(&cluster, b)))
 }
 
 /// Whether `changes` may change what `backend` resolves to. A nodeport backend in `Cluster`
-/// policy is also recomputed when its slices change: it resolves to the same endpoints, and
-/// the table keeps a backend whose state is unchanged, so this costs a node scan and nothing
-/// else, and keeps the policy check in one place (`nodeport`).
+/// policy reads no slice, only the nodes.
 fn touched(backend: &Backend, changes: &EndpointChanges) -> bool {
-    let slices = changes.services.contains(&backend.service.service);
+    let slices = || changes.services.contains(&backend.service.service);
     match backend.mode {
-        BackendMode::Pod => slices,
-        BackendMode::NodePort => slices || changes.nodes,
+        BackendMode::Pod => slices(),
+        BackendMode::NodePort if backend.cluster_node_port.is_some() => changes.nodes,
+        BackendMode::NodePort => changes.nodes || slices(),
         BackendMode::Service => false,
     }
 }

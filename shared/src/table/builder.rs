@@ -15,6 +15,9 @@ use crate::paths::PathKind;
 use crate::paths::regex::{RegexError, RegexPath, RegexRejected};
 use crate::tls::Certificate;
 
+/// A backend's endpoint state and its `cluster_node_port`, as the compile resolves them.
+pub(crate) type Resolved = (Result<Endpoints, Unavailable>, Option<u16>);
+
 /// Builds a [`RouteTable`]. Callers insert in precedence order (older Ingress first): the first
 /// claim on a host + path + pathType, or on the default backend, wins; later claims get the
 /// winner back to report the conflict.
@@ -39,17 +42,31 @@ impl TableBuilder {
         mode: BackendMode,
         resolve: impl FnOnce(&ServiceRef, BackendMode) -> Result<Endpoints, Unavailable>,
     ) -> BackendId {
+        self.resolved_backend(service, mode, |service, mode| {
+            (resolve(service, mode), None)
+        })
+    }
+
+    /// [`TableBuilder::backend`] for the compile, whose `resolve` also gives the backend's
+    /// `cluster_node_port` (what the endpoint fast path resolves it from).
+    pub(crate) fn resolved_backend(
+        &mut self,
+        service: ServiceRef,
+        mode: BackendMode,
+        resolve: impl FnOnce(&ServiceRef, BackendMode) -> Resolved,
+    ) -> BackendId {
         if let Some(id) = self.backend_ids.get(&(service.clone(), mode)) {
             return *id;
         }
-        let state = resolve(&service, mode);
+        let (state, cluster_node_port) = resolve(&service, mode);
         // One backend per distinct Service port and mode in the cluster: far below 2^32.
         let id = BackendId(u32::try_from(self.backends.len()).expect("fewer than 2^32 backends"));
         self.backends.push(Arc::new(Backend {
-            service: service.clone(),
+            service: Arc::new(service.clone()),
             mode,
             state,
             keyed: None,
+            cluster_node_port,
         }));
         self.backend_ids.insert((service, mode), id);
         id

@@ -4,9 +4,10 @@
 //! ejection. The table only holds it; the proxy's balancer reads and writes it.
 //!
 //! The state is keyed by address and lives beside the endpoint in [`Endpoints`], behind an
-//! `Arc`, so that a new table does not forget it: the endpoint fast path hands each refreshed
-//! backend the states of its previous endpoint set (`Endpoints::with_states_of`), and after a
-//! full compile the publisher carries every address's state over from the served table
+//! `Arc`, so that a new table does not forget it: the endpoint fast path builds each refreshed
+//! set from the backend's previous one (`Endpoints::new_after`: the states of the addresses
+//! that stay are the same `Arc`s, only new addresses get a fresh one), and after a full
+//! compile the publisher carries every address's state over from the served table
 //! ([`RouteTable::carry_endpoint_state`]). Like the round-robin cursor it is not part of a
 //! table's identity: equal tables compare equal whatever their endpoints have seen.
 //!
@@ -19,7 +20,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use super::{Backend, Endpoints, RouteTable};
+use super::endpoints::Set;
+use super::{Backend, Endpoint, Endpoints, RouteTable};
 
 /// How a route's requests choose among its backend's endpoints (`load-balance`, else
 /// `--load-balance`).
@@ -93,10 +95,26 @@ pub struct EndpointStates {
 }
 
 impl EndpointStates {
-    /// Fresh states for `len` endpoints.
-    pub(super) fn fresh(len: usize) -> Self {
+    /// The states for `list` (sorted by address): for each address `previous` also holds, its
+    /// state there (the same `Arc`: one merge walk, no map); a fresh one for the others.
+    pub(super) fn carried(list: &[Endpoint], previous: Option<&Set>) -> Self {
+        let (old, old_states) =
+            previous.map_or((&[][..], &[][..]), |p| (&p.list[..], &p.states.states[..]));
+        let mut j = 0;
+        let states = list
+            .iter()
+            .map(|ep| {
+                while j < old.len() && old[j].addr < ep.addr {
+                    j += 1;
+                }
+                match old.get(j) {
+                    Some(o) if o.addr == ep.addr => Arc::clone(&old_states[j]),
+                    _ => Arc::default(),
+                }
+            })
+            .collect();
         Self {
-            states: (0..len).map(|_| Arc::default()).collect(),
+            states,
             ejecting: AtomicBool::new(false),
         }
     }
@@ -140,41 +158,35 @@ impl PartialEq for EndpointStates {
 
 impl Endpoints {
     /// This set with the state of every address that `previous` also holds (sets are sorted by
-    /// address: one merge walk, no map).
-    pub fn with_states_of(mut self, previous: &Endpoints) -> Self {
-        let old = previous.list();
-        let mut j = 0;
-        let states: Vec<Arc<EndpointState>> = self
-            .list()
-            .iter()
-            .enumerate()
-            .map(|(i, ep)| {
-                while j < old.len() && old[j].addr < ep.addr {
-                    j += 1;
-                }
-                match old.get(j) {
-                    Some(o) if o.addr == ep.addr => Arc::clone(&previous.states.states[j]),
-                    _ => Arc::clone(&self.states.states[i]),
-                }
-            })
-            .collect();
-        self.states.states = states.into();
-        self
+    /// address: one merge walk, no map). When the addresses are the same, `previous`'s set
+    /// itself.
+    pub fn with_states_of(self, previous: &Endpoints) -> Self {
+        Self::new_after(self.list().to_vec(), Some(previous))
     }
+}
 
-    /// This set with, for each address, the state `known` holds for it, else its own (which
-    /// `known` then learns, so two sets of one table holding an address share its state).
+impl Set {
+    /// A copy of this set with, for each address, the state `known` holds for it, else its own
+    /// (which `known` then learns, so two sets of one table holding an address share its
+    /// state).
     fn with_known_states(
-        mut self,
+        &self,
         known: &mut HashMap<SocketAddr, Arc<EndpointState>, foldhash::fast::FixedState>,
     ) -> Self {
-        for i in 0..self.len() {
-            let addr = self.list()[i].addr;
-            let own = &self.states.states[i];
-            let kept = Arc::clone(known.entry(addr).or_insert_with(|| Arc::clone(own)));
-            self.states.states[i] = kept;
+        let states = self
+            .list
+            .iter()
+            .zip(self.states.states.iter())
+            .map(|(ep, own)| Arc::clone(known.entry(ep.addr).or_insert_with(|| Arc::clone(own))))
+            .collect();
+        Self {
+            list: self.list.clone(),
+            schedule: self.schedule.clone(),
+            states: EndpointStates {
+                states,
+                ejecting: AtomicBool::new(false),
+            },
         }
-        self
     }
 }
 
@@ -186,22 +198,36 @@ impl RouteTable {
         let mut known = HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0));
         for backend in previous.backends.iter() {
             if let Ok(endpoints) = &backend.state {
-                for (ep, state) in endpoints.list().iter().zip(endpoints.states.states.iter()) {
+                for (ep, state) in endpoints
+                    .list()
+                    .iter()
+                    .zip(endpoints.set.states.states.iter())
+                {
                     known.entry(ep.addr).or_insert_with(|| Arc::clone(state));
                 }
             }
         }
+        // A set shared by several backends (a nodePort's nodes) is carried once and stays
+        // shared. Keyed by address of the compiled set, which this table keeps alive.
+        let mut sets: HashMap<*const Set, Arc<Set>, foldhash::fast::FixedState> =
+            HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0));
         let backends: Vec<Arc<Backend>> = self
             .backends
             .iter()
             .map(|backend| match &backend.state {
-                Ok(endpoints) if !endpoints.is_empty() => Arc::new(Backend {
-                    service: backend.service.clone(),
-                    mode: backend.mode,
-                    state: Ok(endpoints.clone().with_known_states(&mut known)),
-                    // The same endpoints: the ring stands.
-                    keyed: backend.keyed.clone(),
-                }),
+                Ok(endpoints) if !endpoints.is_empty() => {
+                    let set = sets
+                        .entry(Arc::as_ptr(&endpoints.set))
+                        .or_insert_with(|| Arc::new(endpoints.set.with_known_states(&mut known)));
+                    Arc::new(Backend {
+                        service: Arc::clone(&backend.service),
+                        mode: backend.mode,
+                        state: Ok(Endpoints::from_shared(Arc::clone(set))),
+                        // The same endpoints: the ring stands.
+                        keyed: backend.keyed.clone(),
+                        cluster_node_port: backend.cluster_node_port,
+                    })
+                }
                 _ => Arc::clone(backend),
             })
             .collect();
@@ -253,6 +279,19 @@ mod tests {
         assert_eq!(failures(&new), [0, 7, 9, 0]);
         mark(&new, 1, 8);
         assert_eq!(failures(&old)[0], 8, "one state, shared");
+    }
+
+    /// A set rebuilt with the same endpoints (a refresh that changed nothing for it) is the
+    /// previous set itself: nothing is allocated, and the backend is kept as it was.
+    #[test]
+    fn a_set_rebuilt_with_the_same_endpoints_is_the_previous_one() {
+        let old = set(&[1, 2]);
+        let same = Endpoints::new_after(set(&[2, 1]).list().to_vec(), Some(&old));
+        assert!(same.shares_set(&old));
+        let other = Endpoints::new_after(set(&[1, 3]).list().to_vec(), Some(&old));
+        assert!(!other.shares_set(&old));
+        mark(&old, 0, 4);
+        assert_eq!(failures(&other), [4, 0], "port 1 carried, port 3 fresh");
     }
 
     #[test]

@@ -40,6 +40,23 @@ fn schedule_is_reduced_by_common_divisor() {
     assert_eq!(equal.schedule(), &[0, 1, 2]);
 }
 
+/// Equal weights give `0, 1, …, n-1` whatever the size: small sets read it from a shared
+/// table, larger ones get their own.
+#[test]
+fn equal_weights_schedule_every_endpoint_once_in_order() {
+    for n in [1usize, 3, 4096, 4097, 5000] {
+        let list = (0..n)
+            .map(|i| Endpoint {
+                addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i as u32)), 80),
+                weight: 2,
+            })
+            .collect();
+        let endpoints = Endpoints::new(list);
+        let expected: Vec<u32> = (0..n as u32).collect();
+        assert_eq!(endpoints.schedule(), &expected[..], "{n} endpoints");
+    }
+}
+
 #[test]
 fn smooth_schedule_spreads_heavy_weights() {
     let endpoints = Endpoints::new(vec![ep(1, 5), ep(2, 1), ep(3, 1)]);

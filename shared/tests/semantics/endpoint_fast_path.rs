@@ -31,7 +31,7 @@ fn nodes_changed() -> EndpointChanges {
 
 /// Runs the fast path from `before` over `world` and checks it against a full compile: equal
 /// content, routers shared with `before`, backends at the same ids. Returns the new table.
-fn refresh(world: &World, before: &RouteTable, changes: &EndpointChanges) -> RouteTable {
+pub(crate) fn refresh(world: &World, before: &RouteTable, changes: &EndpointChanges) -> RouteTable {
     let fast = world
         .index
         .refresh_endpoints(before, changes, &world.config);

@@ -14,6 +14,7 @@ mod external_auth_headers;
 mod hosts;
 mod index;
 mod modes;
+mod node_sets;
 mod passthrough;
 mod paths;
 mod precedence;
