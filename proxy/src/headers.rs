@@ -111,6 +111,28 @@ fn tokens(value: &HeaderValue) -> impl Iterator<Item = &str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The content length of a message (a client's request, an upstream's response) when it has
+/// one: every `Content-Length` field, each a comma list, must name the same decimal number.
+pub(crate) fn content_length(headers: &HeaderMap) -> Result<Option<u64>, &'static str> {
+    const INVALID: &str = "invalid Content-Length";
+    let mut length = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        let value = value.to_str().map_err(|_| INVALID)?;
+        for item in value.split(',') {
+            let item = item.trim_matches([' ', '\t']);
+            if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(INVALID);
+            }
+            let n: u64 = item.parse().map_err(|_| INVALID)?;
+            if length.is_some_and(|l| l != n) {
+                return Err(INVALID);
+            }
+            length = Some(n);
+        }
+    }
+    Ok(length)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,8 +84,13 @@ impl RequestBody {
 
     /// No body (an external auth subrequest).
     pub(crate) fn empty() -> Self {
+        Self::uncounted(Source::Empty)
+    }
+
+    /// A body the client does not send now (nothing to count, no limit, no timeout).
+    fn uncounted(inner: Source) -> Self {
         Self {
-            inner: Source::Empty,
+            inner,
             stall: None,
             sent: None,
             bytes: 0,
@@ -99,16 +104,8 @@ impl RequestBody {
     /// The body `kept` holds (`None`: an empty body), for another attempt (not counted again:
     /// the client sent it once); `None` when the copy is not complete.
     pub(crate) fn replay(kept: Option<Arc<Kept>>) -> Option<Self> {
-        Some(Self {
-            inner: Source::Replay(replay::Replayed::of(kept)?),
-            stall: None,
-            sent: None,
-            bytes: 0,
-            limit: u64::MAX,
-            counter: None,
-            tally: None,
-            keeper: None,
-        })
+        let replayed = replay::Replayed::of(kept)?;
+        Some(Self::uncounted(Source::Replay(replayed)))
     }
 
     /// Starts keeping a copy of this body as it streams, when it is not declared larger than

@@ -17,6 +17,8 @@ use http::header::{CONTENT_LENGTH, HOST};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
+use crate::headers;
+
 /// Checks a request head; `Err` carries the reason of the `400`.
 pub fn check_request(parts: &Parts) -> Result<(), &'static str> {
     check(&parts.method, &parts.uri, &parts.headers)
@@ -37,14 +39,14 @@ pub fn check(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), &'st
         }
     }
     check_target(method, uri, host)?;
-    content_length(headers)?;
+    headers::content_length(headers)?;
     Ok(())
 }
 
 /// Rewrites `Content-Length` to one canonical value (no leading zeros, no repeats). Fails as
 /// [`check`] does on a value that is not one number.
 pub fn normalise_content_length(headers: &mut HeaderMap) -> Result<(), &'static str> {
-    let Some(length) = content_length(headers)? else {
+    let Some(length) = headers::content_length(headers)? else {
         return Ok(());
     };
     // The common case, one value already canonical, is left as it is: no new header value.
@@ -155,28 +157,6 @@ fn is_host_port(value: &str) -> bool {
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     };
     host_ok && port_ok
-}
-
-/// The request's content length when it has one: every `Content-Length` field, each a comma
-/// list, must name the same decimal number.
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, &'static str> {
-    const INVALID: &str = "invalid Content-Length";
-    let mut length = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        let value = value.to_str().map_err(|_| INVALID)?;
-        for item in value.split(',') {
-            let item = item.trim_matches([' ', '\t']);
-            if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(INVALID);
-            }
-            let n: u64 = item.parse().map_err(|_| INVALID)?;
-            if length.is_some_and(|l| l != n) {
-                return Err(INVALID);
-            }
-            length = Some(n);
-        }
-    }
-    Ok(length)
 }
 
 #[cfg(test)]

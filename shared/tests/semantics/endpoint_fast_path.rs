@@ -22,7 +22,7 @@ fn slices_of(services: &[&str]) -> EndpointChanges {
     }
 }
 
-fn nodes_changed() -> EndpointChanges {
+pub(crate) fn nodes_changed() -> EndpointChanges {
     EndpointChanges {
         nodes: true,
         ..EndpointChanges::default()

@@ -10,17 +10,10 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use strait_shared::{BackendMode, EndpointChanges, Endpoints, Kind, ObjectKey, RouteTable};
+use strait_shared::{BackendMode, Endpoints, Kind, ObjectKey, RouteTable};
 
-use crate::endpoint_fast_path::refresh;
+use crate::endpoint_fast_path::{nodes_changed, refresh};
 use crate::support::*;
-
-fn nodes_changed() -> EndpointChanges {
-    EndpointChanges {
-        nodes: true,
-        ..EndpointChanges::default()
-    }
-}
 
 /// The endpoint set serving `host/`.
 fn set<'t>(table: &'t RouteTable, host: &str) -> &'t Endpoints {

@@ -11,6 +11,7 @@ use http::header::{CONNECTION, CONTENT_LENGTH, HeaderName, HeaderValue, TRANSFER
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 
 use super::UpstreamError;
+use crate::headers::content_length;
 
 /// Most header fields read in one response head; more is a broken upstream (502), as a
 /// response head larger than [`MAX_HEAD`].
@@ -271,25 +272,4 @@ fn framing(
         Ok(None) => Ok((Incoming::UntilClose, false)),
         Err(detail) => Err(UpstreamError::Invalid(detail)),
     }
-}
-
-/// The `Content-Length`, when present: one decimal number, or a list of the same one.
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, &'static str> {
-    let mut length = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        for item in value.as_bytes().split(|b| *b == b',') {
-            let item = item.trim_ascii();
-            if item.is_empty() || !item.iter().all(u8::is_ascii_digit) || item.len() > 19 {
-                return Err("invalid Content-Length");
-            }
-            let parsed = item
-                .iter()
-                .fold(0u64, |n, digit| n * 10 + u64::from(digit - b'0'));
-            if length.is_some_and(|known| known != parsed) {
-                return Err("conflicting Content-Length values");
-            }
-            length = Some(parsed);
-        }
-    }
-    Ok(length)
 }
